@@ -1,0 +1,70 @@
+/// k generic cells of one kind evaluated together: cells of a kind see the same inputs at a step,
+/// so the shared terms are computed once and the k mixtures run as one op along a module axis.
+///
+/// Per cell, with I the img map, c the txt map broadcast over H×W and a, a1, a2 stack reads:
+///   3 inputs: n0 = O(I, a);  n1 = O(n0, c)
+///   4 inputs: n0 = O(a1, a2); n1 = O(I, n0); n2 = O(n1, c)
+/// In 4-input cells n0 has one channel, so its L2 normalisation is the sign of the mixture: kept,
+/// as in the authors' code.
+/// Attention cells: 1×1 conv (map_dim → 1) of the last node, raw logits.
+/// Answer cells: Linear([c_t ; mem_{t−1} ; Σ_{H,W} last node] → mem_dim).
+module Lnmn.Core.Network.CellGroup
+
+open TorchSharp
+open Lnmn.Core.Specs
+
+/// What every cell sees at a step. Maps are (B, H, W); img (B, D, H, W); txt (B, D).
+type CellInputs =
+    { Image: torch.Tensor
+      TextMap: torch.Tensor
+      Text: torch.Tensor
+      Memory: torch.Tensor
+      Attention1: torch.Tensor
+      Attention2: torch.Tensor option }
+
+type CellGroup(kind: CellKind, count: int, dims: ModelDims) as this =
+    inherit torch.nn.Module($"cells_{CellKind.name kind}")
+    let nodes = CellKind.nodeCount kind
+    let k = int64 count
+    let mapDim = int64 dims.MapDim
+    let alpha = torch.nn.Parameter(torch.randn([| k; int64 nodes; 6L |]))
+    let answerInputs = ModelDims.questionDim dims + dims.MemDim + dims.MapDim
+    let outWeight, outBias =
+        match kind.Role with
+        | Attention -> Tensors.uniformParameter [| k; mapDim |] dims.MapDim, Tensors.uniformParameter [| k |] dims.MapDim
+        | Answer ->
+            Tensors.uniformParameter [| k; int64 dims.MemDim; int64 answerInputs |] answerInputs,
+            Tensors.uniformParameter [| k; int64 dims.MemDim |] answerInputs
+    do
+        this.register_parameter("alpha", alpha)
+        this.register_parameter("out_weight", outWeight)
+        this.register_parameter("out_bias", outBias)
+
+    member _.Kind = kind
+    member _.Count = count
+    /// (k, nodes, 6).
+    member _.Alpha = alpha
+
+    /// The last node's output for every cell: (B, k, D, H, W).
+    member _.LastNode(inputs: CellInputs, evaluation: NodeOps.NodeEvaluation) : torch.Tensor =
+        let coefficients = NodeOps.coefficients (NodeOps.opWeights evaluation alpha) // (k, nodes, 4)
+        let node i = NodeOps.mixNode (coefficients.select(1L, int64 i))
+        let asCells (x: torch.Tensor) = x.unsqueeze(1L) // module axis
+        let map (a: torch.Tensor) = a.unsqueeze(1L) |> asCells // (B, 1, 1, H, W)
+        let image = asCells inputs.Image
+        let text = inputs.TextMap.unsqueeze(-1L).unsqueeze(-1L) |> asCells // (B, 1, D, 1, 1)
+        match kind.Arity, inputs.Attention2 with
+        | ThreeInput, _ -> node 1 (node 0 image (map inputs.Attention1)) text
+        | FourInput, Some second -> node 2 (node 1 image (node 0 (map inputs.Attention1) (map second))) text
+        | FourInput, None -> invalidArg "inputs" "a 4-input cell needs two attention maps"
+
+    /// Attention cells: (B, k, H, W) logits. Answer cells: (B, k, mem_dim).
+    member this.Forward(inputs: CellInputs, evaluation: NodeOps.NodeEvaluation) : torch.Tensor =
+        let last = this.LastNode(inputs, evaluation)
+        match kind.Role with
+        | Attention -> torch.einsum("bkdhw,kd->bkhw", last, outWeight) + outBias.reshape(1L, -1L, 1L, 1L)
+        | Answer ->
+            let batch = last.shape.[0]
+            let perCell (x: torch.Tensor) = x.unsqueeze(1L).expand(batch, k, -1L)
+            let features = torch.cat([| perCell inputs.Text; perCell inputs.Memory; last.sum([| 3L; 4L |]) |], -1L)
+            torch.einsum("bki,koi->bko", features, outWeight) + outBias.unsqueeze(0L)

@@ -1,0 +1,171 @@
+/// The whole network, compiled from a `ModelSpec`: question encoder, controller, shared kb / img /
+/// txt projections, the cell groups, the soft stack with its pointer, answer memory, classifier.
+module Lnmn.Core.Network.LnmnNetwork
+
+open TorchSharp
+open Lnmn.Core.Specs
+
+type private Layer = torch.nn.Module<torch.Tensor, torch.Tensor>
+
+/// One batch of questions with their image features.
+type Batch =
+    { /// (B, S) int64, 0 = padding.
+      Tokens: torch.Tensor
+      /// (B) int64.
+      Lengths: torch.Tensor
+      /// (B, C, H, W) float32.
+      Features: torch.Tensor }
+
+/// The logits and what analysis needs to look inside a forward pass.
+type ForwardResult =
+    { /// (B, answers).
+      Logits: torch.Tensor
+      /// (B, T, M) w(t), modules in the spec's order.
+      ModuleWeights: torch.Tensor
+      /// (B, T, S).
+      WordAttention: torch.Tensor
+      /// (B, T, L) stack pointer after each step.
+      Pointers: torch.Tensor
+      /// (B, T, H, W) the map under the pointer after each step.
+      AttentionMaps: torch.Tensor }
+
+/// Pointer sharpening after the weighted sum of the modules' pointers: softmax(·/0.2).
+let pointerTemperature = 0.2
+
+/// Where each spec module lands when the groups' outputs are concatenated (groups in
+/// `CellKind.all` order, then NoOps): returns (kind, spec indices) per group and the NoOp indices.
+let groupModules (modules: ModuleSpec list) =
+    let indexed = List.indexed modules
+    let groups =
+        CellKind.all
+        |> List.choose (fun kind ->
+            match indexed |> List.filter (fun (_, m) -> m = Generic kind) |> List.map fst with
+            | [] -> None
+            | indices -> Some(kind, indices))
+    let noOps = indexed |> List.filter (fun (_, m) -> m = NoOp) |> List.map fst
+    groups, noOps
+
+type LnmnNetwork(spec: ModelSpec) as this =
+    inherit torch.nn.Module("lnmn")
+    let d = spec.Dims
+    let q = ModelDims.questionDim d
+    let groupLayout, noOpIndices = groupModules spec.Modules
+    let encoder = new QuestionEncoder.QuestionEncoder(d.Vocabulary, d.EmbedDim, d.LstmHidden)
+    let controller = new Controller.Controller(d.Steps, q, spec.Modules.Length)
+    let kb =
+        torch.nn.Sequential(
+            ("conv1", torch.nn.Conv2d(int64 (d.InputChannels + PositionMap.channels), int64 d.KbDim, 1L) :> Layer),
+            ("elu", torch.nn.ELU() :> Layer),
+            ("conv2", torch.nn.Conv2d(int64 d.KbDim, int64 d.KbDim, 1L) :> Layer))
+    let imageProjection = torch.nn.Conv2d(int64 d.KbDim, int64 d.MapDim, 1L)
+    let textProjection = torch.nn.Linear(int64 q, int64 d.MapDim)
+    let groups = groupLayout |> List.map (fun (kind, indices) -> new CellGroup.CellGroup(kind, indices.Length, d))
+    let cellGroups = torch.nn.ModuleList<CellGroup.CellGroup>(Array.ofList groups)
+    let classifier =
+        torch.nn.Sequential(
+            ("hidden", torch.nn.Linear(int64 (q + d.MemDim), 512L) :> Layer),
+            ("elu", torch.nn.ELU() :> Layer),
+            ("out", torch.nn.Linear(512L, int64 d.Answers) :> Layer))
+    // Column j of the concatenated module outputs is spec module concatOrder.[j].
+    let concatOrder = (groupLayout |> List.collect snd) @ noOpIndices |> List.map int64 |> Array.ofList
+    let positionMap = PositionMap.create d.GridHeight d.GridWidth
+    do
+        this.register_module("encoder", encoder)
+        this.register_module("controller", controller)
+        this.register_module("kb", kb)
+        this.register_module("image_projection", imageProjection)
+        this.register_module("text_projection", textProjection)
+        this.register_module("cell_groups", cellGroups)
+        this.register_module("classifier", classifier)
+        this.register_buffer("position_map", positionMap, persistent = false)
+
+    member _.Spec = spec
+    member _.CellGroups = groups
+
+    /// α of every cell: the architecture parameters, optimised apart from the weights.
+    member _.AlphaParameters() : Modules.Parameter list = groups |> List.map (fun g -> g.Alpha)
+
+    /// Every parameter that is not α.
+    member this.WeightParameters() : Modules.Parameter list =
+        let alphas = groups |> List.map (fun g -> g.Alpha.Handle) |> set
+        this.parameters() |> Seq.filter (fun p -> not (alphas.Contains p.Handle)) |> List.ofSeq
+
+    member this.Forward(batch: Batch, evaluation: NodeOps.NodeEvaluation) : ForwardResult =
+        let B = batch.Tokens.shape.[0]
+        let device = batch.Features.device
+        let H, W, L = int64 d.GridHeight, int64 d.GridWidth, int64 d.StackLength
+        let encoded = encoder.Encode(batch.Tokens, batch.Lengths)
+        let valid = Tensors.lengthMask batch.Lengths batch.Tokens.shape.[1]
+        let position = this.get_buffer("position_map").unsqueeze(0L).expand(B, -1L, -1L, -1L)
+        let knowledge = kb.call(torch.cat([| batch.Features; position |], 1L))
+        let image = imageProjection.call knowledge
+        let order = torch.tensor(concatOrder, device = device)
+        let initialStack =
+            match spec.Stack with
+            | Reference -> torch.zeros([| B; L; H; W |], device = device)
+            | Push -> torch.ones([| B; L; H; W |], device = device)
+
+        let step (stack: torch.Tensor, pointer: torch.Tensor, memory: torch.Tensor, text: torch.Tensor, records) t =
+            let c = controller.Step(t, encoded.Question, encoded.Words, valid, text)
+            let weights = c.ModuleWeights.index_select(1L, order) // concat order
+            let first = Stack.read stack pointer
+            let popped = Stack.pop pointer
+            let second = Stack.read stack popped
+            let inputs: CellGroup.CellInputs =
+                { Image = image; TextMap = textProjection.call c.Text; Text = c.Text; Memory = memory
+                  Attention1 = first; Attention2 = Some second }
+            // Each group: stacks (B, k, L, H, W), pointers (B, k, L), memory (B, k, mem) or None.
+            let results =
+                groups
+                |> List.map (fun g ->
+                    let k = int64 g.Count
+                    let out = g.Forward(inputs, evaluation)
+                    let stacks, pointers =
+                        match g.Kind.Role, g.Kind.Arity, spec.Stack with
+                        | Attention, ThreeInput, Reference -> Stack.write (stack.unsqueeze(1L)) (pointer.unsqueeze(1L)) out, pointer.unsqueeze(1L)
+                        | Attention, ThreeInput, Push ->
+                            let p = Stack.push pointer
+                            Stack.write (stack.unsqueeze(1L)) (p.unsqueeze(1L)) out, p.unsqueeze(1L)
+                        | Attention, FourInput, Reference -> Stack.write (stack.unsqueeze(1L)) (popped.unsqueeze(1L)) out, popped.unsqueeze(1L)
+                        | Attention, FourInput, Push ->
+                            let p = Stack.push (Stack.pop popped)
+                            Stack.write (stack.unsqueeze(1L)) (p.unsqueeze(1L)) out, p.unsqueeze(1L)
+                        | Answer, ThreeInput, _ -> stack.unsqueeze(1L), popped.unsqueeze(1L)
+                        | Answer, FourInput, _ -> stack.unsqueeze(1L), (Stack.pop popped).unsqueeze(1L)
+                    let memoryOut = if g.Kind.Role = Answer then Some out else None
+                    stacks.expand(B, k, L, H, W), pointers.expand(B, k, L), memoryOut, k)
+            let noOps = int64 noOpIndices.Length
+            let stacks = torch.cat([| for s, _, _, _ in results -> s
+                                      if noOps > 0L then stack.unsqueeze(1L).expand(B, noOps, L, H, W) |], 1L)
+            let pointers = torch.cat([| for _, p, _, _ in results -> p
+                                        if noOps > 0L then pointer.unsqueeze(1L).expand(B, noOps, L) |], 1L)
+            let memories =
+                torch.cat([| for _, _, m, k in results ->
+                               match m with
+                               | Some m -> m
+                               | None -> torch.zeros([| B; k; int64 d.MemDim |], device = device)
+                             if noOps > 0L then torch.zeros([| B; noOps; int64 d.MemDim |], device = device) |], 1L)
+            let w = weights.unsqueeze(-1L)
+            let newStack = (stacks * w.unsqueeze(-1L).unsqueeze(-1L)).sum(1L)
+            let newPointer = ((pointers * w).sum(1L) / pointerTemperature).softmax(-1L)
+            let newMemory = (memories * w).sum(1L)
+            let record = c.ModuleWeights, c.WordAttention, newPointer, Stack.read newStack newPointer
+            newStack, newPointer, newMemory, c.Text, record :: records
+
+        let _, _, memory, _, records =
+            List.fold step
+                (initialStack, Stack.bottomPointer B L device, torch.zeros([| B; int64 d.MemDim |], device = device),
+                 controller.InitialText B, [])
+                [ 0 .. d.Steps - 1 ]
+        let records = List.rev records
+        let stackOf (f: _ -> torch.Tensor) = torch.stack(records |> List.map f |> Array.ofList, 1L)
+        { Logits = classifier.call(torch.cat([| encoded.Question; memory |], -1L))
+          ModuleWeights = stackOf (fun (w, _, _, _) -> w)
+          WordAttention = stackOf (fun (_, a, _, _) -> a)
+          Pointers = stackOf (fun (_, _, p, _) -> p)
+          AttentionMaps = stackOf (fun (_, _, _, m) -> m) }
+
+/// The one function from a spec to a network.
+let compile (spec: ModelSpec) : LnmnNetwork =
+    if spec.Dims.StackLength < 2 then invalidArg "spec" "the stack needs at least 2 slots"
+    new LnmnNetwork(spec)

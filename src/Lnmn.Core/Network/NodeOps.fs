@@ -1,0 +1,55 @@
+/// A node O(x1, x2) = Σ_i softmax(α)_i · op_i(x1, x2) over min, max, +, ⊙, choose_1, choose_2,
+/// then L2-normalised over channels.
+///
+/// Since min/max = (x1 + x2 ∓ |x1 − x2|)/2, the mixture is exactly
+///   A·x1 + B·x2 + C·|x1 − x2| + D·x1⊙x2
+/// with scalars A, B, C, D from the op weights. That keeps four full-size tensors for backward
+/// instead of eight, the difference between fitting in memory at the paper's size or not.
+module Lnmn.Core.Network.NodeOps
+
+open TorchSharp
+
+open Lnmn.Core.Specs
+
+/// How α turns into op weights at evaluation.
+type AlphaMode =
+    /// softmax(α): the trained mixture.
+    | Soft
+    /// One-hot at argmax α per node (paper Table 2).
+    | HardMax
+
+/// α evaluation: the mode and the ops switched off in every node (paper Table 7).
+type NodeEvaluation = { Mode: AlphaMode; DisabledOps: NodeOp list }
+
+module NodeEvaluation =
+    let soft = { Mode = Soft; DisabledOps = [] }
+    let hardMax = { Mode = HardMax; DisabledOps = [] }
+
+/// Op weights (…, 6) from α (…, 6). A disabled op gets weight 0 and the others are renormalised,
+/// as if the node had never had that op.
+let opWeights (evaluation: NodeEvaluation) (alpha: torch.Tensor) : torch.Tensor =
+    if List.length (List.distinct evaluation.DisabledOps) >= NodeOp.all.Length then
+        invalidArg "evaluation" "every op is disabled: a node would have nothing to compute"
+    let enabled = NodeOp.all |> List.map (fun op -> not (List.contains op evaluation.DisabledOps)) |> Array.ofList
+    let valid = torch.tensor(enabled, device = alpha.device)
+    let scores = alpha.masked_fill(valid.logical_not(), System.Double.NegativeInfinity)
+    match evaluation.Mode with
+    | Soft -> scores.softmax(-1L)
+    | HardMax -> torch.nn.functional.one_hot(scores.argmax(-1L), 6L).to_type(alpha.dtype)
+
+/// Coefficients (…, 4) = [A; B; C; D] of A·x1 + B·x2 + C·|x1 − x2| + D·x1⊙x2 from op weights (…, 6).
+let coefficients (weights: torch.Tensor) : torch.Tensor =
+    let w (op: NodeOp) = weights.select(-1L, int64 (NodeOp.index op))
+    let minMax = (w Min + w Max) / 2.0
+    torch.stack(
+        [| minMax + w Sum + w Choose1
+           minMax + w Sum + w Choose2
+           (w Max - w Min) / 2.0
+           w Product |], -1L)
+
+/// One node for k cells at once. x1, x2: (B, k or 1, C, H, W) or broadcastable to it;
+/// coefficients: (k, 4). Result (B, k, C', H', W') normalised over channels (dim 2).
+let mixNode (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) : torch.Tensor =
+    let c (i: int64) = coefficients.select(1L, i).reshape(1L, -1L, 1L, 1L, 1L)
+    let mixed = c 0L * x1 + c 1L * x2 + c 2L * (x1 - x2).abs() + c 3L * (x1 * x2)
+    Tensors.l2Normalize 2L mixed

@@ -1,0 +1,23 @@
+/// Small tensor helpers shared by the network's parts.
+module Lnmn.Core.Network.Tensors
+
+open TorchSharp
+
+
+/// A parameter initialised U(−1/√fanIn, 1/√fanIn), PyTorch's default for Linear and Conv layers.
+let uniformParameter (shape: int64[]) (fanIn: int) =
+    let bound = 1.0 / sqrt (double fanIn)
+    let t = torch.empty(shape)
+    torch.nn.init.uniform_(t, -bound, bound) |> ignore
+    torch.nn.Parameter(t)
+
+/// x / max(‖x‖₂, ε) along `dim`.
+let l2Normalize (dim: int64) (x: torch.Tensor) = torch.nn.functional.normalize(x, p = 2.0, dim = dim, eps = 1e-12)
+
+/// Softmax over the last dimension with positions where `valid` is false excluded.
+let maskedSoftmax (valid: torch.Tensor) (scores: torch.Tensor) =
+    scores.masked_fill(valid.logical_not(), System.Double.NegativeInfinity).softmax(-1L)
+
+/// Boolean (B, S) mask of the real (non-padding) positions of sequences of the given lengths.
+let lengthMask (lengths: torch.Tensor) (maxLength: int64) =
+    torch.arange(maxLength, device = lengths.device).unsqueeze(0L).lt(lengths.unsqueeze(1L))

@@ -1,0 +1,122 @@
+/// The model as data: records and unions with no tensors in them. `LnmnNetwork.compile` turns a
+/// `ModelSpec` into TorchSharp modules; everything else (CLI, checkpoints, analysis) reads these.
+module Lnmn.Core.Specs
+
+/// Sizes of every part of the network. Defaults follow the authors' run command (DESIGN.md §3).
+type ModelDims =
+    { Steps: int            // T: controller steps
+      StackLength: int      // L: attention maps the stack holds
+      MapDim: int           // channels of the img / txt maps that nodes combine
+      EmbedDim: int
+      LstmHidden: int       // per direction; q and h_s have 2 × LstmHidden
+      KbDim: int
+      MemDim: int
+      Answers: int
+      Vocabulary: int       // including the padding (0) and unknown (1) tokens
+      InputChannels: int    // C of the C×H×W image features
+      GridHeight: int
+      GridWidth: int }
+
+module ModelDims =
+    /// The paper's CLEVR size: ResNet-101 layer3 features, 1024×14×14.
+    let paper answers vocabulary =
+        { Steps = 5; StackLength = 5; MapDim = 384; EmbedDim = 300; LstmHidden = 256; KbDim = 512
+          MemDim = 512; Answers = answers; Vocabulary = vocabulary; InputChannels = 1024
+          GridHeight = 14; GridWidth = 14 }
+
+    let questionDim (d: ModelDims) = 2 * d.LstmHidden
+
+/// What a generic cell outputs: an attention map (to the stack) or memory features.
+type CellRole =
+    | Attention
+    | Answer
+
+/// 3 inputs: image, text, one attention map. 4 inputs: image, text, two attention maps.
+type CellArity =
+    | ThreeInput
+    | FourInput
+
+type CellKind = { Role: CellRole; Arity: CellArity }
+
+module CellKind =
+    let nodeCount (k: CellKind) = match k.Arity with ThreeInput -> 2 | FourInput -> 3
+    let all = [ for r in [ Attention; Answer ] do for a in [ ThreeInput; FourInput ] -> { Role = r; Arity = a } ]
+    let name (k: CellKind) =
+        let a = match k.Arity with ThreeInput -> "3in" | FourInput -> "4in"
+        let r = match k.Role with Attention -> "attention" | Answer -> "answer"
+        $"{r}-{a}"
+
+/// One module of the layout the controller softly chooses from.
+type ModuleSpec =
+    /// A learned cell: nodes that mix six elementwise ops under weights α.
+    | Generic of CellKind
+    /// Leaves stack, pointer and memory as they are.
+    | NoOp
+
+/// The six ops every node mixes, in the order of the α vector.
+type NodeOp =
+    | Min
+    | Max
+    | Sum
+    | Product
+    | Choose1
+    | Choose2
+
+module NodeOp =
+    let all = [ Min; Max; Sum; Product; Choose1; Choose2 ]
+    let index op = List.findIndex ((=) op) all
+    let name op =
+        match op with
+        | Min -> "min" | Max -> "max" | Sum -> "sum" | Product -> "product"
+        | Choose1 -> "choose_1" | Choose2 -> "choose_2"
+
+/// How cells use the stack (DESIGN.md §3).
+type StackDiscipline =
+    /// The authors' code: the stack starts at zero and the pointer never moves up, so it stays at
+    /// the bottom. Reproduces the published numbers.
+    | Reference
+    /// The paper's prose made to work: the stack starts uniform, attention cells push their result.
+    | Push
+
+type ModelSpec =
+    { Dims: ModelDims
+      Modules: ModuleSpec list
+      Stack: StackDiscipline }
+
+/// The paper's three module sets (Table 3); NoOp is always added.
+type Ablation =
+    | Ablation9
+    | Ablation11
+    | Ablation14
+
+module Ablation =
+    let parse (n: int) =
+        match n with
+        | 9 -> Ok Ablation9
+        | 11 -> Ok Ablation11
+        | 14 -> Ok Ablation14
+        | _ -> Error $"unknown ablation {n} (expected 9, 11 or 14)"
+
+    let number a = match a with Ablation9 -> 9 | Ablation11 -> 11 | Ablation14 -> 14
+
+    /// Cells per kind: attention 3-in, attention 4-in, answer 3-in, answer 4-in.
+    let private counts a =
+        match a with
+        | Ablation9 -> 4, 2, 1, 1
+        | Ablation11 -> 4, 2, 2, 2
+        | Ablation14 -> 5, 4, 2, 2
+
+    let modules a : ModuleSpec list =
+        let at3, at4, an3, an4 = counts a
+        let cells role arity n = List.replicate n (Generic { Role = role; Arity = arity })
+        cells Attention ThreeInput at3 @ cells Attention FourInput at4
+        @ cells Answer ThreeInput an3 @ cells Answer FourInput an4 @ [ NoOp ]
+
+module ModelSpec =
+    let lnmn ablation dims = { Dims = dims; Modules = Ablation.modules ablation; Stack = Reference }
+
+    let nodeCount (spec: ModelSpec) =
+        spec.Modules |> List.sumBy (function Generic k -> CellKind.nodeCount k | NoOp -> 0)
+
+    /// Number of α values: six per node.
+    let alphaCount spec = 6 * nodeCount spec

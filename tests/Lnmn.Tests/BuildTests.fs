@@ -1,0 +1,53 @@
+module Lnmn.Tests.BuildTests
+
+open System
+open System.IO
+open Expecto
+open TorchSharp
+
+let private version = "GLIBCXX_3.4.32"
+
+let private nugetCopy () =
+    let root =
+        match Environment.GetEnvironmentVariable "NUGET_PACKAGES" with
+        | null | "" -> Path.Combine(Environment.GetFolderPath Environment.SpecialFolder.UserProfile, ".nuget", "packages")
+        | p -> p
+    Path.Combine(root, "torchsharp", "0.107.0", "runtimes", "linux-x64", "native", "libLibTorchSharp.so")
+
+let private outputCopy () =
+    Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "libLibTorchSharp.so")
+
+[<Tests>]
+let tests =
+    testList "build" [
+        test "a tensor operation runs (TorchSharp's native library loads)" {
+            use a = torch.tensor([| 1.0f; 2.0f; 3.0f |])
+            use b = a.matmul(a)
+            Expect.equal (b.item<float32>()) 14.0f "1 + 4 + 9"
+        }
+
+        test "markWeak flags exactly the GLIBCXX_3.4.32 entry that readelf lists" {
+            let original = File.ReadAllBytes(nugetCopy ())
+            let patched = ElfVersionNeeds.markWeak version original
+            // `readelf -V` on this file: .gnu.version_r at 0x3f8f0, GLIBCXX_3.4.32 entry at +0x140,
+            // its vna_flags two bytes further in at +4.
+            let flagsAt = 0x3f8f0 + 0x140 + 4
+            let differing = [ for i in 0 .. original.Length - 1 do if original.[i] <> patched.[i] then i ]
+            Expect.equal differing [ flagsAt ] "only the low byte of that entry's flags changes"
+            Expect.equal (BitConverter.ToUInt16(patched, flagsAt)) 2us "VER_FLG_WEAK"
+            let needs = ElfVersionNeeds.versionNeeds original
+            Expect.equal needs.Length 28 "readelf counts 1 + 1 + 1 + 5 + 20 requirements"
+            Expect.isTrue (needs |> List.exists (fun n -> n.Version = version && n.File = "libstdc++.so.6")) "needed from libstdc++"
+        }
+
+        test "the build weakens its output copy only where the system libstdc++ lacks the version; the NuGet cache is untouched" {
+            let systemHas =
+                ElfVersionNeeds.systemLibstdcxx ()
+                |> Option.exists (File.ReadAllBytes >> ElfVersionNeeds.definesVersion version)
+            let weakIn path =
+                ElfVersionNeeds.versionNeeds (File.ReadAllBytes path)
+                |> List.filter (fun n -> n.Version = version) |> List.forall ElfVersionNeeds.isWeak
+            Expect.equal (weakIn (outputCopy ())) (not systemHas) "output copy weak exactly when needed"
+            Expect.isFalse (weakIn (nugetCopy ())) "the cache copy keeps its strong requirement"
+        }
+    ]

@@ -1,0 +1,1 @@
+module Lnmn.Tests.NodeOpsTests

@@ -1,0 +1,23 @@
+module Lnmn.Tests.TestUtil
+
+open Expecto
+open TorchSharp
+
+/// Float values of a tensor, flattened.
+let values (t: torch.Tensor) : float[] =
+    t.detach().cpu().to_type(torch.ScalarType.Float64).contiguous().data<float>().ToArray()
+
+let tensorOf (shape: int64[]) (xs: float list) = torch.tensor(Array.ofList (List.map float32 xs)).reshape(shape)
+
+let expectClose (tolerance: float) (actual: torch.Tensor) (expected: float[]) message =
+    let a = values actual
+    Expect.equal a.Length expected.Length $"{message}: element count"
+    Array.iteri2 (fun i x y -> if abs (x - y) > tolerance then failtestf "%s: element %d is %g, expected %g" message i x y) a expected
+
+let expectAllClose (tolerance: float) (actual: torch.Tensor) (expected: torch.Tensor) message =
+    expectClose tolerance actual (values expected) message
+
+/// Runs a test body inside a dispose scope so tensors it makes are freed.
+let scoped (body: unit -> unit) () =
+    use _ = torch.NewDisposeScope()
+    body ()
