@@ -66,8 +66,9 @@ let private libstdcxxCandidates =
 let systemLibstdcxx () = libstdcxxCandidates |> List.tryFind File.Exists
 
 /// Mark `version` weak in `path` when the system libstdc++ lacks it. The file is replaced by a
-/// rename, never edited in place, so a hard link into the NuGet cache can never be modified.
-/// Returns what was done, for the build log.
+/// rename, never edited in place, so a hard link into the NuGet cache can never be modified. The
+/// file keeps its modification time, so MSBuild's incremental copy sees it as up to date and does
+/// not put the unpatched file back. Returns what was done, for the build log.
 let weakenIfSystemLacks (version: string) (path: string) : string =
     match systemLibstdcxx () with
     | Some lib when definesVersion version (File.ReadAllBytes lib) -> $"{lib} has {version}: {path} left as it is"
@@ -78,7 +79,9 @@ let weakenIfSystemLacks (version: string) (path: string) : string =
         elif needs |> List.forall isWeak then $"{path}: {version} already weak"
         else
             let tmp = path + ".weakening"
+            let modified = File.GetLastWriteTimeUtc path
             File.WriteAllBytes(tmp, markWeak version elf)
+            File.SetLastWriteTimeUtc(tmp, modified)
             File.Move(tmp, path, true)
             let sys = defaultArg lib "no system libstdc++ found"
             $"{path}: marked {version} weak ({sys} lacks it)"

@@ -5,4 +5,5 @@ open Expecto
 [<EntryPoint>]
 let main argv =
     TorchSharp.torch.set_num_threads 2
-    Tests.runTestsInAssemblyWithCLIArgs [] argv
+    // Sequenced: tests seed torch's global generator.
+    Tests.runTestsInAssemblyWithCLIArgs [ CLIArguments.Sequenced ] argv

@@ -1,1 +1,140 @@
 module Lnmn.Tests.NetworkTests
+
+open Expecto
+open TorchSharp
+open Lnmn.Core.Specs
+open Lnmn.Core.Network
+open Lnmn.Core.Network.LnmnNetwork
+open Lnmn.Tests.TestUtil
+
+let tinyDims =
+    { Steps = 3; StackLength = 4; MapDim = 12; EmbedDim = 8; LstmHidden = 8; KbDim = 16; MemDim = 12
+      Answers = 5; Vocabulary = 20; InputChannels = 6; GridHeight = 3; GridWidth = 4 }
+
+let tinySpec ablation stack = { ModelSpec.lnmn ablation tinyDims with Stack = stack }
+
+/// A random batch: lengths between 1 and maxLength, tokens in 2..vocab−1, zero padding.
+let randomBatch (seed: int64) (batch: int) (maxLength: int) (dims: ModelDims) =
+    let g = torch.Generator(uint64 seed)
+    let lengths = torch.randint(1L, int64 maxLength + 1L, [| int64 batch |], generator = g)
+    let tokens = torch.randint(2L, int64 dims.Vocabulary, [| int64 batch; int64 maxLength |], generator = g)
+    let mask = Tensors.lengthMask lengths (int64 maxLength)
+    { Tokens = tokens * mask.to_type(torch.int64); Lengths = lengths
+      Features = torch.randn([| int64 batch; int64 dims.InputChannels; int64 dims.GridHeight; int64 dims.GridWidth |], generator = g) }
+
+let private slice (b: Batch) (i: int64) (length: int64) =
+    { Tokens = b.Tokens.narrow(0L, i, 1L).narrow(1L, 0L, length); Lengths = b.Lengths.narrow(0L, i, 1L)
+      Features = b.Features.narrow(0L, i, 1L) }
+
+[<Tests>]
+let tests =
+    testList "network" [
+        test "forward shapes and records for ablation 11" {
+            use _ = torch.NewDisposeScope()
+            torch.random.manual_seed 1L |> ignore
+            let net = compile (tinySpec Ablation11 Reference)
+            let r = net.Forward(randomBatch 1L 5 7 tinyDims, NodeOps.NodeEvaluation.soft)
+            Expect.equal r.Logits.shape [| 5L; 5L |] "logits"
+            Expect.equal r.ModuleWeights.shape [| 5L; 3L; 11L |] "w(t) over 11 modules, NoOp included"
+            Expect.equal r.WordAttention.shape [| 5L; 3L; 7L |] "word attention"
+            Expect.equal r.Pointers.shape [| 5L; 3L; 4L |] "pointers"
+            Expect.equal r.AttentionMaps.shape [| 5L; 3L; 3L; 4L |] "maps"
+            expectAllClose 1e-5 (r.ModuleWeights.sum(-1L)) (torch.ones(5L, 3L)) "w(t) sums to one"
+            expectAllClose 1e-5 (r.Pointers.sum(-1L)) (torch.ones(5L, 3L)) "pointer sums to one"
+        }
+
+        test "α and the weights are two disjoint parameter sets covering every parameter" {
+            let net = compile (tinySpec Ablation11 Reference)
+            let alphas = net.AlphaParameters()
+            Expect.equal (alphas |> List.sumBy (fun a -> int (a.numel()))) 144 "144 α values"
+            let weights = net.WeightParameters()
+            Expect.equal (alphas.Length + weights.Length) (Seq.length (net.parameters())) "together all"
+        }
+
+        for stack in [ Reference; Push ] do
+            test $"every parameter gets a non-zero gradient from one backward pass ({stack} stack)" {
+                use _ = torch.NewDisposeScope()
+                torch.random.manual_seed 2L |> ignore
+                let net = compile (tinySpec Ablation14 stack)
+                let r = net.Forward(randomBatch 2L 6 5 tinyDims, NodeOps.NodeEvaluation.soft)
+                r.Logits.square().sum().backward()
+                for name, p in net.named_parameters() do
+                    let g = p.grad
+                    Expect.isTrue (not (isNull g) && g.abs().sum().item<float32>() > 0.0f) $"{name} has a gradient"
+            }
+
+        test "node 0 of a 4-input cell (one channel, so normalised to a sign) gets no gradient from the data" {
+            use _ = torch.NewDisposeScope()
+            torch.random.manual_seed 3L |> ignore
+            let net = compile (tinySpec Ablation11 Reference)
+            let r = net.Forward(randomBatch 3L 6 5 tinyDims, NodeOps.NodeEvaluation.soft)
+            r.Logits.square().sum().backward()
+            for g in net.CellGroups do
+                let node0 = g.Alpha.grad.select(1L, 0L).abs().sum().item<float32>()
+                let node1 = g.Alpha.grad.select(1L, 1L).abs().sum().item<float32>()
+                match g.Kind.Arity with
+                | FourInput -> Expect.isLessThan node0 (1e-6f * node1) $"{CellKind.name g.Kind} node 0, numerically zero"
+                | ThreeInput -> Expect.isGreaterThan node0 0.0f $"{CellKind.name g.Kind} node 0"
+                Expect.isGreaterThan node1 0.0f $"{CellKind.name g.Kind} node 1"
+        }
+
+        test "padding changes no output" {
+            use _ = torch.NewDisposeScope()
+            torch.random.manual_seed 4L |> ignore
+            let net = compile (tinySpec Ablation11 Reference)
+            net.eval ()
+            let b = randomBatch 4L 4 6 tinyDims
+            let padded = { b with Tokens = torch.cat([| b.Tokens; torch.zeros(4L, 5L, dtype = torch.int64) |], 1L) }
+            let r1 = net.Forward(b, NodeOps.NodeEvaluation.soft)
+            let r2 = net.Forward(padded, NodeOps.NodeEvaluation.soft)
+            expectAllClose 1e-5 r2.Logits r1.Logits "logits"
+            expectAllClose 1e-5 (r2.WordAttention.narrow(2L, 0L, 6L)) r1.WordAttention "word attention"
+            expectAllClose 0.0 (r2.WordAttention.narrow(2L, 6L, 5L)) (torch.zeros(4L, 3L, 5L)) "no attention on padding"
+        }
+
+        for stack in [ Reference; Push ] do
+            test $"an example gives the same logits alone and inside a batch ({stack} stack)" {
+                use _ = torch.NewDisposeScope()
+                torch.random.manual_seed 5L |> ignore
+                let net = compile (tinySpec Ablation9 stack)
+                let b = randomBatch 5L 6 8 tinyDims
+                let together = net.Forward(b, NodeOps.NodeEvaluation.soft).Logits
+                for i in 0L .. 5L do
+                    let alone = net.Forward(slice b i (b.Lengths.[i].item<int64>()), NodeOps.NodeEvaluation.soft).Logits
+                    expectAllClose 1e-5 alone (together.narrow(0L, i, 1L)) $"example {i}"
+            }
+
+        test "the reference stack's pointer stays at the bottom slot" {
+            use _ = torch.NewDisposeScope()
+            torch.random.manual_seed 6L |> ignore
+            let net = compile (tinySpec Ablation11 Reference)
+            let r = net.Forward(randomBatch 6L 4 5 tinyDims, NodeOps.NodeEvaluation.soft)
+            // Nothing pushes: after step 0 every module's pointer is the one-hot bottom, sharpened
+            // to softmax(one-hot / 0.2) = e^5 / (e^5 + 3) there; later steps keep the bottom the largest.
+            let bottom = exp 5.0 / (exp 5.0 + 3.0)
+            expectAllClose 1e-5 (r.Pointers.select(1L, 0L).select(1L, 0L)) (torch.full(4L, bottom)) "bottom slot weight at t = 0"
+            expectAllClose 0.0 (r.Pointers.argmax(-1L)) (torch.zeros(4L, 3L)) "bottom slot largest at every step"
+        }
+
+        test "a tiny model fits 64 fixed random examples to 100% training accuracy" {
+            use _ = torch.NewDisposeScope()
+            torch.random.manual_seed 8L |> ignore
+            let net = compile (tinySpec Ablation11 Reference)
+            let b = randomBatch 8L 64 6 tinyDims
+            let answers = torch.randint(0L, 5L, [| 64L |], generator = torch.Generator(9UL))
+            let optimiser = torch.optim.Adam(net.parameters(), lr = 0.01)
+            let accuracy () =
+                use _ = torch.no_grad ()
+                let predicted = net.Forward(b, NodeOps.NodeEvaluation.soft).Logits.argmax(-1L)
+                predicted.eq(answers).to_type(torch.float32).mean().item<float32>()
+            let mutable step = 0
+            while step < 400 && accuracy () < 1.0f do
+                use _ = torch.NewDisposeScope()
+                optimiser.zero_grad ()
+                let loss = torch.nn.functional.cross_entropy(net.Forward(b, NodeOps.NodeEvaluation.soft).Logits, answers)
+                loss.backward ()
+                optimiser.step () |> ignore
+                step <- step + 1
+            Expect.equal (accuracy ()) 1.0f $"all 64 right after {step} steps"
+        }
+    ]

@@ -135,16 +135,13 @@ type LnmnNetwork(spec: ModelSpec) as this =
                     let memoryOut = if g.Kind.Role = Answer then Some out else None
                     stacks.expand(B, k, L, H, W), pointers.expand(B, k, L), memoryOut, k)
             let noOps = int64 noOpIndices.Length
-            let stacks = torch.cat([| for s, _, _, _ in results -> s
-                                      if noOps > 0L then stack.unsqueeze(1L).expand(B, noOps, L, H, W) |], 1L)
-            let pointers = torch.cat([| for _, p, _, _ in results -> p
-                                        if noOps > 0L then pointer.unsqueeze(1L).expand(B, noOps, L) |], 1L)
-            let memories =
-                torch.cat([| for _, _, m, k in results ->
-                               match m with
-                               | Some m -> m
-                               | None -> torch.zeros([| B; k; int64 d.MemDim |], device = device)
-                             if noOps > 0L then torch.zeros([| B; noOps; int64 d.MemDim |], device = device) |], 1L)
+            let withNoOps (perGroup: torch.Tensor list) (noOpValue: torch.Tensor) =
+                let noOpPart = if noOps > 0L then [ noOpValue ] else []
+                torch.cat(Array.ofList (perGroup @ noOpPart), 1L)
+            let stacks = withNoOps [ for s, _, _, _ in results -> s ] (stack.unsqueeze(1L).expand(B, noOps, L, H, W))
+            let pointers = withNoOps [ for _, p, _, _ in results -> p ] (pointer.unsqueeze(1L).expand(B, noOps, L))
+            let noMemory k = torch.zeros([| B; k; int64 d.MemDim |], device = device)
+            let memories = withNoOps [ for _, _, m, k in results -> defaultArg m (noMemory k) ] (noMemory noOps)
             let w = weights.unsqueeze(-1L)
             let newStack = (stacks * w.unsqueeze(-1L).unsqueeze(-1L)).sum(1L)
             let newPointer = ((pointers * w).sum(1L) / pointerTemperature).softmax(-1L)
