@@ -1,0 +1,19 @@
+module Lnmn.Bench.Program
+
+open System.IO
+
+[<EntryPoint>]
+let main argv =
+    let quick = Array.contains "--quick" argv
+    let threads = System.Environment.ProcessorCount
+    TorchSharp.torch.set_num_threads threads
+    TorchSharp.torch.random.manual_seed 0L |> ignore
+    let outDir = Path.Combine(System.Environment.CurrentDirectory, "bench-results")
+    Directory.CreateDirectory outDir |> ignore
+    let section (title: string) (table: string) =
+        let size = if quick then ", --quick" else ""
+        let text = $"## {title}\n\n{threads} threads, TorchSharp 0.107 on CPU{size}.\n\n{table}\n"
+        printfn "%s" text
+        File.WriteAllText(Path.Combine(outDir, $"""{title.ToLowerInvariant().Replace(' ', '-')}.md"""), text)
+    section "Network" (NetworkBench.run quick)
+    0

@@ -1,0 +1,53 @@
+// `dotnet fsi build.fsx <target> [-- args]`: the project's one entry point for people and CI.
+// Targets: help, build, test, train, bench, validate. Everything builds in Release.
+open System
+open System.Diagnostics
+
+let root = __SOURCE_DIRECTORY__
+
+let run (command: string) (args: string list) =
+    let psi = ProcessStartInfo(command, args, WorkingDirectory = root, UseShellExecute = false)
+    use p = Process.Start psi
+    p.WaitForExit()
+    p.ExitCode
+
+let dotnet args = run "dotnet" args
+
+let build () =
+    match dotnet [ "restore"; "--locked-mode"; "Lnmn.sln" ] with
+    | 0 -> dotnet [ "build"; "-c"; "Release"; "--no-restore"; "Lnmn.sln" ]
+    | code -> code
+
+/// Builds the solution, then runs one of its programs without rebuilding.
+let runProject project (extra: string list) =
+    match build () with
+    | 0 -> dotnet ([ "run"; "-c"; "Release"; "--no-build"; "--project"; project; "--" ] @ extra)
+    | code -> code
+
+let targets: (string * string * (string list -> int)) list =
+    [ "build", "restore (locked) and build the whole solution", (fun _ -> build ())
+      "test", "run the Expecto suite (extra args go to Expecto, e.g. --filter-test-list network)", (fun args ->
+          runProject "tests/Lnmn.Tests" ([ "--summary"; "--colours"; "0" ] @ args))
+      "train", "run lnmn-train (args after the target go to it, e.g. train --ablation 11)", (fun args ->
+          runProject "src/Lnmn.Train" args)
+      "bench", "run the benchmarks and write bench-results/*.md (bench --quick for a short run)", (fun args ->
+          runProject "bench/Lnmn.Bench" args) ]
+
+let help () =
+    printfn "usage: dotnet fsi build.fsx <target> [args]\n\ntargets:"
+    for name, description, _ in targets do printfn "  %-8s %s" name description
+    printfn "  %-8s %s" "help" "this list"
+
+let exitCode =
+    match fsi.CommandLineArgs |> List.ofArray |> List.tail with
+    | [] | "help" :: _ | "--help" :: _ -> help (); 0
+    | target :: args ->
+        let args = match args with "--" :: rest -> rest | rest -> rest
+        match targets |> List.tryFind (fun (name, _, _) -> name = target) with
+        | Some(_, _, action) -> action args
+        | None ->
+            eprintfn "build.fsx: unknown target '%s'" target
+            help ()
+            2
+
+exit exitCode

@@ -1,0 +1,30 @@
+/// The two losses of Algorithm 2.
+module Lnmn.Core.Training.Objectives
+
+open TorchSharp
+open Lnmn.Core.Training.TrainingSpec
+
+/// Mean over steps of H(w(t)) per example: (B, T, M) → (B).
+let moduleEntropy (moduleWeights: torch.Tensor) =
+    -(moduleWeights * moduleWeights.clamp_min(1e-12).log()).sum(-1L).mean([| 1L |])
+
+/// CE − λ_w · entropy term, scaled as the spec says.
+let weightLoss (scaling: EntropyScaling) (lambdaW: float) (crossEntropy: torch.Tensor) (moduleWeights: torch.Tensor) =
+    let entropy = moduleEntropy moduleWeights
+    let term =
+        match scaling with
+        | PaperBatchMean -> entropy.mean()
+        | AuthorsCodeSum -> 0.01 * entropy.sum()
+    crossEntropy - lambdaW * term
+
+/// Σ over modules and nodes of ‖σ(α)‖₂ / ‖σ(α)‖₁; each α is (k, nodes, 6).
+let alphaSparsity (alphas: torch.Tensor list) =
+    alphas
+    |> List.map (fun a ->
+        let s = a.softmax(-1L)
+        (s.square().sum(-1L).sqrt() / s.abs().sum(-1L)).sum())
+    |> List.reduce (+)
+
+/// CE_val − λ_op · sparsity.
+let alphaLoss (lambdaOp: float) (crossEntropy: torch.Tensor) (alphas: torch.Tensor list) =
+    crossEntropy - lambdaOp * alphaSparsity alphas

@@ -1,0 +1,119 @@
+/// Algorithm 2's two steps, each a function from the training state and a batch to metrics.
+/// The weight step moves only the weights and the α step only α: whichever set is not being
+/// trained is frozen (requires_grad off) for the step, so its gradients are not even computed.
+module Lnmn.Core.Training.Steps
+
+open System
+open TorchSharp
+open Lnmn.Core.Network
+open Lnmn.Core.Network.LnmnNetwork
+open Lnmn.Core.Training.TrainingSpec
+
+/// Network inputs and the answer indices (B) int64.
+type LabelledBatch = { Input: Batch; Answers: torch.Tensor }
+
+type TrainingState =
+    { Network: LnmnNetwork
+      WeightOptimiser: torch.optim.Optimizer
+      AlphaOptimiser: torch.optim.Optimizer }
+
+type StepMetrics =
+    { Loss: float
+      CrossEntropy: float
+      Accuracy: float
+      /// Mean over examples and steps of H(w(t)).
+      ModuleEntropy: float }
+
+module StepMetrics =
+    let isFinite (m: StepMetrics) = Double.IsFinite m.Loss
+
+let private adam (parameters: Modules.Parameter list) (s: AdamSettings) : torch.optim.Optimizer =
+    torch.optim.Adam(parameters, lr = s.LearningRate, beta1 = s.Beta1, beta2 = s.Beta2, weight_decay = s.WeightDecay)
+
+/// The optimisers, built outside any dispose scope.
+let createState (spec: TrainingSpec) (network: LnmnNetwork) =
+    { Network = network
+      WeightOptimiser = adam (network.WeightParameters()) spec.Weights
+      AlphaOptimiser = adam (network.AlphaParameters()) spec.Alpha }
+
+let private withFrozen (parameters: Modules.Parameter list) (body: unit -> 'T) =
+    for p in parameters do p.requires_grad <- false
+    try body () finally for p in parameters do p.requires_grad <- true
+
+let private accuracy (logits: torch.Tensor) (answers: torch.Tensor) =
+    logits.argmax(-1L).eq(answers).to_type(torch.float32).mean().item<float32>() |> float
+
+let private metrics (loss: torch.Tensor) (crossEntropy: torch.Tensor) (result: ForwardResult) answers =
+    { Loss = loss.item<float32>() |> float
+      CrossEntropy = crossEntropy.item<float32>() |> float
+      Accuracy = accuracy result.Logits answers
+      ModuleEntropy = (Objectives.moduleEntropy result.ModuleWeights).mean().item<float32>() |> float }
+
+/// Applies the optimiser only when the loss is finite: a NaN step would poison the parameters.
+let private stepIfFinite (optimiser: torch.optim.Optimizer) (m: StepMetrics) =
+    if StepMetrics.isFinite m then optimiser.step () |> ignore
+    m
+
+let private weightObjective spec lambdaW (state: TrainingState) (batch: LabelledBatch) =
+    let result = state.Network.Forward(batch.Input, NodeOps.NodeEvaluation.soft)
+    let ce = torch.nn.functional.cross_entropy(result.Logits, batch.Answers)
+    Objectives.weightLoss spec.EntropyScaling lambdaW ce result.ModuleWeights, ce, result
+
+let private alphaObjective spec (state: TrainingState) (batch: LabelledBatch) =
+    let result = state.Network.Forward(batch.Input, NodeOps.NodeEvaluation.soft)
+    let ce = torch.nn.functional.cross_entropy(result.Logits, batch.Answers)
+    let alphas = state.Network.AlphaParameters() |> List.map (fun a -> a :> torch.Tensor)
+    Objectives.alphaLoss spec.LambdaOp ce alphas, ce, result
+
+/// One Adam step on the weights: CE − λ_w · entropy of w(t), on a training batch.
+let weightStep (spec: TrainingSpec) (lambdaW: float) (state: TrainingState) (batch: LabelledBatch) : StepMetrics =
+    use _ = torch.NewDisposeScope()
+    withFrozen (state.Network.AlphaParameters()) (fun () ->
+        state.WeightOptimiser.zero_grad ()
+        let loss, ce, result = weightObjective spec lambdaW state batch
+        loss.backward ()
+        metrics loss ce result batch.Answers |> stepIfFinite state.WeightOptimiser)
+
+/// One first-order Adam step on α: CE − λ_op · Σ ‖σ(α)‖₂/‖σ(α)‖₁, on an architecture batch.
+let alphaStep (spec: TrainingSpec) (state: TrainingState) (batch: LabelledBatch) : StepMetrics =
+    use _ = torch.NewDisposeScope()
+    withFrozen (state.Network.WeightParameters()) (fun () ->
+        state.AlphaOptimiser.zero_grad ()
+        let loss, ce, result = alphaObjective spec state batch
+        loss.backward ()
+        metrics loss ce result batch.Answers |> stepIfFinite state.AlphaOptimiser)
+
+let private grads (loss: torch.Tensor) (inputs: torch.Tensor list) =
+    torch.autograd.grad([| loss |], Array.ofList inputs) |> List.ofSeq
+
+/// One second-order α step (DARTS' finite-difference approximation): with w' = w − ξ∇_w L_train,
+/// ∇_α = ∇_α L_val(w', α) − ξ (∇_α L_train(w⁺, α) − ∇_α L_train(w⁻, α)) / 2ε, w^± = w ± ε ∇_w' L_val,
+/// ε = 0.01 / ‖∇_w' L_val‖, ξ the weight learning rate. The weights are restored afterwards.
+let unrolledAlphaStep (spec: TrainingSpec) (lambdaW: float) (state: TrainingState) (trainBatch: LabelledBatch) (archBatch: LabelledBatch) =
+    use _ = torch.NewDisposeScope()
+    let weights = state.Network.WeightParameters() |> List.map (fun p -> p :> torch.Tensor)
+    let alphas = state.Network.AlphaParameters() |> List.map (fun p -> p :> torch.Tensor)
+    let xi = spec.Weights.LearningRate
+    let trainLoss () = let l, _, _ = weightObjective spec lambdaW state trainBatch in l
+    let original = weights |> List.map (fun w -> w.detach().clone())
+    let setWeights (values: torch.Tensor list) =
+        use _ = torch.no_grad ()
+        List.iter2 (fun (w: torch.Tensor) (v: torch.Tensor) -> w.copy_(v) |> ignore) weights values
+    let gradTrain = grads (trainLoss ()) weights
+    setWeights (List.map2 (fun (w: torch.Tensor) g -> w - xi * g) original gradTrain)
+    let valLoss, ce, result = alphaObjective spec state archBatch
+    let m = metrics valLoss ce result archBatch.Answers
+    let valGrads = grads valLoss (alphas @ weights)
+    let gradAlpha, gradWeights = List.splitAt alphas.Length valGrads
+    let norm = gradWeights |> List.sumBy (fun g -> g.square().sum().item<float32>() |> float) |> sqrt
+    let epsilon = 0.01 / max norm 1e-12
+    let alphaGradAt sign =
+        setWeights (List.map2 (fun (w: torch.Tensor) g -> w + sign * epsilon * g) original gradWeights)
+        grads (trainLoss ()) alphas
+    let plus, minus = alphaGradAt 1.0, alphaGradAt -1.0
+    setWeights original
+    let combined = List.map3 (fun (ga: torch.Tensor) gp gm -> ga - xi * (gp - gm) / (2.0 * epsilon)) gradAlpha plus minus
+    state.AlphaOptimiser.zero_grad ()
+    // Loads the combined gradient into α.grad: ∂/∂α Σ α ⊙ g = g.
+    (List.map2 (fun (a: torch.Tensor) (g: torch.Tensor) -> (a * g.detach()).sum()) alphas combined |> List.reduce (+)).backward ()
+    stepIfFinite state.AlphaOptimiser m

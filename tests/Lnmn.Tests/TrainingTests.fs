@@ -1,0 +1,91 @@
+module Lnmn.Tests.TrainingTests
+
+open Expecto
+open TorchSharp
+open Lnmn.Core.Specs
+open Lnmn.Core.Network
+open Lnmn.Core.Training
+open Lnmn.Core.Training.TrainingSpec
+open Lnmn.Tests.TestUtil
+
+let private labelled seed =
+    let input = NetworkTests.randomBatch seed 8 5 NetworkTests.tinyDims
+    { Steps.Input = input; Steps.Answers = torch.randint(0L, 5L, [| 8L |], generator = torch.Generator(uint64 seed)) }
+
+let private snapshot (ps: Modules.Parameter list) = ps |> List.map (fun p -> p.detach().clone())
+
+let private changed (before: torch.Tensor list) (ps: Modules.Parameter list) =
+    List.map2 (fun (b: torch.Tensor) (p: Modules.Parameter) -> not (b.eq(p).all().item<bool>())) before ps
+
+let private spec = { TrainingSpec.paper with Weights = { TrainingSpec.paper.Weights with LearningRate = 1e-2 } }
+
+[<Tests>]
+let tests =
+    testList "training" [
+        test "λ_w is 1.0, 11/49, 5/49 and −1.0 at paper epochs 0, 19, 20, 29" {
+            let at e = EntropySchedule.lambda 30 e
+            Expect.floatClose Accuracy.veryHigh (at 0) 1.0 "epoch 0"
+            Expect.floatClose Accuracy.veryHigh (at 19) (11.0 / 49.0) "epoch 19: 1 − 38/49"
+            Expect.floatClose Accuracy.veryHigh (at 20) (5.0 / 49.0) "epoch 20: 11/49 − 6/49"
+            Expect.floatClose Accuracy.veryHigh (at 29) -1.0 "epoch 29"
+        }
+        test "a shorter run is stretched onto the paper's schedule: first epoch 1.0, last −1.0" {
+            Expect.floatClose Accuracy.veryHigh (EntropySchedule.lambda 10 0) 1.0 "first"
+            Expect.floatClose Accuracy.veryHigh (EntropySchedule.lambda 10 9) -1.0 "last"
+            // epoch 2 of 10 is paper epoch 2·29/9 = 6.44…: 1 − 2·6.44/49
+            Expect.floatClose Accuracy.veryHigh (EntropySchedule.lambda 10 2) (1.0 - 2.0 * (58.0 / 9.0) / 49.0) "middle"
+        }
+        test "uniform α gives ‖σ‖₂/‖σ‖₁ = 1/√6 per node" {
+            use _ = torch.NewDisposeScope()
+            let alphas = [ torch.zeros(2L, 3L, 6L); torch.zeros(1L, 2L, 6L) ]
+            let value = (Objectives.alphaSparsity alphas).item<float32>() |> float
+            Expect.floatClose Accuracy.medium value (8.0 / sqrt 6.0) "8 nodes"
+            let oneHot = torch.tensor([| 100.0f; 0.0f; 0.0f; 0.0f; 0.0f; 0.0f |]).reshape(1L, 1L, 6L)
+            Expect.floatClose Accuracy.medium ((Objectives.alphaSparsity [ oneHot ]).item<float32>() |> float) 1.0 "one-hot: 1"
+        }
+        test "uniform module weights have entropy log M; the paper and code scalings differ as DESIGN.md says" {
+            use _ = torch.NewDisposeScope()
+            let w = torch.full(4L, 3L, 5L, 0.2) // B = 4, T = 3, M = 5
+            expectClose 1e-6 (Objectives.moduleEntropy w) (Array.create 4 (log 5.0)) "log 5 each"
+            let ce = torch.tensor(2.0f)
+            let paper = (Objectives.weightLoss PaperBatchMean 0.5 ce w).item<float32>() |> float
+            let code = (Objectives.weightLoss AuthorsCodeSum 0.5 ce w).item<float32>() |> float
+            Expect.floatClose Accuracy.medium paper (2.0 - 0.5 * log 5.0) "mean"
+            Expect.floatClose Accuracy.medium code (2.0 - 0.5 * 0.01 * 4.0 * log 5.0) "0.01 · sum"
+        }
+        test "the weight step changes weights and not α; the α step changes α and not the weights" {
+            use _ = torch.NewDisposeScope()
+            torch.random.manual_seed 11L |> ignore
+            let net = LnmnNetwork.compile (NetworkTests.tinySpec Ablation11 Reference)
+            let state = Steps.createState spec net
+            let alphas, weights = snapshot (net.AlphaParameters()), snapshot (net.WeightParameters())
+            Steps.weightStep spec 1.0 state (labelled 1L) |> ignore
+            Expect.allEqual (changed alphas (net.AlphaParameters())) false "α unchanged by the weight step"
+            Expect.isTrue (changed weights (net.WeightParameters()) |> List.forall id) "every weight moved"
+            let weights = snapshot (net.WeightParameters())
+            Steps.alphaStep spec state (labelled 2L) |> ignore
+            Expect.allEqual (changed weights (net.WeightParameters())) false "weights unchanged by the α step"
+            Expect.isTrue (changed alphas (net.AlphaParameters()) |> List.forall id) "every α moved"
+        }
+        test "the unrolled α step changes α only, and restores the weights exactly" {
+            use _ = torch.NewDisposeScope()
+            torch.random.manual_seed 12L |> ignore
+            let net = LnmnNetwork.compile (NetworkTests.tinySpec Ablation9 Reference)
+            let state = Steps.createState spec net
+            let alphas, weights = snapshot (net.AlphaParameters()), snapshot (net.WeightParameters())
+            let m = Steps.unrolledAlphaStep spec 1.0 state (labelled 3L) (labelled 4L)
+            Expect.isTrue (Steps.StepMetrics.isFinite m) "finite"
+            Expect.allEqual (changed weights (net.WeightParameters())) false "weights restored"
+            Expect.isTrue (changed alphas (net.AlphaParameters()) |> List.forall id) "α moved"
+        }
+        test "a NaN loss leaves the parameters as they were" {
+            use _ = torch.NewDisposeScope()
+            torch.random.manual_seed 13L |> ignore
+            let net = LnmnNetwork.compile (NetworkTests.tinySpec Ablation9 Reference)
+            let state = Steps.createState spec net
+            let weights = snapshot (net.WeightParameters())
+            let m = Steps.weightStep spec nan state (labelled 5L)
+            Expect.isFalse (Steps.StepMetrics.isFinite m) "NaN reported"
+            Expect.allEqual (changed weights (net.WeightParameters())) false "no step taken"
+        }
+    ]
