@@ -14,8 +14,8 @@ type LabelledBatch = { Input: Batch; Answers: torch.Tensor }
 
 type TrainingState =
     { Network: LnmnNetwork
-      WeightOptimiser: torch.optim.Optimizer
-      AlphaOptimiser: torch.optim.Optimizer }
+      WeightOptimiser: Modules.Adam
+      AlphaOptimiser: Modules.Adam }
 
 type StepMetrics =
     { Loss: float
@@ -27,7 +27,7 @@ type StepMetrics =
 module StepMetrics =
     let isFinite (m: StepMetrics) = Double.IsFinite m.Loss
 
-let private adam (parameters: Modules.Parameter list) (s: AdamSettings) : torch.optim.Optimizer =
+let private adam (parameters: Modules.Parameter list) (s: AdamSettings) : Modules.Adam =
     torch.optim.Adam(parameters, lr = s.LearningRate, beta1 = s.Beta1, beta2 = s.Beta2, weight_decay = s.WeightDecay)
 
 /// The optimisers, built outside any dispose scope.

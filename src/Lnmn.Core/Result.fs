@@ -1,0 +1,11 @@
+/// `result { … }` for chains of checks that each may fail with a one-line message.
+[<AutoOpen>]
+module Lnmn.Core.ResultBuilder
+
+type ResultBuilder() =
+    member _.Return(x) = Ok x
+    member _.ReturnFrom(r: Result<_, _>) = r
+    member _.Bind(r, f) = Result.bind f r
+    member _.Zero() = Ok()
+
+let result = ResultBuilder()

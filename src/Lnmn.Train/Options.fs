@@ -1,0 +1,141 @@
+/// The command line: Argu definitions, and their translation into a checked `TrainConfig`.
+module Lnmn.Train.Options
+
+open Argu
+open Lnmn.Core
+open Lnmn.Core.Specs
+open Lnmn.Core.Training.TrainingSpec
+
+type ModelChoice =
+    | Lnmn
+
+type TrainArgs =
+    | Ablation of int
+    | Model of string
+    | Data of dir: string
+    | Epochs of int
+    | Batch_Size of int
+    | [<AltCommandLine("-T")>] Steps of int
+    | [<AltCommandLine("-L")>] Stack_Length of int
+    | Map_Dim of int
+    | Stack of string
+    | Seed of int
+    | Device of string
+    | Threads of int
+    | Run_Dir of dir: string
+    | Resume
+    | Arch_Split of string
+    | Arch_Fraction of float
+    | Unrolled
+    | Entropy_Scaling of string
+    | Max_Steps of int
+    | Dry_Run
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Ablation _ -> "module set: 9, 11 or 14 (paper Table 3; default 11)."
+            | Model _ -> "lnmn (default)."
+            | Data _ -> "a CLEVR-layout directory (questions/, features/); absent: the built-in dataset, generated on first use."
+            | Epochs _ -> "epochs (default: 30 on CLEVR, the built-in dataset's own default otherwise)."
+            | Batch_Size _ -> "questions per batch (default 64)."
+            | Steps _ -> "T, controller steps (default 5)."
+            | Stack_Length _ -> "L, stack slots (default 5)."
+            | Map_Dim _ -> "channels the cells combine (default: 384 on CLEVR, 64 on the built-in dataset)."
+            | Stack _ -> "stack discipline: reference (the authors' code, default) or push (the paper's prose)."
+            | Seed _ -> "random seed (default 0)."
+            | Device _ -> "auto, cpu or cuda (default auto)."
+            | Threads _ -> "intra-op CPU threads (default: all cores)."
+            | Run_Dir _ -> "run folder (default runs/<model>-<ablation>-<data>-seed<seed>)."
+            | Resume -> "continue the run in --run-dir from its last checkpoint."
+            | Arch_Split _ -> "where α's batches come from: heldout (a slice of train, default) or val (the authors' choice: val is then not held out)."
+            | Arch_Fraction _ -> "fraction of train held out for α with --arch-split heldout (default 0.1)."
+            | Unrolled -> "second-order (unrolled) α step instead of first-order."
+            | Entropy_Scaling _ -> "module-entropy term: paper (λ_w · batch mean, default) or code (0.01 · λ_w · batch sum)."
+            | Max_Steps _ -> "stop after this many weight steps in total (for smoke tests)."
+            | Dry_Run -> "print the resolved spec, parameter and α counts, and exit."
+
+type EvalArgs =
+    | [<Mandatory>] Checkpoint of path: string
+    | Data of dir: string
+    | Split of string
+    | Device of string
+    | Threads of int
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Checkpoint _ -> "checkpoint file (a run's checkpoints/last.ckpt)."
+            | Data _ -> "dataset directory (default: the one the run trained on)."
+            | Split _ -> "split to score: val (default) or train."
+            | Device _ -> "auto, cpu or cuda (default auto)."
+            | Threads _ -> "intra-op CPU threads."
+
+type ValidateArgs =
+    | [<MainCommand; Mandatory>] Directory of dir: string
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Directory _ -> "dataset directory to check."
+
+/// Everything a training run needs, checked.
+type TrainConfig =
+    { Ablation: Ablation
+      Model: ModelChoice
+      Data: string option
+      Epochs: int option
+      BatchSize: int
+      Steps: int
+      StackLength: int
+      MapDim: int option
+      Stack: StackDiscipline
+      Seed: int
+      Device: Device.DeviceChoice
+      Threads: int option
+      RunDir: string option
+      Resume: bool
+      ArchitectureSplit: ArchitectureSplit
+      Unrolled: bool
+      EntropyScaling: EntropyScaling
+      MaxSteps: int option
+      DryRun: bool }
+
+let private positive name value =
+    if value > 0 then Ok value else Error $"--{name} must be positive (got {value})"
+
+let private ofChoice name (choices: (string * 'T) list) (value: string) =
+    match choices |> List.tryFind (fun (k, _) -> k = value.ToLowerInvariant()) with
+    | Some(_, v) -> Ok v
+    | None -> Error $"""--{name}: unknown value '{value}' (expected {choices |> List.map fst |> String.concat " or "})"""
+
+/// A one-line error for the first invalid option, else the config.
+let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
+    let orDefault f d = r.TryGetResult f |> Option.defaultValue d
+    let optionalPositive name f =
+        match r.TryGetResult f with
+        | Some v -> positive name v |> Result.map Some
+        | None -> Ok None
+    result {
+        let! ablation = Ablation.parse (orDefault TrainArgs.Ablation 11) |> Result.mapError (fun e -> $"--ablation: {e}")
+        let! model = ofChoice "model" [ "lnmn", Lnmn ] (orDefault TrainArgs.Model "lnmn")
+        let! epochs = optionalPositive "epochs" TrainArgs.Epochs
+        let! batch = positive "batch-size" (orDefault Batch_Size 64)
+        let! steps = positive "steps" (orDefault Steps 5)
+        let! stackLength = orDefault Stack_Length 5 |> fun l -> if l >= 2 then Ok l else Error $"--stack-length must be at least 2 (got {l})"
+        let! mapDim = optionalPositive "map-dim" Map_Dim
+        let! stack = ofChoice "stack" [ "reference", Reference; "push", Push ] (orDefault Stack "reference")
+        let! device = Device.parseDeviceChoice (orDefault TrainArgs.Device "auto") |> Result.mapError (fun e -> $"--device: {e}")
+        let! threads = optionalPositive "threads" TrainArgs.Threads
+        let fraction = orDefault Arch_Fraction 0.1
+        let! archSplit =
+            ofChoice "arch-split" [ "heldout", HeldOutOfTrain fraction; "val", ValidationLeaky ] (orDefault Arch_Split "heldout")
+        do! if fraction > 0.0 && fraction < 1.0 then Ok() else Error $"--arch-fraction must be between 0 and 1 (got {fraction})"
+        let! scaling = ofChoice "entropy-scaling" [ "paper", PaperBatchMean; "code", AuthorsCodeSum ] (orDefault Entropy_Scaling "paper")
+        let! maxSteps = optionalPositive "max-steps" Max_Steps
+        let resume = r.Contains Resume
+        do! if resume && not (r.Contains Run_Dir) then Error "--resume needs --run-dir (the run to continue)" else Ok()
+        return
+            { Ablation = ablation; Model = model; Data = r.TryGetResult TrainArgs.Data; Epochs = epochs; BatchSize = batch
+              Steps = steps; StackLength = stackLength; MapDim = mapDim; Stack = stack; Seed = orDefault Seed 0
+              Device = device; Threads = threads; RunDir = r.TryGetResult Run_Dir; Resume = resume
+              ArchitectureSplit = archSplit; Unrolled = r.Contains Unrolled; EntropyScaling = scaling
+              MaxSteps = maxSteps; DryRun = r.Contains Dry_Run }
+    }

@@ -1,0 +1,77 @@
+/// `lnmn-train [options]` trains; `lnmn-train eval …` scores a checkpoint; `lnmn-train validate DIR`
+/// checks a dataset directory. A user's mistake ends in one line on stderr and a non-zero exit.
+module Lnmn.Train.Program
+
+open System
+open Argu
+open TorchSharp
+open Lnmn.Core
+open Lnmn.Core.Data
+open Lnmn.Core.Network
+open Lnmn.Core.Training
+open Lnmn.Train.Options
+
+let private fail (message: string) =
+    eprintfn "lnmn-train: %s" message
+    1
+
+let private parse<'T when 'T :> IArgParserTemplate> name (argv: string[]) =
+    let parser = ArgumentParser.Create<'T>(programName = name, errorHandler = ProcessExiter())
+    parser.ParseCommandLine(argv)
+
+let private train argv =
+    let parsed = parse<TrainArgs> "lnmn-train" argv
+    match toConfig parsed |> Result.bind Trainer.run with
+    | Ok _ -> 0
+    | Error e -> fail e
+
+let private evaluate argv =
+    let r = parse<EvalArgs> "lnmn-train eval" argv
+    let outcome =
+        result {
+            let path = r.GetResult Checkpoint
+            let! metadata = Checkpoint.readMetadata path
+            let! device = Device.parseDeviceChoice (r.GetResult(EvalArgs.Device, "auto")) |> Result.bind Device.resolve
+            Device.seedAndThreads 0 (r.TryGetResult EvalArgs.Threads)
+            let vocabulary = { Vocabulary.Tokens = Array.ofList metadata.Words; Vocabulary.Answers = Array.ofList metadata.Answers }
+            let dataDir = r.TryGetResult EvalArgs.Data |> Option.orElse metadata.DataDirectory
+            let! dataset, label = TrainingData.load dataDir (Some vocabulary)
+            use _ = dataset
+            let! source =
+                match r.GetResult(Split, "val") with
+                | "val" -> Ok { TrainingData.Examples = dataset.Val.Examples; TrainingData.Features = dataset.Val.Features }
+                | "train" -> Ok { TrainingData.Examples = dataset.Train.Examples; TrainingData.Features = dataset.Train.Features }
+                | other -> Error $"--split: unknown split '{other}' (expected val or train)"
+            let network = LnmnNetwork.compile metadata.Model
+            network.``to``(device) |> ignore
+            let state = Steps.createState metadata.Training network
+            let! _ = Checkpoint.load path state
+            let table, _, _ = Scoring.softAndHardMax device network metadata.Training.BatchSize source
+            printfn "%s on %s (%d questions)\n\n%s" path label source.Examples.Length table
+        }
+    match outcome with
+    | Ok() -> 0
+    | Error e -> fail e
+
+let private validate argv =
+    let r = parse<ValidateArgs> "lnmn-train validate" argv
+    let dir = r.GetResult Directory
+    match Validate.directory dir with
+    | [] ->
+        printfn "%s: ok" dir
+        0
+    | problems ->
+        for p in problems do eprintfn "%s" p
+        1
+
+[<EntryPoint>]
+let main argv =
+    try
+        match List.ofArray argv with
+        | "eval" :: rest -> evaluate (Array.ofList rest)
+        | "validate" :: rest -> validate (Array.ofList rest)
+        | _ -> train argv
+    with
+    | :? ArguParseException as e -> fail e.Message
+    | DataException e -> fail (DataError.describe e)
+    | :? IO.IOException as e -> fail e.Message

@@ -1,0 +1,83 @@
+/// A run folder: resolved config and spec, vocabularies, metrics (JSONL), TensorBoard events,
+/// checkpoints and evaluation tables.
+///
+///   config.json            the run's settings, git commit, dataset
+///   spec.json              the ModelSpec
+///   metrics-steps.jsonl    one line per weight step
+///   metrics-epochs.jsonl   one line per epoch (train and val accuracy)
+///   tensorboard/           `tensorboard --logdir <run>/tensorboard`
+///   checkpoints/last.ckpt  the latest checkpoint (atomic)
+///   eval.md, eval.json     the evaluation table
+module Lnmn.Train.RunFolder
+
+open System
+open System.IO
+open System.Diagnostics
+open System.Text.Json
+open TorchSharp
+
+type Paths =
+    { Root: string
+      Config: string
+      Spec: string
+      StepMetrics: string
+      EpochMetrics: string
+      TensorBoard: string
+      Checkpoint: string
+      EvalMarkdown: string
+      EvalJson: string }
+
+let paths (root: string) =
+    { Root = root
+      Config = Path.Combine(root, "config.json")
+      Spec = Path.Combine(root, "spec.json")
+      StepMetrics = Path.Combine(root, "metrics-steps.jsonl")
+      EpochMetrics = Path.Combine(root, "metrics-epochs.jsonl")
+      TensorBoard = Path.Combine(root, "tensorboard")
+      Checkpoint = Path.Combine(root, "checkpoints", "last.ckpt")
+      EvalMarkdown = Path.Combine(root, "eval.md")
+      EvalJson = Path.Combine(root, "eval.json") }
+
+/// The commit the code was built from, or "unknown" outside a git checkout.
+let gitCommit () =
+    try
+        let psi = ProcessStartInfo("git", "rev-parse HEAD", RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
+        use p = Process.Start psi
+        let out = p.StandardOutput.ReadToEnd().Trim()
+        p.WaitForExit()
+        if p.ExitCode = 0 then out else "unknown"
+    with _ -> "unknown"
+
+/// Writes text through a temporary file and a rename.
+let writeAtomically (path: string) (text: string) =
+    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath path)) |> ignore
+    File.WriteAllText(path + ".partial", text)
+    File.Move(path + ".partial", path, true)
+
+/// Keeps the lines of a JSONL file for which `keep` holds (on resume: those before the checkpoint).
+let truncateJsonl (path: string) (keep: JsonElement -> bool) =
+    if File.Exists path then
+        File.ReadAllLines path
+        |> Array.filter (fun line -> line.Length > 0 && (use doc = JsonDocument.Parse line in keep (doc.RootElement.Clone())))
+        |> fun lines -> writeAtomically path (String.concat "" (lines |> Array.map (fun l -> l + "\n")))
+
+/// Appends JSON lines and mirrors numeric fields to TensorBoard.
+type MetricsLog(paths: Paths) =
+    let steps = new StreamWriter(paths.StepMetrics, true)
+    let epochs = new StreamWriter(paths.EpochMetrics, true)
+    let board = torch.utils.tensorboard.SummaryWriter(paths.TensorBoard)
+    let write (writer: StreamWriter) (prefix: string) (step: int) (fields: (string * float) list) (tags: (string * string) list) =
+        let numbers = fields |> List.map (fun (k, v) -> $"\"{k}\":{JsonSerializer.Serialize v}")
+        let texts = tags |> List.map (fun (k, v) -> $"\"{k}\":{JsonSerializer.Serialize v}")
+        writer.WriteLine("{" + String.concat "," (texts @ numbers) + "}")
+        writer.Flush()
+        for k, v in fields do
+            if Double.IsFinite v then board.add_scalar($"{prefix}/{k}", float32 v, step)
+
+    member _.Step(step: int, fields) = write steps "step" step (("step", float step) :: fields) []
+    member _.Epoch(epoch: int, fields) = write epochs "epoch" epoch (("epoch", float epoch) :: fields) []
+
+    interface IDisposable with
+        member _.Dispose() =
+            steps.Dispose()
+            epochs.Dispose()

@@ -1,0 +1,34 @@
+/// Scores a network on a split: accuracy overall, per category and per last-function subtype,
+/// with soft or hard-max α.
+module Lnmn.Train.Scoring
+
+open TorchSharp
+open Lnmn.Core.Data
+open Lnmn.Core.Network
+open Lnmn.Core.Training
+open Lnmn.Train.TrainingData
+
+let private categoryNames = Clevr.Category.all |> List.map Clevr.Category.name
+let private subtypeNames = Clevr.LastFunction.all |> List.map Clevr.LastFunction.name
+
+let score (device: torch.Device) (network: LnmnNetwork.LnmnNetwork) (evaluation: NodeOps.NodeEvaluation) (batchSize: int) (source: Source) =
+    use _ = torch.no_grad ()
+    let scored =
+        [ for indices in Batching.sequentialBatches batchSize source.Examples.Length do
+            use _ = torch.NewDisposeScope()
+            let b = batch device source indices
+            let predicted = network.Forward(b.Input, evaluation).Logits.argmax(-1L).cpu().data<int64>().ToArray()
+            for i, p in Array.zip indices predicted do
+                let e = source.Examples.[i]
+                yield
+                    { Evaluation.Predicted = int p
+                      Evaluation.Answer = e.Answer
+                      Evaluation.Category = e.Category |> Option.map Clevr.Category.name |> Option.defaultValue "(no program)"
+                      Evaluation.Subtype = e.LastFunction |> Option.map Clevr.LastFunction.name |> Option.defaultValue "(no program)" } ]
+    Evaluation.breakdown categoryNames subtypeNames scored
+
+/// Soft and hard-max α, as a Markdown table and the two breakdowns.
+let softAndHardMax device network batchSize source =
+    let soft = score device network NodeOps.NodeEvaluation.soft batchSize source
+    let hard = score device network NodeOps.NodeEvaluation.hardMax batchSize source
+    Evaluation.markdown [ "soft α", soft; "hard-max α", hard ], soft, hard

@@ -1,0 +1,196 @@
+/// A training run: Algorithm 2 over epochs, with a run folder, checkpoints, resume and evaluation.
+module Lnmn.Train.Trainer
+
+open System
+open System.IO
+open TorchSharp
+open Lnmn.Core
+open Lnmn.Core.Specs
+open Lnmn.Core.Data
+open Lnmn.Core.Network
+open Lnmn.Core.Training
+open Lnmn.Core.Training.TrainingSpec
+open Lnmn.Train.Options
+open Lnmn.Train.TrainingData
+
+type RunSummary =
+    { RunDirectory: string
+      StepsRun: int
+      /// Soft-α validation accuracy (%), when the run got to evaluate.
+      ValidationAccuracy: float option }
+
+let private checkpointEvery = 100
+
+/// The built-in dataset trains for this many epochs unless --epochs says otherwise.
+let builtInEpochs = 10
+
+let modelSpec (config: TrainConfig) (dataset: Dataset.Dataset) (isBuiltIn: bool) =
+    let f = dataset.Train.Features
+    let answers, words = dataset.Vocabulary.Answers.Length, dataset.Vocabulary.Tokens.Length
+    let baseDims =
+        if isBuiltIn then ModelDims.small answers words f.Channels f.Height f.Width
+        else { ModelDims.paper answers words with InputChannels = f.Channels; GridHeight = f.Height; GridWidth = f.Width }
+    let dims =
+        { baseDims with
+            Steps = config.Steps
+            StackLength = config.StackLength
+            MapDim = defaultArg config.MapDim baseDims.MapDim }
+    { ModelSpec.lnmn config.Ablation dims with Stack = config.Stack }
+
+let trainingSpec (config: TrainConfig) (isBuiltIn: bool) =
+    { TrainingSpec.paper with
+        Epochs = config.Epochs |> Option.defaultValue (if isBuiltIn then builtInEpochs else TrainingSpec.paper.Epochs)
+        BatchSize = config.BatchSize
+        EntropyScaling = config.EntropyScaling
+        ArchitectureSplit = config.ArchitectureSplit
+        Unrolled = config.Unrolled
+        Seed = config.Seed }
+
+let private parameterCount (ps: Modules.Parameter seq) = ps |> Seq.sumBy (fun p -> p.numel())
+
+let private defaultRunDirectory (config: TrainConfig) label =
+    let data = if label = "builtin" then "builtin" else Path.GetFileName(Path.TrimEndingDirectorySeparator(label: string))
+    Path.Combine("runs", $"""lnmn-{Ablation.number config.Ablation}-{data}-seed{config.Seed}-{DateTime.UtcNow:yyyyMMdd-HHmmss}""")
+
+let private writeConfig (paths: RunFolder.Paths) (config: TrainConfig) (spec: ModelSpec) (training: TrainingSpec) (data: TrainingData) =
+    let leak =
+        match training.ArchitectureSplit with
+        | ValidationLeaky -> "α is fitted on val (the authors' choice): val accuracy is NOT held out"
+        | HeldOutOfTrain f -> $"α is fitted on {f:P0} of train held out from the weight steps; val is held out"
+    let configJson =
+        SpecJson.serialize
+            {| Command = Environment.GetCommandLineArgs() |> String.concat " "
+               GitCommit = RunFolder.gitCommit ()
+               Data = data.Label
+               ArchitectureSplitNote = leak
+               TrainExamples = data.Train.Examples.Length
+               ArchitectureExamples = data.Architecture.Examples.Length
+               ValidationExamples = data.Validation.Examples.Length
+               Training = training
+               Device = string config.Device
+               Threads = torch.get_num_threads () |}
+    RunFolder.writeAtomically paths.Config configJson
+    RunFolder.writeAtomically paths.Spec (SpecJson.serialize spec)
+    Vocabulary.save (Path.Combine(paths.Root, "vocabulary.json")) data.Dataset.Vocabulary
+
+let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.Paths) (spec: ModelSpec) (training: TrainingSpec) (data: TrainingData) (state: Steps.TrainingState) (start: Checkpoint.Progress) =
+    use log = new RunFolder.MetricsLog(paths)
+    let batchesPerEpoch = (data.Train.Examples.Length + training.BatchSize - 1) / training.BatchSize
+    let totalSteps = batchesPerEpoch * training.Epochs |> fun t -> match config.MaxSteps with Some m -> min t m | None -> t
+    let display = ProgressDisplay.ProgressDisplay(start.GlobalStep, training.BatchSize)
+    let save (progress: Checkpoint.Progress) =
+        let metadata: Checkpoint.Metadata =
+            { Model = spec; Training = training
+              Words = List.ofArray data.Dataset.Vocabulary.Tokens; Answers = List.ofArray data.Dataset.Vocabulary.Answers
+              DataDirectory = (if data.Label = "builtin" then None else Some data.Label)
+              Progress = progress; RngState = Checkpoint.currentRngState () }
+        Checkpoint.save paths.Checkpoint metadata state
+    let rec epochs epoch (step: int) =
+        if epoch >= training.Epochs || step >= totalSteps then Ok step
+        else
+            let lambdaW = EntropySchedule.lambda training.Epochs epoch
+            let order = Batching.batches training.Seed epoch training.BatchSize data.Train.Examples.Length
+            let first = if epoch = start.Epoch then start.BatchInEpoch else 0
+            let rec batches b step (sums: float * float * int) =
+                if b >= order.Length then Ok(step, sums)
+                elif step >= totalSteps then Ok(step, sums)
+                else
+                    use _ = torch.NewDisposeScope()
+                    let trainBatch = batch device data.Train order.[b]
+                    let archIndices = architectureIndices training.Seed step training.BatchSize data.Architecture.Examples.Length
+                    let archBatch = batch device data.Architecture archIndices
+                    let alpha =
+                        if training.Unrolled then Steps.unrolledAlphaStep training lambdaW state trainBatch archBatch
+                        else Steps.alphaStep training state archBatch
+                    let weights = Steps.weightStep training lambdaW state trainBatch
+                    if not (Steps.StepMetrics.isFinite alpha && Steps.StepMetrics.isFinite weights) then
+                        Error $"loss became {(if Steps.StepMetrics.isFinite weights then alpha.Loss else weights.Loss)} at epoch {epoch + 1}, step {step + 1}: training stopped; the last good checkpoint is kept at {paths.Checkpoint}"
+                    else
+                        let step = step + 1
+                        log.Step(step,
+                            [ "epoch", float epoch; "lambda_w", lambdaW; "loss", weights.Loss; "cross_entropy", weights.CrossEntropy
+                              "accuracy", weights.Accuracy; "module_entropy", weights.ModuleEntropy
+                              "alpha_loss", alpha.Loss; "alpha_cross_entropy", alpha.CrossEntropy ])
+                        display.Update { Epoch = epoch; Epochs = training.Epochs; Step = step; TotalSteps = totalSteps; Loss = weights.Loss; Accuracy = weights.Accuracy }
+                        if step % checkpointEvery = 0 then save { Epoch = epoch; BatchInEpoch = b + 1; GlobalStep = step }
+                        let loss, acc, n = sums
+                        batches (b + 1) step (loss + weights.Loss, acc + weights.Accuracy, n + 1)
+            match batches first step (0.0, 0.0, 0) with
+            | Error e -> Error e
+            | Ok(step, (loss, acc, n)) when step >= totalSteps && n < order.Length - first ->
+                // Stopped inside the epoch (--max-steps): checkpoint where it stands.
+                save { Epoch = epoch; BatchInEpoch = first + n; GlobalStep = step }
+                Ok step
+            | Ok(step, (loss, acc, n)) ->
+                let validation = Scoring.score device state.Network NodeOps.NodeEvaluation.soft training.BatchSize data.Validation
+                let valAccuracy = Evaluation.Accuracy.percent validation.Overall
+                log.Epoch(epoch, [ "lambda_w", lambdaW; "train_loss", loss / float (max n 1); "train_accuracy", 100.0 * acc / float (max n 1)
+                                   "val_accuracy", valAccuracy ])
+                display.Line $"epoch {epoch + 1}/{training.Epochs}: train loss {loss / float (max n 1):F3}, train acc {100.0 * acc / float (max n 1):F1}%%, val acc {valAccuracy:F2}%%"
+                save { Epoch = epoch + 1; BatchInEpoch = 0; GlobalStep = step }
+                epochs (epoch + 1) step
+    match epochs start.Epoch start.GlobalStep with
+    | Error e -> Error e
+    | Ok step ->
+        let table, soft, hard = Scoring.softAndHardMax device state.Network training.BatchSize data.Validation
+        let title = match training.ArchitectureSplit with ValidationLeaky -> "validation (α fitted on it: not held out)" | HeldOutOfTrain _ -> "validation"
+        let text = $"## {title}\n\n{table}\n"
+        RunFolder.writeAtomically paths.EvalMarkdown text
+        RunFolder.writeAtomically paths.EvalJson (SpecJson.serialize {| Soft = soft; HardMax = hard |})
+        display.Line text
+        Ok { RunDirectory = paths.Root; StepsRun = step - start.GlobalStep; ValidationAccuracy = Some(Evaluation.Accuracy.percent soft.Overall) }
+
+/// Trains as the config says; a user's mistake comes back as a one-line Error.
+let run (config: TrainConfig) : Result<RunSummary, string> =
+    result {
+        let! device = Device.resolve config.Device
+        Device.seedAndThreads config.Seed config.Threads
+        let resumeFrom = config.RunDir |> Option.map (fun d -> (RunFolder.paths d).Checkpoint) |> Option.filter (fun _ -> config.Resume)
+        let! resumed =
+            match resumeFrom with
+            | Some path -> Checkpoint.readMetadata path |> Result.map Some
+            | None -> Ok None
+        let dataDir = match resumed with Some m -> m.DataDirectory | None -> config.Data
+        let vocabulary = resumed |> Option.map (fun m -> { Vocabulary.Tokens = Array.ofList m.Words; Vocabulary.Answers = Array.ofList m.Answers })
+        let! dataset, label = TrainingData.load dataDir vocabulary
+        let isBuiltIn = dataDir.IsNone
+        let spec = match resumed with Some m -> m.Model | None -> modelSpec config dataset isBuiltIn
+        let training =
+            match resumed with
+            | Some m -> { m.Training with Epochs = defaultArg config.Epochs m.Training.Epochs }
+            | None -> trainingSpec config isBuiltIn
+        let data = split training.Seed training.ArchitectureSplit dataset label
+        let network = LnmnNetwork.compile spec
+        network.``to``(device) |> ignore
+        if config.DryRun then
+            printfn "%s" (SpecJson.serialize spec)
+            printfn "%s" (SpecJson.serialize training)
+            printfn "parameters: %d weights, %d α (%d nodes)"
+                (parameterCount (network.WeightParameters())) (parameterCount (network.AlphaParameters())) (ModelSpec.nodeCount spec)
+            printfn "data: %d train, %d architecture, %d validation questions" data.Train.Examples.Length data.Architecture.Examples.Length data.Validation.Examples.Length
+            return { RunDirectory = ""; StepsRun = 0; ValidationAccuracy = None }
+        else
+            let root = config.RunDir |> Option.defaultWith (fun () -> defaultRunDirectory config label)
+            let paths = RunFolder.paths root
+            do! if not config.Resume && File.Exists paths.Checkpoint then
+                    Error $"{root} already holds a run: add --resume to continue it, or choose another --run-dir"
+                else Ok()
+            Directory.CreateDirectory root |> ignore
+            let state = Steps.createState training network
+            let! start =
+                match resumeFrom with
+                | Some path ->
+                    Checkpoint.load path state
+                    |> Result.map (fun m ->
+                        Checkpoint.restoreRngState m.RngState
+                        let p = m.Progress
+                        RunFolder.truncateJsonl paths.StepMetrics (fun e -> e.GetProperty("step").GetDouble() <= float p.GlobalStep)
+                        RunFolder.truncateJsonl paths.EpochMetrics (fun e -> e.GetProperty("epoch").GetDouble() < float p.Epoch)
+                        p)
+                | None ->
+                    writeConfig paths config spec training data
+                    Ok { Checkpoint.Epoch = 0; Checkpoint.BatchInEpoch = 0; Checkpoint.GlobalStep = 0 }
+            printfn "run folder: %s" root
+            return! loop config device paths spec training data state start
+    }
+

@@ -1,0 +1,62 @@
+/// The data a run trains on: the built-in dataset (generated on first use) or a CLEVR directory,
+/// split into train / architecture / validation, and turned into tensors batch by batch.
+module Lnmn.Train.TrainingData
+
+open System
+open TorchSharp
+open Lnmn.Core.Data
+open Lnmn.Core.Data.Batching
+open Lnmn.Core.Training
+open Lnmn.Core.Training.TrainingSpec
+
+/// Examples with the feature rows their image indices point into.
+type Source = { Examples: Example[]; Features: Features.FeatureSource }
+
+type TrainingData =
+    { Dataset: Dataset.Dataset
+      Train: Source
+      Architecture: Source
+      Validation: Source
+      /// "builtin" or the CLEVR directory, for run names and configs.
+      Label: string }
+
+let builtInDirectory = IO.Path.Combine("data", "builtin")
+
+/// Generates the built-in dataset if needed, then loads the directory.
+let load (dataDir: string option) (vocabulary: Vocabulary.Vocabulary option) : Result<Dataset.Dataset * string, string> =
+    let dir, label =
+        match dataDir with
+        | Some d -> d, d
+        | None -> builtInDirectory, "builtin"
+    try
+        if dataDir.IsNone && BuiltIn.ensure BuiltInOptions.defaults dir then
+            printfn "generated the built-in dataset in %s" dir
+        if not (IO.Directory.Exists dir) then Error $"{dir}: no such dataset directory"
+        else Dataset.loadWith vocabulary dir |> Result.map (fun d -> d, label) |> Result.mapError DataError.describe
+    with DataException e -> Error(DataError.describe e)
+
+let split (seed: int) (archSplit: ArchitectureSplit) (dataset: Dataset.Dataset) label =
+    let train = { Examples = dataset.Train.Examples; Features = dataset.Train.Features }
+    let validation = { Examples = dataset.Val.Examples; Features = dataset.Val.Features }
+    match archSplit with
+    | HeldOutOfTrain fraction ->
+        let s = splitArchitecture seed fraction dataset.Train.Examples dataset.Val.Examples
+        { Dataset = dataset; Train = { train with Examples = s.Train }; Architecture = { train with Examples = s.Architecture }
+          Validation = validation; Label = label }
+    | ValidationLeaky -> { Dataset = dataset; Train = train; Architecture = validation; Validation = validation; Label = label }
+
+/// A labelled batch on `device` from the examples at `indices`.
+let batch (device: torch.Device) (source: Source) (indices: int[]) : Steps.LabelledBatch =
+    let padded = pad source.Examples indices
+    let b = int64 indices.Length
+    let f = source.Features
+    { Input =
+        { Tokens = torch.tensor(padded.Tokens, [| b; int64 padded.MaxLength |], device = device)
+          Lengths = torch.tensor(padded.Lengths, device = device)
+          Features = torch.tensor(f.Read padded.ImageIndices, [| b; int64 f.Channels; int64 f.Height; int64 f.Width |], device = device) }
+      Answers = torch.tensor(padded.Answers, device = device) }
+
+/// `count` indices into the architecture split for step `step`, fixed by the seed.
+let architectureIndices (seed: int) (step: int) (count: int) (size: int) =
+    let random = Random(HashCode.Combine(seed, step, 0x0a1fa))
+    Array.init count (fun _ -> random.Next size)
