@@ -77,8 +77,7 @@ type private ItemScanner(path: string, key: string, kind: ItemKind) =
                             item.SetLength 0L
                         if depth = 1 && b = '['B && not found then
                             let s = lastString.ToArray()
-                            // the captured string ends with its closing quote
-                            if s.Length = keyBytes.Length + 1 && s.AsSpan(0, keyBytes.Length).SequenceEqual(keyBytes) then
+                            if s.AsSpan().SequenceEqual(keyBytes) then
                                 inTarget <- true
                                 found <- true
                         depth <- depth + 1
