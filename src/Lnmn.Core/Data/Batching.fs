@@ -1,0 +1,61 @@
+/// Encoded examples, the three disjoint splits, seeded shuffling and padded batches.
+module Lnmn.Core.Data.Batching
+
+open System
+open Lnmn.Core.Data.Clevr
+
+type Example =
+    { Tokens: int[]
+      /// Answer id; −1 when the question has no answer (CLEVR's test split).
+      Answer: int
+      ImageIndex: int
+      Category: Category option
+      LastFunction: LastFunction option
+      QuestionIndex: int }
+
+type Splits =
+    { Train: Example[]
+      /// Held out of Train for the α steps.
+      Architecture: Example[]
+      Validation: Example[] }
+
+/// Moves a seeded random `fraction` of the training examples into the architecture split.
+let splitArchitecture (seed: int) (fraction: float) (train: Example[]) (validation: Example[]) : Splits =
+    if fraction < 0.0 || fraction >= 1.0 then invalidArg "fraction" "the architecture fraction must be in [0, 1)"
+    let order = Array.init train.Length id
+    Random(seed).Shuffle order
+    let held = int (Math.Round(fraction * float train.Length))
+    let heldSet = Collections.Generic.HashSet(order[.. held - 1])
+    { Train = train |> Array.indexed |> Array.filter (fun (i, _) -> not (heldSet.Contains i)) |> Array.map snd
+      Architecture = order[.. held - 1] |> Array.sort |> Array.map (fun i -> train[i])
+      Validation = validation }
+
+/// Index arrays of the batches of one epoch: a permutation fixed by (seed, epoch), cut into
+/// batches of `batchSize` (the last one may be shorter).
+let batches (seed: int) (epoch: int) (batchSize: int) (count: int) : int[][] =
+    if batchSize <= 0 then invalidArg "batchSize" "must be positive"
+    let order = Array.init count id
+    Random(HashCode.Combine(seed, epoch)).Shuffle order
+    Array.chunkBySize batchSize order
+
+/// Batches in the examples' own order (evaluation).
+let sequentialBatches (batchSize: int) (count: int) : int[][] = Array.chunkBySize batchSize (Array.init count id)
+
+type PaddedBatch =
+    { /// B × MaxLength, row-major, padded with 0.
+      Tokens: int64[]
+      Lengths: int64[]
+      MaxLength: int
+      Answers: int64[]
+      ImageIndices: int[] }
+
+let pad (examples: Example[]) (indices: int[]) : PaddedBatch =
+    let chosen = indices |> Array.map (fun i -> examples[i])
+    let maxLength = chosen |> Array.fold (fun m e -> max m e.Tokens.Length) 0
+    let tokens = Array.zeroCreate<int64> (chosen.Length * maxLength)
+    chosen |> Array.iteri (fun b e -> e.Tokens |> Array.iteri (fun s t -> tokens[b * maxLength + s] <- int64 t))
+    { Tokens = tokens
+      Lengths = chosen |> Array.map (fun e -> int64 e.Tokens.Length)
+      MaxLength = maxLength
+      Answers = chosen |> Array.map (fun e -> int64 e.Answer)
+      ImageIndices = chosen |> Array.map (fun e -> e.ImageIndex) }

@@ -1,0 +1,112 @@
+/// The built-in CLEVR-like dataset: scenes, questions with CLEVR programs and answers found by
+/// executing them, and rendered feature maps, written in real CLEVR's formats.
+module Lnmn.Core.Data.BuiltIn
+
+open System
+open System.Collections.Generic
+open System.IO
+open Lnmn.Core.Data.Clevr
+open Lnmn.Core.Data.Scenes
+
+/// The families the options allow.
+let families (options: BuiltInOptions) =
+    Templates.all
+    |> List.filter (fun f -> List.contains f.Group options.Groups)
+    |> List.filter (fun f -> match options.Families with Some keep -> List.contains f.Index keep | None -> true)
+
+/// Keeps each family's answers near uniform: an answer is refused while its count would exceed
+/// `tolerance` × the mean count over the answers the family has given so far, plus two.
+type AnswerBalancer(tolerance: float) =
+    let counts = Dictionary<int, Dictionary<string, int>>()
+    member _.Accepts(family: int, answer: string) =
+        match counts.TryGetValue family with
+        | false, _ -> true
+        | true, perAnswer ->
+            let current = match perAnswer.TryGetValue answer with | true, n -> n | _ -> 0
+            let distinct = perAnswer.Count + (if current = 0 then 1 else 0)
+            let mean = float (Seq.sum perAnswer.Values) / float distinct
+            float current < tolerance * mean + 2.0
+    member _.Add(family: int, answer: string) =
+        let perAnswer =
+            match counts.TryGetValue family with
+            | true, d -> d
+            | _ ->
+                let d = Dictionary()
+                counts[family] <- d
+                d
+        perAnswer[answer] <- (match perAnswer.TryGetValue answer with | true, n -> n | _ -> 0) + 1
+
+let private splitSeed (seed: int) (split: string) = HashCode.Combine(seed, split.Length, int split[0])
+
+/// Scenes and questions of one split, in order.
+let generateSplit (options: BuiltInOptions) (split: string) (sceneCount: int) : Scene[] * Question[] =
+    let rng = Random(splitSeed options.Seed split)
+    let chosen = families options |> Array.ofList
+    if chosen.Length = 0 then invalidArg "options" "no question families selected"
+    let balancer = AnswerBalancer options.BalanceTolerance
+    let scenes = ResizeArray<Scene>()
+    let questions = ResizeArray<Question>()
+    while scenes.Count < sceneCount do
+        match SceneGen.generate options rng split scenes.Count with
+        | None -> ()
+        | Some scene ->
+            scenes.Add scene
+            let texts = HashSet<string>()
+            let mutable asked = 0
+            let mutable attempts = 0
+            while asked < options.QuestionsPerScene && attempts < 40 * options.QuestionsPerScene do
+                attempts <- attempts + 1
+                let family = chosen[rng.Next chosen.Length]
+                // Retrying the same family keeps families equally frequent while answers are balanced.
+                let mutable tries = 0
+                let mutable accepted = false
+                while not accepted && tries < 12 do
+                    tries <- tries + 1
+                    match Templates.sample family rng options.Synonyms scene with
+                    | Some(program, text) when not (texts.Contains text) ->
+                        match answer scene program with
+                        | Ok a when balancer.Accepts(family.Index, a) ->
+                            balancer.Add(family.Index, a)
+                            texts.Add text |> ignore
+                            questions.Add
+                                { Index = questions.Count
+                                  Text = text
+                                  Answer = Some a
+                                  ImageIndex = scene.ImageIndex
+                                  ImageFilename = scene.ImageFilename
+                                  Program = Some program
+                                  FamilyIndex = Some family.Index
+                                  Split = split }
+                            asked <- asked + 1
+                            accepted <- true
+                        | _ -> ()
+                    | _ -> ()
+    scenes.ToArray(), questions.ToArray()
+
+let optionsJson (options: BuiltInOptions) = Lnmn.Core.SpecJson.serialize options
+
+let private writeSplit (options: BuiltInOptions) (dir: string) (split: string) (sceneCount: int) =
+    let scenes, questions = generateSplit options split sceneCount
+    ClevrJson.writeScenes (DatasetLayout.scenesFile dir split) split scenes
+    ClevrJson.writeQuestions (DatasetLayout.questionsFile dir split) split questions
+    let g = options.GridSize
+    Features.writeHdf5 (DatasetLayout.featureCandidates dir split).Head scenes.Length Render.channels g g 256 (fun start count ->
+        Array.concat [ for i in start .. start + count - 1 -> Render.render g scenes[i] ])
+
+/// Writes the dataset directory: questions, scenes and features for train and val, and the
+/// options as JSON. Built under a temporary name and renamed, so it is all there or not at all.
+let generate (options: BuiltInOptions) (dir: string) =
+    AtomicFile.writeDirectory dir (fun temporary ->
+        for sub in [ "questions"; "scenes"; "features" ] do
+            Directory.CreateDirectory(Path.Combine(temporary, sub)) |> ignore
+        writeSplit options temporary "train" options.TrainScenes
+        writeSplit options temporary "val" options.ValScenes
+        File.WriteAllText(DatasetLayout.builtInOptionsFile temporary, optionsJson options))
+
+/// Generates the dataset unless `dir` already holds one made with these options.
+/// Returns true when it generated.
+let ensure (options: BuiltInOptions) (dir: string) : bool =
+    let file = DatasetLayout.builtInOptionsFile dir
+    let current = File.Exists file && File.ReadAllText file = optionsJson options
+    if not current then generate options dir
+    not current

@@ -1,0 +1,195 @@
+/// Image features as C×H×W float32 maps, read in batches from HDF5 or a folder of .npy files.
+module Lnmn.Core.Data.Features
+
+open System
+open System.IO
+open PureHDF
+open PureHDF.Selections
+open PureHDF.VOL.Native
+
+/// A source of per-image feature maps. `Read` returns the maps of the given images, in that
+/// order, as one row-major B×C×H×W array; it raises DataException on NaN or Inf.
+type FeatureSource =
+    inherit IDisposable
+    abstract Path: string
+    abstract Count: int
+    abstract Channels: int
+    abstract Height: int
+    abstract Width: int
+    abstract Read: imageIndices: int[] -> float32[]
+
+let imageSize (s: FeatureSource) = s.Channels * s.Height * s.Width
+
+let private checkFinite (path: string) (rowOf: int -> int) (size: int) (data: float32[]) =
+    for i in 0 .. data.Length - 1 do
+        if not (Single.IsFinite data[i]) then
+            let what = if Single.IsNaN data[i] then "NaN" else "Inf"
+            DataError.fail path (Some $"row {rowOf (i / size)}") $"{what} in the features"
+
+let private checkIndices (path: string) (count: int) (indices: int[]) =
+    for i in indices do
+        if i < 0 || i >= count then DataError.fail path (Some $"row {i}") $"image index beyond the {count} feature rows"
+
+/// The dataset names accepted in an HDF5 features file: clevr-iep writes `features`, the LNMN
+/// authors' script `data`.
+let datasetNames = [ "features"; "data" ]
+
+type private Hdf5Source(path: string, file: NativeFile, dataset: IH5Dataset, dims: int[]) =
+    let size = dims[1] * dims[2] * dims[3]
+    interface FeatureSource with
+        member _.Path = path
+        member _.Count = dims[0]
+        member _.Channels = dims[1]
+        member _.Height = dims[2]
+        member _.Width = dims[3]
+        member _.Read(indices) =
+            checkIndices path dims[0] indices
+            let result = Array.zeroCreate<float32> (indices.Length * size)
+            // Read runs of consecutive rows with one hyperslab each.
+            let mutable k = 0
+            while k < indices.Length do
+                let mutable run = 1
+                while k + run < indices.Length && indices[k + run] = indices[k] + run do run <- run + 1
+                let selection =
+                    HyperslabSelection(4, [| uint64 indices[k]; 0UL; 0UL; 0UL |], [| uint64 run; uint64 dims[1]; uint64 dims[2]; uint64 dims[3] |])
+                dataset.Read(Memory<float32>(result, k * size, run * size), selection)
+                k <- k + run
+            checkFinite path (fun b -> indices[b]) size result
+            result
+        member _.Dispose() = file.Dispose()
+
+/// Opens an HDF5 file holding (N, C, H, W) float32 under `features` or `data`.
+let openHdf5 (path: string) : Result<FeatureSource, DataError> =
+    DataError.catch path (fun () ->
+        let file =
+            try
+                H5File.OpenRead path
+            with
+            | :? FileNotFoundException -> DataError.fail path None "file not found"
+            | e when not (e :? DataException) -> DataError.fail path None $"not a readable HDF5 file ({e.GetType().Name})"
+        try
+            let name =
+                match datasetNames |> List.tryFind (fun n -> file.LinkExists n) with
+                | Some n -> n
+                | None -> DataError.fail path None "no dataset named 'features' or 'data'"
+            let dataset = file.Dataset name
+            let dims = dataset.Space.Dimensions |> Array.map int
+            if dims.Length <> 4 then
+                DataError.fail path None $"dataset '{name}' has shape ({String.Join(',', dims)}), expected (N, C, H, W)"
+            if dataset.Type.Class <> H5DataTypeClass.FloatingPoint || dataset.Type.Size <> 4 then
+                DataError.fail path None $"dataset '{name}' has type {dataset.Type.Class} of {dataset.Type.Size} bytes, expected float32"
+            new Hdf5Source(path, file, dataset, dims) :> FeatureSource
+        with e ->
+            file.Dispose()
+            reraise ())
+
+/// Writes (N, C, H, W) float32 under `features`, one batch of rows at a time, so the whole
+/// array never has to be in memory. `rows start count` returns rows [start, start+count).
+let writeHdf5 (path: string) (n: int) (c: int) (h: int) (w: int) (batchRows: int) (rows: int -> int -> float32[]) =
+    AtomicFile.write path (fun temporary ->
+        let dataset = H5Dataset<float32[]>(fileDims = [| uint64 n; uint64 c; uint64 h; uint64 w |])
+        let file = H5File()
+        file["features"] <- dataset
+        use writer = file.BeginWrite temporary
+        let mutable start = 0
+        while start < n do
+            let count = min batchRows (n - start)
+            let data = rows start count
+            if data.Length <> count * c * h * w then invalidArg "rows" "a batch of rows has the wrong length"
+            let selection = HyperslabSelection(4, [| uint64 start; 0UL; 0UL; 0UL |], [| uint64 count; uint64 c; uint64 h; uint64 w |])
+            writer.Write(dataset, data, fileSelection = selection)
+            start <- start + count)
+
+/// Header of a .npy file: shape and dtype descriptor; data offset.
+let private readNpyHeader (path: string) (stream: Stream) =
+    let reader = new BinaryReader(stream, Text.Encoding.ASCII, true)
+    let magic = reader.ReadBytes 6
+    if magic.Length < 6 || magic[0] <> 0x93uy || Text.Encoding.ASCII.GetString(magic, 1, 5) <> "NUMPY" then
+        DataError.fail path None "not a .npy file"
+    let major = reader.ReadByte()
+    reader.ReadByte() |> ignore
+    let headerLength = if major = 1uy then int (reader.ReadUInt16()) else int (reader.ReadUInt32())
+    let header = Text.Encoding.ASCII.GetString(reader.ReadBytes headerLength)
+    let field (name: string) =
+        let m = Text.RegularExpressions.Regex.Match(header, $"'{name}':\\s*('([^']*)'|\\(([^)]*)\\)|(True|False))")
+        if not m.Success then DataError.fail path None $".npy header has no '{name}'"
+        m
+    let descr = (field "descr").Groups[2].Value
+    let fortran = (field "fortran_order").Groups[4].Value = "True"
+    let shape =
+        (field "shape").Groups[3].Value.Split(',', StringSplitOptions.RemoveEmptyEntries ||| StringSplitOptions.TrimEntries)
+        |> Array.map int
+    if descr <> "<f4" then DataError.fail path None $".npy dtype '{descr}', expected float32 ('<f4')"
+    if fortran then DataError.fail path None ".npy in Fortran order is not supported"
+    shape, stream.Position
+
+/// Writes one image as Stack-NMN does: a (1, H, W, C) float32 .npy file. `chw` is C×H×W.
+let writeNpy (path: string) (c: int) (h: int) (w: int) (chw: float32[]) =
+    AtomicFile.write path (fun temporary ->
+        use stream = File.Create temporary
+        let header =
+            let text = $"{{'descr': '<f4', 'fortran_order': False, 'shape': (1, {h}, {w}, {c}), }}"
+            let padded = text.PadRight(((text.Length + 10 + 1 + 63) / 64) * 64 - 10 - 1) + "\n"
+            padded
+        let write (bytes: byte[]) = stream.Write(bytes, 0, bytes.Length)
+        write [| 0x93uy |]
+        write (Text.Encoding.ASCII.GetBytes "NUMPY\001\000")
+        write (BitConverter.GetBytes(uint16 header.Length))
+        write (Text.Encoding.ASCII.GetBytes header)
+        let hwc = Array.zeroCreate<float32> (c * h * w)
+        for ci in 0 .. c - 1 do
+            for y in 0 .. h - 1 do
+                for x in 0 .. w - 1 do
+                    hwc[(y * w + x) * c + ci] <- chw[(ci * h + y) * w + x]
+        stream.Write(Runtime.InteropServices.MemoryMarshal.AsBytes(ReadOnlySpan hwc)))
+
+type private NpySource(path: string, files: string[], c: int, h: int, w: int) =
+    let size = c * h * w
+    interface FeatureSource with
+        member _.Path = path
+        member _.Count = files.Length
+        member _.Channels = c
+        member _.Height = h
+        member _.Width = w
+        member _.Read(indices) =
+            checkIndices path files.Length indices
+            let result = Array.zeroCreate<float32> (indices.Length * size)
+            let hwc = Array.zeroCreate<float32> size
+            indices
+            |> Array.iteri (fun b row ->
+                let file = files[row]
+                use stream = File.OpenRead file
+                let shape, _ = readNpyHeader file stream
+                if shape <> [| 1; h; w; c |] then
+                    DataError.fail file (Some $"row {row}") $".npy shape ({String.Join(',', shape)}), expected (1, {h}, {w}, {c})"
+                let bytes = Runtime.InteropServices.MemoryMarshal.AsBytes(Span hwc)
+                if stream.ReadAtLeast(bytes, bytes.Length, false) < bytes.Length then
+                    DataError.fail file (Some $"row {row}") "truncated .npy file"
+                for y in 0 .. h - 1 do
+                    for x in 0 .. w - 1 do
+                        for ci in 0 .. c - 1 do
+                            result[b * size + (ci * h + y) * w + x] <- hwc[(y * w + x) * c + ci])
+            checkFinite path (fun b -> indices[b]) size result
+            result
+        member _.Dispose() = ()
+
+/// Opens Stack-NMN's layout: one (1, H, W, C) .npy per image; row i is the file whose name
+/// ends in the number i (CLEVR_train_000042.npy is row 42). Rows must be 0 … N−1 without gaps.
+let openNpyDirectory (dir: string) : Result<FeatureSource, DataError> =
+    DataError.catch dir (fun () ->
+        if not (Directory.Exists dir) then DataError.fail dir None "directory not found"
+        let numbered =
+            Directory.GetFiles(dir, "*.npy")
+            |> Array.map (fun f ->
+                let m = Text.RegularExpressions.Regex.Match(Path.GetFileNameWithoutExtension f, "(\\d+)$")
+                if not m.Success then DataError.fail f None "a .npy file name should end in the image index"
+                int m.Groups[1].Value, f)
+            |> Array.sortBy fst
+        if numbered.Length = 0 then DataError.fail dir None "no .npy files"
+        numbered |> Array.iteri (fun i (row, f) -> if row <> i then DataError.fail f None $"expected image index {i} here (rows must be 0 … N−1)")
+        let first = snd numbered[0]
+        let shape =
+            use stream = File.OpenRead first
+            fst (readNpyHeader first stream)
+        if shape.Length <> 4 || shape[0] <> 1 then DataError.fail first None $".npy shape ({String.Join(',', shape)}), expected (1, H, W, C)"
+        new NpySource(dir, Array.map snd numbered, shape[3], shape[1], shape[2]) :> FeatureSource)

@@ -1,0 +1,49 @@
+/// A scene drawn as a C×H×W feature map: what an image would show, with attributes as channels.
+/// Each object paints a soft disc (radius by size) of its one-hot attributes; where discs
+/// overlap, the object covering the cell more wins, and on a tie the one nearer the camera.
+module Lnmn.Core.Data.Render
+
+open Lnmn.Core.Data.Clevr
+open Lnmn.Core.Data.Scenes
+
+/// Channels: 8 colours, 3 shapes, 2 sizes, 2 materials, then occupancy.
+let channelNames =
+    [ for a in [ Color; Shape; Size; Material ] do for v in Attribute.values a -> $"{Attribute.name a}={v}" ] @ [ "occupancy" ]
+
+let channels = channelNames.Length
+
+/// Disc radius in cells.
+let radius (size: string) = if size = "large" then 0.9 else 0.45
+
+let private attributeChannels (o: SceneObject) =
+    let mutable offset = 0
+    [ for a in [ Color; Shape; Size; Material ] do
+          let values = Attribute.values a
+          yield offset + List.findIndex ((=) (SceneObject.attribute a o)) values
+          offset <- offset + values.Length ]
+
+/// The map of one scene as C×H×W (row-major), H = W = gridSize.
+let render (gridSize: int) (scene: Scene) : float32[] =
+    let g = gridSize
+    let result = Array.zeroCreate<float32> (channels * g * g)
+    let cellOfObject (o: SceneObject) = (o.Coords[0] + 3.0) / 6.0 * float g - 0.5, (o.Coords[1] + 3.0) / 6.0 * float g - 0.5
+    let painted =
+        scene.Objects
+        |> Array.map (fun o -> o, cellOfObject o, attributeChannels o)
+    for row in 0 .. g - 1 do
+        for column in 0 .. g - 1 do
+            // (coverage, nearness) of the winning object
+            let mutable best = None
+            for o, (cx, cy), chans in painted do
+                let d = sqrt ((float column - cx) ** 2.0 + (float row - cy) ** 2.0)
+                let coverage = min 1.0 (max 0.0 (radius o.Size + 0.5 - d))
+                if coverage > 0.0 then
+                    match best with
+                    | Some(c, near, _) when c > coverage || (c = coverage && near >= o.Coords[1]) -> ()
+                    | _ -> best <- Some(coverage, o.Coords[1], chans)
+            match best with
+            | Some(coverage, _, chans) ->
+                for c in chans do result[(c * g + row) * g + column] <- float32 coverage
+                result[((channels - 1) * g + row) * g + column] <- float32 coverage
+            | None -> ()
+    result

@@ -1,0 +1,43 @@
+/// Checks a dataset directory and lists what is wrong, one line per problem.
+module Lnmn.Core.Data.Validate
+
+open System.IO
+
+/// Scans every feature row for NaN / Inf, a batch at a time.
+let private scanFeatures (features: Features.FeatureSource) =
+    DataError.catch features.Path (fun () ->
+        let mutable start = 0
+        while start < features.Count do
+            let count = min 64 (features.Count - start)
+            features.Read(Array.init count (fun i -> start + i)) |> ignore
+            start <- start + count)
+
+/// Problems found in `dir` (empty when it is fine): questions, answers, programs, image
+/// indices against feature rows, feature shape and dtype, NaN/Inf, and the scenes files.
+let directory (dir: string) : string list =
+    if not (Directory.Exists dir) then [ $"{dir}: directory not found" ]
+    else
+        match Dataset.loadDataset dir with
+        | Error e -> [ DataError.describe e ]
+        | Ok dataset ->
+            use _ = dataset
+            let splits = [ dataset.Train; dataset.Val ] @ Option.toList dataset.Test
+            let featureProblems =
+                splits
+                |> List.choose (fun s ->
+                    if s.Features.Channels <> dataset.Train.Features.Channels
+                       || s.Features.Height <> dataset.Train.Features.Height
+                       || s.Features.Width <> dataset.Train.Features.Width then
+                        Some $"{s.Features.Path}: feature maps are {s.Features.Channels}×{s.Features.Height}×{s.Features.Width}, train's are {dataset.Train.Features.Channels}×{dataset.Train.Features.Height}×{dataset.Train.Features.Width}"
+                    else
+                        match scanFeatures s.Features with
+                        | Error e -> Some(DataError.describe e)
+                        | Ok() -> None)
+            let sceneProblems =
+                [ for split in [ "train"; "val" ] do
+                      let path = DatasetLayout.scenesFile dir split
+                      if File.Exists path then
+                          match DataError.catch path (fun () -> ClevrJson.readScenes path |> Seq.length) with
+                          | Error e -> yield DataError.describe e
+                          | Ok _ -> () ]
+            featureProblems @ sceneProblems
