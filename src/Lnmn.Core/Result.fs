@@ -7,5 +7,9 @@ type ResultBuilder() =
     member _.ReturnFrom(r: Result<_, _>) = r
     member _.Bind(r, f) = Result.bind f r
     member _.Zero() = Ok()
+    member _.Delay(f: unit -> Result<_, _>) = f
+    member _.Run(f: unit -> Result<_, _>) = f ()
+    member _.Using(resource: #System.IDisposable, body) =
+        try body resource finally resource.Dispose()
 
 let result = ResultBuilder()

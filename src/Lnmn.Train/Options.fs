@@ -108,33 +108,32 @@ let private ofChoice name (choices: (string * 'T) list) (value: string) =
 
 /// A one-line error for the first invalid option, else the config.
 let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
-    let orDefault f d = r.TryGetResult f |> Option.defaultValue d
-    let optionalPositive name f =
-        match r.TryGetResult f with
+    let optionalPositive name (value: int option) =
+        match value with
         | Some v -> positive name v |> Result.map Some
         | None -> Ok None
     result {
-        let! ablation = Ablation.parse (orDefault TrainArgs.Ablation 11) |> Result.mapError (fun e -> $"--ablation: {e}")
-        let! model = ofChoice "model" [ "lnmn", Lnmn ] (orDefault TrainArgs.Model "lnmn")
-        let! epochs = optionalPositive "epochs" TrainArgs.Epochs
-        let! batch = positive "batch-size" (orDefault Batch_Size 64)
-        let! steps = positive "steps" (orDefault Steps 5)
-        let! stackLength = orDefault Stack_Length 5 |> fun l -> if l >= 2 then Ok l else Error $"--stack-length must be at least 2 (got {l})"
-        let! mapDim = optionalPositive "map-dim" Map_Dim
-        let! stack = ofChoice "stack" [ "reference", Reference; "push", Push ] (orDefault Stack "reference")
-        let! device = Device.parseDeviceChoice (orDefault TrainArgs.Device "auto") |> Result.mapError (fun e -> $"--device: {e}")
-        let! threads = optionalPositive "threads" TrainArgs.Threads
-        let fraction = orDefault Arch_Fraction 0.1
-        let! archSplit =
-            ofChoice "arch-split" [ "heldout", HeldOutOfTrain fraction; "val", ValidationLeaky ] (orDefault Arch_Split "heldout")
+        let! ablation = Ablation.parse (r.GetResult(TrainArgs.Ablation, 11)) |> Result.mapError (fun e -> $"--ablation: {e}")
+        let! model = ofChoice "model" [ "lnmn", Lnmn ] (r.GetResult(TrainArgs.Model, "lnmn"))
+        let! epochs = optionalPositive "epochs" (r.TryGetResult TrainArgs.Epochs)
+        let! batch = positive "batch-size" (r.GetResult(Batch_Size, 64))
+        let! steps = positive "steps" (r.GetResult(Steps, 5))
+        let stackLength = r.GetResult(Stack_Length, 5)
+        do! if stackLength >= 2 then Ok() else Error $"--stack-length must be at least 2 (got {stackLength})"
+        let! mapDim = optionalPositive "map-dim" (r.TryGetResult Map_Dim)
+        let! stack = ofChoice "stack" [ "reference", Reference; "push", Push ] (r.GetResult(Stack, "reference"))
+        let! device = Device.parseDeviceChoice (r.GetResult(TrainArgs.Device, "auto")) |> Result.mapError (fun e -> $"--device: {e}")
+        let! threads = optionalPositive "threads" (r.TryGetResult TrainArgs.Threads)
+        let fraction = r.GetResult(Arch_Fraction, 0.1)
         do! if fraction > 0.0 && fraction < 1.0 then Ok() else Error $"--arch-fraction must be between 0 and 1 (got {fraction})"
-        let! scaling = ofChoice "entropy-scaling" [ "paper", PaperBatchMean; "code", AuthorsCodeSum ] (orDefault Entropy_Scaling "paper")
-        let! maxSteps = optionalPositive "max-steps" Max_Steps
+        let! archSplit = ofChoice "arch-split" [ "heldout", HeldOutOfTrain fraction; "val", ValidationLeaky ] (r.GetResult(Arch_Split, "heldout"))
+        let! scaling = ofChoice "entropy-scaling" [ "paper", PaperBatchMean; "code", AuthorsCodeSum ] (r.GetResult(Entropy_Scaling, "paper"))
+        let! maxSteps = optionalPositive "max-steps" (r.TryGetResult Max_Steps)
         let resume = r.Contains Resume
         do! if resume && not (r.Contains Run_Dir) then Error "--resume needs --run-dir (the run to continue)" else Ok()
         return
             { Ablation = ablation; Model = model; Data = r.TryGetResult TrainArgs.Data; Epochs = epochs; BatchSize = batch
-              Steps = steps; StackLength = stackLength; MapDim = mapDim; Stack = stack; Seed = orDefault Seed 0
+              Steps = steps; StackLength = stackLength; MapDim = mapDim; Stack = stack; Seed = r.GetResult(Seed, 0)
               Device = device; Threads = threads; RunDir = r.TryGetResult Run_Dir; Resume = resume
               ArchitectureSplit = archSplit; Unrolled = r.Contains Unrolled; EntropyScaling = scaling
               MaxSteps = maxSteps; DryRun = r.Contains Dry_Run }

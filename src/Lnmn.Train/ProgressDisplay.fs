@@ -19,12 +19,14 @@ type ProgressDisplay(startStep: int, questionsPerStep: int) =
     let mutable lastPrint = TimeSpan.Zero
     let plainEvery = TimeSpan.FromSeconds 10.0
 
+    let etaFormat = @"hh\:mm\:ss"
+
     let format (s: Snapshot) =
         let elapsed = clock.Elapsed.TotalSeconds
         let done' = s.Step - startStep
         let perSecond = if elapsed > 0.0 then float done' / elapsed else 0.0
         let eta = if perSecond > 0.0 then TimeSpan.FromSeconds(float (s.TotalSteps - s.Step) / perSecond) else TimeSpan.Zero
-        $"epoch {s.Epoch + 1}/{s.Epochs}  step {s.Step}/{s.TotalSteps}  loss {s.Loss:F3}  acc {100.0 * s.Accuracy:F1}%%  {perSecond * float questionsPerStep:F1} questions/s  ETA {eta:hh\:mm\:ss}"
+        $"epoch {s.Epoch + 1}/{s.Epochs}  step {s.Step}/{s.TotalSteps}  loss {s.Loss:F3}  acc {100.0 * s.Accuracy:F1}%%  {perSecond * float questionsPerStep:F1} questions/s  ETA {eta.ToString etaFormat}"
 
     member _.Update(s: Snapshot) =
         if interactive then

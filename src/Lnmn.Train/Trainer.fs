@@ -50,7 +50,8 @@ let private parameterCount (ps: Modules.Parameter seq) = ps |> Seq.sumBy (fun p 
 
 let private defaultRunDirectory (config: TrainConfig) label =
     let data = if label = "builtin" then "builtin" else Path.GetFileName(Path.TrimEndingDirectorySeparator(label: string))
-    Path.Combine("runs", $"""lnmn-{Ablation.number config.Ablation}-{data}-seed{config.Seed}-{DateTime.UtcNow:yyyyMMdd-HHmmss}""")
+    let stamp = DateTime.UtcNow.ToString "yyyyMMdd-HHmmss"
+    Path.Combine("runs", $"lnmn-{Ablation.number config.Ablation}-{data}-seed{config.Seed}-{stamp}")
 
 let private writeConfig (paths: RunFolder.Paths) (config: TrainConfig) (spec: ModelSpec) (training: TrainingSpec) (data: TrainingData) =
     let leak =

@@ -51,9 +51,9 @@ let batch (device: torch.Device) (source: Source) (indices: int[]) : Steps.Label
     let b = int64 indices.Length
     let f = source.Features
     { Input =
-        { Tokens = torch.tensor(padded.Tokens, [| b; int64 padded.MaxLength |], device = device)
+        { Tokens = torch.tensor(padded.Tokens, device = device).reshape(b, int64 padded.MaxLength)
           Lengths = torch.tensor(padded.Lengths, device = device)
-          Features = torch.tensor(f.Read padded.ImageIndices, [| b; int64 f.Channels; int64 f.Height; int64 f.Width |], device = device) }
+          Features = torch.tensor(f.Read padded.ImageIndices, device = device).reshape(b, int64 f.Channels, int64 f.Height, int64 f.Width) }
       Answers = torch.tensor(padded.Answers, device = device) }
 
 /// `count` indices into the architecture split for step `step`, fixed by the seed.
