@@ -15,5 +15,7 @@ let main argv =
         let text = $"## {title}\n\n{threads} threads, TorchSharp 0.107 on CPU{size}.\n\n{table}\n"
         printfn "%s" text
         File.WriteAllText(Path.Combine(outDir, $"""{title.ToLowerInvariant().Replace(' ', '-')}.md"""), text)
-    section "Network" (NetworkBench.run quick)
+    let only = argv |> Array.tryFind (fun a -> not (a.StartsWith "--"))
+    if only |> Option.forall ((=) "network") then section "Network" (NetworkBench.run quick)
+    if only |> Option.forall ((=) "data") then section "Data" (DataBench.run quick outDir)
     0

@@ -56,7 +56,8 @@ let batch (device: torch.Device) (source: Source) (indices: int[]) : Steps.Label
           Features = torch.tensor(f.Read padded.ImageIndices, device = device).reshape(b, int64 f.Channels, int64 f.Height, int64 f.Width) }
       Answers = torch.tensor(padded.Answers, device = device) }
 
-/// `count` indices into the architecture split for step `step`, fixed by the seed.
+/// `count` indices into the architecture split for step `step`, fixed by the seed (plain
+/// arithmetic: HashCode.Combine differs between processes, which would break resume).
 let architectureIndices (seed: int) (step: int) (count: int) (size: int) =
-    let random = Random(HashCode.Combine(seed, step, 0x0a1fa))
+    let random = Random(seed * 1_000_003 + step)
     Array.init count (fun _ -> random.Next size)

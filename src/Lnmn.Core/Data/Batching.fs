@@ -35,7 +35,7 @@ let splitArchitecture (seed: int) (fraction: float) (train: Example[]) (validati
 let batches (seed: int) (epoch: int) (batchSize: int) (count: int) : int[][] =
     if batchSize <= 0 then invalidArg "batchSize" "must be positive"
     let order = Array.init count id
-    Random(HashCode.Combine(seed, epoch)).Shuffle order
+    Random(seed * 100003 + epoch).Shuffle order
     Array.chunkBySize batchSize order
 
 /// Batches in the examples' own order (evaluation).

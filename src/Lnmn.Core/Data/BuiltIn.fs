@@ -36,7 +36,8 @@ type AnswerBalancer(tolerance: float) =
                 d
         perAnswer[answer] <- (match perAnswer.TryGetValue answer with | true, n -> n | _ -> 0) + 1
 
-let private splitSeed (seed: int) (split: string) = HashCode.Combine(seed, split.Length, int split[0])
+/// Deterministic across processes (HashCode.Combine is randomised per process).
+let private splitSeed (seed: int) (split: string) = seed * 7919 + Seq.sumBy int split
 
 /// Scenes and questions of one split, in order.
 let generateSplit (options: BuiltInOptions) (split: string) (sceneCount: int) : Scene[] * Question[] =

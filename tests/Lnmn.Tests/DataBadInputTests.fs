@@ -1,0 +1,147 @@
+module Lnmn.Tests.DataBadInputTests
+
+open System
+open System.IO
+open Expecto
+open PureHDF
+open Lnmn.Core.Data
+
+let private temporaryDirectory () =
+    let d = Path.Combine(Path.GetTempPath(), $"lnmn-bad-{Guid.NewGuid():N}")
+    Directory.CreateDirectory d |> ignore
+    d
+
+let private goodQuestion = """{"question": "How many things are there?", "answer": "2", "image_index": 0, "image_filename": "a.png", "split": "train", "program": [{"function": "scene", "inputs": [], "value_inputs": []}, {"type": "count", "inputs": [0], "value_inputs": []}]}"""
+
+let private questionsFile (dir: string) (items: string list) =
+    let path = Path.Combine(dir, "q.json")
+    File.WriteAllText(path, "{\"info\": {}, \"questions\": [" + String.Join(",", items) + "]}")
+    path
+
+/// The one-line error of reading `items` as a questions file.
+let private readError (items: string list) =
+    let dir = temporaryDirectory ()
+    let path = questionsFile dir items
+    match ClevrJson.readQuestionsChecked path with
+    | Ok qs -> failtestf "expected an error, read %d questions" qs.Length
+    | Error e ->
+        let line = DataError.describe e
+        Expect.stringContains line path "names the file"
+        Expect.isFalse (line.Contains '\n') "one line"
+        line
+
+/// A copy of the generated dataset to break.
+let private copyOfGenerated () =
+    let source = DataGenerationTests.generated.Force()
+    let dir = temporaryDirectory ()
+    for f in Directory.GetFiles(source, "*", SearchOption.AllDirectories) do
+        let target = Path.Combine(dir, Path.GetRelativePath(source, f))
+        Directory.CreateDirectory(Path.GetDirectoryName target) |> ignore
+        File.Copy(f, target)
+    dir
+
+let private writeFeatures (path: string) (dataset: H5Dataset) =
+    let file = H5File()
+    file["features"] <- dataset
+    file.Write path
+
+let badInputTests =
+    testList "bad inputs" [
+        test "a good file reads, with function or type keys" {
+            let dir = temporaryDirectory ()
+            match ClevrJson.readQuestionsChecked (questionsFile dir [ goodQuestion; goodQuestion ]) with
+            | Ok qs -> Expect.equal (qs |> Array.map (fun q -> Clevr.category q.Program.Value)) [| Some Clevr.Category.Count; Some Clevr.Category.Count |] "categories"
+            | Error e -> failtest (DataError.describe e)
+        }
+        test "truncated JSON" {
+            let dir = temporaryDirectory ()
+            let path = questionsFile dir [ goodQuestion; goodQuestion ]
+            let text = File.ReadAllText path
+            File.WriteAllText(path, text.Substring(0, text.Length - 60))
+            match ClevrJson.readQuestionsChecked path with
+            | Error e -> Expect.stringContains (DataError.describe e) "question 1: truncated JSON" "names question 1"
+            | Ok _ -> failtest "accepted a truncated file"
+        }
+        test "invalid JSON inside a question" {
+            Expect.stringContains (readError [ goodQuestion; goodQuestion.Replace("\"answer\": \"2\"", "\"answer\" \"2\"") ]) "question 1: invalid JSON" "line" }
+        test "missing field" {
+            Expect.stringContains (readError [ goodQuestion.Replace("\"image_index\": 0,", "") ]) "question 0: missing field 'image_index'" "line" }
+        test "mistyped field" {
+            Expect.stringContains (readError [ goodQuestion; goodQuestion.Replace("\"image_index\": 0", "\"image_index\": \"zero\"") ]) "question 1: field 'image_index' should be an integer" "line" }
+        test "unknown program function" {
+            Expect.stringContains (readError [ goodQuestion.Replace("\"type\": \"count\"", "\"type\": \"count_all\"") ]) "question 0: program step 1: unknown program function 'count_all'" "line" }
+        test "answer outside the answer set" {
+            let dir = copyOfGenerated ()
+            let path = DatasetLayout.questionsFile dir "val"
+            File.WriteAllText(path, File.ReadAllText(path).Replace("\"answer\":\"yes\"", "\"answer\":\"maybe\""))
+            match Dataset.loadDataset dir with
+            | Error e -> Expect.stringContains (DataError.describe e) "answer 'maybe' is not one of the 28 answers" "line"
+            | Ok _ -> failtest "accepted an unknown answer"
+        }
+        test "image index beyond the feature rows" {
+            let dir = copyOfGenerated ()
+            let path = DatasetLayout.questionsFile dir "val"
+            File.WriteAllText(path, File.ReadAllText(path).Replace("\"image_index\":3,", "\"image_index\":99999,"))
+            match Dataset.loadDataset dir with
+            | Error e -> Expect.stringContains (DataError.describe e) "image index 99999 is beyond the" "line"
+            | Ok _ -> failtest "accepted an image index beyond the rows"
+        }
+        test "feature shape and dtype" {
+            let dir = temporaryDirectory ()
+            let threeD = Path.Combine(dir, "a.h5")
+            writeFeatures threeD (H5Dataset<float32[]>((Array.zeroCreate 24: float32[]), fileDims = [| 2UL; 3UL; 4UL |]))
+            match Features.openHdf5 threeD with
+            | Error e -> Expect.stringContains (DataError.describe e) "expected (N, C, H, W)" "shape"
+            | Ok _ -> failtest "accepted a 3-D dataset"
+            let doubles = Path.Combine(dir, "b.h5")
+            writeFeatures doubles (H5Dataset<float[]>((Array.zeroCreate 16: float[]), fileDims = [| 1UL; 1UL; 4UL; 4UL |]))
+            match Features.openHdf5 doubles with
+            | Error e -> Expect.stringContains (DataError.describe e) "expected float32" "dtype"
+            | Ok _ -> failtest "accepted float64"
+        }
+        test "NaN and Inf in features name the row" {
+            let dir = temporaryDirectory ()
+            let path = Path.Combine(dir, "nan.h5")
+            let data = Array.zeroCreate<float32> (4 * 2 * 3 * 3)
+            data[2 * 18 + 5] <- Single.NaN
+            data[3 * 18] <- Single.PositiveInfinity
+            writeFeatures path (H5Dataset<float32[]>((data: float32[]), fileDims = [| 4UL; 2UL; 3UL; 3UL |]))
+            match Features.openHdf5 path with
+            | Error e -> failtest (DataError.describe e)
+            | Ok f ->
+                use _ = f
+                Expect.equal (f.Read [| 0; 1 |]).Length 36 "clean rows read"
+                let line (rows: int[]) = match DataError.catch path (fun () -> f.Read rows) with Error e -> DataError.describe e | Ok _ -> "read"
+                Expect.stringContains (line [| 1; 2 |]) "row 2: NaN" "NaN"
+                Expect.stringContains (line [| 3 |]) "row 3: Inf" "Inf"
+        }
+        test "validate reports NaN in a dataset's features" {
+            let dir = copyOfGenerated ()
+            let path = (DatasetLayout.featureCandidates dir "val").Head
+            let data = Array.create (60 * Render.channels * 64) 0.0f
+            data[7 * Render.channels * 64 + 1] <- Single.NaN
+            File.Delete path
+            writeFeatures path (H5Dataset<float32[]>((data: float32[]), fileDims = [| 60UL; uint64 Render.channels; 8UL; 8UL |]))
+            match Validate.directory dir with
+            | [ problem ] -> Expect.stringContains problem "row 7: NaN" "one problem naming the row"
+            | problems -> failtestf "%A" problems
+        }
+        test ".npy directory reads like HDF5" {
+            let dir = temporaryDirectory ()
+            let rows = [| for r in 0..2 -> Array.init (3 * 2 * 2) (fun i -> float32 (r * 100 + i)) |]
+            rows |> Array.iteri (fun r x -> Features.writeNpy (Path.Combine(dir, $"CLEVR_val_{r:D6}.npy")) 3 2 2 x)
+            match Features.openNpyDirectory dir with
+            | Error e -> failtest (DataError.describe e)
+            | Ok f -> Expect.equal (f.Read [| 2; 0 |]) (Array.append rows[2] rows[0]) "C×H×W, in order"
+        }
+    ]
+
+[<Tests>]
+let dataTests =
+    testList "data" [
+        DataTests.executorTests
+        DataTests.tokenizerTests
+        DataGenerationTests.generationTests
+        DataGenerationTests.batchingTests
+        badInputTests
+    ]
