@@ -26,8 +26,8 @@ module ModelDims =
 
     /// A size that trains in minutes on two CPU cores (the built-in dataset's default).
     let small answers vocabulary inputChannels gridHeight gridWidth =
-        { Steps = 5; StackLength = 5; MapDim = 64; EmbedDim = 64; LstmHidden = 64; KbDim = 64
-          MemDim = 64; Answers = answers; Vocabulary = vocabulary; InputChannels = inputChannels
+        { Steps = 5; StackLength = 5; MapDim = 32; EmbedDim = 32; LstmHidden = 32; KbDim = 32
+          MemDim = 32; Answers = answers; Vocabulary = vocabulary; InputChannels = inputChannels
           GridHeight = gridHeight; GridWidth = gridWidth }
 
     let questionDim (d: ModelDims) = 2 * d.LstmHidden

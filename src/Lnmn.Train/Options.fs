@@ -18,6 +18,7 @@ type TrainArgs =
     | [<AltCommandLine("-T")>] Steps of int
     | [<AltCommandLine("-L")>] Stack_Length of int
     | Map_Dim of int
+    | Size of string
     | Stack of string
     | Seed of int
     | Device of string
@@ -28,6 +29,8 @@ type TrainArgs =
     | Arch_Fraction of float
     | Unrolled
     | Entropy_Scaling of string
+    | Lr of float
+    | Alpha_Lr of float
     | Max_Steps of int
     | Dry_Run
     interface IArgParserTemplate with
@@ -41,6 +44,7 @@ type TrainArgs =
             | Steps _ -> "T, controller steps (default 5)."
             | Stack_Length _ -> "L, stack slots (default 5)."
             | Map_Dim _ -> "channels the cells combine (default: 384 on CLEVR, 64 on the built-in dataset)."
+            | Size _ -> "model size: paper (map 384, kb 512, LSTM 256) or small (32 wide); default paper with --data, small on the built-in dataset."
             | Stack _ -> "stack discipline: reference (the authors' code, default) or push (the paper's prose)."
             | Seed _ -> "random seed (default 0)."
             | Device _ -> "auto, cpu or cuda (default auto)."
@@ -51,6 +55,8 @@ type TrainArgs =
             | Arch_Fraction _ -> "fraction of train held out for α with --arch-split heldout (default 0.1)."
             | Unrolled -> "second-order (unrolled) α step instead of first-order."
             | Entropy_Scaling _ -> "module-entropy term: paper (λ_w · batch mean, default) or code (0.01 · λ_w · batch sum)."
+            | Lr _ -> "weight learning rate (default: the paper's 1e-4 on CLEVR, 1e-3 on the built-in dataset)."
+            | Alpha_Lr _ -> "α learning rate (default: the paper's 3e-4)."
             | Max_Steps _ -> "stop after this many weight steps in total (for smoke tests)."
             | Dry_Run -> "print the resolved spec, parameter and α counts, and exit."
 
@@ -86,6 +92,8 @@ type TrainConfig =
       Steps: int
       StackLength: int
       MapDim: int option
+      /// Some true: the paper's sizes; Some false: small; None: by dataset.
+      PaperSize: bool option
       Stack: StackDiscipline
       Seed: int
       Device: Device.DeviceChoice
@@ -95,6 +103,8 @@ type TrainConfig =
       ArchitectureSplit: ArchitectureSplit
       Unrolled: bool
       EntropyScaling: EntropyScaling
+      LearningRate: float option
+      AlphaLearningRate: float option
       MaxSteps: int option
       DryRun: bool }
 
@@ -121,6 +131,10 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
         let stackLength = r.GetResult(Stack_Length, 5)
         do! if stackLength >= 2 then Ok() else Error $"--stack-length must be at least 2 (got {stackLength})"
         let! mapDim = optionalPositive "map-dim" (r.TryGetResult Map_Dim)
+        let! size =
+            match r.TryGetResult Size with
+            | Some s -> ofChoice "size" [ "paper", true; "small", false ] s |> Result.map Some
+            | None -> Ok None
         let! stack = ofChoice "stack" [ "reference", Reference; "push", Push ] (r.GetResult(Stack, "reference"))
         let! device = Device.parseDeviceChoice (r.GetResult(TrainArgs.Device, "auto")) |> Result.mapError (fun e -> $"--device: {e}")
         let! threads = optionalPositive "threads" (r.TryGetResult TrainArgs.Threads)
@@ -129,12 +143,18 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
         let! archSplit = ofChoice "arch-split" [ "heldout", HeldOutOfTrain fraction; "val", ValidationLeaky ] (r.GetResult(Arch_Split, "heldout"))
         let! scaling = ofChoice "entropy-scaling" [ "paper", PaperBatchMean; "code", AuthorsCodeSum ] (r.GetResult(Entropy_Scaling, "paper"))
         let! maxSteps = optionalPositive "max-steps" (r.TryGetResult Max_Steps)
+        let positiveRate name (value: float option) =
+            match value with
+            | Some v when not (v > 0.0) -> Error $"--{name} must be positive (got {v})"
+            | v -> Ok v
+        let! lr = positiveRate "lr" (r.TryGetResult Lr)
+        let! alphaLr = positiveRate "alpha-lr" (r.TryGetResult Alpha_Lr)
         let resume = r.Contains Resume
         do! if resume && not (r.Contains Run_Dir) then Error "--resume needs --run-dir (the run to continue)" else Ok()
         return
             { Ablation = ablation; Model = model; Data = r.TryGetResult TrainArgs.Data; Epochs = epochs; BatchSize = batch
-              Steps = steps; StackLength = stackLength; MapDim = mapDim; Stack = stack; Seed = r.GetResult(Seed, 0)
+              Steps = steps; StackLength = stackLength; MapDim = mapDim; PaperSize = size; Stack = stack; Seed = r.GetResult(Seed, 0)
               Device = device; Threads = threads; RunDir = r.TryGetResult Run_Dir; Resume = resume
               ArchitectureSplit = archSplit; Unrolled = r.Contains Unrolled; EntropyScaling = scaling
-              MaxSteps = maxSteps; DryRun = r.Contains Dry_Run }
+              LearningRate = lr; AlphaLearningRate = alphaLr; MaxSteps = maxSteps; DryRun = r.Contains Dry_Run }
     }

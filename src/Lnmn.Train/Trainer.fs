@@ -28,7 +28,7 @@ let modelSpec (config: TrainConfig) (dataset: Dataset.Dataset) (isBuiltIn: bool)
     let f = dataset.Train.Features
     let answers, words = dataset.Vocabulary.Answers.Length, dataset.Vocabulary.Tokens.Length
     let baseDims =
-        if isBuiltIn then ModelDims.small answers words f.Channels f.Height f.Width
+        if not (defaultArg config.PaperSize (not isBuiltIn)) then ModelDims.small answers words f.Channels f.Height f.Width
         else { ModelDims.paper answers words with InputChannels = f.Channels; GridHeight = f.Height; GridWidth = f.Width }
     let dims =
         { baseDims with
@@ -37,8 +37,16 @@ let modelSpec (config: TrainConfig) (dataset: Dataset.Dataset) (isBuiltIn: bool)
             MapDim = defaultArg config.MapDim baseDims.MapDim }
     { ModelSpec.lnmn config.Ablation dims with Stack = config.Stack }
 
+/// The built-in dataset is trained for minutes, not days: a larger weight learning rate than the
+/// paper's, which is meant for 30 epochs of 700K questions.
+let builtInLearningRate = 1e-3
+
 let trainingSpec (config: TrainConfig) (isBuiltIn: bool) =
-    { TrainingSpec.paper with
+    let paper = TrainingSpec.paper
+    let weightLr = config.LearningRate |> Option.defaultValue (if isBuiltIn then builtInLearningRate else paper.Weights.LearningRate)
+    { paper with
+        Weights = { paper.Weights with LearningRate = weightLr }
+        Alpha = { paper.Alpha with LearningRate = defaultArg config.AlphaLearningRate paper.Alpha.LearningRate }
         Epochs = config.Epochs |> Option.defaultValue (if isBuiltIn then builtInEpochs else TrainingSpec.paper.Epochs)
         BatchSize = config.BatchSize
         EntropyScaling = config.EntropyScaling

@@ -6,18 +6,18 @@ open Lnmn.Core.Specs
 open Lnmn.Core.Network
 open Lnmn.Tests.TestUtil
 
-// x1, x2: one cell, 2 channels, a 1×2 grid: shape (B=1, k=1, C=2, H=1, W=2).
+// x1, x2: one cell, a 1×2 grid, 2 channels last: shape (B=1, k=1, H=1, W=2, C=2).
 let private x1v = [ 3.0; -1.0; 4.0; 2.0 ]
 let private x2v = [ 1.0; 2.0; -2.0; 5.0 ]
-let private shape = [| 1L; 1L; 2L; 1L; 2L |]
+let private shape = [| 1L; 1L; 1L; 2L; 2L |]
 
 /// Plain-F# reference: apply `op` elementwise, then L2-normalise each grid position over channels.
 let private normalisedByHand (combined: float list) =
-    // channel c at position w is combined.[2c + w]
-    [ for c in 0 .. 1 do
-        for w in 0 .. 1 do
-            let norm = sqrt (combined.[w] ** 2.0 + combined.[2 + w] ** 2.0)
-            combined.[2 * c + w] / norm ]
+    // channel c at position w is combined.[2w + c]
+    [ for w in 0 .. 1 do
+        for c in 0 .. 1 do
+            let norm = sqrt (combined.[2 * w] ** 2.0 + combined.[2 * w + 1] ** 2.0)
+            combined.[2 * w + c] / norm ]
 
 let private applyOp op a b =
     match op with
@@ -31,7 +31,7 @@ let sixOpNode (weights: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) =
     let mixed =
         w Min * torch.minimum(x1, x2) + w Max * torch.maximum(x1, x2) + w Sum * (x1 + x2)
         + w Product * (x1 * x2) + w Choose1 * x1 + w Choose2 * x2
-    Lnmn.Core.Network.Tensors.l2Normalize 2L mixed
+    Lnmn.Core.Network.Tensors.l2Normalize -1L mixed
 
 let private node (alpha: float list) evaluation =
     let coefficients = NodeOps.coefficients (NodeOps.opWeights evaluation (tensorOf [| 1L; 6L |] alpha))
@@ -61,10 +61,12 @@ let tests =
             use _ = torch.NewDisposeScope()
             torch.random.manual_seed 7L |> ignore
             let alpha = torch.randn([| 3L; 6L |]) * 2.0
-            let x1 = torch.randn([| 4L; 1L; 5L; 3L; 3L |])
-            let x2 = torch.randn([| 4L; 3L; 5L; 3L; 3L |])
+            let x1 = torch.randn([| 4L; 1L; 3L; 3L; 5L |])
+            let x2 = torch.randn([| 4L; 3L; 3L; 3L; 5L |])
             let weights = NodeOps.opWeights NodeOps.NodeEvaluation.soft alpha
             expectAllClose 1e-5 (NodeOps.mixNode (NodeOps.coefficients weights) x1 x2) (sixOpNode weights x1 x2) "same node"
+            let small = torch.randn([| 4L; 1L; 1L; 1L; 5L |]) // the smaller input first, as a text vector is
+            expectAllClose 1e-5 (NodeOps.mixNode (NodeOps.coefficients weights) small x2) (sixOpNode weights small x2) "x1 smaller"
         }
 
         test "hard-max picks the largest α and a disabled op is never picked" {

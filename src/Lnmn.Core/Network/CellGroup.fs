@@ -13,7 +13,7 @@ module Lnmn.Core.Network.CellGroup
 open TorchSharp
 open Lnmn.Core.Specs
 
-/// What every cell sees at a step. Maps are (B, H, W); img (B, D, H, W); txt (B, D).
+/// What every cell sees at a step. Maps are (B, H, W); img (B, H, W, D), channels last; txt (B, D).
 type CellInputs =
     { Image: torch.Tensor
       TextMap: torch.Tensor
@@ -45,14 +45,14 @@ type CellGroup(kind: CellKind, count: int, dims: ModelDims) as this =
     /// (k, nodes, 6).
     member _.Alpha = alpha
 
-    /// The last node's output for every cell: (B, k, D, H, W).
+    /// The last node's output for every cell: (B, k, H, W, D).
     member _.LastNode(inputs: CellInputs, evaluation: NodeOps.NodeEvaluation) : torch.Tensor =
         let coefficients = NodeOps.coefficients (NodeOps.opWeights evaluation alpha) // (k, nodes, 4)
         let node i = NodeOps.mixNode (coefficients.select(1L, int64 i))
         let asCells (x: torch.Tensor) = x.unsqueeze(1L) // module axis
-        let map (a: torch.Tensor) = a.unsqueeze(1L) |> asCells // (B, 1, 1, H, W)
-        let image = asCells inputs.Image
-        let text = inputs.TextMap.unsqueeze(-1L).unsqueeze(-1L) |> asCells // (B, 1, D, 1, 1)
+        let map (a: torch.Tensor) = a.unsqueeze(-1L) |> asCells // (B, 1, H, W, 1)
+        let image = asCells inputs.Image // (B, 1, H, W, D)
+        let text = inputs.TextMap.unsqueeze(1L).unsqueeze(1L) |> asCells // (B, 1, 1, 1, D)
         match kind.Arity, inputs.Attention2 with
         | ThreeInput, _ -> node 1 (node 0 image (map inputs.Attention1)) text
         | FourInput, Some second -> node 2 (node 1 image (node 0 (map inputs.Attention1) (map second))) text
@@ -62,9 +62,9 @@ type CellGroup(kind: CellKind, count: int, dims: ModelDims) as this =
     member this.Forward(inputs: CellInputs, evaluation: NodeOps.NodeEvaluation) : torch.Tensor =
         let last = this.LastNode(inputs, evaluation)
         match kind.Role with
-        | Attention -> torch.einsum("bkdhw,kd->bkhw", last, outWeight) + outBias.reshape(1L, -1L, 1L, 1L)
+        | Attention -> torch.einsum("bkhwd,kd->bkhw", last, outWeight) + outBias.reshape(1L, -1L, 1L, 1L)
         | Answer ->
             let batch = last.shape.[0]
             let perCell (x: torch.Tensor) = x.unsqueeze(1L).expand(batch, k, -1L)
-            let features = torch.cat([| perCell inputs.Text; perCell inputs.Memory; last.sum([| 3L; 4L |]) |], -1L)
+            let features = torch.cat([| perCell inputs.Text; perCell inputs.Memory; last.sum([| 2L; 3L |]) |], -1L)
             torch.einsum("bki,koi->bko", features, outWeight) + outBias.unsqueeze(0L)

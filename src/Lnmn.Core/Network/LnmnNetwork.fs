@@ -98,7 +98,7 @@ type LnmnNetwork(spec: ModelSpec) as this =
         let valid = Tensors.lengthMask batch.Lengths batch.Tokens.shape.[1]
         let position = this.get_buffer("position_map").unsqueeze(0L).expand(B, -1L, -1L, -1L)
         let knowledge = kb.call(torch.cat([| batch.Features; position |], 1L))
-        let image = imageProjection.call knowledge
+        let image = imageProjection.call(knowledge).permute(0L, 2L, 3L, 1L).contiguous() // (B, H, W, D)
         let order = torch.tensor(concatOrder, device = device)
         let initialStack =
             match spec.Stack with

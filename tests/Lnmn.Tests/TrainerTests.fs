@@ -1,0 +1,102 @@
+module Lnmn.Tests.TrainerTests
+
+open System
+open System.IO
+open System.Diagnostics
+open Expecto
+open Argu
+open Lnmn.Core.Data
+open Lnmn.Core.Training
+open Lnmn.Train
+
+/// A tiny built-in dataset (300 train, 100 val questions), generated once per test run.
+let private dataDir =
+    lazy
+        (let dir = Path.Combine(Path.GetTempPath(), $"lnmn-tests-data-{Environment.ProcessId}")
+         BuiltIn.ensure { BuiltInOptions.defaults with TrainScenes = 60; ValScenes = 20 } dir |> ignore
+         dir)
+
+let private freshDir name =
+    let dir = Path.Combine(Path.GetTempPath(), $"lnmn-tests-{name}-{Guid.NewGuid():N}")
+    dir
+
+let private config (args: string list) =
+    let parser = ArgumentParser.Create<Options.TrainArgs>(programName = "lnmn-train")
+    parser.ParseCommandLine(Array.ofList args) |> Options.toConfig
+
+/// Trains in-process with small settings; returns the run folder.
+let private train (runDir: string) (extra: string list) =
+    let args =
+        [ "--data"; dataDir.Force(); "--size"; "small"; "--map-dim"; "16"; "-T"; "2"; "--epochs"; "2"
+          "--threads"; "2"; "--run-dir"; runDir; "--seed"; "3" ] @ extra
+    match config args |> Result.bind Trainer.run with
+    | Ok summary -> summary
+    | Error e -> failtestf "training failed: %s" e
+
+let private lines path = File.ReadAllLines path |> Array.filter (fun l -> l <> "")
+
+/// Runs the built lnmn-train program; returns exit code, stdout, stderr.
+let private runCli (args: string list) =
+    let dll = Path.Combine(AppContext.BaseDirectory, "lnmn-train.dll")
+    let psi = ProcessStartInfo("dotnet", dll :: args, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
+    use p = Process.Start psi
+    let out = p.StandardOutput.ReadToEndAsync()
+    let err = p.StandardError.ReadToEnd()
+    p.WaitForExit()
+    p.ExitCode, out.Result, err
+
+[<Tests>]
+let tests =
+    testSequenced <| testList "trainer" [
+        test "a short seeded run repeated gives identical metrics" {
+            let a, b = freshDir "repeat-a", freshDir "repeat-b"
+            train a [ "--max-steps"; "4" ] |> ignore
+            train b [ "--max-steps"; "4" ] |> ignore
+            let stepsA = lines (Path.Combine(a, "metrics-steps.jsonl"))
+            Expect.equal stepsA.Length 4 "four steps logged"
+            Expect.sequenceEqual (lines (Path.Combine(b, "metrics-steps.jsonl"))) stepsA "same metrics, line for line"
+        }
+
+        test "kill-and-resume equals an uninterrupted run" {
+            let whole, resumed = freshDir "whole", freshDir "resumed"
+            let summary = train whole []
+            Expect.isGreaterThan summary.StepsRun 5 "two epochs of several steps"
+            // Stop after 5 steps (inside the second epoch), then resume to the end.
+            train resumed [ "--max-steps"; "5" ] |> ignore
+            train resumed [ "--resume" ] |> ignore
+            for file in [ "metrics-steps.jsonl"; "metrics-epochs.jsonl" ] do
+                Expect.sequenceEqual (lines (Path.Combine(resumed, file))) (lines (Path.Combine(whole, file))) file
+            Expect.equal (File.ReadAllText(Path.Combine(resumed, "eval.md"))) (File.ReadAllText(Path.Combine(whole, "eval.md"))) "same final evaluation"
+        }
+
+        test "a checkpoint cut in half is refused with a clear error" {
+            let run = freshDir "cut"
+            train run [ "--max-steps"; "2" ] |> ignore
+            let path = Path.Combine(run, "checkpoints", "last.ckpt")
+            Expect.isOk (Checkpoint.readMetadata path) "the whole file reads"
+            let bytes = File.ReadAllBytes path
+            File.WriteAllBytes(path, bytes.[.. bytes.Length / 2])
+            match Checkpoint.readMetadata path with
+            | Error e -> Expect.stringContains e "truncated" "says what is wrong"; Expect.stringContains e path "names the file"
+            | Ok _ -> failtest "a half checkpoint was accepted"
+            let code, _, err = runCli [ "eval"; "--checkpoint"; path ]
+            Expect.equal code 1 "non-zero exit"
+            Expect.equal (err.Trim().Split('\n').Length) 1 $"one line: {err}"
+        }
+
+        test "resuming a run that holds no checkpoint, or training into one that does, is refused" {
+            let run = freshDir "exists"
+            Expect.isError (config [ "--resume"; "--run-dir"; run; "--data"; dataDir.Force() ] |> Result.bind Trainer.run) "nothing to resume"
+            train run [ "--max-steps"; "1" ] |> ignore
+            Expect.isError (config [ "--run-dir"; run; "--data"; dataDir.Force(); "--size"; "small" ] |> Result.bind Trainer.run) "would overwrite"
+        }
+
+        test "bad options give a usage error and no stack trace" {
+            for args in [ [ "--ablation"; "10" ]; [ "--epochs"; "0" ]; [ "--no-such-option" ]; [ "--device"; "tpu" ]
+                          [ "--batch-size"; "x" ]; [ "--data"; "/no/such/dir" ]; [ "--resume" ] ] do
+                let code, _, err = runCli args
+                Expect.notEqual code 0 $"{args}: non-zero exit"
+                Expect.isFalse (err.Contains "   at ") $"{args}: no stack trace in {err}"
+                Expect.isNonEmpty (err.Trim()) $"{args}: says why"
+        }
+    ]
