@@ -25,6 +25,7 @@ type TrainArgs =
     | Threads of int
     | Run_Dir of dir: string
     | Resume
+    | Finetune_From of checkpoint: string
     | Arch_Split of string
     | Arch_Fraction of float
     | Unrolled
@@ -51,6 +52,7 @@ type TrainArgs =
             | Threads _ -> "intra-op CPU threads (default: all cores)."
             | Run_Dir _ -> "run folder (default runs/<model>-<ablation>-<data>-seed<seed>)."
             | Resume -> "continue the run in --run-dir from its last checkpoint."
+            | Finetune_From _ -> "start from a trained checkpoint, on --data with a possibly larger vocabulary (e.g. CLEVR → CLEVR-Humans): new words get new embedding rows."
             | Arch_Split _ -> "where α's batches come from: heldout (a slice of train, default) or val (the authors' choice: val is then not held out)."
             | Arch_Fraction _ -> "fraction of train held out for α with --arch-split heldout (default 0.1)."
             | Unrolled -> "second-order (unrolled) α step instead of first-order."
@@ -100,6 +102,7 @@ type TrainConfig =
       Threads: int option
       RunDir: string option
       Resume: bool
+      FineTuneFrom: string option
       ArchitectureSplit: ArchitectureSplit
       Unrolled: bool
       EntropyScaling: EntropyScaling
@@ -151,10 +154,13 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
         let! alphaLr = positiveRate "alpha-lr" (r.TryGetResult Alpha_Lr)
         let resume = r.Contains Resume
         do! if resume && not (r.Contains Run_Dir) then Error "--resume needs --run-dir (the run to continue)" else Ok()
+        let fineTune = r.TryGetResult Finetune_From
+        do! if fineTune.IsSome && not (r.Contains TrainArgs.Data) then Error "--finetune-from needs --data (the dataset to fine-tune on)" else Ok()
+        do! if fineTune.IsSome && resume then Error "--finetune-from starts a new run; it cannot be combined with --resume" else Ok()
         return
             { Ablation = ablation; Model = model; Data = r.TryGetResult TrainArgs.Data; Epochs = epochs; BatchSize = batch
               Steps = steps; StackLength = stackLength; MapDim = mapDim; PaperSize = size; Stack = stack; Seed = r.GetResult(Seed, 0)
-              Device = device; Threads = threads; RunDir = r.TryGetResult Run_Dir; Resume = resume
+              Device = device; Threads = threads; RunDir = r.TryGetResult Run_Dir; Resume = resume; FineTuneFrom = fineTune
               ArchitectureSplit = archSplit; Unrolled = r.Contains Unrolled; EntropyScaling = scaling
               LearningRate = lr; AlphaLearningRate = alphaLr; MaxSteps = maxSteps; DryRun = r.Contains Dry_Run }
     }

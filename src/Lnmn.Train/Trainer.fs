@@ -159,17 +159,42 @@ let run (config: TrainConfig) : Result<RunSummary, string> =
             match resumeFrom with
             | Some path -> Checkpoint.readMetadata path |> Result.map Some
             | None -> Ok None
+        let! fineTune =
+            match config.FineTuneFrom with
+            | Some path -> Checkpoint.readMetadata path |> Result.map (fun m -> Some(path, m))
+            | None -> Ok None
         let dataDir = match resumed with Some m -> m.DataDirectory | None -> config.Data
-        let vocabulary = resumed |> Option.map (fun m -> { Vocabulary.Tokens = Array.ofList m.Words; Vocabulary.Answers = Array.ofList m.Answers })
+        let trainedVocabulary (m: Checkpoint.Metadata) = { Vocabulary.Tokens = Array.ofList m.Words; Vocabulary.Answers = Array.ofList m.Answers }
+        let! vocabulary =
+            match resumed, fineTune, dataDir with
+            | Some m, _, _ -> Ok(Some(trainedVocabulary m))
+            | None, Some(_, m), Some dir ->
+                let path = DatasetLayout.questionsFile dir "train"
+                DataError.catch path (fun () -> ClevrJson.readQuestions path |> Seq.map (fun q -> q.Text) |> Vocabulary.extend (trainedVocabulary m))
+                |> Result.map Some |> Result.mapError DataError.describe
+            | _ -> Ok None
         let! dataset, label = TrainingData.load dataDir vocabulary
         let isBuiltIn = dataDir.IsNone
-        let spec = match resumed with Some m -> m.Model | None -> modelSpec config dataset isBuiltIn
+        let spec =
+            match resumed, fineTune with
+            | Some m, _ -> m.Model
+            | None, Some(_, m) -> FineTune.expandedSpec m.Model dataset.Vocabulary.Tokens.Length
+            | None, None -> modelSpec config dataset isBuiltIn
         let training =
             match resumed with
             | Some m -> { m.Training with Epochs = defaultArg config.Epochs m.Training.Epochs }
             | None -> trainingSpec config isBuiltIn
         let data = split training.Seed training.ArchitectureSplit dataset label
         let network = LnmnNetwork.compile spec
+        let! () =
+            match fineTune with
+            | Some(path, m) ->
+                let trained = LnmnNetwork.compile m.Model
+                Checkpoint.load path (Steps.createState m.Training trained)
+                |> Result.map (fun _ ->
+                    FineTune.copyInto trained network
+                    printfn "fine-tuning from %s: %d words, %d of them new" path dataset.Vocabulary.Tokens.Length (dataset.Vocabulary.Tokens.Length - m.Words.Length))
+            | None -> Ok()
         network.``to``(device) |> ignore
         if config.DryRun then
             printfn "%s" (SpecJson.serialize spec)

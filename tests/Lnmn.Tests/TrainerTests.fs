@@ -99,4 +99,27 @@ let tests =
                 Expect.isFalse (err.Contains "   at ") $"{args}: no stack trace in {err}"
                 Expect.isNonEmpty (err.Trim()) $"{args}: says why"
         }
+    
+        test "fine-tuning on data with new words extends the vocabulary after the old words" {
+            let first = freshDir "pretrain"
+            train first [ "--max-steps"; "1" ] |> ignore
+            let humans = freshDir "humans-data"
+            let copy (sub: string) =
+                Directory.CreateDirectory(Path.Combine(humans, sub)) |> ignore
+                for f in Directory.GetFiles(Path.Combine(dataDir.Force(), sub)) do
+                    File.Copy(f, Path.Combine(humans, sub, Path.GetFileName f))
+            copy "features"
+            copy "questions"
+            let questions = Path.Combine(humans, "questions", "CLEVR_train_questions.json")
+            let text = File.ReadAllText questions
+            let firstQuestion = text.IndexOf("\"question\":")
+            File.WriteAllText(questions, text.Insert(text.IndexOf('"', firstQuestion + 11) + 1, "zorblax quuxly "))
+            let tuned = freshDir "tuned"
+            train tuned [ "--finetune-from"; Path.Combine(first, "checkpoints", "last.ckpt"); "--data"; humans; "--max-steps"; "1" ] |> ignore
+            let read dir = (Vocabulary.load (Path.Combine(dir, "vocabulary.json")) |> Result.defaultWith (fun e -> failtest (DataError.describe e))).Tokens
+            let before, after = read first, read tuned
+            Expect.sequenceEqual after.[.. before.Length - 1] before "old words keep their ids"
+            Expect.sequenceEqual after.[before.Length ..] [| "zorblax"; "quuxly" |] "new words after them"
+        }
     ]
+

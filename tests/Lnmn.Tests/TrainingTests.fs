@@ -88,4 +88,21 @@ let tests =
             Expect.isFalse (Steps.StepMetrics.isFinite m) "NaN reported"
             Expect.allEqual (changed weights (net.WeightParameters())) false "no step taken"
         }
+        test "fine-tuning keeps every trained parameter and the old embedding rows, adding rows for new words" {
+            use _ = torch.NewDisposeScope()
+            torch.random.manual_seed 14L |> ignore
+            let trainedSpec = NetworkTests.tinySpec Ablation9 Reference
+            let trained = LnmnNetwork.compile trainedSpec
+            let expanded = LnmnNetwork.compile (FineTune.expandedSpec trainedSpec 26)
+            FineTune.copyInto trained expanded
+            let source = trained.named_parameters() |> Seq.map (fun struct (n, p) -> n, p) |> Map.ofSeq
+            for struct (name, p) in expanded.named_parameters() do
+                if name = FineTune.embeddingName then
+                    Expect.equal p.shape [| 26L; int64 trainedSpec.Dims.EmbedDim |] "six more rows"
+                    expectAllClose 0.0 (p.narrow(0L, 0L, 20L)) source.[name] "old rows kept"
+                    Expect.isFalse (p.narrow(0L, 20L, 6L).abs().sum().item<float32>() = 0.0f) "new rows initialised"
+                else expectAllClose 0.0 p source.[name] name
+            Expect.throws (fun () -> FineTune.expandedSpec trainedSpec 10 |> ignore) "cannot shrink"
+        }
     ]
+
