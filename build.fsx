@@ -30,7 +30,7 @@ let targets: (string * string * (string list -> int)) list =
           runProject "tests/Lnmn.Tests" ([ "--summary"; "--colours"; "0" ] @ args))
       "train", "run lnmn-train (args after the target go to it, e.g. train --ablation 11)", (fun args ->
           runProject "src/Lnmn.Train" args)
-      "bench", "run the benchmarks and write bench-results/*.md (bench --quick for a short run)", (fun args ->
+      "bench", "run the benchmarks, write bench-results/*.md (bench [network|training|data] [--quick])", (fun args ->
           runProject "bench/Lnmn.Bench" args) ]
 
 let help () =

@@ -17,5 +17,6 @@ let main argv =
         File.WriteAllText(Path.Combine(outDir, $"""{title.ToLowerInvariant().Replace(' ', '-')}.md"""), text)
     let only = argv |> Array.tryFind (fun a -> not (a.StartsWith "--"))
     if only |> Option.forall ((=) "network") then section "Network" (NetworkBench.run quick)
+    if only |> Option.forall ((=) "training") then section "Training" (TrainingBench.run quick)
     if only |> Option.forall ((=) "data") then section "Data" (DataBench.run quick outDir)
     0

@@ -8,6 +8,7 @@
 ///   tensorboard/           `tensorboard --logdir <run>/tensorboard`
 ///   checkpoints/last.ckpt  the latest checkpoint (atomic)
 ///   eval.md, eval.json     the evaluation table
+///   alpha.md               softmax(α) of every node of every module, the winning op in bold
 module Lnmn.Train.RunFolder
 
 open System
@@ -25,7 +26,8 @@ type Paths =
       TensorBoard: string
       Checkpoint: string
       EvalMarkdown: string
-      EvalJson: string }
+      EvalJson: string
+      Alpha: string }
 
 let paths (root: string) =
     { Root = root
@@ -36,7 +38,8 @@ let paths (root: string) =
       TensorBoard = Path.Combine(root, "tensorboard")
       Checkpoint = Path.Combine(root, "checkpoints", "last.ckpt")
       EvalMarkdown = Path.Combine(root, "eval.md")
-      EvalJson = Path.Combine(root, "eval.json") }
+      EvalJson = Path.Combine(root, "eval.json")
+      Alpha = Path.Combine(root, "alpha.md") }
 
 /// The commit the code was built from, or "unknown" outside a git checkout.
 let gitCommit () =

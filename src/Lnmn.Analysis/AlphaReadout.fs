@@ -1,0 +1,43 @@
+/// What each learned module's nodes compute: softmax(α) per node, in the spec's module order,
+/// with the winning op and its weight (how close to one-hot the node is).
+module Lnmn.Analysis.AlphaReadout
+
+open TorchSharp
+open Lnmn.Core.Specs
+open Lnmn.Core.Network
+
+type NodeReadout =
+    { /// Index into the spec's module list.
+      Module: int
+      Kind: CellKind
+      Node: int
+      /// softmax(α), in `NodeOp.all` order.
+      Weights: float list
+      Winner: NodeOp }
+
+let private ofGroup (moduleIndices: int list) (group: CellGroup.CellGroup) =
+    use _ = torch.no_grad ()
+    let weights = group.Alpha.softmax(-1L).cpu().to_type(torch.float64).contiguous().data<float>().ToArray()
+    let nodes = CellKind.nodeCount group.Kind
+    [ for cell, moduleIndex in List.indexed moduleIndices do
+        for node in 0 .. nodes - 1 do
+            let w = List.init 6 (fun op -> weights.[(cell * nodes + node) * 6 + op])
+            { Module = moduleIndex; Kind = group.Kind; Node = node; Weights = w
+              Winner = NodeOp.all.[w |> List.indexed |> List.maxBy snd |> fst] } ]
+
+/// Every node of every generic module, ordered by module then node.
+let read (network: LnmnNetwork.LnmnNetwork) : NodeReadout list =
+    let layout, _ = LnmnNetwork.groupModules network.Spec.Modules
+    List.map2 (fun (_, indices) group -> ofGroup indices group) layout network.CellGroups
+    |> List.concat
+    |> List.sortBy (fun r -> r.Module, r.Node)
+
+/// A Markdown table: one row per node, op weights as percentages, the winner in bold.
+let markdown (readouts: NodeReadout list) =
+    let header = "| module | kind | node | " + (NodeOp.all |> List.map NodeOp.name |> String.concat " | ") + " |"
+    let rule = "| ---: | --- | ---: |" + String.replicate 6 " ---: |"
+    let row (r: NodeReadout) =
+        let cells =
+            List.map2 (fun op w -> if op = r.Winner then sprintf "**%.1f**" (100.0 * w) else sprintf "%.1f" (100.0 * w)) NodeOp.all r.Weights
+        $"| {r.Module} | {CellKind.name r.Kind} | {r.Node} | " + String.concat " | " cells + " |"
+    String.concat "\n" (header :: rule :: List.map row readouts)

@@ -1,0 +1,36 @@
+module Lnmn.Tests.AnalysisTests
+
+open Expecto
+open TorchSharp
+open Lnmn.Core.Specs
+open Lnmn.Core.Network
+open Lnmn.Analysis
+
+[<Tests>]
+let tests =
+    testList "analysis" [
+        test "the α readout maps each cell back to its spec module, with softmax weights and the winning op" {
+            use _ = torch.NewDisposeScope()
+            // Spec order interleaves kinds, so the readout must undo the grouping by kind.
+            let answer3 = Generic { Role = Answer; Arity = ThreeInput }
+            let attention4 = Generic { Role = Attention; Arity = FourInput }
+            let spec = { NetworkTests.tinySpec Ablation9 Reference with Modules = [ answer3; attention4; NoOp; answer3 ] }
+            let net = LnmnNetwork.compile spec
+            // Node weights: cell c, node n puts log 0.5 on op (c + n) mod 6 and log 0.1 on the rest.
+            for g in net.CellGroups do
+                let k, nodes = g.Count, CellKind.nodeCount g.Kind
+                let alpha = Array.init (k * nodes * 6) (fun i -> let c, n, op = i / (nodes * 6), (i / 6) % nodes, i % 6 in if op = (c + n) % 6 then log 0.5 else log 0.1)
+                use _ = torch.no_grad ()
+                g.Alpha.copy_(torch.tensor(Array.map float32 alpha).reshape(int64 k, int64 nodes, 6L)) |> ignore
+            let readout = AlphaReadout.read net
+            Expect.equal (readout |> List.map (fun r -> r.Module, r.Node)) [ 0, 0; 0, 1; 1, 0; 1, 1; 1, 2; 3, 0; 3, 1 ] "modules 0, 1, 3 in spec order"
+            let at m n = readout |> List.find (fun r -> r.Module = m && r.Node = n)
+            // Module 3 is the second answer-3in cell (c = 1): node 1 wins op (1 + 1) = Sum.
+            Expect.equal (at 3 1).Winner Sum "second answer cell, node 1"
+            Expect.equal (at 0 0).Winner Min "first answer cell, node 0"
+            Expect.equal (at 1 2).Winner Sum "attention cell (c = 0), node 2"
+            for r in readout do
+                Expect.floatClose Accuracy.medium (List.max r.Weights) 0.5 "winning weight 0.5"
+                Expect.floatClose Accuracy.medium (List.sum r.Weights) 1.0 "weights sum to one"
+        }
+    ]
