@@ -143,5 +143,6 @@ let dataTests =
         DataTests.tokenizerTests
         DataGenerationTests.generationTests
         DataGenerationTests.batchingTests
+        DataBalanceTests.balanceTests
         badInputTests
     ]

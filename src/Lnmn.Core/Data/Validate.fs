@@ -41,3 +41,14 @@ let directory (dir: string) : string list =
                           | Error e -> yield DataError.describe e
                           | Ok _ -> () ]
             featureProblems @ sceneProblems
+
+/// One line per split whose questions carry family indices: the per-family answer balance
+/// (see `Balance.describe`), for a `validate` report or a benchmark table.
+let balanceReport (dir: string) : string list =
+    [ for split in [ "train"; "val" ] do
+          let path = DatasetLayout.questionsFile dir split
+          if File.Exists path then
+              match DataError.catch path (fun () -> Balance.summarise (ClevrJson.readQuestions path)) with
+              | Error e -> yield DataError.describe e
+              | Ok summary when summary.Worst.IsSome -> yield $"{split}: {Balance.describe summary}"
+              | Ok _ -> () ]
