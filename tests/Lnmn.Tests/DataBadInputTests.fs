@@ -144,5 +144,6 @@ let dataTests =
         DataGenerationTests.generationTests
         DataGenerationTests.batchingTests
         DataBalanceTests.balanceTests
+        DataFamilyTests.familyTests
         badInputTests
     ]
