@@ -145,5 +145,6 @@ let dataTests =
         DataGenerationTests.batchingTests
         DataBalanceTests.balanceTests
         DataFamilyTests.familyTests
+        DataHumansTests.humansTests
         badInputTests
     ]
