@@ -126,6 +126,19 @@ let badInputTests =
             | [ problem ] -> Expect.stringContains problem "row 7: NaN" "one problem naming the row"
             | problems -> failtestf "%A" problems
         }
+        test "validate re-executes programs: a hand-corrupted answer is one line naming the file and question" {
+            let dir = copyOfGenerated ()
+            let path = DatasetLayout.questionsFile dir "val"
+            let questions = ClevrJson.readQuestions path |> Array.ofSeq
+            let k = questions |> Array.findIndexBack (fun q -> q.Answer = Some "yes")
+            let scene = questions[k].ImageIndex
+            ClevrJson.writeQuestions path "val" (questions |> Array.mapi (fun i q -> if i = k then { q with Answer = Some "no" } else q))
+            Expect.equal (Validate.directory dir) [ $"{path}: question {k}: program gives 'yes' on scene {scene}, the answer is 'no'" ] "the one mismatch"
+            // A scene gone from the scenes file is named too.
+            let scenesPath = DatasetLayout.scenesFile dir "val"
+            ClevrJson.writeScenes scenesPath "val" (ClevrJson.readScenes scenesPath |> Seq.filter (fun s -> s.ImageIndex <> questions[0].ImageIndex) |> Array.ofSeq)
+            Expect.equal (Validate.directory dir) [ $"{path}: question 0: no scene with image index {questions[0].ImageIndex} in the scenes file" ] "missing scene"
+        }
         test ".npy directory reads like HDF5" {
             let dir = temporaryDirectory ()
             let rows = [| for r in 0..2 -> Array.init (3 * 2 * 2) (fun i -> float32 (r * 100 + i)) |]
@@ -143,5 +156,8 @@ let dataTests =
         DataTests.tokenizerTests
         DataGenerationTests.generationTests
         DataGenerationTests.batchingTests
+        DataBalanceTests.balanceTests
+        DataFamilyTests.familyTests
+        DataHumansTests.humansTests
         badInputTests
     ]

@@ -97,6 +97,11 @@ let generationTests =
                 Expect.equal d.Val.Examples.Length (count "val") "val"
                 Expect.isTrue (d.Train.Examples |> Array.forall (fun e -> e.Answer >= 0 && e.Category.IsSome && e.Tokens |> Array.forall (fun t -> t > 1))) "encoded, no UNK in train"
             Expect.equal (Validate.directory dir) [] "no problems"
+            match Validate.balanceReport dir with
+            | [ train; value ] ->
+                Expect.stringStarts train $"train: answer balance (max/mean per family) over {Templates.all.Length} families: worst " "train line"
+                Expect.stringStarts value "val: answer balance" "val line"
+            | lines -> failtestf "%A" lines
         }
     ]
 

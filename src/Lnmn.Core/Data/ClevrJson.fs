@@ -50,8 +50,12 @@ let private readQuestion (path: string) (index: int) (e: JsonElement) : Question
 /// Raises DataException on bad input (use `DataError.catch` or `readQuestionsChecked`).
 let readQuestions (path: string) : seq<Question> = JsonStream.items path "questions" "question" (readQuestion path)
 
-/// CLEVR-Humans files have the same layout, without programs.
-let readHumans (path: string) : seq<Question> = readQuestions path
+/// CLEVR-Humans files have the same layout, without programs; every question has an answer.
+let readHumans (path: string) : seq<Question> =
+    readQuestions path
+    |> Seq.map (fun q ->
+        if q.Answer.IsNone then DataError.fail path (Some $"question {q.Index}") "missing field 'answer'"
+        q)
 
 /// All questions of a file, or the first problem.
 let readQuestionsChecked (path: string) : Result<Question[], DataError> =

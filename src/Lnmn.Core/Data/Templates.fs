@@ -253,18 +253,55 @@ let private sameFamilies =
                       add ctx (Query q) [ add ctx Unique [ filters ctx d s ] ] |> ignore
                       return queryText ctx q $"the other {nounPhrase ctx d false} that has the same {an} as {text}" }) ]
 
+/// Is the object reached by `hx` hops the same in attribute `a` as the one reached by `hy`
+/// hops? Neither description names `a`, and the two objects differ (CLEVR's constraints).
+let private comparison a hx hy (ctx: Context) =
+    let an = Attribute.name a
+    option {
+        let! x, xText = reference ctx hx [ a ]
+        let qx = add ctx (Query a) [ x ]
+        let! y, yText = reference ctx hy [ a ]
+        let qy = add ctx (Query a) [ y ]
+        let! ox = objectAt ctx x
+        let! oy = objectAt ctx y
+        if ox = oy then return! None
+        else
+            add ctx (EqualAttribute a) [ qx; qy ] |> ignore
+            let verb = if a = Material then "made of the same material as" else $"the same {an} as"
+            return capitalised $"is {xText} {verb} {yText}?"
+    }
+
 let private comparisonFamilies =
     [ for hops in [ 0; 1 ] do
-          for a in Attribute.all do
-              let an = Attribute.name a
-              yield TemplateGroup.Comparison, $"compare_{an}_{hops}hop", (fun ctx -> option {
-                  let! x, xText = reference ctx hops [ a ]
-                  let qx = add ctx (Query a) [ x ]
-                  let! y, yText = reference ctx 0 [ a ]
-                  let qy = add ctx (Query a) [ y ]
-                  add ctx (EqualAttribute a) [ qx; qy ] |> ignore
-                  let verb = if a = Material then "made of the same material as" else $"the same {an} as"
-                  return capitalised $"is {xText} {verb} {yText}?" }) ]
+          for a in Attribute.all ->
+              TemplateGroup.Comparison, $"compare_{Attribute.name a}_{hops}hop", comparison a hops 0 ]
+
+/// The relation on the second object, or on both.
+let private comparisonRelatedFamilies =
+    [ for hx, hy in [ 0, 1; 1, 1 ] do
+          for a in Attribute.all ->
+              TemplateGroup.Comparison, $"compare_{Attribute.name a}_{hx}{hy}hop", comparison a hx hy ]
+
+/// How many things with the given value of `a` are one set or the other? The two sets differ
+/// and their descriptions leave `a` out (CLEVR's constraints).
+let private orFilteredFamilies =
+    [ for a in Attribute.all ->
+          SingleOr, $"single_or_filter_{Attribute.name a}_count", (fun ctx ->
+              let s1 = add ctx Scene []
+              let d1 = describeSet ctx (objectsAt ctx s1) |> Map.remove a
+              let f1 = filters ctx d1 s1
+              let s2 = add ctx Scene []
+              let d2 = describeSet ctx (objectsAt ctx s2) |> Map.remove a
+              let f2 = filters ctx d2 s2
+              if objectsAt ctx f1 = objectsAt ctx f2 then None
+              else
+                  let either = add ctx Union [ f1; f2 ]
+                  let value = pick ctx.Rng (Attribute.values a)
+                  let only = Map.ofList [ a, value ]
+                  add ctx Function.Count [ filters ctx only either ] |> ignore
+                  let things = nounPhrase ctx only true
+                  let eitherWord = word ctx [ ""; "either " ]
+                  Some $"How many {things} are {eitherWord}{nounPhrase ctx d1 true} or {nounPhrase ctx d2 true}?") ]
 
 let private integerFamilies =
     [ for hx, hy in [ 0, 0; 1, 0; 1, 1 ] do
@@ -285,6 +322,8 @@ let private integerFamilies =
 let all: Family list =
     hopFamilies ZeroHop 0 @ hopFamilies OneHop 1 @ hopFamilies TwoHop 2 @ hopFamilies ThreeHop 3
     @ andFamilies @ orFamilies @ sameFamilies @ comparisonFamilies @ integerFamilies
+    // Added later; appended so that the earlier families keep their indices.
+    @ comparisonRelatedFamilies @ orFilteredFamilies
     |> List.mapi (fun i (group, name, sample) -> { Index = i; Group = group; Name = name; Sample = sample })
 
 /// Samples one question of a family on a scene: program and text, or None.

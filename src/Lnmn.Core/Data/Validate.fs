@@ -12,8 +12,26 @@ let private scanFeatures (features: Features.FeatureSource) =
             features.Read(Array.init count (fun i -> start + i)) |> ignore
             start <- start + count)
 
+/// The first question whose program, run on its scene, fails or gives another answer.
+let private firstMismatch (questionsPath: string) (scenes: Scenes.Scene[]) : DataError option =
+    let byImage = scenes |> Array.map (fun s -> s.ImageIndex, s) |> dict
+    ClevrJson.readQuestions questionsPath
+    |> Seq.tryPick (fun q ->
+        let problem message = Some(DataError.make questionsPath (Some $"question {q.Index}") message)
+        match q.Program, q.Answer with
+        | Some program, Some expected ->
+            match byImage.TryGetValue q.ImageIndex with
+            | false, _ -> problem $"no scene with image index {q.ImageIndex} in the scenes file"
+            | true, scene ->
+                match Scenes.answer scene program with
+                | Error e -> problem $"program fails on scene {q.ImageIndex}: {e}"
+                | Ok actual when actual <> expected -> problem $"program gives '{actual}' on scene {q.ImageIndex}, the answer is '{expected}'"
+                | Ok _ -> None
+        | _ -> None)
+
 /// Problems found in `dir` (empty when it is fine): questions, answers, programs, image
-/// indices against feature rows, feature shape and dtype, NaN/Inf, and the scenes files.
+/// indices against feature rows, feature shape and dtype, NaN/Inf, the scenes files, and (where a
+/// split has a scenes file) each program re-executed against its answer.
 let directory (dir: string) : string list =
     if not (Directory.Exists dir) then [ $"{dir}: directory not found" ]
     else
@@ -37,7 +55,23 @@ let directory (dir: string) : string list =
                 [ for split in [ "train"; "val" ] do
                       let path = DatasetLayout.scenesFile dir split
                       if File.Exists path then
-                          match DataError.catch path (fun () -> ClevrJson.readScenes path |> Seq.length) with
+                          match ClevrJson.readScenesChecked path with
                           | Error e -> yield DataError.describe e
-                          | Ok _ -> () ]
+                          | Ok scenes ->
+                              let questionsPath = DatasetLayout.questionsFile dir split
+                              match DataError.catch questionsPath (fun () -> firstMismatch questionsPath scenes) with
+                              | Error e -> yield DataError.describe e
+                              | Ok(Some e) -> yield DataError.describe e
+                              | Ok None -> () ]
             featureProblems @ sceneProblems
+
+/// One line per split whose questions carry family indices: the per-family answer balance
+/// (see `Balance.describe`), for a `validate` report or a benchmark table.
+let balanceReport (dir: string) : string list =
+    [ for split in [ "train"; "val" ] do
+          let path = DatasetLayout.questionsFile dir split
+          if File.Exists path then
+              match DataError.catch path (fun () -> Balance.summarise (ClevrJson.readQuestions path)) with
+              | Error e -> yield DataError.describe e
+              | Ok summary when summary.Worst.IsSome -> yield $"{split}: {Balance.describe summary}"
+              | Ok _ -> () ]
