@@ -84,7 +84,12 @@ let generateSplit (options: BuiltInOptions) (split: string) (sceneCount: int) : 
                     | _ -> ()
     scenes.ToArray(), questions.ToArray()
 
-let optionsJson (options: BuiltInOptions) = Lnmn.Core.SpecJson.serialize options
+/// Bumped whenever the generator makes different data for the same options (new families, new
+/// rules), so `ensure` regenerates a dataset made by an older generator.
+let generatorVersion = 2
+
+let optionsJson (options: BuiltInOptions) =
+    Lnmn.Core.SpecJson.serialize {| GeneratorVersion = generatorVersion; Options = options |}
 
 let private writeSplit (options: BuiltInOptions) (dir: string) (split: string) (sceneCount: int) =
     let scenes, questions = generateSplit options split sceneCount
