@@ -59,6 +59,7 @@ let private validate argv =
     match Validate.directory dir with
     | [] ->
         printfn "%s: ok" dir
+        for line in Validate.balanceReport dir do printfn "answer balance, %s" line
         0
     | problems ->
         for p in problems do eprintfn "%s" p
