@@ -26,7 +26,7 @@ let forward (spec: ModelSpec) (batch: int) (questionLength: int) =
         let output =
             match kind.Role with
             | Attention -> 2.0 * full
-            | Answer -> full + b * 2.0 * mem * (q + mem + D)
+            | Answer -> full + b * 2.0 * mem * (D + mem + D)
         perNodeElement * nodes + output
     let cells = spec.Modules |> List.sumBy (function Generic k -> cell k | NoOp -> 0.0)
     let classifier = b * 2.0 * ((q + mem) * 512.0 + 512.0 * float d.Answers)

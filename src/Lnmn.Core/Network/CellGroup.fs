@@ -7,17 +7,18 @@
 /// In 4-input cells n0 has one channel, so its L2 normalisation is the sign of the mixture: kept,
 /// as in the authors' code.
 /// Attention cells: 1×1 conv (map_dim → 1) of the last node, raw logits.
-/// Answer cells: Linear([c_t ; mem_{t−1} ; Σ_{H,W} last node] → mem_dim).
+/// Answer cells: Linear([c ; mem_{t−1} ; Σ_{H,W} last node] → mem_dim), c = W1·c_t the txt vector
+/// (paper Table 6: W2[Σ …, W1 c_txt, f_mem]).
 module Lnmn.Core.Network.CellGroup
 
 open TorchSharp
 open Lnmn.Core.Specs
 
-/// What every cell sees at a step. Maps are (B, H, W); img (B, H, W, D), channels last; txt (B, D).
+/// What every cell sees at a step. Maps are (B, H, W); img (B, H, W, D), channels last; txt (B, D);
+/// memory (B, mem_dim).
 type CellInputs =
     { Image: torch.Tensor
       TextMap: torch.Tensor
-      Text: torch.Tensor
       Memory: torch.Tensor
       Attention1: torch.Tensor
       Attention2: torch.Tensor option }
@@ -28,7 +29,7 @@ type CellGroup(kind: CellKind, count: int, dims: ModelDims) as this =
     let k = int64 count
     let mapDim = int64 dims.MapDim
     let alpha = torch.nn.Parameter(torch.randn([| k; int64 nodes; 6L |]))
-    let answerInputs = ModelDims.questionDim dims + dims.MemDim + dims.MapDim
+    let answerInputs = dims.MapDim + dims.MemDim + dims.MapDim
     let outWeight, outBias =
         match kind.Role with
         | Attention -> Tensors.uniformParameter [| k; mapDim |] dims.MapDim, Tensors.uniformParameter [| k |] dims.MapDim
@@ -66,5 +67,5 @@ type CellGroup(kind: CellKind, count: int, dims: ModelDims) as this =
         | Answer ->
             let batch = last.shape.[0]
             let perCell (x: torch.Tensor) = x.unsqueeze(1L).expand(batch, k, -1L)
-            let features = torch.cat([| perCell inputs.Text; perCell inputs.Memory; last.sum([| 2L; 3L |]) |], -1L)
+            let features = torch.cat([| perCell inputs.TextMap; perCell inputs.Memory; last.sum([| 2L; 3L |]) |], -1L)
             torch.einsum("bki,koi->bko", features, outWeight) + outBias.unsqueeze(0L)

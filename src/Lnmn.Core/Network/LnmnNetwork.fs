@@ -112,7 +112,7 @@ type LnmnNetwork(spec: ModelSpec) as this =
             let popped = Stack.pop pointer
             let second = Stack.read stack popped
             let inputs: CellGroup.CellInputs =
-                { Image = image; TextMap = textProjection.call c.Text; Text = c.Text; Memory = memory
+                { Image = image; TextMap = textProjection.call c.Text; Memory = memory
                   Attention1 = first; Attention2 = Some second }
             // Each group: stacks (B, k, L, H, W), pointers (B, k, L), memory (B, k, mem) or None.
             let results =
