@@ -8,7 +8,7 @@
 ///   tensorboard/           `tensorboard --logdir <run>/tensorboard`
 ///   checkpoints/last.ckpt  the latest checkpoint (atomic)
 ///   eval.md, eval.json     the evaluation table
-///   alpha.md               softmax(α) of every node of every module, the winning op in bold
+///   alpha.md               each module's formula, and softmax(α) of every node
 module Lnmn.Train.RunFolder
 
 open System

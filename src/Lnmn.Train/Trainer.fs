@@ -146,7 +146,10 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
         let text = $"## {title}\n\n{table}\n"
         RunFolder.writeAtomically paths.EvalMarkdown text
         RunFolder.writeAtomically paths.EvalJson (SpecJson.serialize {| Soft = soft; HardMax = hard |})
-        RunFolder.writeAtomically paths.Alpha ("## softmax(α) per node (%)\n\n" + Lnmn.Analysis.AlphaReadout.markdown (Lnmn.Analysis.AlphaReadout.read state.Network) + "\n")
+        RunFolder.writeAtomically paths.Alpha
+            ("## What each module computes (argmax op per node, simplified)\n\n"
+             + Lnmn.Analysis.Extraction.markdown (Lnmn.Analysis.Extraction.extract state.Network)
+             + "\n\n## softmax(α) per node (%)\n\n" + Lnmn.Analysis.AlphaReadout.markdown (Lnmn.Analysis.AlphaReadout.read state.Network) + "\n")
         display.Line text
         Ok { RunDirectory = paths.Root; StepsRun = step - start.GlobalStep; ValidationAccuracy = Some(Evaluation.Accuracy.percent soft.Overall) }
 
