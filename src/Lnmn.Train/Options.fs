@@ -66,11 +66,13 @@ type EvalArgs =
     | [<Mandatory>] Checkpoint of path: string
     | Data of dir: string
     | Split of string
+    | Op_Ablation
     | Device of string
     | Threads of int
     interface IArgParserTemplate with
         member a.Usage =
             match a with
+            | Op_Ablation -> "also score with each op removed from every node (paper Table 7)."
             | Checkpoint _ -> "checkpoint file (a run's checkpoints/last.ckpt)."
             | Data _ -> "dataset directory (default: the one the run trained on)."
             | Split _ -> "split to score: val (default) or train."

@@ -48,6 +48,9 @@ let private evaluate argv =
             let! _ = Checkpoint.load path state
             let table, _, _ = Scoring.softAndHardMax device network metadata.Training.BatchSize source
             printfn "%s on %s (%d questions)\n\n%s" path label source.Examples.Length table
+            if r.Contains Op_Ablation then
+                printfn "\nops removed from every node (soft α):\n\n%s"
+                    (Scoring.opAblationMarkdown (Scoring.opAblation device network metadata.Training.BatchSize source))
         }
     match outcome with
     | Ok() -> 0

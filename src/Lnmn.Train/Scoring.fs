@@ -32,3 +32,23 @@ let softAndHardMax device network batchSize source =
     let soft = score device network NodeOps.NodeEvaluation.soft batchSize source
     let hard = score device network NodeOps.NodeEvaluation.hardMax batchSize source
     Evaluation.markdown [ "soft α", soft; "hard-max α", hard ], soft, hard
+
+/// Paper Table 7: each op removed from every node (softmax renormalised over the other five), then
+/// the split scored again; the first row is the model as trained.
+let opAblation device network batchSize source =
+    let row name disabled = name, score device network { NodeOps.NodeEvaluation.soft with DisabledOps = disabled } batchSize source
+    row "original model" [] :: [ for op in Lnmn.Core.Specs.NodeOp.all -> row $"without {Lnmn.Core.Specs.NodeOp.name op}" [ op ] ]
+
+/// One row per ablation, columns overall and the categories, as in paper Table 7.
+let opAblationMarkdown (rows: (string * Evaluation.Breakdown) list) =
+    match rows with
+    | [] -> ""
+    | (_, first) :: _ ->
+        let categories = first.ByCategory |> List.map (fun c -> c.Name)
+        let cell (b: Evaluation.Breakdown) name =
+            b.ByCategory |> List.tryFind (fun c -> c.Name = name) |> Option.map (Evaluation.Accuracy.percent >> sprintf "%.2f") |> Option.defaultValue "–"
+        [ yield "| ops | overall | " + String.concat " | " categories + " |"
+          yield "| --- | ---: |" + String.replicate categories.Length " ---: |"
+          for name, b in rows do
+              yield $"| {name} | {Evaluation.Accuracy.percent b.Overall:F2} | " + String.concat " | " (categories |> List.map (cell b)) + " |" ]
+        |> String.concat "\n"

@@ -121,5 +121,17 @@ let tests =
             Expect.sequenceEqual after.[.. before.Length - 1] before "old words keep their ids"
             Expect.sequenceEqual after.[before.Length ..] [| "zorblax"; "quuxly" |] "new words after them"
         }
+    
+        test "eval scores a checkpoint with soft and hard-max α, and with each op removed (Table 7)" {
+            let run = freshDir "eval"
+            train run [ "--max-steps"; "2" ] |> ignore
+            let code, out, err = runCli [ "eval"; "--checkpoint"; Path.Combine(run, "checkpoints", "last.ckpt"); "--data"; dataDir.Force(); "--op-ablation"; "--threads"; "2" ]
+            Expect.equal code 0 $"exit 0 ({err})"
+            let overallRow = out.Split('\n') |> Array.find (fun l -> l.StartsWith "| **Overall**")
+            let soft = overallRow.Split('|').[2].Trim()
+            let ablation = out.Split('\n') |> Array.filter (fun l -> l.StartsWith "| original model" || l.StartsWith "| without ")
+            Expect.equal ablation.Length 7 "the model and six ops removed"
+            Expect.equal (ablation.[0].Split('|').[2].Trim()) soft "nothing removed scores as the plain soft-α evaluation"
+        }
     ]
 
