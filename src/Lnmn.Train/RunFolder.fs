@@ -9,6 +9,7 @@
 ///   checkpoints/last.ckpt  the latest checkpoint (atomic)
 ///   eval.md, eval.json     the evaluation table
 ///   alpha.md               each module's formula, and softmax(α) of every node
+///   alpha.html, curves.html  the α heat map and the accuracy curves (open in a browser)
 module Lnmn.Train.RunFolder
 
 open System
@@ -27,7 +28,9 @@ type Paths =
       Checkpoint: string
       EvalMarkdown: string
       EvalJson: string
-      Alpha: string }
+      Alpha: string
+      AlphaPlot: string
+      CurvesPlot: string }
 
 let paths (root: string) =
     { Root = root
@@ -39,7 +42,9 @@ let paths (root: string) =
       Checkpoint = Path.Combine(root, "checkpoints", "last.ckpt")
       EvalMarkdown = Path.Combine(root, "eval.md")
       EvalJson = Path.Combine(root, "eval.json")
-      Alpha = Path.Combine(root, "alpha.md") }
+      Alpha = Path.Combine(root, "alpha.md")
+      AlphaPlot = Path.Combine(root, "alpha.html")
+      CurvesPlot = Path.Combine(root, "curves.html") }
 
 /// The commit the code was built from, or "unknown" outside a git checkout.
 let gitCommit () =
@@ -84,3 +89,13 @@ type MetricsLog(paths: Paths) =
         member _.Dispose() =
             steps.Dispose()
             epochs.Dispose()
+
+/// (epoch, train accuracy, validation accuracy) from metrics-epochs.jsonl.
+let readEpochAccuracies (paths: Paths) =
+    if not (File.Exists paths.EpochMetrics) then []
+    else
+        [ for line in File.ReadAllLines paths.EpochMetrics do
+            if line <> "" then
+                use doc = JsonDocument.Parse line
+                let e = doc.RootElement
+                yield int (e.GetProperty("epoch").GetDouble()), e.GetProperty("train_accuracy").GetDouble(), e.GetProperty("val_accuracy").GetDouble() ]

@@ -150,6 +150,8 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
             ("## What each module computes (argmax op per node, simplified)\n\n"
              + Lnmn.Analysis.Extraction.markdown (Lnmn.Analysis.Extraction.extract state.Network)
              + "\n\n## softmax(α) per node (%)\n\n" + Lnmn.Analysis.AlphaReadout.markdown (Lnmn.Analysis.AlphaReadout.read state.Network) + "\n")
+        RunFolder.writeAtomically paths.AlphaPlot (Lnmn.Analysis.Plots.alphaHeatmap (Lnmn.Analysis.AlphaReadout.read state.Network))
+        RunFolder.writeAtomically paths.CurvesPlot (Lnmn.Analysis.Plots.trainingCurves (RunFolder.readEpochAccuracies paths))
         display.Line text
         Ok { RunDirectory = paths.Root; StepsRun = step - start.GlobalStep; ValidationAccuracy = Some(Evaluation.Accuracy.percent soft.Overall) }
 

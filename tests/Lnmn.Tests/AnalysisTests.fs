@@ -33,4 +33,15 @@ let tests =
                 Expect.floatClose Accuracy.medium (List.max r.Weights) 0.5 "winning weight 0.5"
                 Expect.floatClose Accuracy.medium (List.sum r.Weights) 1.0 "weights sum to one"
         }
+        test "plots are self-contained HTML: plotly.js inline, no script fetched from a CDN" {
+            use _ = torch.NewDisposeScope()
+            let net = LnmnNetwork.compile (NetworkTests.tinySpec Ablation9 Reference)
+            let page = Plots.alphaHeatmap (AlphaReadout.read net)
+            Expect.isFalse (page.Contains "<script src=\"http") "no remote script"
+            Expect.isGreaterThan page.Length 1_000_000 "the plotly.js bundle is inline (several MB)"
+            Expect.stringContains page "m7 answer-4in n2" "the last node's row label (module 7 of ablation 9; 8 is NoOp)"
+            let curves = Plots.trainingCurves [ 0, 40.0, 41.0; 1, 60.0, 58.5 ]
+            Expect.stringContains curves "58.5" "the data points are in the page"
+        }
     ]
+
