@@ -5,6 +5,7 @@ open TorchSharp
 open Lnmn.Core.Specs
 open Lnmn.Core.Network
 open Lnmn.Analysis
+open Lnmn.Tests.TestUtil
 
 [<Tests>]
 let tests =
@@ -42,6 +43,34 @@ let tests =
             Expect.stringContains page "m7 answer-4in n2" "the last node's row label (module 7 of ablation 9; 8 is NoOp)"
             let curves = Plots.trainingCurves [ 0, 40.0, 41.0; 1, 60.0, 58.5 ]
             Expect.stringContains curves "58.5" "the data points are in the page"
+        }
+        test "integrated-gradient attributions sum to F(α) − F(0), more closely as steps grow (completeness)" {
+            use _ = torch.NewDisposeScope()
+            torch.random.manual_seed 31L |> ignore
+            let net = LnmnNetwork.compile (NetworkTests.tinySpec Ablation9 Reference)
+            let setAlphas (values: torch.Tensor list) =
+                use _ = torch.no_grad ()
+                List.iter2 (fun (a: Modules.Parameter) (v: torch.Tensor) -> a.copy_(v) |> ignore) (net.AlphaParameters()) values
+            let saved = net.AlphaParameters() |> List.map (fun a -> a.detach() * 3.0) // far from the baseline
+            setAlphas saved
+            let batch: Lnmn.Core.Training.Steps.LabelledBatch =
+                { Input = NetworkTests.randomBatch 31L 16 6 NetworkTests.tinyDims
+                  Answers = torch.randint(0L, 5L, [| 16L |], generator = torch.Generator(32UL)) }
+            let f () =
+                use _ = torch.no_grad ()
+                (IntegratedGradients.correctProbability net [ batch ]).item<float32>() |> float
+            let atAlpha = f ()
+            setAlphas (saved |> List.map torch.zeros_like)
+            let atZero = f ()
+            setAlphas saved
+            let gap steps =
+                let total = IntegratedGradients.attributions net [ batch ] steps |> List.sumBy (fun t -> t.sum().item<float32>() |> float)
+                abs (total - (atAlpha - atZero))
+            let coarse, fine = gap 2, gap 32
+            Expect.isLessThan fine coarse $"32 steps ({fine}) closer than 2 ({coarse})"
+            Expect.isLessThan fine (0.05 * abs (atAlpha - atZero) + 1e-4) "within 5% at 32 steps"
+            expectAllClose 0.0 (torch.cat(net.AlphaParameters() |> List.map (fun a -> (a :> torch.Tensor).flatten()) |> Array.ofList))
+                (torch.cat(saved |> List.map (fun s -> s.flatten()) |> Array.ofList)) "α restored"
         }
     ]
 
