@@ -27,9 +27,10 @@ let builtInEpochs = 10
 let modelSpec (config: TrainConfig) (dataset: Dataset.Dataset) (isBuiltIn: bool) =
     let f = dataset.Train.Features
     let answers, words = dataset.Vocabulary.Answers.Length, dataset.Vocabulary.Tokens.Length
+    let paperSize = defaultArg config.PaperSize (not isBuiltIn)
     let baseDims =
-        if not (defaultArg config.PaperSize (not isBuiltIn)) then ModelDims.small answers words f.Channels f.Height f.Width
-        else { ModelDims.paper answers words with InputChannels = f.Channels; GridHeight = f.Height; GridWidth = f.Width }
+        if paperSize then { ModelDims.paper answers words with InputChannels = f.Channels; GridHeight = f.Height; GridWidth = f.Width }
+        else ModelDims.small answers words f.Channels f.Height f.Width
     let dims =
         { baseDims with
             Steps = config.Steps
@@ -94,6 +95,8 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
               DataDirectory = (if data.Label = "builtin" then None else Some data.Label)
               Progress = progress; RngState = Checkpoint.currentRngState () }
         Checkpoint.save paths.Checkpoint metadata state
+    let progress epoch step (loss, accuracy, batches) : Checkpoint.Progress =
+        { Epoch = epoch; BatchInEpoch = batches; GlobalStep = step; EpochLossSum = loss; EpochAccuracySum = accuracy }
     let rec epochs epoch (step: int) =
         if epoch >= training.Epochs || step >= totalSteps then Ok step
         else
@@ -121,14 +124,16 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
                               "accuracy", weights.Accuracy; "module_entropy", weights.ModuleEntropy
                               "alpha_loss", alpha.Loss; "alpha_cross_entropy", alpha.CrossEntropy ])
                         display.Update { Epoch = epoch; Epochs = training.Epochs; Step = step; TotalSteps = totalSteps; Loss = weights.Loss; Accuracy = weights.Accuracy }
-                        if step % checkpointEvery = 0 then save { Epoch = epoch; BatchInEpoch = b + 1; GlobalStep = step }
                         let loss, acc, n = sums
-                        batches (b + 1) step (loss + weights.Loss, acc + weights.Accuracy, n + 1)
-            match batches first step (0.0, 0.0, 0) with
+                        let sums = loss + weights.Loss, acc + weights.Accuracy, n + 1
+                        if step % checkpointEvery = 0 then save (progress epoch step sums)
+                        batches (b + 1) step sums
+            let resumedSums = if epoch = start.Epoch then start.EpochLossSum, start.EpochAccuracySum, first else 0.0, 0.0, 0
+            match batches first step resumedSums with
             | Error e -> Error e
-            | Ok(step, (loss, acc, n)) when step >= totalSteps && n < order.Length - first ->
+            | Ok(step, ((_, _, n) as sums)) when step >= totalSteps && n < order.Length ->
                 // Stopped inside the epoch (--max-steps): checkpoint where it stands.
-                save { Epoch = epoch; BatchInEpoch = first + n; GlobalStep = step }
+                save (progress epoch step sums)
                 Ok step
             | Ok(step, (loss, acc, n)) ->
                 let validation = Scoring.score device state.Network NodeOps.NodeEvaluation.soft training.BatchSize data.Validation
@@ -136,7 +141,7 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
                 log.Epoch(epoch, [ "lambda_w", lambdaW; "train_loss", loss / float (max n 1); "train_accuracy", 100.0 * acc / float (max n 1)
                                    "val_accuracy", valAccuracy ])
                 display.Line $"epoch {epoch + 1}/{training.Epochs}: train loss {loss / float (max n 1):F3}, train acc {100.0 * acc / float (max n 1):F1}%%, val acc {valAccuracy:F2}%%"
-                save { Epoch = epoch + 1; BatchInEpoch = 0; GlobalStep = step }
+                save { Checkpoint.Progress.start with Epoch = epoch + 1; GlobalStep = step }
                 epochs (epoch + 1) step
     match epochs start.Epoch start.GlobalStep with
     | Error e -> Error e
@@ -229,7 +234,7 @@ let run (config: TrainConfig) : Result<RunSummary, string> =
                         p)
                 | None ->
                     writeConfig paths config spec training data
-                    Ok { Checkpoint.Epoch = 0; Checkpoint.BatchInEpoch = 0; Checkpoint.GlobalStep = 0 }
+                    Ok Checkpoint.Progress.start
             printfn "run folder: %s" root
             return! loop config device paths spec training data state start
     }

@@ -61,8 +61,9 @@ let tests =
             let whole, resumed = freshDir "whole", freshDir "resumed"
             let summary = train whole []
             Expect.isGreaterThan summary.StepsRun 5 "two epochs of several steps"
-            // Stop after 5 steps (inside the second epoch), then resume to the end.
-            train resumed [ "--max-steps"; "5" ] |> ignore
+            // 270 training questions: 5 batches an epoch. Stop after 7 steps (inside the second
+            // epoch), then resume to the end.
+            train resumed [ "--max-steps"; "7" ] |> ignore
             train resumed [ "--resume" ] |> ignore
             for file in [ "metrics-steps.jsonl"; "metrics-epochs.jsonl" ] do
                 Expect.sequenceEqual (lines (Path.Combine(resumed, file))) (lines (Path.Combine(whole, file))) file

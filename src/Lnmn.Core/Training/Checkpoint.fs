@@ -14,8 +14,18 @@ open Lnmn.Core
 open Lnmn.Core.Specs
 open Lnmn.Core.Training.TrainingSpec
 
-/// Where training stands: the next batch to run is `BatchInEpoch` of `Epoch`.
-type Progress = { Epoch: int; BatchInEpoch: int; GlobalStep: int }
+/// Where training stands: the next batch to run is `BatchInEpoch` of `Epoch`. The sums of the
+/// weight steps' loss and accuracy over the epoch's first `BatchInEpoch` batches let a run resumed
+/// mid-epoch report the same epoch means as an uninterrupted one.
+type Progress =
+    { Epoch: int
+      BatchInEpoch: int
+      GlobalStep: int
+      EpochLossSum: float
+      EpochAccuracySum: float }
+
+module Progress =
+    let start = { Epoch = 0; BatchInEpoch = 0; GlobalStep = 0; EpochLossSum = 0.0; EpochAccuracySum = 0.0 }
 
 type Metadata =
     { Model: ModelSpec
