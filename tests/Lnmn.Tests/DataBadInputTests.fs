@@ -5,6 +5,7 @@ open System.IO
 open Expecto
 open PureHDF
 open Lnmn.Core.Data
+open Lnmn.Tests.TestUtil
 
 let private temporaryDirectory () =
     let d = Path.Combine(Path.GetTempPath(), $"lnmn-bad-{Guid.NewGuid():N}")
@@ -22,13 +23,7 @@ let private questionsFile (dir: string) (items: string list) =
 let private readError (items: string list) =
     let dir = temporaryDirectory ()
     let path = questionsFile dir items
-    match ClevrJson.readQuestionsChecked path with
-    | Ok qs -> failtestf "expected an error, read %d questions" qs.Length
-    | Error e ->
-        let line = DataError.describe e
-        Expect.stringContains line path "names the file"
-        Expect.isFalse (line.Contains '\n') "one line"
-        line
+    oneLineError path (ClevrJson.readQuestionsChecked path)
 
 /// A copy of the generated dataset to break.
 let private copyOfGenerated () =

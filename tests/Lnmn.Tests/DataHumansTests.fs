@@ -4,6 +4,7 @@ open System
 open System.IO
 open Expecto
 open Lnmn.Core.Data
+open Lnmn.Tests.TestUtil
 open Lnmn.Core.Data.Clevr
 
 let private temporaryDirectory () =
@@ -51,13 +52,7 @@ let humansTests =
         test "Humans: a missing field is one line naming the file and the question" {
             let line items =
                 let path = humansFile items
-                match DataError.catch path (fun () -> ClevrJson.readHumans path |> Array.ofSeq) with
-                | Ok qs -> failtestf "accepted %d questions" qs.Length
-                | Error e ->
-                    let text = DataError.describe e
-                    Expect.stringContains text path "names the file"
-                    Expect.isFalse (text.Contains '\n') "one line"
-                    text
+                oneLineError path (DataError.catch path (fun () -> ClevrJson.readHumans path |> Array.ofSeq))
             Expect.stringContains (line [ humans[0]; humans[1].Replace("\"question\": \"How many spheres are hiding behind the cube?\", ", "") ]) "question 1: missing field 'question'" "question"
             Expect.stringContains (line [ humans[0]; humans[1]; humans[2].Replace("\"answer\": \"cube\", ", "") ]) "question 2: missing field 'answer'" "answer"
         }

@@ -15,7 +15,7 @@ let tinySpec ablation stack = { ModelSpec.lnmn ablation tinyDims with Stack = st
 
 /// A random batch: lengths between 1 and maxLength, tokens in 2..vocab−1, zero padding.
 let randomBatch (seed: int64) (batch: int) (maxLength: int) (dims: ModelDims) =
-    let g = torch.Generator(uint64 seed)
+    let g = new torch.Generator(uint64 seed)
     let lengths = torch.randint(1L, int64 maxLength + 1L, [| int64 batch |], generator = g)
     let tokens = torch.randint(2L, int64 dims.Vocabulary, [| int64 batch; int64 maxLength |], generator = g)
     let mask = Tensors.lengthMask lengths (int64 maxLength)
@@ -121,7 +121,7 @@ let tests =
             torch.random.manual_seed 8L |> ignore
             let net = compile (tinySpec Ablation11 Reference)
             let b = randomBatch 8L 64 6 tinyDims
-            let answers = torch.randint(0L, 5L, [| 64L |], generator = torch.Generator(9UL))
+            let answers = torch.randint(0L, 5L, [| 64L |], generator = new torch.Generator(9UL))
             let optimiser = torch.optim.Adam(net.parameters(), lr = 0.01)
             let accuracy () =
                 use _ = torch.no_grad ()

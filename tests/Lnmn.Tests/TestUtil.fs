@@ -21,3 +21,13 @@ let expectAllClose (tolerance: float) (actual: torch.Tensor) (expected: torch.Te
 let scoped (body: unit -> unit) () =
     use _ = torch.NewDisposeScope()
     body ()
+
+/// The description of a data error, checked to name `path` and to be one line.
+let oneLineError (path: string) (result: Result<'T, Lnmn.Core.Data.DataError>) =
+    match result with
+    | Ok _ -> failtestf "%s: expected an error, the input was accepted" path
+    | Error e ->
+        let line = Lnmn.Core.Data.DataError.describe e
+        Expect.stringContains line path "names the file"
+        Expect.isFalse (line.Contains '\n') "one line"
+        line
