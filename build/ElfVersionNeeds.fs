@@ -65,23 +65,22 @@ let private libstdcxxCandidates =
 /// The system libstdc++, if one is found where Linux distributions put it.
 let systemLibstdcxx () = libstdcxxCandidates |> List.tryFind File.Exists
 
-/// Mark `version` weak in `path` when the system libstdc++ lacks it. The file is replaced by a
-/// rename, never edited in place, so a hard link into the NuGet cache can never be modified. The
-/// file keeps its modification time, so MSBuild's incremental copy sees it as up to date and does
-/// not put the unpatched file back. Returns what was done, for the build log.
-let weakenIfSystemLacks (version: string) (path: string) : string =
-    match systemLibstdcxx () with
-    | Some lib when definesVersion version (File.ReadAllBytes lib) -> $"{lib} has {version}: {path} left as it is"
-    | lib ->
-        let elf = File.ReadAllBytes path
-        let needs = versionNeeds elf |> List.filter (fun n -> n.Version = version)
-        if needs.IsEmpty then $"{path} does not need {version}"
-        elif needs |> List.forall isWeak then $"{path}: {version} already weak"
-        else
-            let tmp = path + ".weakening"
-            let modified = File.GetLastWriteTimeUtc path
-            File.WriteAllBytes(tmp, markWeak version elf)
-            File.SetLastWriteTimeUtc(tmp, modified)
-            File.Move(tmp, path, true)
-            let sys = defaultArg lib "no system libstdc++ found"
-            $"{path}: marked {version} weak ({sys} lacks it)"
+/// Writes `destination`: a copy of `source` with `version` marked weak when the system libstdc++
+/// lacks it, else a plain copy. Written to a temporary name and renamed. Returns what was done,
+/// for the build log.
+let weakenedCopy (version: string) (source: string) (destination: string) : string =
+    let elf = File.ReadAllBytes source
+    let lacking =
+        match systemLibstdcxx () with
+        | Some lib when definesVersion version (File.ReadAllBytes lib) -> None
+        | lib -> Some(defaultArg lib "no system libstdc++ found")
+    let bytes, what =
+        match lacking with
+        | None -> elf, $"system libstdc++ has {version}: plain copy"
+        | Some _ when versionNeeds elf |> List.forall (fun n -> n.Version <> version) -> elf, $"does not need {version}: plain copy"
+        | Some sys -> markWeak version elf, $"marked {version} weak ({sys} lacks it)"
+    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath destination)) |> ignore
+    let temporary = destination + ".partial"
+    File.WriteAllBytes(temporary, bytes)
+    File.Move(temporary, destination, true)
+    $"{destination}: {what}"

@@ -1,8 +1,9 @@
-// Build step (Directory.Build.targets): `dotnet fsi build/weaken-glibcxx.fsx <libLibTorchSharp.so>`.
+// Build step (Directory.Build.targets): `dotnet fsi build/weaken-glibcxx.fsx <source .so> <destination .so>`
+// writes the copy of libLibTorchSharp.so that the build then puts in the output folder.
 #load "ElfVersionNeeds.fs"
 
 match fsi.CommandLineArgs |> Array.tail with
-| [| path |] -> printfn "%s" (ElfVersionNeeds.weakenIfSystemLacks "GLIBCXX_3.4.32" path)
+| [| source; destination |] -> printfn "%s" (ElfVersionNeeds.weakenedCopy "GLIBCXX_3.4.32" source destination)
 | _ ->
-    eprintfn "usage: dotnet fsi build/weaken-glibcxx.fsx <path to libLibTorchSharp.so>"
+    eprintfn "usage: dotnet fsi build/weaken-glibcxx.fsx <libLibTorchSharp.so from the package> <destination>"
     exit 2
