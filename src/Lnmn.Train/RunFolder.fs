@@ -56,18 +56,12 @@ let gitCommit () =
         if p.ExitCode = 0 then out else "unknown"
     with _ -> "unknown"
 
-/// Writes text through a temporary file and a rename.
-let writeAtomically (path: string) (text: string) =
-    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath path)) |> ignore
-    File.WriteAllText(path + ".partial", text)
-    File.Move(path + ".partial", path, true)
-
 /// Keeps the lines of a JSONL file for which `keep` holds (on resume: those before the checkpoint).
 let truncateJsonl (path: string) (keep: JsonElement -> bool) =
     if File.Exists path then
         File.ReadAllLines path
         |> Array.filter (fun line -> line.Length > 0 && (use doc = JsonDocument.Parse line in keep (doc.RootElement.Clone())))
-        |> fun lines -> writeAtomically path (String.concat "" (lines |> Array.map (fun l -> l + "\n")))
+        |> fun lines -> Lnmn.Core.Data.AtomicFile.writeAllText path (String.concat "" (lines |> Array.map (fun l -> l + "\n")))
 
 /// Appends JSON lines and mirrors numeric fields to TensorBoard.
 type MetricsLog(paths: Paths) =

@@ -79,8 +79,8 @@ let private writeConfig (paths: RunFolder.Paths) (config: TrainConfig) (spec: Mo
                Training = training
                Device = string config.Device
                Threads = torch.get_num_threads () |}
-    RunFolder.writeAtomically paths.Config configJson
-    RunFolder.writeAtomically paths.Spec (SpecJson.serialize spec)
+    AtomicFile.writeAllText paths.Config configJson
+    AtomicFile.writeAllText paths.Spec (SpecJson.serialize spec)
     Vocabulary.save (Path.Combine(paths.Root, "vocabulary.json")) data.Dataset.Vocabulary
 
 let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.Paths) (spec: ModelSpec) (training: TrainingSpec) (data: TrainingData) (state: Steps.TrainingState) (start: Checkpoint.Progress) =
@@ -149,14 +149,15 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
         let table, soft, hard = Scoring.softAndHardMax device state.Network training.BatchSize data.Validation
         let title = match training.ArchitectureSplit with ValidationLeaky -> "validation (α fitted on it: not held out)" | HeldOutOfTrain _ -> "validation"
         let text = $"## {title}\n\n{table}\n"
-        RunFolder.writeAtomically paths.EvalMarkdown text
-        RunFolder.writeAtomically paths.EvalJson (SpecJson.serialize {| Soft = soft; HardMax = hard |})
-        RunFolder.writeAtomically paths.Alpha
+        AtomicFile.writeAllText paths.EvalMarkdown text
+        AtomicFile.writeAllText paths.EvalJson (SpecJson.serialize {| Soft = soft; HardMax = hard |})
+        let alpha = Lnmn.Analysis.AlphaReadout.read state.Network
+        AtomicFile.writeAllText paths.Alpha
             ("## What each module computes (argmax op per node, simplified)\n\n"
              + Lnmn.Analysis.Extraction.markdown (Lnmn.Analysis.Extraction.extract state.Network)
-             + "\n\n## softmax(α) per node (%)\n\n" + Lnmn.Analysis.AlphaReadout.markdown (Lnmn.Analysis.AlphaReadout.read state.Network) + "\n")
-        RunFolder.writeAtomically paths.AlphaPlot (Lnmn.Analysis.Plots.alphaHeatmap (Lnmn.Analysis.AlphaReadout.read state.Network))
-        RunFolder.writeAtomically paths.CurvesPlot (Lnmn.Analysis.Plots.trainingCurves (RunFolder.readEpochAccuracies paths))
+             + "\n\n## softmax(α) per node (%)\n\n" + Lnmn.Analysis.AlphaReadout.markdown alpha + "\n")
+        AtomicFile.writeAllText paths.AlphaPlot (Lnmn.Analysis.Plots.alphaHeatmap alpha)
+        AtomicFile.writeAllText paths.CurvesPlot (Lnmn.Analysis.Plots.trainingCurves (RunFolder.readEpochAccuracies paths))
         display.Line text
         Ok { RunDirectory = paths.Root; StepsRun = step - start.GlobalStep; ValidationAccuracy = Some(Evaluation.Accuracy.percent soft.Overall) }
 

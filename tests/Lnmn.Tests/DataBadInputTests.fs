@@ -7,11 +7,6 @@ open PureHDF
 open Lnmn.Core.Data
 open Lnmn.Tests.TestUtil
 
-let private temporaryDirectory () =
-    let d = Path.Combine(Path.GetTempPath(), $"lnmn-bad-{Guid.NewGuid():N}")
-    Directory.CreateDirectory d |> ignore
-    d
-
 let private goodQuestion = """{"question": "How many things are there?", "answer": "2", "image_index": 0, "image_filename": "a.png", "split": "train", "program": [{"function": "scene", "inputs": [], "value_inputs": []}, {"type": "count", "inputs": [0], "value_inputs": []}]}"""
 
 let private questionsFile (dir: string) (items: string list) =
@@ -27,13 +22,16 @@ let private readError (items: string list) =
 
 /// A copy of the generated dataset to break.
 let private copyOfGenerated () =
-    let source = DataGenerationTests.generated.Force()
     let dir = temporaryDirectory ()
-    for f in Directory.GetFiles(source, "*", SearchOption.AllDirectories) do
-        let target = Path.Combine(dir, Path.GetRelativePath(source, f))
-        Directory.CreateDirectory(Path.GetDirectoryName target) |> ignore
-        File.Copy(f, target)
+    copyDirectory (DataGenerationTests.generated.Force()) dir
     dir
+
+/// The load error after `edit` is applied to the text of a copy's val questions.
+let private loadErrorAfterEditingVal (edit: string -> string) =
+    let dir = copyOfGenerated ()
+    let path = DatasetLayout.questionsFile dir "val"
+    File.WriteAllText(path, edit (File.ReadAllText path))
+    oneLineError path (Dataset.loadDataset dir)
 
 let private writeFeatures (path: string) (dataset: H5Dataset) =
     let file = H5File()
@@ -66,20 +64,12 @@ let badInputTests =
         test "unknown program function" {
             Expect.stringContains (readError [ goodQuestion.Replace("\"type\": \"count\"", "\"type\": \"count_all\"") ]) "question 0: program step 1: unknown program function 'count_all'" "line" }
         test "answer outside the answer set" {
-            let dir = copyOfGenerated ()
-            let path = DatasetLayout.questionsFile dir "val"
-            File.WriteAllText(path, File.ReadAllText(path).Replace("\"answer\":\"yes\"", "\"answer\":\"maybe\""))
-            match Dataset.loadDataset dir with
-            | Error e -> Expect.stringContains (DataError.describe e) "answer 'maybe' is not one of the 28 answers" "line"
-            | Ok _ -> failtest "accepted an unknown answer"
+            let line = loadErrorAfterEditingVal (fun text -> text.Replace("\"answer\":\"yes\"", "\"answer\":\"maybe\""))
+            Expect.stringContains line "answer 'maybe' is not one of the 28 answers" "line"
         }
         test "image index beyond the feature rows" {
-            let dir = copyOfGenerated ()
-            let path = DatasetLayout.questionsFile dir "val"
-            File.WriteAllText(path, File.ReadAllText(path).Replace("\"image_index\":3,", "\"image_index\":99999,"))
-            match Dataset.loadDataset dir with
-            | Error e -> Expect.stringContains (DataError.describe e) "image index 99999 is beyond the" "line"
-            | Ok _ -> failtest "accepted an image index beyond the rows"
+            let line = loadErrorAfterEditingVal (fun text -> text.Replace("\"image_index\":3,", "\"image_index\":99999,"))
+            Expect.stringContains line "image index 99999 is beyond the" "line"
         }
         test "feature shape and dtype" {
             let dir = temporaryDirectory ()

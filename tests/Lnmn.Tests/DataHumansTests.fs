@@ -7,11 +7,6 @@ open Lnmn.Core.Data
 open Lnmn.Tests.TestUtil
 open Lnmn.Core.Data.Clevr
 
-let private temporaryDirectory () =
-    let d = Path.Combine(Path.GetTempPath(), $"lnmn-humans-{Guid.NewGuid():N}")
-    Directory.CreateDirectory d |> ignore
-    d
-
 let private humansFile (items: string list) =
     let path = Path.Combine(temporaryDirectory (), "CLEVR-Humans-train.json")
     File.WriteAllText(path, "{\"questions\": [" + String.Join(",\n", items) + "]}")
@@ -57,12 +52,8 @@ let humansTests =
             Expect.stringContains (line [ humans[0]; humans[1]; humans[2].Replace("\"answer\": \"cube\", ", "") ]) "question 2: missing field 'answer'" "answer"
         }
         test "the test split (no answer, no program) loads; its answers are -1" {
-            let source = DataGenerationTests.generated.Force()
             let dir = temporaryDirectory ()
-            for f in Directory.GetFiles(source, "*", SearchOption.AllDirectories) do
-                let target = Path.Combine(dir, Path.GetRelativePath(source, f))
-                Directory.CreateDirectory(Path.GetDirectoryName target) |> ignore
-                File.Copy(f, target)
+            copyDirectory (DataGenerationTests.generated.Force()) dir
             File.Copy((DatasetLayout.featureCandidates dir "val").Head, (DatasetLayout.featureCandidates dir "test").Head)
             let testQuestions =
                 ClevrJson.readQuestions (DatasetLayout.questionsFile dir "val")

@@ -31,3 +31,16 @@ let oneLineError (path: string) (result: Result<'T, Lnmn.Core.Data.DataError>) =
         Expect.stringContains line path "names the file"
         Expect.isFalse (line.Contains '\n') "one line"
         line
+
+/// Copies every file under `source` to the same relative place under `destination`.
+let copyDirectory (source: string) (destination: string) =
+    for f in System.IO.Directory.GetFiles(source, "*", System.IO.SearchOption.AllDirectories) do
+        let target = System.IO.Path.Combine(destination, System.IO.Path.GetRelativePath(source, f))
+        System.IO.Directory.CreateDirectory(System.IO.Path.GetDirectoryName target) |> ignore
+        System.IO.File.Copy(f, target)
+
+/// A new empty directory under the system's temporary folder.
+let temporaryDirectory () =
+    let d = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"lnmn-tests-{System.Guid.NewGuid():N}")
+    System.IO.Directory.CreateDirectory d |> ignore
+    d

@@ -8,6 +8,7 @@ open Argu
 open Lnmn.Core.Data
 open Lnmn.Core.Training
 open Lnmn.Train
+open Lnmn.Tests.TestUtil
 
 /// A tiny built-in dataset (300 train, 100 val questions), generated once per test run.
 let private dataDir =
@@ -105,12 +106,8 @@ let tests =
             let first = freshDir "pretrain"
             train first [ "--max-steps"; "1" ] |> ignore
             let humans = freshDir "humans-data"
-            let copy (sub: string) =
-                Directory.CreateDirectory(Path.Combine(humans, sub)) |> ignore
-                for f in Directory.GetFiles(Path.Combine(dataDir.Force(), sub)) do
-                    File.Copy(f, Path.Combine(humans, sub, Path.GetFileName f))
-            copy "features"
-            copy "questions"
+            for sub in [ "features"; "questions" ] do
+                copyDirectory (Path.Combine(dataDir.Force(), sub)) (Path.Combine(humans, sub))
             let questions = Path.Combine(humans, "questions", "CLEVR_train_questions.json")
             let text = File.ReadAllText questions
             let firstQuestion = text.IndexOf("\"question\":")
