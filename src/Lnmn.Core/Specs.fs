@@ -84,10 +84,19 @@ type StackDiscipline =
     /// The paper's prose made to work: the stack starts uniform, attention cells push their result.
     | Push
 
+/// How the weights start (α is always N(0,1), as the paper says).
+type Initialisation =
+    /// The authors' code: xavier-normal linear and LSTM weights with zero biases, xavier-uniform
+    /// 1×1 convs with N(0,1) biases, c_0 ~ N(0,1).
+    | AuthorsCode
+    /// PyTorch's layer defaults, U(±1/√fan-in).
+    | TorchDefaults
+
 type ModelSpec =
     { Dims: ModelDims
       Modules: ModuleSpec list
-      Stack: StackDiscipline }
+      Stack: StackDiscipline
+      Initialisation: Initialisation }
 
 /// The paper's three module sets (Table 3); NoOp is always added.
 type Ablation =
@@ -119,7 +128,8 @@ module Ablation =
         @ cells Answer ThreeInput an3 @ cells Answer FourInput an4 @ [ NoOp ]
 
 module ModelSpec =
-    let lnmn ablation dims = { Dims = dims; Modules = Ablation.modules ablation; Stack = Reference }
+    let lnmn ablation dims =
+        { Dims = dims; Modules = Ablation.modules ablation; Stack = Reference; Initialisation = AuthorsCode }
 
     let nodeCount (spec: ModelSpec) =
         spec.Modules |> List.sumBy (function Generic k -> CellKind.nodeCount k | NoOp -> 0)

@@ -20,6 +20,7 @@ type TrainArgs =
     | Map_Dim of int
     | Size of string
     | Stack of string
+    | Init of string
     | Seed of int
     | Device of string
     | Threads of int
@@ -47,6 +48,7 @@ type TrainArgs =
             | Map_Dim _ -> "channels the cells combine (default: by --size, 384 or 32)."
             | Size _ -> "model size: paper (map 384, kb 512, LSTM 256) or small (32 wide); default paper with --data, small on the built-in dataset."
             | Stack _ -> "stack discipline: reference (the authors' code, default) or push (the paper's prose)."
+            | Init _ -> "weight initialisation: authors (the authors' code: xavier weights, N(0,1) conv biases; default) or torch (PyTorch's layer defaults)."
             | Seed _ -> "random seed (default 0)."
             | Device _ -> "auto, cpu or cuda (default auto)."
             | Threads _ -> "intra-op CPU threads (default: all cores)."
@@ -99,6 +101,7 @@ type TrainConfig =
       /// Some true: the paper's sizes; Some false: small; None: by dataset.
       PaperSize: bool option
       Stack: StackDiscipline
+      Initialisation: Initialisation
       Seed: int
       Device: Device.DeviceChoice
       Threads: int option
@@ -141,6 +144,7 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
             | Some s -> ofChoice "size" [ "paper", true; "small", false ] s |> Result.map Some
             | None -> Ok None
         let! stack = ofChoice "stack" [ "reference", Reference; "push", Push ] (r.GetResult(Stack, "reference"))
+        let! initialisation = ofChoice "init" [ "authors", AuthorsCode; "torch", TorchDefaults ] (r.GetResult(Init, "authors"))
         let! device = Device.parseDeviceChoice (r.GetResult(TrainArgs.Device, "auto")) |> Result.mapError (fun e -> $"--device: {e}")
         let! threads = optionalPositive "threads" (r.TryGetResult TrainArgs.Threads)
         let fraction = r.GetResult(Arch_Fraction, 0.1)
@@ -161,7 +165,7 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
         do! if fineTune.IsSome && resume then Error "--finetune-from starts a new run; it cannot be combined with --resume" else Ok()
         return
             { Ablation = ablation; Model = model; Data = r.TryGetResult TrainArgs.Data; Epochs = epochs; BatchSize = batch
-              Steps = steps; StackLength = stackLength; MapDim = mapDim; PaperSize = size; Stack = stack; Seed = r.GetResult(Seed, 0)
+              Steps = steps; StackLength = stackLength; MapDim = mapDim; PaperSize = size; Stack = stack; Initialisation = initialisation; Seed = r.GetResult(Seed, 0)
               Device = device; Threads = threads; RunDir = r.TryGetResult Run_Dir; Resume = resume; FineTuneFrom = fineTune
               ArchitectureSplit = archSplit; Unrolled = r.Contains Unrolled; EntropyScaling = scaling
               LearningRate = lr; AlphaLearningRate = alphaLr; MaxSteps = maxSteps; DryRun = r.Contains Dry_Run }

@@ -36,7 +36,7 @@ let modelSpec (config: TrainConfig) (dataset: Dataset.Dataset) (isBuiltIn: bool)
             Steps = config.Steps
             StackLength = config.StackLength
             MapDim = defaultArg config.MapDim baseDims.MapDim }
-    { ModelSpec.lnmn config.Ablation dims with Stack = config.Stack }
+    { ModelSpec.lnmn config.Ablation dims with Stack = config.Stack; Initialisation = config.Initialisation }
 
 /// The built-in dataset is trained for minutes, not days: a larger weight learning rate than the
 /// paper's, which is meant for 30 epochs of 700K questions.

@@ -46,6 +46,18 @@ type CellGroup(kind: CellKind, count: int, dims: ModelDims) as this =
     /// (k, nodes, 6).
     member _.Alpha = alpha
 
+    /// The authors' code for the cells' own output layers: the attention conv (map_dim → 1)
+    /// xavier-uniform with an N(0,1) bias; the answer linear xavier-normal with a zero bias.
+    member _.InitialiseAsAuthors() =
+        use _ = torch.no_grad ()
+        for cell in 0L .. k - 1L do
+            match kind.Role with
+            | Attention -> torch.nn.init.xavier_uniform_ (outWeight.[cell].unsqueeze(0L)) |> ignore
+            | Answer -> torch.nn.init.xavier_normal_ outWeight.[cell] |> ignore
+        match kind.Role with
+        | Attention -> torch.nn.init.normal_(outBias, 0.0, 1.0) |> ignore
+        | Answer -> torch.nn.init.zeros_ outBias |> ignore
+
     /// The last node's output for every cell: (B, k, H, W, D).
     member _.LastNode(inputs: CellInputs, evaluation: NodeOps.NodeEvaluation) : torch.Tensor =
         let coefficients = NodeOps.coefficients (NodeOps.opWeights evaluation alpha) // (k, nodes, 4)

@@ -30,6 +30,14 @@ type Controller(steps: int, d: int, modules: int) as this =
         this.register_module("module_scores", moduleScores)
         this.register_module("word_scores", wordScores)
 
+    /// The authors' code for the parameters outside standard layers: W1(t) xavier-normal, b1 zero,
+    /// c_0 ~ N(0,1).
+    member _.InitialiseAsAuthors() =
+        use _ = torch.no_grad ()
+        for t in 0 .. steps - 1 do torch.nn.init.xavier_normal_ stepProjections.[int64 t] |> ignore
+        torch.nn.init.zeros_ sharedBias |> ignore
+        torch.nn.init.normal_(initialText, 0.0, 1.0) |> ignore
+
     /// c_0 broadcast to the batch: (B, d).
     member _.InitialText(batch: int64) = initialText.unsqueeze(0L).expand(batch, -1L)
 

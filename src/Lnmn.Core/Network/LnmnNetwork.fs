@@ -90,6 +90,12 @@ type LnmnNetwork(spec: ModelSpec) as this =
         let alphas = groups |> List.map (fun g -> g.Alpha.Handle) |> set
         this.parameters() |> Seq.filter (fun p -> not (alphas.Contains p.Handle)) |> List.ofSeq
 
+    /// The authors' code's initialisation of every weight (α and embeddings keep theirs).
+    member this.InitialiseAsAuthors() =
+        Initialisation.authorsLayers this
+        controller.InitialiseAsAuthors()
+        for g in groups do g.InitialiseAsAuthors()
+
     member this.Forward(batch: Batch, evaluation: NodeOps.NodeEvaluation) : ForwardResult =
         let B = batch.Tokens.shape.[0]
         let device = batch.Features.device
@@ -165,4 +171,8 @@ type LnmnNetwork(spec: ModelSpec) as this =
 /// The one function from a spec to a network.
 let compile (spec: ModelSpec) : LnmnNetwork =
     if spec.Dims.StackLength < 2 then invalidArg "spec" "the stack needs at least 2 slots"
-    new LnmnNetwork(spec)
+    let network = new LnmnNetwork(spec)
+    match spec.Initialisation with
+    | AuthorsCode -> network.InitialiseAsAuthors()
+    | TorchDefaults -> ()
+    network
