@@ -47,7 +47,8 @@ let tests =
         test "integrated-gradient attributions sum to F(α) − F(0), more closely as steps grow (completeness)" {
             use _ = torch.NewDisposeScope()
             torch.random.manual_seed 31L |> ignore
-            let net = LnmnNetwork.compile (NetworkTests.tinySpec Ablation9 Reference)
+            // The 5% bound was measured on this tiny network with PyTorch's initialisation.
+            let net = LnmnNetwork.compile { NetworkTests.tinySpec Ablation9 Reference with Initialisation = TorchDefaults }
             let setAlphas (values: torch.Tensor list) =
                 use _ = torch.no_grad ()
                 List.iter2 (fun (a: Modules.Parameter) (v: torch.Tensor) -> a.copy_(v) |> ignore) (net.AlphaParameters()) values

@@ -103,10 +103,11 @@ let badInputTests =
         test "validate reports NaN in a dataset's features" {
             let dir = copyOfGenerated ()
             let path = (DatasetLayout.featureCandidates dir "val").Head
-            let data = Array.create (60 * Render.channels * 64) 0.0f
-            data[7 * Render.channels * 64 + 1] <- Single.NaN
+            let g = BuiltInOptions.defaults.GridSize
+            let data = Array.create (60 * Render.channels * g * g) 0.0f
+            data[7 * Render.channels * g * g + 1] <- Single.NaN
             File.Delete path
-            writeFeatures path (H5Dataset<float32[]>((data: float32[]), fileDims = [| 60UL; uint64 Render.channels; 8UL; 8UL |]))
+            writeFeatures path (H5Dataset<float32[]>((data: float32[]), fileDims = [| 60UL; uint64 Render.channels; uint64 g; uint64 g |]))
             match Validate.directory dir with
             | [ problem ] -> Expect.stringContains problem "row 7: NaN" "one problem naming the row"
             | problems -> failtestf "%A" problems

@@ -97,7 +97,7 @@ let private writeSplit (options: BuiltInOptions) (dir: string) (split: string) (
     ClevrJson.writeQuestions (DatasetLayout.questionsFile dir split) split questions
     let g = options.GridSize
     Features.writeHdf5 (DatasetLayout.featureCandidates dir split).Head scenes.Length Render.channels g g 256 (fun start count ->
-        Array.concat [ for i in start .. start + count - 1 -> Render.render g scenes[i] ])
+        Array.concat [ for i in start .. start + count - 1 -> Render.render g options.FeatureIntensity scenes[i] ])
 
 /// Writes the dataset directory: questions, scenes and features for train and val, and the
 /// options as JSON. Built under a temporary name and renamed, so it is all there or not at all.

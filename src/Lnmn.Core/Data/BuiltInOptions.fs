@@ -33,6 +33,10 @@ type BuiltInOptions =
       MaxObjects: int
       /// Feature maps are GridSize × GridSize.
       GridSize: int
+      /// What an attribute channel reads where an object covers a cell fully. The model appends 128
+      /// position channels in [−1, 1] to the features; at 1.0 the few sparse attribute channels are
+      /// outweighed by them and the model learns to ignore the image (issue 4).
+      FeatureIntensity: float
       /// Least distance between object centres on the ground plane ([-3, 3]²).
       MinSpacing: float
       /// Put objects at grid-cell centres, so one cell holds at most one object centre and
@@ -56,7 +60,8 @@ module BuiltInOptions =
           QuestionsPerScene = 5
           MinObjects = 3
           MaxObjects = 6
-          GridSize = 8
+          GridSize = 4
+          FeatureIntensity = 5.0
           MinSpacing = 1.0
           SnapToGrid = true
           RelationThreshold = 0.2

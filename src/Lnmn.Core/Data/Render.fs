@@ -22,8 +22,9 @@ let private attributeChannels (o: SceneObject) =
           yield offset + List.findIndex ((=) (SceneObject.attribute a o)) values
           offset <- offset + values.Length ]
 
-/// The map of one scene as C×H×W (row-major), H = W = gridSize.
-let render (gridSize: int) (scene: Scene) : float32[] =
+/// The map of one scene as C×H×W (row-major), H = W = gridSize; a cell an object covers fully
+/// reads `intensity` in its attribute channels.
+let render (gridSize: int) (intensity: float) (scene: Scene) : float32[] =
     let g = gridSize
     let result = Array.zeroCreate<float32> (channels * g * g)
     let cellOfObject (o: SceneObject) = (o.Coords[0] + 3.0) / 6.0 * float g - 0.5, (o.Coords[1] + 3.0) / 6.0 * float g - 0.5
@@ -43,7 +44,8 @@ let render (gridSize: int) (scene: Scene) : float32[] =
                     | _ -> best <- Some(coverage, o.Coords[1], chans)
             match best with
             | Some(coverage, _, chans) ->
-                for c in chans do result[(c * g + row) * g + column] <- float32 coverage
-                result[((channels - 1) * g + row) * g + column] <- float32 coverage
+                let value = float32 (coverage * intensity)
+                for c in chans do result[(c * g + row) * g + column] <- value
+                result[((channels - 1) * g + row) * g + column] <- value
             | None -> ()
     result
