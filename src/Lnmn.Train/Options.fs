@@ -186,3 +186,24 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
               ArchitectureSplit = archSplit; Unrolled = r.Contains Unrolled; EntropyScaling = scaling
               LearningRate = lr; AlphaLearningRate = alphaLr; MaxSteps = maxSteps; DryRun = r.Contains Dry_Run }
     }
+
+type CompareArgs =
+    | Quick
+    | Epochs of int
+    | Max_Steps of int
+    | Out of dir: string
+    | Data of dir: string
+    | Seed of int
+    | Device of string
+    | Threads of int
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Quick -> "smoke size: 1 epoch, at most 25 weight steps per model (minutes in all)."
+            | Epochs _ -> "epochs per model, the same for every model (default: the trainer's default for the data)."
+            | Max_Steps _ -> "at most this many weight steps per model (default: none; 25 with --quick)."
+            | Out _ -> "output folder (default comparison): comparison.md, .csv, .html, .png and runs/."
+            | Data _ -> "a CLEVR-layout directory (default: the built-in dataset)."
+            | Seed _ -> "the one seed every model is trained with (default 0)."
+            | Device _ -> "auto, cpu or cuda (default auto)."
+            | Threads _ -> "intra-op CPU threads."

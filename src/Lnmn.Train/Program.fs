@@ -1,5 +1,6 @@
 /// `lnmn-train [options]` trains; `lnmn-train eval …` scores a checkpoint; `lnmn-train validate DIR`
-/// checks a dataset directory. A user's mistake ends in one line on stderr and a non-zero exit.
+/// checks a dataset directory; `lnmn-train compare` trains and tabulates the baselines side by side.
+/// A user's mistake ends in one line on stderr and a non-zero exit.
 module Lnmn.Train.Program
 
 open System
@@ -56,6 +57,14 @@ let private evaluate argv =
     | Ok() -> 0
     | Error e -> fail e
 
+let private compare argv =
+    let r = parse<CompareArgs> "lnmn-train compare" argv
+    match Comparison.settings r |> Result.bind Comparison.run with
+    | Ok written ->
+        for f in written do printfn "%s" f
+        0
+    | Error e -> fail e
+
 let private validate argv =
     let r = parse<ValidateArgs> "lnmn-train validate" argv
     let dir = r.GetResult Directory
@@ -74,6 +83,7 @@ let main argv =
         match List.ofArray argv with
         | "eval" :: rest -> evaluate (Array.ofList rest)
         | "validate" :: rest -> validate (Array.ofList rest)
+        | "compare" :: rest -> compare (Array.ofList rest)
         | _ -> train argv
     with
     | :? ArguParseException as e -> fail e.Message
