@@ -49,7 +49,9 @@ let private evaluate argv =
             let! _ = Checkpoint.load path state
             let table, _, _ = Scoring.softAndHardMax device network metadata.Training.BatchSize source
             printfn "%s on %s (%d questions)\n\n%s" path label source.Examples.Length table
-            if r.Contains Op_Ablation then
+            if r.Contains Op_Ablation && network.AlphaParameters().IsEmpty then
+                printfn "\nthis model has no α (hand-designed or concatenation cells): no op ablation"
+            elif r.Contains Op_Ablation then
                 printfn "\nops removed from every node (soft α):\n\n%s"
                     (Scoring.opAblationMarkdown (Scoring.opAblation device network metadata.Training.BatchSize source))
         }
