@@ -28,7 +28,7 @@ let forward (spec: ModelSpec) (batch: int) (questionLength: int) =
             | Attention -> 2.0 * full
             | Answer -> full + b * 2.0 * mem * (D + mem + D)
         perNodeElement * nodes + output
-    let cells = spec.Modules |> List.sumBy (function Generic k -> cell k | NoOp -> 0.0)
+    let cells = spec.Modules |> List.sumBy (function Generic k -> cell k | NoOp | Hand _ | Concat _ -> 0.0) // LNMN cells only
     let classifier = b * 2.0 * ((q + mem) * 512.0 + 512.0 * float d.Answers)
     lstm + image + float d.Steps * (controllerStep + cells) + classifier
 

@@ -52,12 +52,42 @@ module CellKind =
         let r = match k.Role with Attention -> "attention" | Answer -> "answer"
         $"{r}-{a}"
 
+/// Stack-NMN's hand-designed modules (Hu et al. 2018; DESIGN.md §3). Each moves the pointer itself.
+type HandModule =
+    /// conv1x1(l2norm(kb ⊙ W c)) pushed.
+    | Find
+    /// conv1x1(l2norm(kb ⊙ W c ⊙ kb pooled under the top map)) written over the top map.
+    | Transform
+    /// Find, then And: the top map intersected with what Find finds.
+    | Filter
+    /// min of the two top maps: pops two, pushes one.
+    | And
+    /// max of the two top maps: pops two, pushes one.
+    | Or
+    /// A learned constant map pushed.
+    | Scene
+    /// Memory from the top map (popped): Linear([c ; mem ; l2norm(W c ⊙ pooled kb)]).
+    | DescribeOne
+    /// Memory from the two top maps (both popped).
+    | DescribeTwo
+
+module HandModule =
+    let all = [ Find; Transform; Filter; And; Or; Scene; DescribeOne; DescribeTwo ]
+    let name (m: HandModule) =
+        match m with
+        | Find -> "find" | Transform -> "transform" | Filter -> "filter" | And -> "and" | Or -> "or"
+        | Scene -> "scene" | DescribeOne -> "describe-one" | DescribeTwo -> "describe-two"
+
 /// One module of the layout the controller softly chooses from.
 type ModuleSpec =
     /// A learned cell: nodes that mix six elementwise ops under weights α.
     | Generic of CellKind
     /// Leaves stack, pointer and memory as they are.
     | NoOp
+    /// A Stack-NMN module (the hand-designed baseline).
+    | Hand of HandModule
+    /// The paper's Table 2 ablation: a cell's inputs concatenated, then one 1×1 conv, no nodes, no α.
+    | Concat of CellKind
 
 /// The six ops every node mixes, in the order of the α vector.
 type NodeOp =
@@ -92,11 +122,25 @@ type Initialisation =
     /// PyTorch's layer defaults, U(±1/√fan-in).
     | TorchDefaults
 
+/// How the weighted sum of the modules' pointers becomes the next pointer.
+type PointerSharpening =
+    /// One-hot at the argmax (Stack-NMN's default).
+    | Hard
+    /// softmax(p / temperature).
+    | Soft of temperature: float
+
+module PointerSharpening =
+    /// The authors' LNMN code: softmax(p / 0.2).
+    let lnmn = Soft 0.2
+
 type ModelSpec =
     { Dims: ModelDims
       Modules: ModuleSpec list
       Stack: StackDiscipline
-      Initialisation: Initialisation }
+      /// None: PyTorch's defaults (specs written before this field existed have none).
+      Initialisation: Initialisation option
+      /// None: `PointerSharpening.lnmn` (specs written before this field existed have none).
+      Pointer: PointerSharpening option }
 
 /// The paper's three module sets (Table 3); NoOp is always added.
 type Ablation =
@@ -128,11 +172,24 @@ module Ablation =
         @ cells Answer ThreeInput an3 @ cells Answer FourInput an4 @ [ NoOp ]
 
 module ModelSpec =
-    let lnmn ablation dims =
-        { Dims = dims; Modules = Ablation.modules ablation; Stack = Reference; Initialisation = AuthorsCode }
+    let lnmn ablation dims = { Dims = dims; Modules = Ablation.modules ablation; Stack = Reference; Pointer = None; Initialisation = Some AuthorsCode }
+
+    /// Stack-NMN's 9 modules, pointer sharpened hard. Its modules move the pointer themselves; the
+    /// stack starts at zero as `Reference` says.
+    let stackNmn dims =
+        { Dims = dims; Modules = List.map Hand HandModule.all @ [ NoOp ]; Stack = Reference; Pointer = Some Hard; Initialisation = Some AuthorsCode }
+
+    /// The ablation's module counts with every cell a concatenation cell.
+    let concat ablation dims =
+        let concatenated m = match m with Generic k -> Concat k | other -> other
+        { lnmn ablation dims with Modules = List.map concatenated (Ablation.modules ablation) }
+
+    let pointer (spec: ModelSpec) = defaultArg spec.Pointer PointerSharpening.lnmn
+
+    let initialisation (spec: ModelSpec) = defaultArg spec.Initialisation TorchDefaults
 
     let nodeCount (spec: ModelSpec) =
-        spec.Modules |> List.sumBy (function Generic k -> CellKind.nodeCount k | NoOp -> 0)
+        spec.Modules |> List.sumBy (function Generic k -> CellKind.nodeCount k | NoOp | Hand _ | Concat _ -> 0)
 
     /// Number of α values: six per node.
     let alphaCount spec = 6 * nodeCount spec

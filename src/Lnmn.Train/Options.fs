@@ -8,6 +8,18 @@ open Lnmn.Core.Training.TrainingSpec
 
 type ModelChoice =
     | Lnmn
+    /// Stack-NMN's hand-designed modules.
+    | StackNmn
+    /// LNMN's module counts with concatenation cells (paper Table 2).
+    | ConcatCells
+
+module ModelChoice =
+    /// For run names: lnmn-11, stack-nmn, concat-11.
+    let label (model: ModelChoice) (ablation: Ablation) =
+        match model with
+        | Lnmn -> $"lnmn-{Ablation.number ablation}"
+        | StackNmn -> "stack-nmn"
+        | ConcatCells -> $"concat-{Ablation.number ablation}"
 
 type TrainArgs =
     | Ablation of int
@@ -21,6 +33,7 @@ type TrainArgs =
     | Size of string
     | Stack of string
     | Init of string
+    | Pointer of string
     | Seed of int
     | Device of string
     | Threads of int
@@ -39,7 +52,7 @@ type TrainArgs =
         member a.Usage =
             match a with
             | Ablation _ -> "module set: 9, 11 or 14 (paper Table 3; default 11)."
-            | Model _ -> "lnmn (default)."
+            | Model _ -> "lnmn (default), stack-nmn (the hand-designed baseline) or concat (cells replaced by concatenation + 1×1 conv, paper Table 2)."
             | Data _ -> "a CLEVR-layout directory (questions/, features/); absent: the built-in dataset, generated on first use."
             | Epochs _ -> "epochs (default: 30 on CLEVR, the built-in dataset's own default otherwise)."
             | Batch_Size _ -> "questions per batch (default 64)."
@@ -49,10 +62,11 @@ type TrainArgs =
             | Size _ -> "model size: paper (map 384, kb 512, LSTM 256) or small (32 wide); default paper with --data, small on the built-in dataset."
             | Stack _ -> "stack discipline: reference (the authors' code, default) or push (the paper's prose)."
             | Init _ -> "weight initialisation: authors (the authors' code: xavier weights, N(0,1) conv biases; default) or torch (PyTorch's layer defaults)."
+            | Pointer _ -> "pointer sharpening: hard (argmax; default for stack-nmn) or soft (softmax(·/0.2); default otherwise)."
             | Seed _ -> "random seed (default 0)."
             | Device _ -> "auto, cpu or cuda (default auto)."
             | Threads _ -> "intra-op CPU threads (default: all cores)."
-            | Run_Dir _ -> "run folder (default runs/lnmn-<ablation>-<data>-seed<seed>-<UTC time>)."
+            | Run_Dir _ -> "run folder (default runs/<model>-<data>-seed<seed>-<UTC time>, model lnmn-<ablation>, stack-nmn or concat-<ablation>)."
             | Resume -> "continue the run in --run-dir from its last checkpoint."
             | Finetune_From _ -> "start from a trained checkpoint, on --data with a possibly larger vocabulary (e.g. CLEVR → CLEVR-Humans): new words get new embedding rows."
             | Arch_Split _ -> "where α's batches come from: heldout (a slice of train, default) or val (the authors' choice: val is then not held out)."
@@ -102,6 +116,8 @@ type TrainConfig =
       PaperSize: bool option
       Stack: StackDiscipline
       Initialisation: Initialisation
+      /// None: the model's own default.
+      Pointer: PointerSharpening option
       Seed: int
       Device: Device.DeviceChoice
       Threads: int option
@@ -132,7 +148,7 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
         | None -> Ok None
     result {
         let! ablation = Ablation.parse (r.GetResult(TrainArgs.Ablation, 11)) |> Result.mapError (fun e -> $"--ablation: {e}")
-        let! model = ofChoice "model" [ "lnmn", Lnmn ] (r.GetResult(TrainArgs.Model, "lnmn"))
+        let! model = ofChoice "model" [ "lnmn", Lnmn; "stack-nmn", StackNmn; "concat", ConcatCells ] (r.GetResult(TrainArgs.Model, "lnmn"))
         let! epochs = optionalPositive "epochs" (r.TryGetResult TrainArgs.Epochs)
         let! batch = positive "batch-size" (r.GetResult(Batch_Size, 64))
         let! steps = positive "steps" (r.GetResult(Steps, 5))
@@ -145,6 +161,10 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
             | None -> Ok None
         let! stack = ofChoice "stack" [ "reference", Reference; "push", Push ] (r.GetResult(Stack, "reference"))
         let! initialisation = ofChoice "init" [ "authors", AuthorsCode; "torch", TorchDefaults ] (r.GetResult(Init, "authors"))
+        let! pointer =
+            match r.TryGetResult Pointer with
+            | Some p -> ofChoice "pointer" [ "hard", Hard; "soft", PointerSharpening.lnmn ] p |> Result.map Some
+            | None -> Ok None
         let! device = Device.parseDeviceChoice (r.GetResult(TrainArgs.Device, "auto")) |> Result.mapError (fun e -> $"--device: {e}")
         let! threads = optionalPositive "threads" (r.TryGetResult TrainArgs.Threads)
         let fraction = r.GetResult(Arch_Fraction, 0.1)
@@ -165,8 +185,30 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
         do! if fineTune.IsSome && resume then Error "--finetune-from starts a new run; it cannot be combined with --resume" else Ok()
         return
             { Ablation = ablation; Model = model; Data = r.TryGetResult TrainArgs.Data; Epochs = epochs; BatchSize = batch
-              Steps = steps; StackLength = stackLength; MapDim = mapDim; PaperSize = size; Stack = stack; Initialisation = initialisation; Seed = r.GetResult(Seed, 0)
+              Steps = steps; StackLength = stackLength; MapDim = mapDim; PaperSize = size; Stack = stack; Pointer = pointer
+              Initialisation = initialisation; Seed = r.GetResult(Seed, 0)
               Device = device; Threads = threads; RunDir = r.TryGetResult Run_Dir; Resume = resume; FineTuneFrom = fineTune
               ArchitectureSplit = archSplit; Unrolled = r.Contains Unrolled; EntropyScaling = scaling
               LearningRate = lr; AlphaLearningRate = alphaLr; MaxSteps = maxSteps; DryRun = r.Contains Dry_Run }
     }
+
+type CompareArgs =
+    | Quick
+    | Epochs of int
+    | Max_Steps of int
+    | Out of dir: string
+    | Data of dir: string
+    | Seed of int
+    | Device of string
+    | Threads of int
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Quick -> "smoke size: 1 epoch, at most 25 weight steps per model (minutes in all)."
+            | Epochs _ -> "epochs per model, the same for every model (default: the trainer's default for the data)."
+            | Max_Steps _ -> "at most this many weight steps per model (default: none; 25 with --quick)."
+            | Out _ -> "output folder (default comparison): comparison.md, .csv, .html, .png and runs/."
+            | Data _ -> "a CLEVR-layout directory (default: the built-in dataset)."
+            | Seed _ -> "the one seed every model is trained with (default 0)."
+            | Device _ -> "auto, cpu or cuda (default auto)."
+            | Threads _ -> "intra-op CPU threads."

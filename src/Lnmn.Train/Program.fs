@@ -1,5 +1,6 @@
 /// `lnmn-train [options]` trains; `lnmn-train eval …` scores a checkpoint; `lnmn-train validate DIR`
-/// checks a dataset directory. A user's mistake ends in one line on stderr and a non-zero exit.
+/// checks a dataset directory; `lnmn-train compare` trains and tabulates the baselines side by side.
+/// A user's mistake ends in one line on stderr and a non-zero exit.
 module Lnmn.Train.Program
 
 open System
@@ -48,12 +49,22 @@ let private evaluate argv =
             let! _ = Checkpoint.load path state
             let table, _, _ = Scoring.softAndHardMax device network metadata.Training.BatchSize source
             printfn "%s on %s (%d questions)\n\n%s" path label source.Examples.Length table
-            if r.Contains Op_Ablation then
+            if r.Contains Op_Ablation && network.AlphaParameters().IsEmpty then
+                printfn "\nthis model has no α (hand-designed or concatenation cells): no op ablation"
+            elif r.Contains Op_Ablation then
                 printfn "\nops removed from every node (soft α):\n\n%s"
                     (Scoring.opAblationMarkdown (Scoring.opAblation device network metadata.Training.BatchSize source))
         }
     match outcome with
     | Ok() -> 0
+    | Error e -> fail e
+
+let private compare argv =
+    let r = parse<CompareArgs> "lnmn-train compare" argv
+    match Comparison.settings r |> Result.bind Comparison.run with
+    | Ok written ->
+        for f in written do printfn "%s" f
+        0
     | Error e -> fail e
 
 let private validate argv =
@@ -74,6 +85,7 @@ let main argv =
         match List.ofArray argv with
         | "eval" :: rest -> evaluate (Array.ofList rest)
         | "validate" :: rest -> validate (Array.ofList rest)
+        | "compare" :: rest -> compare (Array.ofList rest)
         | _ -> train argv
     with
     | :? ArguParseException as e -> fail e.Message

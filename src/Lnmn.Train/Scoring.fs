@@ -27,11 +27,14 @@ let score (device: torch.Device) (network: LnmnNetwork.LnmnNetwork) (evaluation:
                       Evaluation.Subtype = e.LastFunction |> Option.map Clevr.LastFunction.name |> Option.defaultValue "(no program)" } ]
     Evaluation.breakdown categoryNames subtypeNames scored
 
-/// Soft and hard-max α, as a Markdown table and the two breakdowns.
-let softAndHardMax device network batchSize source =
+/// Soft and hard-max α, as a Markdown table and the two breakdowns. A network without α is scored
+/// once: its hard-max breakdown is its soft one.
+let softAndHardMax device (network: LnmnNetwork.LnmnNetwork) batchSize source =
     let soft = score device network NodeOps.NodeEvaluation.soft batchSize source
-    let hard = score device network NodeOps.NodeEvaluation.hardMax batchSize source
-    Evaluation.markdown [ "soft α", soft; "hard-max α", hard ], soft, hard
+    if network.AlphaParameters().IsEmpty then Evaluation.markdown [ "no α (hard-max = soft)", soft ], soft, soft
+    else
+        let hard = score device network NodeOps.NodeEvaluation.hardMax batchSize source
+        Evaluation.markdown [ "soft α", soft; "hard-max α", hard ], soft, hard
 
 /// Paper Table 7: each op removed from every node (softmax renormalised over the other five), then
 /// the split scored again; the first row is the model as trained.

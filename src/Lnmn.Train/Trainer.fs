@@ -36,7 +36,15 @@ let modelSpec (config: TrainConfig) (dataset: Dataset.Dataset) (isBuiltIn: bool)
             Steps = config.Steps
             StackLength = config.StackLength
             MapDim = defaultArg config.MapDim baseDims.MapDim }
-    { ModelSpec.lnmn config.Ablation dims with Stack = config.Stack; Initialisation = config.Initialisation }
+    let spec =
+        match config.Model with
+        | Lnmn -> ModelSpec.lnmn config.Ablation dims
+        | StackNmn -> ModelSpec.stackNmn dims
+        | ConcatCells -> ModelSpec.concat config.Ablation dims
+    { spec with
+        Stack = config.Stack
+        Pointer = config.Pointer |> Option.orElse spec.Pointer
+        Initialisation = Some config.Initialisation }
 
 /// The built-in dataset is trained for minutes, not days: a larger weight learning rate than the
 /// paper's, which is meant for 30 epochs of 700K questions.
@@ -60,7 +68,7 @@ let private parameterCount (ps: Modules.Parameter seq) = ps |> Seq.sumBy (fun p 
 let private defaultRunDirectory (config: TrainConfig) label =
     let data = if label = "builtin" then "builtin" else Path.GetFileName(Path.TrimEndingDirectorySeparator(label: string))
     let stamp = DateTime.UtcNow.ToString "yyyyMMdd-HHmmss"
-    Path.Combine("runs", $"lnmn-{Ablation.number config.Ablation}-{data}-seed{config.Seed}-{stamp}")
+    Path.Combine("runs", $"{ModelChoice.label config.Model config.Ablation}-{data}-seed{config.Seed}-{stamp}")
 
 let private writeConfig (paths: RunFolder.Paths) (config: TrainConfig) (spec: ModelSpec) (training: TrainingSpec) (data: TrainingData) =
     let leak =
@@ -109,20 +117,20 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
                 else
                     use _ = torch.NewDisposeScope()
                     let trainBatch = batch device data.Train order.[b]
-                    let archIndices = architectureIndices training.Seed step training.BatchSize data.Architecture.Examples.Length
-                    let archBatch = batch device data.Architecture archIndices
-                    let alpha =
-                        if training.Unrolled then Steps.unrolledAlphaStep training lambdaW state trainBatch archBatch
-                        else Steps.alphaStep training state archBatch
+                    let archBatch =
+                        lazy (batch device data.Architecture (architectureIndices training.Seed step training.BatchSize data.Architecture.Examples.Length))
+                    let alpha = Steps.architectureStep training lambdaW state trainBatch archBatch
                     let weights = Steps.weightStep training lambdaW state trainBatch
-                    if not (Steps.StepMetrics.isFinite alpha && Steps.StepMetrics.isFinite weights) then
-                        Error $"loss became {(if Steps.StepMetrics.isFinite weights then alpha.Loss else weights.Loss)} at epoch {epoch + 1}, step {step + 1}: training stopped; the last good checkpoint is kept at {paths.Checkpoint}"
+                    let alphaFinite = alpha |> Option.forall Steps.StepMetrics.isFinite
+                    if not (alphaFinite && Steps.StepMetrics.isFinite weights) then
+                        let loss = match alpha with Some a when not alphaFinite -> a.Loss | _ -> weights.Loss
+                        Error $"loss became {loss} at epoch {epoch + 1}, step {step + 1}: training stopped; the last good checkpoint is kept at {paths.Checkpoint}"
                     else
                         let step = step + 1
                         log.Step(step,
                             [ "epoch", float epoch; "lambda_w", lambdaW; "loss", weights.Loss; "cross_entropy", weights.CrossEntropy
-                              "accuracy", weights.Accuracy; "module_entropy", weights.ModuleEntropy
-                              "alpha_loss", alpha.Loss; "alpha_cross_entropy", alpha.CrossEntropy ])
+                              "accuracy", weights.Accuracy; "module_entropy", weights.ModuleEntropy ]
+                            @ [ for a in Option.toList alpha do yield! [ "alpha_loss", a.Loss; "alpha_cross_entropy", a.CrossEntropy ] ])
                         display.Update { Epoch = epoch; Epochs = training.Epochs; Step = step; TotalSteps = totalSteps; Loss = weights.Loss; Accuracy = weights.Accuracy }
                         let loss, acc, n = sums
                         let sums = loss + weights.Loss, acc + weights.Accuracy, n + 1
@@ -151,12 +159,14 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
         let text = $"## {title}\n\n{table}\n"
         AtomicFile.writeAllText paths.EvalMarkdown text
         AtomicFile.writeAllText paths.EvalJson (SpecJson.serialize {| Soft = soft; HardMax = hard |})
-        let alpha = Lnmn.Analysis.AlphaReadout.read state.Network
-        AtomicFile.writeAllText paths.Alpha
-            ("## What each module computes (argmax op per node, simplified)\n\n"
-             + Lnmn.Analysis.Extraction.markdown (Lnmn.Analysis.Extraction.extract state.Network)
-             + "\n\n## softmax(α) per node (%)\n\n" + Lnmn.Analysis.AlphaReadout.markdown alpha + "\n")
-        AtomicFile.writeAllText paths.AlphaPlot (Lnmn.Analysis.Plots.alphaHeatmap alpha)
+        if Steps.hasAlpha state then
+            let alpha = Lnmn.Analysis.AlphaReadout.read state.Network
+            AtomicFile.writeAllText paths.Alpha
+                ("## What each module computes (argmax op per node, simplified)\n\n"
+                 + Lnmn.Analysis.Extraction.markdown (Lnmn.Analysis.Extraction.extract state.Network)
+                 + "\n\n## softmax(α) per node (%)\n\n" + Lnmn.Analysis.AlphaReadout.markdown alpha + "\n")
+            AtomicFile.writeAllText paths.AlphaPlot (Lnmn.Analysis.Plots.alphaHeatmap alpha)
+        else AtomicFile.writeAllText paths.Alpha "This model has no α (its modules are hand-designed or concatenation cells): nothing to read out.\n"
         AtomicFile.writeAllText paths.CurvesPlot (Lnmn.Analysis.Plots.trainingCurves (RunFolder.readEpochAccuracies paths))
         display.Line text
         Ok { RunDirectory = paths.Root; StepsRun = step - start.GlobalStep; ValidationAccuracy = Some(Evaluation.Accuracy.percent soft.Overall) }

@@ -48,7 +48,7 @@ let tests =
             use _ = torch.NewDisposeScope()
             torch.random.manual_seed 31L |> ignore
             // The 5% bound was measured on this tiny network with PyTorch's initialisation.
-            let net = LnmnNetwork.compile { NetworkTests.tinySpec Ablation9 Reference with Initialisation = TorchDefaults }
+            let net = LnmnNetwork.compile { NetworkTests.tinySpec Ablation9 Reference with Initialisation = Some TorchDefaults }
             let setAlphas (values: torch.Tensor list) =
                 use _ = torch.no_grad ()
                 List.iter2 (fun (a: Modules.Parameter) (v: torch.Tensor) -> a.copy_(v) |> ignore) (net.AlphaParameters()) values

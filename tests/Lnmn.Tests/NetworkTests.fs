@@ -85,7 +85,7 @@ let tests =
             let parameter (net: LnmnNetwork) name = net.named_parameters() |> Seq.pick (fun struct (n, p) -> if n = name then Some p else None)
             let std (t: torch.Tensor) = t.std().item<float32>() |> float
             let maxAbs (t: torch.Tensor) = t.abs().max().item<float32>() |> float
-            let authors = compile { ModelSpec.lnmn Ablation11 dims with Initialisation = AuthorsCode }
+            let authors = compile { ModelSpec.lnmn Ablation11 dims with Initialisation = Some AuthorsCode }
             // 400 + 300 samples of N(0,1): the sample std is within ±0.15 of 1 with overwhelming odds.
             Expect.floatClose { absolute = 0.15; relative = 0.0 } (std (parameter authors "kb.conv2.bias")) 1.0 "kb conv bias ~ N(0,1)"
             Expect.floatClose { absolute = 0.15; relative = 0.0 } (std (parameter authors "image_projection.bias")) 1.0 "img conv bias ~ N(0,1)"
@@ -95,7 +95,7 @@ let tests =
             let hidden = parameter authors "classifier.hidden.weight"
             let expected = sqrt (2.0 / float (hidden.shape.[0] + hidden.shape.[1]))
             Expect.floatClose { absolute = 0.0; relative = 0.05 } (std hidden) expected "xavier-normal std"
-            let torchDefaults = compile { ModelSpec.lnmn Ablation11 dims with Initialisation = TorchDefaults }
+            let torchDefaults = compile { ModelSpec.lnmn Ablation11 dims with Initialisation = Some TorchDefaults }
             Expect.isLessThanOrEqual (maxAbs (parameter torchDefaults "kb.conv2.bias")) (1.0 / sqrt 400.0) "U(±1/√fan-in) bias"
         }
 

@@ -23,19 +23,46 @@ type CellInputs =
       Attention1: torch.Tensor
       Attention2: torch.Tensor option }
 
+/// The output layer's (weight, bias) for k cells of a kind: attention (k, map_dim), (k); answer
+/// (k, mem_dim, map_dim + mem_dim + map_dim), (k, mem_dim).
+let outputParameters (kind: CellKind) (count: int) (dims: ModelDims) =
+    let k, mapDim = int64 count, int64 dims.MapDim
+    let answerInputs = dims.MapDim + dims.MemDim + dims.MapDim
+    match kind.Role with
+    | Attention -> Tensors.uniformParameter [| k; mapDim |] dims.MapDim, Tensors.uniformParameter [| k |] dims.MapDim
+    | Answer ->
+        Tensors.uniformParameter [| k; int64 dims.MemDim; int64 answerInputs |] answerInputs,
+        Tensors.uniformParameter [| k; int64 dims.MemDim |] answerInputs
+
+/// The authors' code for the output layers of `outputParameters`: the attention conv (map_dim → 1)
+/// xavier-uniform with an N(0,1) bias; the answer linear xavier-normal with a zero bias.
+let initialiseOutputAsAuthors (role: CellRole) (weight: torch.Tensor) (bias: torch.Tensor) =
+    use _ = torch.no_grad ()
+    for cell in 0L .. weight.shape.[0] - 1L do
+        match role with
+        | Attention -> torch.nn.init.xavier_uniform_ (weight.[cell].unsqueeze(0L)) |> ignore
+        | Answer -> torch.nn.init.xavier_normal_ weight.[cell] |> ignore
+    match role with
+    | Attention -> torch.nn.init.normal_(bias, 0.0, 1.0) |> ignore
+    | Answer -> torch.nn.init.zeros_ bias |> ignore
+
+/// The output layer on the last node (B, k, H, W, D). Attention cells: (B, k, H, W) logits. Answer
+/// cells: (B, k, mem_dim).
+let output (role: CellRole) (weight: torch.Tensor) (bias: torch.Tensor) (inputs: CellInputs) (last: torch.Tensor) =
+    match role with
+    | Attention -> torch.einsum("bkhwd,kd->bkhw", last, weight) + bias.reshape(1L, -1L, 1L, 1L)
+    | Answer ->
+        let batch, k = last.shape.[0], last.shape.[1]
+        let perCell (x: torch.Tensor) = x.unsqueeze(1L).expand(batch, k, -1L)
+        let features = torch.cat([| perCell inputs.TextMap; perCell inputs.Memory; last.sum([| 2L; 3L |]) |], -1L)
+        torch.einsum("bki,koi->bko", features, weight) + bias.unsqueeze(0L)
+
 type CellGroup(kind: CellKind, count: int, dims: ModelDims) as this =
     inherit torch.nn.Module($"cells_{CellKind.name kind}")
     let nodes = CellKind.nodeCount kind
     let k = int64 count
-    let mapDim = int64 dims.MapDim
     let alpha = torch.nn.Parameter(torch.randn([| k; int64 nodes; 6L |]))
-    let answerInputs = dims.MapDim + dims.MemDim + dims.MapDim
-    let outWeight, outBias =
-        match kind.Role with
-        | Attention -> Tensors.uniformParameter [| k; mapDim |] dims.MapDim, Tensors.uniformParameter [| k |] dims.MapDim
-        | Answer ->
-            Tensors.uniformParameter [| k; int64 dims.MemDim; int64 answerInputs |] answerInputs,
-            Tensors.uniformParameter [| k; int64 dims.MemDim |] answerInputs
+    let outWeight, outBias = outputParameters kind count dims
     do
         this.register_parameter("alpha", alpha)
         this.register_parameter("out_weight", outWeight)
@@ -46,17 +73,7 @@ type CellGroup(kind: CellKind, count: int, dims: ModelDims) as this =
     /// (k, nodes, 6).
     member _.Alpha = alpha
 
-    /// The authors' code for the cells' own output layers: the attention conv (map_dim → 1)
-    /// xavier-uniform with an N(0,1) bias; the answer linear xavier-normal with a zero bias.
-    member _.InitialiseAsAuthors() =
-        use _ = torch.no_grad ()
-        for cell in 0L .. k - 1L do
-            match kind.Role with
-            | Attention -> torch.nn.init.xavier_uniform_ (outWeight.[cell].unsqueeze(0L)) |> ignore
-            | Answer -> torch.nn.init.xavier_normal_ outWeight.[cell] |> ignore
-        match kind.Role with
-        | Attention -> torch.nn.init.normal_(outBias, 0.0, 1.0) |> ignore
-        | Answer -> torch.nn.init.zeros_ outBias |> ignore
+    member _.InitialiseAsAuthors() = initialiseOutputAsAuthors kind.Role outWeight outBias
 
     /// The last node's output for every cell: (B, k, H, W, D).
     member _.LastNode(inputs: CellInputs, evaluation: NodeOps.NodeEvaluation) : torch.Tensor =
@@ -73,11 +90,4 @@ type CellGroup(kind: CellKind, count: int, dims: ModelDims) as this =
 
     /// Attention cells: (B, k, H, W) logits. Answer cells: (B, k, mem_dim).
     member this.Forward(inputs: CellInputs, evaluation: NodeOps.NodeEvaluation) : torch.Tensor =
-        let last = this.LastNode(inputs, evaluation)
-        match kind.Role with
-        | Attention -> torch.einsum("bkhwd,kd->bkhw", last, outWeight) + outBias.reshape(1L, -1L, 1L, 1L)
-        | Answer ->
-            let batch = last.shape.[0]
-            let perCell (x: torch.Tensor) = x.unsqueeze(1L).expand(batch, k, -1L)
-            let features = torch.cat([| perCell inputs.TextMap; perCell inputs.Memory; last.sum([| 2L; 3L |]) |], -1L)
-            torch.einsum("bki,koi->bko", features, outWeight) + outBias.unsqueeze(0L)
+        output kind.Role outWeight outBias inputs (this.LastNode(inputs, evaluation))

@@ -29,9 +29,6 @@ type ForwardResult =
       /// (B, T, H, W) the map under the pointer after each step.
       AttentionMaps: torch.Tensor }
 
-/// Pointer sharpening after the weighted sum of the modules' pointers: softmax(·/0.2).
-let pointerTemperature = 0.2
-
 /// Where each spec module lands when the groups' outputs are concatenated (groups in
 /// `CellKind.all` order, then NoOps): returns (kind, spec indices) per group and the NoOp indices.
 let groupModules (modules: ModuleSpec list) =
@@ -45,6 +42,18 @@ let groupModules (modules: ModuleSpec list) =
     let noOps = indexed |> List.filter (fun (_, m) -> m = NoOp) |> List.map fst
     groups, noOps
 
+/// Concatenation cells grouped as `groupModules` groups generic cells: (kind, spec indices) per group.
+let concatModules (modules: ModuleSpec list) =
+    CellKind.all
+    |> List.choose (fun kind ->
+        match modules |> List.indexed |> List.filter (fun (_, m) -> m = Concat kind) |> List.map fst with
+        | [] -> None
+        | indices -> Some(kind, indices))
+
+/// Hand-designed modules with their spec indices.
+let handModules (modules: ModuleSpec list) =
+    modules |> List.indexed |> List.choose (fun (i, m) -> match m with Hand h -> Some(h, i) | _ -> None)
+
 type LnmnNetwork(spec: ModelSpec) as this =
     inherit torch.nn.Module("lnmn")
     let d = spec.Dims
@@ -57,25 +66,40 @@ type LnmnNetwork(spec: ModelSpec) as this =
             ("conv1", torch.nn.Conv2d(int64 (d.InputChannels + PositionMap.channels), int64 d.KbDim, 1L) :> Layer),
             ("elu", torch.nn.ELU() :> Layer),
             ("conv2", torch.nn.Conv2d(int64 d.KbDim, int64 d.KbDim, 1L) :> Layer))
-    let imageProjection = torch.nn.Conv2d(int64 d.KbDim, int64 d.MapDim, 1L)
-    let textProjection = torch.nn.Linear(int64 q, int64 d.MapDim)
+    // The img and txt maps only cells use (Stack-NMN's modules read kb and c_t themselves).
+    let projections =
+        if spec.Modules |> List.exists (function Generic _ | Concat _ -> true | NoOp | Hand _ -> false) then
+            Some(torch.nn.Conv2d(int64 d.KbDim, int64 d.MapDim, 1L), torch.nn.Linear(int64 q, int64 d.MapDim))
+        else None
     let groups = groupLayout |> List.map (fun (kind, indices) -> new CellGroup.CellGroup(kind, indices.Length, d))
     let cellGroups = torch.nn.ModuleList<CellGroup.CellGroup>(Array.ofList groups)
+    let concatLayout = concatModules spec.Modules
+    let concats = concatLayout |> List.map (fun (kind, indices) -> new ConcatCells.ConcatGroup(kind, indices.Length, d))
+    let handLayout = handModules spec.Modules
+    let hands = handLayout |> List.map (fst >> HandModules.create d)
     let classifier =
         torch.nn.Sequential(
             ("hidden", torch.nn.Linear(int64 (q + d.MemDim), 512L) :> Layer),
             ("elu", torch.nn.ELU() :> Layer),
             ("out", torch.nn.Linear(512L, int64 d.Answers) :> Layer))
-    // Column j of the concatenated module outputs is spec module concatOrder.[j].
-    let concatOrder = (groupLayout |> List.collect snd) @ noOpIndices |> List.map int64 |> Array.ofList
+    // Column j of the concatenated module outputs is spec module concatOrder.[j]: generic cells,
+    // concatenation cells, hand-designed modules, NoOps.
+    let concatOrder =
+        (groupLayout |> List.collect snd) @ (concatLayout |> List.collect snd) @ (handLayout |> List.map snd) @ noOpIndices
+        |> List.map int64 |> Array.ofList
     let positionMap = PositionMap.create d.GridHeight d.GridWidth
     do
         this.register_module("encoder", encoder)
         this.register_module("controller", controller)
         this.register_module("kb", kb)
-        this.register_module("image_projection", imageProjection)
-        this.register_module("text_projection", textProjection)
+        match projections with
+        | Some(imageProjection, textProjection) ->
+            this.register_module("image_projection", imageProjection)
+            this.register_module("text_projection", textProjection)
+        | None -> ()
         this.register_module("cell_groups", cellGroups)
+        this.register_module("concat_groups", torch.nn.ModuleList<ConcatCells.ConcatGroup>(Array.ofList concats))
+        this.register_module("hand_modules", torch.nn.ModuleList<HandModules.HandLayer>(Array.ofList hands))
         this.register_module("classifier", classifier)
         this.register_buffer("position_map", positionMap, persistent = false)
 
@@ -95,6 +119,7 @@ type LnmnNetwork(spec: ModelSpec) as this =
         Initialisation.authorsLayers this
         controller.InitialiseAsAuthors()
         for g in groups do g.InitialiseAsAuthors()
+        for c in concats do c.InitialiseAsAuthors()
 
     member this.Forward(batch: Batch, evaluation: NodeOps.NodeEvaluation) : ForwardResult =
         let B = batch.Tokens.shape.[0]
@@ -104,7 +129,8 @@ type LnmnNetwork(spec: ModelSpec) as this =
         let valid = Tensors.lengthMask batch.Lengths batch.Tokens.shape.[1]
         let position = this.get_buffer("position_map").unsqueeze(0L).expand(B, -1L, -1L, -1L)
         let knowledge = kb.call(torch.cat([| batch.Features; position |], 1L))
-        let image = imageProjection.call(knowledge).permute(0L, 2L, 3L, 1L).contiguous() // (B, H, W, D)
+        let image = projections |> Option.map (fun (i, _) -> i.call(knowledge).permute(0L, 2L, 3L, 1L).contiguous()) // (B, H, W, D)
+        let knowledgeLast = knowledge.permute(0L, 2L, 3L, 1L) // (B, H, W, kb_dim), for hand modules
         let order = torch.tensor(concatOrder, device = device)
         let initialStack =
             match spec.Stack with
@@ -117,29 +143,38 @@ type LnmnNetwork(spec: ModelSpec) as this =
             let first = Stack.read stack pointer
             let popped = Stack.pop pointer
             let second = Stack.read stack popped
-            let inputs: CellGroup.CellInputs =
-                { Image = image; TextMap = textProjection.call c.Text; Memory = memory
-                  Attention1 = first; Attention2 = Some second }
             // Each group: stacks (B, k, L, H, W), pointers (B, k, L), memory (B, k, mem) or None.
-            let results =
-                groups
-                |> List.map (fun g ->
-                    let k = int64 g.Count
-                    let out = g.Forward(inputs, evaluation)
-                    let stacks, pointers =
-                        match g.Kind.Role, g.Kind.Arity, spec.Stack with
-                        | Attention, ThreeInput, Reference -> Stack.write (stack.unsqueeze(1L)) (pointer.unsqueeze(1L)) out, pointer.unsqueeze(1L)
-                        | Attention, ThreeInput, Push ->
-                            let p = Stack.push pointer
-                            Stack.write (stack.unsqueeze(1L)) (p.unsqueeze(1L)) out, p.unsqueeze(1L)
-                        | Attention, FourInput, Reference -> Stack.write (stack.unsqueeze(1L)) (popped.unsqueeze(1L)) out, popped.unsqueeze(1L)
-                        | Attention, FourInput, Push ->
-                            let p = Stack.push (Stack.pop popped)
-                            Stack.write (stack.unsqueeze(1L)) (p.unsqueeze(1L)) out, p.unsqueeze(1L)
-                        | Answer, ThreeInput, _ -> stack.unsqueeze(1L), popped.unsqueeze(1L)
-                        | Answer, FourInput, _ -> stack.unsqueeze(1L), (Stack.pop popped).unsqueeze(1L)
-                    let memoryOut = if g.Kind.Role = Answer then Some out else None
-                    stacks.expand(B, k, L, H, W), pointers.expand(B, k, L), memoryOut, k)
+            let routed (kind: CellKind) (count: int) (out: torch.Tensor) =
+                let k = int64 count
+                let stacks, pointers =
+                    match kind.Role, kind.Arity, spec.Stack with
+                    | Attention, ThreeInput, Reference -> Stack.write (stack.unsqueeze(1L)) (pointer.unsqueeze(1L)) out, pointer.unsqueeze(1L)
+                    | Attention, ThreeInput, Push ->
+                        let p = Stack.push pointer
+                        Stack.write (stack.unsqueeze(1L)) (p.unsqueeze(1L)) out, p.unsqueeze(1L)
+                    | Attention, FourInput, Reference -> Stack.write (stack.unsqueeze(1L)) (popped.unsqueeze(1L)) out, popped.unsqueeze(1L)
+                    | Attention, FourInput, Push ->
+                        let p = Stack.push (Stack.pop popped)
+                        Stack.write (stack.unsqueeze(1L)) (p.unsqueeze(1L)) out, p.unsqueeze(1L)
+                    | Answer, ThreeInput, _ -> stack.unsqueeze(1L), popped.unsqueeze(1L)
+                    | Answer, FourInput, _ -> stack.unsqueeze(1L), (Stack.pop popped).unsqueeze(1L)
+                let memoryOut = if kind.Role = Answer then Some out else None
+                stacks.expand(B, k, L, H, W), pointers.expand(B, k, L), memoryOut, k
+            let handInputs: HandModules.HandInputs =
+                { Stack = stack; Pointer = pointer; Knowledge = knowledgeLast; Text = c.Text; Memory = memory }
+            let hand (layer: HandModules.HandLayer) =
+                let o = layer.Apply handInputs
+                o.Stack.unsqueeze(1L), o.Pointer.unsqueeze(1L), o.Memory |> Option.map (fun m -> m.unsqueeze(1L)), 1L
+            let cells =
+                match image, projections with
+                | Some image, Some(_, textProjection) ->
+                    let inputs: CellGroup.CellInputs =
+                        { Image = image; TextMap = textProjection.call c.Text; Memory = memory
+                          Attention1 = first; Attention2 = Some second }
+                    (groups |> List.map (fun g -> routed g.Kind g.Count (g.Forward(inputs, evaluation))))
+                    @ (concats |> List.map (fun g -> routed g.Kind g.Count (g.Forward inputs)))
+                | _ -> []
+            let results = cells @ (hands |> List.map hand)
             let noOps = int64 noOpIndices.Length
             let withNoOps (perGroup: torch.Tensor list) (noOpValue: torch.Tensor) =
                 let noOpPart = if noOps > 0L then [ noOpValue ] else []
@@ -150,7 +185,7 @@ type LnmnNetwork(spec: ModelSpec) as this =
             let memories = withNoOps [ for _, _, m, k in results -> defaultArg m (noMemory k) ] (noMemory noOps)
             let w = weights.unsqueeze(-1L)
             let newStack = (stacks * w.unsqueeze(-1L).unsqueeze(-1L)).sum(1L)
-            let newPointer = ((pointers * w).sum(1L) / pointerTemperature).softmax(-1L)
+            let newPointer = Stack.sharpen (ModelSpec.pointer spec) ((pointers * w).sum(1L))
             let newMemory = (memories * w).sum(1L)
             let record = c.ModuleWeights, c.WordAttention, newPointer, Stack.read newStack newPointer
             newStack, newPointer, newMemory, c.Text, record :: records
@@ -172,7 +207,7 @@ type LnmnNetwork(spec: ModelSpec) as this =
 let compile (spec: ModelSpec) : LnmnNetwork =
     if spec.Dims.StackLength < 2 then invalidArg "spec" "the stack needs at least 2 slots"
     let network = new LnmnNetwork(spec)
-    match spec.Initialisation with
+    match ModelSpec.initialisation spec with
     | AuthorsCode -> network.InitialiseAsAuthors()
     | TorchDefaults -> ()
     network

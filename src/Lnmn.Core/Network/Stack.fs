@@ -4,6 +4,7 @@
 module Lnmn.Core.Network.Stack
 
 open TorchSharp
+open Lnmn.Core.Specs
 
 
 let private slots (pointer: torch.Tensor) = pointer.unsqueeze(-1L).unsqueeze(-1L)
@@ -32,3 +33,10 @@ let push (pointer: torch.Tensor) : torch.Tensor =
 let bottomPointer (batch: int64) (length: int64) (device: torch.Device) =
     let p = torch.zeros([| batch; length |], device = device)
     p.index_put_(torch.tensor(1.0f, device = device), torch.TensorIndex.Colon, torch.TensorIndex.Single 0L)
+
+/// The next pointer from the module-weighted sum of the modules' pointers (…, L). Hard: one-hot at
+/// the argmax, no gradient through the pointer (as in Stack-NMN).
+let sharpen (sharpening: PointerSharpening) (pointer: torch.Tensor) : torch.Tensor =
+    match sharpening with
+    | Soft temperature -> (pointer / temperature).softmax(-1L)
+    | Hard -> torch.nn.functional.one_hot(pointer.argmax(-1L), pointer.shape.[int (pointer.dim()) - 1]).to_type(pointer.dtype)

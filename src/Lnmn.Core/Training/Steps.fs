@@ -117,3 +117,13 @@ let unrolledAlphaStep (spec: TrainingSpec) (lambdaW: float) (state: TrainingStat
     // Loads the combined gradient into α.grad: ∂/∂α Σ α ⊙ g = g.
     (List.map2 (fun (a: torch.Tensor) (g: torch.Tensor) -> (a * g.detach()).sum()) alphas combined |> List.reduce (+)).backward ()
     stepIfFinite state.AlphaOptimiser m
+
+/// Whether the network has α (Stack-NMN's modules and concatenation cells have none).
+let hasAlpha (state: TrainingState) = not (state.Network.AlphaParameters().IsEmpty)
+
+/// The α half of Algorithm 2 for one batch: first-order or unrolled as the spec says, None (and no
+/// architecture batch drawn) for a network without α.
+let architectureStep (spec: TrainingSpec) (lambdaW: float) (state: TrainingState) (trainBatch: LabelledBatch) (archBatch: Lazy<LabelledBatch>) =
+    if not (hasAlpha state) then None
+    elif spec.Unrolled then Some(unrolledAlphaStep spec lambdaW state trainBatch archBatch.Value)
+    else Some(alphaStep spec state archBatch.Value)

@@ -1,0 +1,219 @@
+/// `lnmn-train compare`: Stack-NMN, LNMN-9 / 11 / 14 and the paper's ablations trained one after
+/// another with one seed and the same budget, scored on the validation split, and written side by
+/// side in the layout of the paper's Tables 1 and 2 (comparison.md, .csv, .html, .png).
+/// A model whose run folder already holds a finished run with the same budget is not retrained; one
+/// with a checkpoint of the same budget is resumed.
+module Lnmn.Train.Comparison
+
+open System
+open System.IO
+open Argu
+open Lnmn.Core
+open Lnmn.Core.Specs
+open Lnmn.Core.Data
+open Lnmn.Core.Training
+open Lnmn.Analysis.ComparisonReport
+open Lnmn.Train.Options
+
+/// One model of the comparison: lnmn-train options on top of the shared ones, given the specs of
+/// the models trained before it.
+type Entry = { Key: string; Label: string; Arguments: Map<string, ModelSpec> -> string list }
+
+/// Table 2 narrows map_dim from 384 to 256 as it deepens T and L to 9: two thirds of the original
+/// setting's width (256 at the paper's size; a literal 256 would make the built-in size 8× wider).
+let narrower (mapDim: int) = max 1 (mapDim * 2 / 3)
+
+let entries =
+    let fixedArguments args = fun (_: Map<string, ModelSpec>) -> args
+    [ { Key = "stack-nmn"; Label = "Stack-NMN (9 mod.)"; Arguments = fixedArguments [ "--model"; "stack-nmn" ] }
+      { Key = "lnmn-9"; Label = "LNMN (9 modules)"; Arguments = fixedArguments [ "--ablation"; "9" ] }
+      { Key = "lnmn-11"; Label = "LNMN (11 modules)"; Arguments = fixedArguments [ "--ablation"; "11" ] }
+      { Key = "lnmn-14"; Label = "LNMN (14 modules)"; Arguments = fixedArguments [ "--ablation"; "14" ] }
+      { Key = "lnmn-11-push"; Label = "LNMN (11 modules), push stack"; Arguments = fixedArguments [ "--ablation"; "11"; "--stack"; "push" ] }
+      { Key = "lnmn-11-t9"; Label = "T = 9, L = 9, map_dim narrowed"
+        Arguments = fun earlier -> [ "--ablation"; "11"; "-T"; "9"; "-L"; "9"; "--map-dim"; string (narrower earlier.["lnmn-11"].Dims.MapDim) ] }
+      { Key = "concat-11"; Label = "Concatenate all inputs followed by conv. layer"; Arguments = fixedArguments [ "--model"; "concat"; "--ablation"; "11" ] } ]
+
+/// The paper's numbers (overall and the five categories): Table 1 on CLEVR test, Table 2 on val.
+let paperTable1 =
+    [ "Stack-NMN (9 mod.)", [ 91.41; 81.78; 95.78; 85.23; 95.45; 95.68 ]
+      "LNMN (9 modules)", [ 89.88; 84.28; 93.74; 89.63; 89.64; 94.84 ]
+      "LNMN (11 modules)", [ 90.52; 84.91; 95.21; 91.06; 90.03; 94.97 ]
+      "LNMN (14 modules)", [ 90.42; 84.79; 95.52; 90.52; 89.73; 95.26 ] ]
+
+let paperTable2 =
+    [ "Original setting (T = 5, L = 5, map_dim = 384)", [ 89.78; 84.54; 93.46; 88.70; 89.59; 94.87 ]
+      "Use hard-max for operation weights (for inference only)", [ 87.99; 81.53; 94.11; 87.70; 88.27; 91.55 ]
+      "T = 9, L = 9, map_dim = 256", [ 89.96; 84.03; 93.45; 89.98; 90.75; 93.10 ]
+      "Concatenate all inputs followed by conv. layer", [ 47.03; 42.5; 61.15; 68.64; 38.06; 49.43 ] ]
+
+type Settings =
+    { Epochs: int option
+      MaxSteps: int option
+      Out: string
+      Data: string option
+      Seed: int
+      Device: string
+      Threads: int option }
+
+let quickMaxSteps = 25
+
+let settings (r: ParseResults<CompareArgs>) : Result<Settings, string> =
+    let positive name (v: int option) =
+        match v with
+        | Some n when n <= 0 -> Error $"--{name} must be positive (got {n})"
+        | v -> Ok v
+    let quick = r.Contains Quick
+    result {
+        let! epochs = positive "epochs" (r.TryGetResult CompareArgs.Epochs |> Option.orElse (if quick then Some 1 else None))
+        let! maxSteps = positive "max-steps" (r.TryGetResult CompareArgs.Max_Steps |> Option.orElse (if quick then Some quickMaxSteps else None))
+        let! threads = positive "threads" (r.TryGetResult CompareArgs.Threads)
+        return
+            { Epochs = epochs; MaxSteps = maxSteps; Out = r.GetResult(Out, "comparison"); Data = r.TryGetResult CompareArgs.Data
+              Seed = r.GetResult(CompareArgs.Seed, 0); Device = r.GetResult(CompareArgs.Device, "auto"); Threads = threads }
+    }
+
+let private budgetText (s: Settings) =
+    let show (v: int option) = v |> Option.map string |> Option.defaultValue "default"
+    $"epochs {show s.Epochs}, max weight steps {show s.MaxSteps}, seed {s.Seed}"
+
+/// Written into a model's run folder when its run is finished.
+type Finished = { Budget: string; Seconds: float }
+
+type private EvalFile = { Soft: Evaluation.Breakdown; HardMax: Evaluation.Breakdown }
+
+/// The model's run: trained (or resumed, or found finished), then its scores and spec.
+let private runEntry (s: Settings) (earlier: Map<string, ModelSpec>) (entry: Entry) =
+    let root = Path.Combine(s.Out, "runs", entry.Key)
+    let paths = RunFolder.paths root
+    let finishedFile = Path.Combine(root, "comparison-run.json")
+    let budget = budgetText s
+    let finished =
+        if File.Exists finishedFile && File.Exists paths.EvalJson then
+            Some(SpecJson.deserialize<Finished> (File.ReadAllText finishedFile)) |> Option.filter (fun f -> f.Budget = budget)
+        else None
+    let budgetFile = Path.Combine(root, "comparison-budget.txt")
+    let resumable = File.Exists paths.Checkpoint && File.Exists budgetFile && File.ReadAllText budgetFile = budget
+    let trained =
+        match finished with
+        | Some f ->
+            printfn "%s: finished run in %s reused" entry.Key root
+            Ok f.Seconds
+        | None ->
+            if Directory.Exists root && not resumable then Directory.Delete(root, true)
+            Directory.CreateDirectory root |> ignore
+            AtomicFile.writeAllText budgetFile budget
+            let args =
+                entry.Arguments earlier
+                @ [ "--run-dir"; root; "--seed"; string s.Seed; "--device"; s.Device ]
+                @ (s.Epochs |> Option.map (fun e -> [ "--epochs"; string e ]) |> Option.defaultValue [])
+                @ (s.MaxSteps |> Option.map (fun m -> [ "--max-steps"; string m ]) |> Option.defaultValue [])
+                @ (s.Threads |> Option.map (fun t -> [ "--threads"; string t ]) |> Option.defaultValue [])
+                @ (s.Data |> Option.map (fun d -> [ "--data"; d ]) |> Option.defaultValue [])
+                @ (if resumable then [ "--resume" ] else [])
+            printfn "\n== %s: lnmn-train %s" entry.Key (String.concat " " args)
+            let clock = Diagnostics.Stopwatch.StartNew()
+            let parser = ArgumentParser.Create<TrainArgs>(programName = "lnmn-train")
+            parser.ParseCommandLine(Array.ofList args) |> toConfig |> Result.bind Trainer.run
+            |> Result.map (fun _ ->
+                let seconds = clock.Elapsed.TotalSeconds
+                AtomicFile.writeAllText finishedFile (SpecJson.serialize { Budget = budget; Seconds = seconds })
+                seconds)
+            |> Result.mapError (fun e -> $"{entry.Key}: {e}")
+    trained
+    |> Result.map (fun seconds ->
+        let scores = SpecJson.deserialize<EvalFile> (File.ReadAllText paths.EvalJson)
+        let spec = SpecJson.deserialize<ModelSpec> (File.ReadAllText paths.Spec)
+        let steps = File.ReadAllLines paths.StepMetrics |> Array.filter (fun l -> l <> "") |> Array.length
+        let scored evaluation breakdown =
+            { Model = entry.Key; Label = entry.Label; Evaluation = evaluation; Breakdown = breakdown; WeightSteps = steps; Seconds = seconds }
+        let rows =
+            if ModelSpec.alphaCount spec = 0 then [ scored "no α" scores.Soft ]
+            else [ scored "soft α" scores.Soft; scored "hard-max α" scores.HardMax ]
+        entry.Key, (spec, rows))
+
+/// `ordered`: (key, (spec, scored rows)) in `entries` order.
+let private markdown (s: Settings) (dataLabel: string) (ordered: (string * (ModelSpec * Scored list)) list) =
+    let results = Map.ofList ordered
+    let row key evaluation = results.[key] |> snd |> List.find (fun r -> r.Evaluation = evaluation)
+    let soft key = let r = row key (if ModelSpec.alphaCount (fst results.[key]) = 0 then "no α" else "soft α") in r.Label, percentages r.Breakdown
+    let dims key = (fst results.[key]).Dims
+    let setting key = let d = dims key in $"T = {d.Steps}, L = {d.StackLength}, map_dim = {d.MapDim}"
+    let table1 = [ for key in [ "stack-nmn"; "lnmn-9"; "lnmn-11"; "lnmn-14"; "lnmn-11-push" ] -> soft key ]
+    let original = setting "lnmn-11"
+    let table2 =
+        [ $"Original setting ({original})", snd (soft "lnmn-11")
+          $"Use hard-max for operation weights (for inference only) ({original})", percentages (row "lnmn-11" "hard-max α").Breakdown
+          setting "lnmn-11-t9" + " (map_dim two thirds of the original, as 256 is of 384)", snd (soft "lnmn-11-t9")
+          fst (soft "concat-11"), snd (soft "concat-11") ]
+    let hardMax =
+        [ yield "| Model | soft α | hard-max α | change |"
+          yield "| --- | ---: | ---: | ---: |"
+          for key, (_, rows) in ordered do
+              match rows with
+              | [ soft; hard ] ->
+                  let s, h = Evaluation.Accuracy.percent soft.Breakdown.Overall, Evaluation.Accuracy.percent hard.Breakdown.Overall
+                  yield $"| {soft.Label} ({key}) | {s:F2} | {h:F2} | %+.2f{h - s} |"
+              | _ -> () ]
+        |> String.concat "\n"
+    let questions = (row "lnmn-11" "soft α").Breakdown.Overall.Total
+    let budget =
+        [ for key, (_, rows) in ordered do
+            let r = List.head rows
+            yield $"| {key} | {r.WeightSteps} | {r.Seconds / 60.0:F1} |" ]
+    String.concat "\n"
+        [ "# Stack-NMN, LNMN and the paper's ablations, side by side"
+          ""
+          $"Data: {dataLabel}; scored on its validation split ({questions} questions). One seed, the same budget for every model ({budgetText s});"
+          "α fitted on a held-out slice of train. The paper reports Table 1 on CLEVR test and Table 2 on CLEVR val, after about 30 epochs of"
+          "700K questions: its numbers are listed below each table for reference, not as a like-for-like comparison."
+          ""
+          "## Table 1 layout: hand-designed modules against learned ones (soft α)"
+          ""
+          markdownTable table1
+          ""
+          "Paper (CLEVR test):"
+          ""
+          markdownTable paperTable1
+          ""
+          "## Table 2 layout: ablations of LNMN (11 modules)"
+          ""
+          markdownTable table2
+          ""
+          "Paper (CLEVR val):"
+          ""
+          markdownTable paperTable2
+          ""
+          "## Hard-max α at inference, every LNMN model (overall %)"
+          ""
+          hardMax
+          ""
+          "## Budget spent"
+          ""
+          "| model | weight steps | minutes |"
+          "| --- | ---: | ---: |"
+          String.concat "\n" budget
+          "" ]
+
+/// Trains and scores every entry, then writes the report into `s.Out`.
+let run (s: Settings) : Result<string list, string> =
+    let rec all acc entries =
+        match entries with
+        | [] -> Ok(List.rev acc)
+        | e :: rest ->
+            let earlier = acc |> List.map (fun (key, (spec, _)) -> key, spec) |> Map.ofList
+            match runEntry s earlier e with
+            | Ok r -> all (r :: acc) rest
+            | Error msg -> Error msg
+    all [] entries
+    |> Result.map (fun results ->
+        let scored = results |> List.collect (fun (_, (_, rows)) -> rows)
+        let dataLabel = s.Data |> Option.defaultValue "the built-in dataset"
+        let file name = Path.Combine(s.Out, name)
+        AtomicFile.writeAllText (file "comparison.md") (markdown s dataLabel results)
+        AtomicFile.writeAllText (file "comparison.csv") (csv scored)
+        let bars = scored |> List.map (fun r -> (if r.Evaluation = "hard-max α" then $"{r.Label}, hard-max α" else r.Label), percentages r.Breakdown)
+        AtomicFile.writeAllText (file "comparison.html") (barChart $"Accuracy on the validation split ({dataLabel}, {budgetText s})" bars)
+        let png = renderPng (file "comparison.html") (file "comparison.png")
+        [ file "comparison.md"; file "comparison.csv"; file "comparison.html" ]
+        @ (match png with Ok p -> [ p ] | Error why -> [ $"(no PNG: {why})" ]))

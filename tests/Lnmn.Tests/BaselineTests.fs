@@ -1,0 +1,220 @@
+/// Stack-NMN's hand-designed modules, the concatenation cells and pointer sharpening, against
+/// values worked out by hand on a 1×2 grid.
+module Lnmn.Tests.BaselineTests
+
+open Expecto
+open TorchSharp
+open Lnmn.Core
+open Lnmn.Core.Specs
+open Lnmn.Core.Network
+open Lnmn.Core.Network.HandModules
+open Lnmn.Tests.TestUtil
+
+/// q = 2 (LSTM hidden 1), kb_dim 2, mem_dim 1, L = 4, a 1×2 grid.
+let private dims =
+    { NetworkTests.tinyDims with LstmHidden = 1; KbDim = 2; MemDim = 1; MapDim = 2; StackLength = 4; GridHeight = 1; GridWidth = 2 }
+
+let private setParameters (m: torch.nn.Module) (values: (string * float list) list) =
+    use _ = torch.no_grad ()
+    let named = m.named_parameters() |> Seq.map (fun struct (n, p) -> n, p) |> Map.ofSeq
+    Expect.equal (named |> Map.keys |> Set.ofSeq) (values |> List.map fst |> Set.ofList) "every parameter set"
+    for name, xs in values do
+        let p: Modules.Parameter = named.[name]
+        p.copy_(tensorOf p.shape xs) |> ignore
+
+/// W c = [1, 1] whatever c is; conv = x·[1, 2] + 0.5.
+let private attentionWeights = [ "text.weight", [ 0.; 0.; 0.; 0. ]; "text.bias", [ 1.; 1. ]; "conv.weight", [ 1.; 2. ]; "conv.bias", [ 0.5 ] ]
+
+let private layer kind weights =
+    let l = HandModules.create dims kind
+    setParameters l weights
+    l
+
+/// kb at the two positions: [3, 4] and [0, 2]. Under the map [0, ln 3] softmax pooling gives
+/// 0.25·[3, 4] + 0.75·[0, 2] = [0.75, 2.5].
+let private inputs (slots: float list list) (top: int) =
+    { Stack = tensorOf [| 1L; 4L; 1L; 2L |] (List.concat slots)
+      Pointer = torch.nn.functional.one_hot(torch.tensor([| int64 top |]), 4L).to_type(torch.float32)
+      Knowledge = tensorOf [| 1L; 1L; 2L; 2L |] [ 3.; 4.; 0.; 2. ]
+      Text = tensorOf [| 1L; 2L |] [ 0.5; 9. ]
+      Memory = tensorOf [| 1L; 1L |] [ 0.25 ] }
+
+let private oneHot slot = List.init 4 (fun l -> if l = slot then 1.0 else 0.0)
+let private ln3 = log 3.0
+
+let private expectStack (o: HandOutputs) (slots: float list list) pointer message =
+    expectClose 1e-5 o.Stack (List.concat slots |> Array.ofList) $"{message}: stack"
+    expectClose 1e-6 o.Pointer (oneHot pointer |> Array.ofList) $"{message}: pointer"
+
+[<Tests>]
+let tests =
+    testList "baselines" [
+        test "Find pushes conv1x1(l2norm(kb ⊙ W c))" {
+            use _ = torch.NewDisposeScope()
+            // l2norm(kb) = [0.6, 0.8], [0, 1]; conv: 0.6 + 1.6 + 0.5 = 2.7, 0 + 2 + 0.5 = 2.5.
+            let o = (layer Find attentionWeights).Apply(inputs [ [ 1.; 2. ]; [ 3.; 4. ]; [ 5.; 6. ]; [ 7.; 8. ] ] 1)
+            expectStack o [ [ 1.; 2. ]; [ 3.; 4. ]; [ 2.7; 2.5 ]; [ 7.; 8. ] ] 2 "pushed on slot 2"
+            Expect.isNone o.Memory "no memory"
+        }
+        test "And is the min and Or the max of the two top maps, popped to one" {
+            use _ = torch.NewDisposeScope()
+            let start = inputs [ [ 9.; 9. ]; [ 1.; 4. ]; [ 3.; 2. ]; [ 0.; 0. ] ] 2
+            expectStack ((layer And []).Apply start) [ [ 9.; 9. ]; [ 1.; 2. ]; [ 3.; 2. ]; [ 0.; 0. ] ] 1 "And"
+            expectStack ((layer Or []).Apply start) [ [ 9.; 9. ]; [ 3.; 4. ]; [ 3.; 2. ]; [ 0.; 0. ] ] 1 "Or"
+        }
+        test "Filter is Find then And: the top map intersected with what Find finds" {
+            use _ = torch.NewDisposeScope()
+            let o = (layer Filter attentionWeights).Apply(inputs [ [ 9.; 9. ]; [ 2.6; 3. ]; [ 0.; 0. ]; [ 0.; 0. ] ] 1)
+            // min([2.6, 3], [2.7, 2.5]) on slot 1; Find's push left its map on slot 2.
+            expectStack o [ [ 9.; 9. ]; [ 2.6; 2.5 ]; [ 2.7; 2.5 ]; [ 0.; 0. ] ] 1 "filtered"
+        }
+        test "Transform rewrites the top map from kb pooled under it" {
+            use _ = torch.NewDisposeScope()
+            // kb ⊙ [0.75, 2.5] = [2.25, 10] → /10.25, and [0, 5] → [0, 1]; conv: 2.25/10.25 + 20/10.25 + 0.5, 2.5.
+            let o = (layer Transform attentionWeights).Apply(inputs [ [ 9.; 9. ]; [ 0.; ln3 ]; [ 0.; 0. ]; [ 0.; 0. ] ] 1)
+            expectStack o [ [ 9.; 9. ]; [ 22.25 / 10.25 + 0.5; 2.5 ]; [ 0.; 0. ]; [ 0.; 0. ] ] 1 "same slot"
+        }
+        test "Scene pushes its learned constant" {
+            use _ = torch.NewDisposeScope()
+            let o = (layer Scene [ "value", [ 0.7 ] ]).Apply(inputs [ [ 9.; 9. ]; [ 1.; 2. ]; [ 0.; 0. ]; [ 0.; 0. ] ] 1)
+            expectStack o [ [ 9.; 9. ]; [ 1.; 2. ]; [ 0.7; 0.7 ]; [ 0.; 0. ] ] 2 "pushed"
+        }
+        test "DescribeOne pops the top map and writes Linear([c ; mem ; l2norm(W c ⊙ pooled kb)])" {
+            use _ = torch.NewDisposeScope()
+            let slots = [ [ 9.; 9. ]; [ 0.; 0. ]; [ 0.; ln3 ]; [ 0.; 0. ] ]
+            let weights = [ "text.weight", [ 0.; 0.; 0.; 0. ]; "text.bias", [ 2.; 1. ]; "memory.weight", [ 1.; 0.; 2.; 1.; 1. ]; "memory.bias", [ 0. ] ]
+            let o = (layer DescribeOne weights).Apply(inputs slots 2)
+            expectStack o slots 1 "popped, maps kept"
+            // [2, 1] ⊙ [0.75, 2.5] = [1.5, 2.5], normalised by √8.5; 1·0.5 + 2·0.25 + (1.5 + 2.5)/√8.5.
+            expectClose 1e-5 o.Memory.Value [| 1.0 + 4.0 / sqrt 8.5 |] "memory"
+        }
+        test "DescribeTwo pops both maps and pools kb under each" {
+            use _ = torch.NewDisposeScope()
+            let slots = [ [ 9.; 9. ]; [ 0.; 0. ]; [ 0.; ln3 ]; [ 0.; 0. ] ]
+            let weights = [ "text.weight", [ 0.; 0.; 0.; 0. ]; "text.bias", [ 1.; 1. ]; "memory.weight", [ 0.; 0.; 0.; 1.; 1. ]; "memory.bias", [ 0. ] ]
+            let o = (layer DescribeTwo weights).Apply(inputs slots 2)
+            expectStack o slots 0 "two pops"
+            // Pooled under [0, 0]: [1.5, 3]; under [0, ln 3]: [0.75, 2.5]; product [1.125, 7.5].
+            expectClose 1e-5 o.Memory.Value [| (1.125 + 7.5) / sqrt (1.125 * 1.125 + 7.5 * 7.5) |] "memory"
+        }
+        test "hard sharpening: the pointer after Find, Scene, Find, And, Or, DescribeOne, each weighted 0.7 against NoOp" {
+            use _ = torch.NewDisposeScope()
+            torch.random.manual_seed 5L |> ignore
+            let start = inputs [ [ 0.; 0. ]; [ 0.; 0. ]; [ 0.; 0. ]; [ 0.; 0. ] ] 0
+            let sequence = [ Find; Scene; Find; And; Or; DescribeOne ] |> List.map (HandModules.create dims)
+            let pointers =
+                sequence
+                |> List.scan (fun (i: HandInputs) m ->
+                    let o = m.Apply i
+                    { i with Stack = o.Stack; Pointer = Stack.sharpen Hard (0.7 * o.Pointer + 0.3 * i.Pointer) }) start
+                |> List.tail
+                |> List.map (fun i -> i.Pointer)
+            expectClose 0.0 (torch.stack(Array.ofList pointers)) ([ 1; 2; 3; 2; 1; 0 ] |> List.collect oneHot |> Array.ofList) "slots 1 2 3 2 1 0"
+            // Soft: softmax([0.3, 0.7, 0, 0] / 0.2) after the first Find.
+            let soft = Stack.sharpen PointerSharpening.lnmn (0.7 * (sequence.Head.Apply start).Pointer + 0.3 * start.Pointer)
+            let e = [ exp 1.5; exp 3.5; 1.0; 1.0 ]
+            expectClose 1e-5 soft (e |> List.map (fun x -> x / List.sum e) |> Array.ofList) "soft sharpening"
+        }
+        test "in the network: a lone Find pushes every step (capped at the top); a lone NoOp keeps stack and pointer" {
+            use _ = torch.NewDisposeScope()
+            torch.random.manual_seed 6L |> ignore
+            let tiny = { NetworkTests.tinyDims with Steps = 5; StackLength = 4 }
+            let batch = NetworkTests.randomBatch 6L 2 5 tiny
+            let run modules stack = (LnmnNetwork.compile { ModelSpec.stackNmn tiny with Modules = modules; Stack = stack }).Forward(batch, NodeOps.NodeEvaluation.soft)
+            let find = run [ Hand Find ] Reference
+            let expected = [ 1; 2; 3; 3; 3 ] |> List.collect oneHot
+            expectClose 0.0 find.Pointers (expected @ expected |> Array.ofList) "slots 1 2 3 3 3"
+            let noOp = run [ NoOp ] Push
+            expectClose 0.0 noOp.Pointers (List.replicate 10 (oneHot 0) |> List.concat |> Array.ofList) "pointer stays at the bottom"
+            expectAllClose 0.0 noOp.AttentionMaps (torch.ones(2L, 5L, 3L, 4L)) "the uniform start map, untouched"
+        }
+        // Soft sharpening: with hard sharpening and near-uniform module weights the pointer stays at
+        // the bottom (2 of the 9 modules push), so what Find and Scene push is not read at first.
+        test "Stack-NMN: 9 modules, hard sharpening by default, no α, every weight gets a gradient (soft sharpening)" {
+            use _ = torch.NewDisposeScope()
+            torch.random.manual_seed 7L |> ignore
+            let spec = ModelSpec.stackNmn NetworkTests.tinyDims
+            Expect.equal spec.Modules.Length 9 "8 hand modules and NoOp"
+            Expect.equal (ModelSpec.pointer spec) Hard "hard by default"
+            let net = LnmnNetwork.compile { spec with Pointer = Some PointerSharpening.lnmn }
+            Expect.isEmpty (net.AlphaParameters()) "no α"
+            let r = net.Forward(NetworkTests.randomBatch 7L 6 5 NetworkTests.tinyDims, NodeOps.NodeEvaluation.soft)
+            Expect.equal r.ModuleWeights.shape [| 6L; 3L; 9L |] "w(t) over 9 modules"
+            r.Logits.square().sum().backward()
+            for name, p in net.named_parameters() do
+                Expect.isTrue (not (isNull p.grad) && p.grad.abs().sum().item<float32>() > 0.0f) $"{name} has a gradient"
+        }
+        test "a concatenation cell is [img ; a ; txt] through one 1×1 conv, normalised, then the cell's output layer" {
+            use _ = torch.NewDisposeScope()
+            let kind = { Role = Attention; Arity = ThreeInput }
+            let group = new ConcatCells.ConcatGroup(kind, 1, dims)
+            let conv = [ 1.; 0.; 0.; 0.; 0.; 0.; 0.; 1.; 0.; 0. ]
+            setParameters group [ "conv_weight", conv; "conv_bias", [ 0.; 0. ]; "out_weight", [ 1.; 1. ]; "out_bias", [ 0. ] ]
+            let cellInputs: CellGroup.CellInputs =
+                { Image = tensorOf [| 1L; 1L; 1L; 2L |] [ 1.; 2. ]; TextMap = tensorOf [| 1L; 2L |] [ 4.; 5. ]
+                  Memory = torch.zeros(1L, 1L); Attention1 = tensorOf [| 1L; 1L; 1L |] [ 3. ]; Attention2 = None }
+            // [1, 2, 3, 4, 5] → [1, 3] → /√10 → sum.
+            expectClose 1e-5 (group.Forward cellInputs) [| 4.0 / sqrt 10.0 |] "logit"
+        }
+        test "concatenation cells depend on exactly the inputs generic cells of the same kind depend on" {
+            use _ = torch.NewDisposeScope()
+            torch.random.manual_seed 8L |> ignore
+            let d = NetworkTests.tinyDims
+            let map () = torch.randn(2L, int64 d.GridHeight, int64 d.GridWidth)
+            let reference: CellGroup.CellInputs =
+                { Image = torch.randn(2L, int64 d.GridHeight, int64 d.GridWidth, int64 d.MapDim); TextMap = torch.randn(2L, int64 d.MapDim)
+                  Memory = torch.randn(2L, int64 d.MemDim); Attention1 = map (); Attention2 = Some(map ()) }
+            let changed (i: CellGroup.CellInputs) =
+                [ "img", { i with Image = torch.randn_like i.Image }; "txt", { i with TextMap = torch.randn_like i.TextMap }
+                  "mem", { i with Memory = torch.randn_like i.Memory }; "a1", { i with Attention1 = -i.Attention1 }
+                  "a2", { i with Attention2 = Some(-i.Attention2.Value) } ]
+            let dependsOn (forward: CellGroup.CellInputs -> torch.Tensor) =
+                let y = forward reference
+                changed reference |> List.filter (fun (_, i) -> (forward i - y).abs().max().item<float32>() > 1e-4f) |> List.map fst
+            for kind in CellKind.all do
+                let generic = new CellGroup.CellGroup(kind, 2, d)
+                let concat = new ConcatCells.ConcatGroup(kind, 2, d)
+                let expected =
+                    [ "img"; "txt" ] @ (if kind.Role = Answer then [ "mem" ] else []) @ [ "a1" ] @ (if kind.Arity = FourInput then [ "a2" ] else [])
+                let name = CellKind.name kind
+                Expect.equal (List.sort (dependsOn (fun i -> generic.Forward(i, NodeOps.NodeEvaluation.soft)))) (List.sort expected) $"generic {name}"
+                Expect.equal (List.sort (dependsOn concat.Forward)) (List.sort expected) $"concat {name}"
+        }
+        test "concat: the ablation's module counts, no α, every weight gets a gradient" {
+            use _ = torch.NewDisposeScope()
+            torch.random.manual_seed 9L |> ignore
+            let spec = ModelSpec.concat Ablation11 NetworkTests.tinyDims
+            let kinds s = s.Modules |> List.map (function Generic k | Concat k -> CellKind.name k | NoOp -> "noop" | Hand h -> HandModule.name h)
+            Expect.equal (kinds spec) (kinds (ModelSpec.lnmn Ablation11 NetworkTests.tinyDims)) "same kinds in the same order"
+            let net = LnmnNetwork.compile spec
+            Expect.isEmpty (net.AlphaParameters()) "no α"
+            let r = net.Forward(NetworkTests.randomBatch 9L 6 5 NetworkTests.tinyDims, NodeOps.NodeEvaluation.soft)
+            r.Logits.square().sum().backward()
+            for name, p in net.named_parameters() do
+                Expect.isTrue (not (isNull p.grad) && p.grad.abs().sum().item<float32>() > 0.0f) $"{name} has a gradient"
+        }
+        test "specs: old JSON without a pointer field reads as LNMN's soft sharpening; Stack-NMN's round-trips" {
+            let lnmn = ModelSpec.lnmn Ablation9 NetworkTests.tinyDims
+            let node = System.Text.Json.Nodes.JsonNode.Parse(SpecJson.serialize lnmn).AsObject()
+            Expect.isTrue (node.Remove "Pointer") "the field was there"
+            let old = node.ToJsonString()
+            let read = SpecJson.deserialize<ModelSpec> old
+            Expect.equal (ModelSpec.pointer read) (Soft 0.2) "softmax(·/0.2)"
+            let stackNmn = ModelSpec.stackNmn NetworkTests.tinyDims
+            Expect.equal (SpecJson.deserialize<ModelSpec> (SpecJson.serialize stackNmn)) stackNmn "round trip"
+        }
+        test "lnmn-train options: --model stack-nmn | concat, --pointer hard | soft" {
+            let parse args =
+                Argu.ArgumentParser.Create<Lnmn.Train.Options.TrainArgs>(programName = "lnmn-train").ParseCommandLine(Array.ofList args)
+                |> Lnmn.Train.Options.toConfig
+            match parse [ "--model"; "stack-nmn" ], parse [ "--model"; "concat"; "--pointer"; "hard" ], parse [ "--pointer"; "soft" ] with
+            | Ok s, Ok c, Ok l ->
+                Expect.equal (s.Model, s.Pointer) (Lnmn.Train.Options.StackNmn, None) "stack-nmn, its own default pointer"
+                Expect.equal (c.Model, c.Pointer) (Lnmn.Train.Options.ConcatCells, Some Hard) "concat, hard"
+                Expect.equal l.Pointer (Some(Soft 0.2)) "soft is LNMN's temperature"
+            | _ -> failtest "valid options refused"
+            match parse [ "--model"; "nmn" ] with
+            | Error e -> Expect.stringContains e "stack-nmn" "names the choices"
+            | Ok _ -> failtest "unknown model accepted"
+        }
+    ]

@@ -1,0 +1,34 @@
+/// The baselines comparison's tables and CSV, from breakdowns with known counts.
+module Lnmn.Tests.ComparisonTests
+
+open Expecto
+open Lnmn.Core.Training
+open Lnmn.Analysis.ComparisonReport
+
+let private accuracy name correct total : Evaluation.Accuracy = { Name = name; Correct = correct; Total = total }
+
+/// Overall 30/40; count 1/4, exist 3/4, query_attribute 26/32; no compare questions.
+let private breakdown: Evaluation.Breakdown =
+    { Overall = accuracy "Overall" 30 40
+      ByCategory = [ accuracy "query_attribute" 26 32; accuracy "count" 1 4; accuracy "exist" 3 4 ]
+      BySubtype = [] }
+
+[<Tests>]
+let tests =
+    testList "comparison" [
+        test "percentages follow the paper's column order, NaN for a category without questions" {
+            let p = percentages breakdown
+            Expect.equal (p |> List.map (fun x -> if System.Double.IsNaN x then -1.0 else x)) [ 75.0; 25.0; 75.0; -1.0; 81.25; -1.0 ] "overall, count, exist, compare numbers, query, compare attribute"
+        }
+        test "a Markdown row and a CSV line per scored evaluation" {
+            let table = markdownTable [ "LNMN (9 modules)", percentages breakdown ]
+            Expect.stringContains table "| LNMN (9 modules) | 75.00 | 25.00 | 75.00 | – | 81.25 | – |" "row"
+            let scored = { Model = "lnmn-9"; Label = "LNMN (9 modules), soft"; Evaluation = "soft α"; Breakdown = breakdown; WeightSteps = 25; Seconds = 12.34 }
+            let lines = (csv [ scored ]).TrimEnd().Split '\n'
+            Expect.equal lines.[0] "model,label,evaluation,overall,count,exist,compare_numbers,query_attribute,compare_attribute,questions,weight_steps,seconds" "header"
+            Expect.equal lines.[1] "lnmn-9,\"LNMN (9 modules), soft\",soft α,75.0000,25.0000,75.0000,,81.2500,,40,25,12.3" "quoted label, empty cells for NaN"
+        }
+        test "Table 2's narrower map: 256 at the paper's 384" {
+            Expect.equal (Lnmn.Train.Comparison.narrower 384) 256 "two thirds"
+        }
+    ]
