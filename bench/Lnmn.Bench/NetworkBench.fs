@@ -35,7 +35,7 @@ let forwardBackwardSeconds (spec: ModelSpec) (repeats: int) =
 
 let run (quick: bool) =
     let sizes =
-        [ "built-in default (16×8×8 features, 32 wide)", ModelDims.small 28 67 16 8 8, (if quick then 3 else 10)
+        [ Timing.builtInName, Timing.builtInDims, (if quick then 3 else 10)
           if not quick then "paper (1024×14×14, map 384)", ModelDims.paper 28 100, 3 ]
     let peak = matmulFlops 1024
     let rows =

@@ -17,3 +17,12 @@ let medianSeconds (warmup: int) (repeats: int) (action: unit -> unit) =
 let markdownTable (header: string list) (rows: string list list) =
     let line cells = "| " + String.concat " | " cells + " |"
     String.concat "\n" [ line header; line (header |> List.map (fun _ -> "---")); yield! List.map line rows ]
+
+/// The network size `lnmn-train` uses on the built-in dataset with its default options: 28 answers,
+/// a 67-word vocabulary, the rendered channels on the default grid.
+let builtInDims =
+    let g = Lnmn.Core.Data.BuiltInOptions.defaults.GridSize
+    Lnmn.Core.Specs.ModelDims.small 28 67 Lnmn.Core.Data.Render.channels g g
+
+let builtInName =
+    $"built-in default ({builtInDims.InputChannels}×{builtInDims.GridHeight}×{builtInDims.GridWidth} features, {builtInDims.MapDim} wide)"

@@ -19,7 +19,7 @@ let private labelled (d: ModelDims) : Steps.LabelledBatch =
 
 let run (quick: bool) =
     let sizes =
-        [ "built-in default (16×8×8 features, 32 wide)", ModelDims.small 28 67 16 8 8, TrainingSpec.TrainingSpec.paper, (if quick then 3 else 10)
+        [ Timing.builtInName, Timing.builtInDims, TrainingSpec.TrainingSpec.paper, (if quick then 3 else 10)
           if not quick then "paper (1024×14×14, map 384)", ModelDims.paper 28 90, TrainingSpec.TrainingSpec.paper, 1 ]
     let rows =
         [ for name, dims, training, repeats in sizes do

@@ -82,7 +82,8 @@ module HandModule =
 type ModuleSpec =
     /// A learned cell: nodes that mix six elementwise ops under weights α.
     | Generic of CellKind
-    /// Leaves stack, pointer and memory as they are.
+    /// Leaves stack and pointer as they are and adds nothing to memory (mem_t sums the answer
+    /// modules only, as in the authors' code).
     | NoOp
     /// A Stack-NMN module (the hand-designed baseline).
     | Hand of HandModule
