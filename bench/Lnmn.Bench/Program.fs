@@ -5,7 +5,10 @@ open System.IO
 [<EntryPoint>]
 let main argv =
     let quick = Array.contains "--quick" argv
-    let threads = System.Environment.ProcessorCount
+    let threads =
+        match Array.tryFindIndex ((=) "--threads") argv with
+        | Some i when i + 1 < argv.Length -> int argv.[i + 1]
+        | _ -> System.Environment.ProcessorCount
     TorchSharp.torch.set_num_threads threads
     TorchSharp.torch.random.manual_seed 0L |> ignore
     let outDir = Path.Combine(System.Environment.CurrentDirectory, "bench-results")
@@ -15,7 +18,7 @@ let main argv =
         let text = $"## {title}\n\n{threads} threads, TorchSharp 0.107 on CPU{size}.\n\n{table}\n"
         printfn "%s" text
         File.WriteAllText(Path.Combine(outDir, $"""{title.ToLowerInvariant().Replace(' ', '-')}.md"""), text)
-    let only = argv |> Array.tryFind (fun a -> not (a.StartsWith "--"))
+    let only = argv |> Array.tryFind (fun a -> a = "network" || a = "training" || a = "data")
     if only |> Option.forall ((=) "network") then section "Network" (NetworkBench.run quick)
     if only |> Option.forall ((=) "training") then section "Training" (TrainingBench.run quick)
     if only |> Option.forall ((=) "data") then section "Data" (DataBench.run quick outDir)
