@@ -74,9 +74,13 @@ let attentionMapsFigure (title: string) (trace: Trace.QuestionTrace) =
         if attention.Length = 0 then "" else trace.Words.[Array.findIndex ((=) (Array.max attention)) attention]
     let titles = trace.WordAttention |> Array.mapi (fun t a -> $"t={t + 1}: \"{topWord a}\"")
     let steps = trace.AttentionMaps.Length
+    // One colour scale for all steps, so that the one colour bar holds for every map.
+    let all = trace.AttentionMaps |> Array.collect (Array.collect id)
+    let low, high = (if all.Length = 0 then 0.0 else Array.min all), (if all.Length = 0 then 1.0 else Array.max all)
     trace.AttentionMaps
     |> Array.mapi (fun t map ->
-        Chart.Heatmap(zData = (map |> Array.map List.ofArray |> List.ofArray), ShowScale = (t = steps - 1), ReverseYAxis = true))
+        Chart.Heatmap(zData = (map |> Array.map List.ofArray |> List.ofArray), ShowScale = (t = steps - 1), ReverseYAxis = true)
+        |> GenericChart.mapTrace (fun trace -> (trace :?> Trace2D) |> Trace2DStyle.Heatmap(ZMin = low, ZMax = high) :> Trace))
     |> Chart.Grid(1, steps, SubPlotTitles = titles)
     |> Chart.withTitle $"map under the pointer after each step: {title}"
     |> figure (80 + 220 * steps, 340)

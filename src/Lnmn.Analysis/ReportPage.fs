@@ -12,8 +12,8 @@ type Section =
       Table: Table.Table option
       /// (label, path relative to the report folder).
       Links: (string * string) list
-      /// A PNG shown inline, relative to the report folder.
-      Image: string option }
+      /// PNGs shown inline, relative to the report folder.
+      Images: string list }
 
 let private escape (s: string) = WebUtility.HtmlEncode s
 
@@ -36,7 +36,7 @@ let private sectionHtml (s: Section) =
     [ $"<h2>{escape s.Heading}</h2>"
       $"<p>{escape s.Note}</p>"
       (if links = "" then "" else $"<p class=\"files\">{links}</p>")
-      (s.Image |> Option.map (fun png -> $"<p><a href=\"{escape png}\"><img src=\"{escape png}\" alt=\"{escape s.Heading}\"></a></p>") |> Option.defaultValue "")
+      (s.Images |> List.map (fun png -> $"<p><a href=\"{escape png}\"><img src=\"{escape png}\" alt=\"{escape s.Heading}\"></a></p>") |> String.concat "\n")
       (s.Table |> Option.map tableHtml |> Option.defaultValue "") ]
     |> List.filter ((<>) "")
     |> String.concat "\n"
@@ -57,4 +57,4 @@ let render (title: string) (summary: string list) (sections: Section list) =
 
 /// Every link and image target of the sections (what must exist next to index.html).
 let targets (sections: Section list) =
-    sections |> List.collect (fun s -> List.map snd s.Links @ Option.toList s.Image) |> List.distinct
+    sections |> List.collect (fun s -> List.map snd s.Links @ s.Images) |> List.distinct
