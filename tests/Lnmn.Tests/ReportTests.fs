@@ -66,6 +66,14 @@ let private plottedZ (html: string) =
     use doc = JsonDocument.ParseValue(&reader)
     [| for row in doc.RootElement.EnumerateArray() -> [| for v in row.EnumerateArray() -> v.GetDouble() |] |]
 
+/// The repository root: the nearest folder above the test binaries that holds Lnmn.sln.
+let private repositoryRoot () =
+    let rec up (dir: DirectoryInfo) =
+        if isNull dir then failtest "no Lnmn.sln above the test binaries"
+        elif File.Exists(Path.Combine(dir.FullName, "Lnmn.sln")) then dir.FullName
+        else up dir.Parent
+    up (DirectoryInfo AppContext.BaseDirectory)
+
 [<Tests>]
 let tests =
     testSequenced <| testList "report" [
@@ -139,5 +147,31 @@ let tests =
             Expect.stringContains err missing "names the path"
             Expect.equal (err.Trim().Split('\n').Length) 1 "one line"
             Expect.isFalse (Directory.Exists out) "no report folder"
+        }
+    
+        test "scripts/extract.fsx loads the built assemblies in dotnet fsi and prints the formulas Extraction gives in-process" {
+            let run = TrainerTests.freshDir "extract-run"
+            TrainerTests.train run [ "--max-steps"; "1" ] |> ignore
+            let checkpoint = Path.Combine(run, "checkpoints", "last.ckpt")
+            let expected =
+                match Training.Checkpoint.readMetadata checkpoint with
+                | Error e -> failtest e
+                | Ok metadata ->
+                    let network = LnmnNetwork.compile metadata.Model
+                    Training.Checkpoint.load checkpoint (Training.Steps.createState metadata.Training network) |> Result.defaultWith failtest |> ignore
+                    Extraction.extract network
+            let root = repositoryRoot ()
+            let psi = Diagnostics.ProcessStartInfo("dotnet", [ "fsi"; Path.Combine(root, "src", "Lnmn.Analysis", "scripts", "extract.fsx"); checkpoint ],
+                                                   RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
+            use p = Diagnostics.Process.Start psi
+            let out = p.StandardOutput.ReadToEndAsync()
+            let err = p.StandardError.ReadToEnd()
+            p.WaitForExit()
+            Expect.equal p.ExitCode 0 $"exit 0 ({err})"
+            for f in expected do
+                Expect.stringContains out.Result $"`{f.Paper}`" $"module {f.Module}'s formula"
+                Expect.stringContains out.Result f.Latex $"module {f.Module}'s LaTeX"
+            let copied = Path.Combine(root, "src", "Lnmn.Train", "bin", "Release", "net10.0", "cpu")
+            Expect.isFalse (Directory.Exists copied) "TorchSharp did not fall back to copying the NuGet cache's natives into bin"
         }
     ]
