@@ -45,3 +45,17 @@ let dumpDom (browser: string) (page: string) : Result<string, string> = run brow
 
 /// Whether plotly drew the page: its SVG (class "main-svg") is in the DOM.
 let drawsPlot (dom: string) = dom.Contains "main-svg"
+
+/// The browser on PATH if it can screenshot a page here, else why not (one line).
+let usable () : Result<string, string> =
+    match find () with
+    | None -> Error "no chromium on PATH"
+    | Some browser ->
+        let dir = Path.Combine(Path.GetTempPath(), $"lnmn-chromium-probe-{Guid.NewGuid():N}")
+        Directory.CreateDirectory dir |> ignore
+        try
+            let page = Path.Combine(dir, "probe.html")
+            File.WriteAllText(page, "<!DOCTYPE html><p>probe</p>")
+            screenshot browser page (Path.Combine(dir, "probe.png")) (64, 64) |> Result.map (fun () -> browser)
+        finally
+            Directory.Delete(dir, true)

@@ -55,7 +55,13 @@ let private writeFigure (dir: string) (browser: string option) (name: string) (f
     File.WriteAllText(html, figure.Html)
     match browser with
     | None -> Ok []
-    | Some b -> Chromium.screenshot b html (Path.Combine(dir, name + ".png")) (figure.Width, figure.Height) |> Result.map (fun () -> [ name + ".png" ])
+    | Some b ->
+        // The picture without plotly's toolbar, which a still image cannot use.
+        let still = Path.Combine(dir, name + ".still.html")
+        File.WriteAllText(still, figure.Html.Replace("</head>", "<style>.modebar-container{display:none!important}</style></head>"))
+        let shot = Chromium.screenshot b still (Path.Combine(dir, name + ".png")) (figure.Width, figure.Height)
+        File.Delete still
+        shot |> Result.map (fun () -> [ name + ".png" ])
 
 /// One section per pictured question: its w(t) and its attention maps.
 let private questionSections (dir: string) (browser: string option) (loaded: Loaded.Loaded) (source: TrainingData.Source) (count: int) =
@@ -128,7 +134,8 @@ let run (config: ReportConfig) : Result<string, string> =
         let! checkpoint, run = resolve config.Target
         let out = config.Out |> Option.defaultWith (fun () -> defaultOut config.Target run)
         use! loaded = Loaded.openCheckpoint checkpoint config.Data config.Device config.Threads
-        let browser = Chromium.find ()
+        let probe = Chromium.usable ()
+        let browser = match probe with Ok b -> Some b | Error _ -> None
         let temporary = out.TrimEnd('/') + $".partial-{Guid.NewGuid():N}"
         Directory.CreateDirectory temporary |> ignore
         let written =
@@ -138,9 +145,9 @@ let run (config: ReportConfig) : Result<string, string> =
                     let summary =
                         [ $"checkpoint: {checkpoint} (commit of this build: {RunFolder.gitCommit ()})"
                           $"model: {loaded.Metadata.Model.Modules.Length} modules, {Specs.ModelSpec.nodeCount loaded.Metadata.Model} nodes; dataset: {loaded.Label}"
-                          (match browser with
-                           | Some b -> $"PNGs drawn with {b}"
-                           | None -> "PNGs skipped: no chromium on PATH (the HTML pictures are complete)")
+                          (match probe with
+                           | Ok b -> $"PNGs drawn with {b}"
+                           | Error why -> $"PNGs skipped: {why} (the HTML pictures are complete)")
                           $"written in {started.Elapsed.TotalSeconds:F0} s" ]
                     File.WriteAllText(Path.Combine(temporary, "index.html"), ReportPage.render "LNMN report" summary sections)
                     let markdown =
