@@ -49,24 +49,33 @@ let private tableSection (dir: string) (name: string) heading note (table: Table
     { Heading = heading; Note = note; Table = Some table
       Links = [ "Markdown", name + ".md"; "CSV", name + ".csv" ] @ extraLinks; Images = images }
 
-/// Writes NAME.html, and NAME.png when a browser is at hand; returns the PNGs made.
-let private writeFigure (dir: string) (browser: string option) (name: string) (figure: Plots.Figure) : Result<string list, string> =
-    let html = Path.Combine(dir, name + ".html")
-    File.WriteAllText(html, figure.Html)
-    match browser with
-    | None -> Ok []
-    | Some b ->
-        // The picture without plotly's toolbar, which a still image cannot use.
-        let still = Path.Combine(dir, name + ".still.html")
-        File.WriteAllText(still, figure.Html.Replace("</head>", "<style>.modebar-container{display:none!important}</style></head>"))
-        let shot = Chromium.screenshot b still (Path.Combine(dir, name + ".png")) (figure.Width, figure.Height)
-        File.Delete still
-        shot |> Result.map (fun () -> [ name + ".png" ])
+/// A picture of the report, written as NAME.html (and NAME.png with a browser).
+type private Picture = { Name: string; Figure: Plots.Figure }
 
-/// One section per pictured question: its w(t) and its attention maps.
-let private questionSections (dir: string) (browser: string option) (loaded: Loaded.Loaded) (source: TrainingData.Source) (count: int) =
+/// The PNGs a section shows: none without a browser.
+let private pngs (browser: string option) (pictures: Picture list) =
+    if browser.IsSome then pictures |> List.map (fun p -> p.Name + ".png") else []
+
+/// Writes every picture's HTML, then (with a browser) its PNG.
+let private drawPictures (dir: string) (browser: string option) (pictures: Picture list) : Result<unit, string> =
+    for p in pictures do File.WriteAllText(Path.Combine(dir, p.Name + ".html"), p.Figure.Html)
+    match browser with
+    | None -> Ok()
+    | Some b ->
+        let shoot (p: Picture) =
+            // The picture without plotly's toolbar, which a still image cannot use.
+            let still = Path.Combine(dir, p.Name + ".still.html")
+            File.WriteAllText(still, p.Figure.Html.Replace("</head>", "<style>.modebar-container{display:none!important}</style></head>"))
+            let shot = Chromium.screenshot b still (Path.Combine(dir, p.Name + ".png")) (p.Figure.Width, p.Figure.Height)
+            File.Delete still
+            shot
+        // One at a time: on two cores, browsers side by side were slower (measured).
+        pictures |> List.fold (fun drawn p -> drawn |> Result.bind (fun () -> shoot p)) (Ok())
+
+/// One section per pictured question, with its w(t) and its attention maps.
+let private questionSections (browser: string option) (loaded: Loaded.Loaded) (source: TrainingData.Source) (count: int) =
     let count = min count source.Examples.Length
-    if count = 0 then Ok []
+    if count = 0 then []
     else
         use _ = torch.no_grad ()
         let b = TrainingData.batch loaded.Device source (Array.init count id)
@@ -79,17 +88,17 @@ let private questionSections (dir: string) (browser: string option) (loaded: Loa
             let trace = Trace.ofForward loaded.Network result i words
             let question = String.concat " " words
             let name = $"question-{i + 1}"
-            writeFigure dir browser (name + "-weights") (Plots.moduleWeightsFigure question trace)
-            |> Result.bind (fun weights ->
-                writeFigure dir browser (name + "-attention") (Plots.attentionMapsFigure question trace)
-                |> Result.map (fun maps ->
-                    { Heading = $"Question {i + 1}: {question}"
-                      Note = $"answer {answerName e.Answer}, predicted {answerName (int predicted.[i])} (soft α). Module weights w(t) per step, and the map under the stack pointer after each step with the word the controller attended to most."
-                      Table = None
-                      Links = [ "w(t) (HTML)", name + "-weights.html"; "attention maps (HTML)", name + "-attention.html" ]
-                      Images = weights @ maps })) ]
-        |> List.foldBack (fun r acc -> match r, acc with Ok x, Ok xs -> Ok(x :: xs) | Error e, _ | _, Error e -> Error e) <| Ok []
+            let pictures =
+                [ { Name = name + "-weights"; Figure = Plots.moduleWeightsFigure question trace }
+                  { Name = name + "-attention"; Figure = Plots.attentionMapsFigure question trace } ]
+            { Heading = $"Question {i + 1}: {question}"
+              Note = $"answer {answerName e.Answer}, predicted {answerName (int predicted.[i])} (soft α). Module weights w(t) per step, and the map under the stack pointer after each step with the word the controller attended to most."
+              Table = None
+              Links = [ "w(t) (HTML)", name + "-weights.html"; "attention maps (HTML)", name + "-attention.html" ]
+              Images = pngs browser pictures },
+            pictures ]
 
+/// The report's sections and pictures; tables are written to `dir` as they are made.
 let private build (config: ReportConfig) (dir: string) (browser: string option) (loaded: Loaded.Loaded) (run: RunFolder.Paths option) =
     result {
         let! whole = Loaded.split loaded config.Split
@@ -101,23 +110,25 @@ let private build (config: ReportConfig) (dir: string) (browser: string option) 
         let ablation = Scoring.opAblation loaded.Device network batchSize source
         let batches = Batching.sequentialBatches batchSize source.Examples.Length |> Seq.map (TrainingData.batch loaded.Device source)
         let attributions = IntegratedGradients.byModule network (IntegratedGradients.attributionsOver network batches config.IgSteps)
-        let! alphaPng = writeFigure dir browser "alpha" (Plots.alphaHeatmapFigure readouts)
-        let! igPng = writeFigure dir browser "ig" (Plots.attributionHeatmapFigure attributions)
-        let! questions = questionSections dir browser loaded source config.Pictures
+        let questions = questionSections browser loaded source config.Pictures
         let epochs = run |> Option.map RunFolder.readEpochAccuracies |> Option.defaultValue []
-        let! curvesPng = if epochs.IsEmpty then Ok [] else writeFigure dir browser "curves" (Plots.trainingCurvesFigure epochs)
-        let! schedulePng = writeFigure dir browser "lambda-w" (Plots.entropyScheduleFigure loaded.Metadata.Training.Epochs)
+        let alpha = { Name = "alpha"; Figure = Plots.alphaHeatmapFigure readouts }
+        let ig = { Name = "ig"; Figure = Plots.attributionHeatmapFigure attributions }
+        let curves = if epochs.IsEmpty then [] else [ { Name = "curves"; Figure = Plots.trainingCurvesFigure epochs } ]
+        let schedule = { Name = "lambda-w"; Figure = Plots.entropyScheduleFigure loaded.Metadata.Training.Epochs }
         let on = $"{config.Split} split, {source.Examples.Length} questions"
-        return
+        let sections =
             [ yield tableSection dir "formulas" "What each module computes (paper Table 6)" "The argmax op of every node, composed and simplified; each node's winning softmax weight shows how close to one-hot it is." (Extraction.table formulas) [] []
-              yield tableSection dir "alpha" "softmax(α) per module and node (paper Figure 3)" "Percent; the winning op in bold." (AlphaReadout.table readouts) [ "heat map (HTML)", "alpha.html" ] alphaPng
+              yield tableSection dir "alpha" "softmax(α) per module and node (paper Figure 3)" "Percent; the winning op in bold." (AlphaReadout.table readouts) [ "heat map (HTML)", "alpha.html" ] (pngs browser [ alpha ])
               yield tableSection dir "eval" "Accuracy" $"On the {on}: soft α as trained, and hard-max α (one-hot per node) at inference (paper Table 2)." (Evaluation.table [ "soft α", soft; "hard-max α", hard ]) [] []
               yield tableSection dir "op-ablation" "Ops removed from every node (paper Table 7)" $"On the {on}: softmax renormalised over the other five ops." (Scoring.opAblationTable ablation) [] []
-              yield tableSection dir "ig" "Integrated gradients of α (paper Table 5)" $"Attribution of each module's six α values to p(correct answer), zero baseline, {config.IgSteps} steps, summed over the module's nodes and the {on} (signed, as the paper's formula; the paper prints magnitudes)." (IntegratedGradients.table attributions) [ "heat map (HTML)", "ig.html" ] igPng
-              yield! questions
+              yield tableSection dir "ig" "Integrated gradients of α (paper Table 5)" $"Attribution of each module's six α values to p(correct answer), zero baseline, {config.IgSteps} steps, summed over the module's nodes and the {on} (signed, as the paper's formula; the paper prints magnitudes)." (IntegratedGradients.table attributions) [ "heat map (HTML)", "ig.html" ] (pngs browser [ ig ])
+              yield! List.map fst questions
               if not epochs.IsEmpty then
-                  yield { Heading = "Training curves"; Note = "Train and validation accuracy per epoch, from the run's metrics-epochs.jsonl."; Table = None; Links = [ "HTML", "curves.html" ]; Images = curvesPng }
-              yield { Heading = "λ_w schedule"; Note = $"The module-entropy weight per epoch over this run's {loaded.Metadata.Training.Epochs} epochs."; Table = None; Links = [ "HTML", "lambda-w.html" ]; Images = schedulePng } ]
+                  yield { Heading = "Training curves"; Note = "Train and validation accuracy per epoch, from the run's metrics-epochs.jsonl."; Table = None; Links = [ "HTML", "curves.html" ]; Images = pngs browser curves }
+              yield { Heading = "λ_w schedule"; Note = $"The module-entropy weight per epoch over this run's {loaded.Metadata.Training.Epochs} epochs."; Table = None; Links = [ "HTML", "lambda-w.html" ]; Images = pngs browser [ schedule ] } ]
+        do! drawPictures dir browser ([ alpha; ig ] @ List.collect snd questions @ curves @ [ schedule ])
+        return sections
     }
 
 let private replaceDirectory (source: string) (destination: string) =
@@ -133,6 +144,9 @@ let run (config: ReportConfig) : Result<string, string> =
         do! match config.Questions with Some n when n <= 0 -> Error $"--questions must be positive (got {n})" | _ -> Ok()
         let! checkpoint, run = resolve config.Target
         let out = config.Out |> Option.defaultWith (fun () -> defaultOut config.Target run)
+        do! if File.Exists out || (Directory.Exists out && not (File.Exists(Path.Combine(out, "index.html")))) then
+                Error $"{out}: exists and is not an earlier report (no index.html); not replaced"
+            else Ok()
         use! loaded = Loaded.openCheckpoint checkpoint config.Data config.Device config.Threads
         let probe = Chromium.usable ()
         let browser = match probe with Ok b -> Some b | Error _ -> None
