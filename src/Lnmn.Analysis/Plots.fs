@@ -17,6 +17,17 @@ let private figure (width: int, height: int) (chart: GenericChart) =
       Width = width
       Height = height }
 
+/// Pages that share one plotly.js: the page with its inline plotly.js replaced by
+/// `<script src="scriptName">`, and the script; None if the page has no inline plotly.js.
+let shareScript (scriptName: string) (page: string) : (string * string) option =
+    let opening = "<script type=\"text/javascript\" charset=\"utf-8\">"
+    let start = page.IndexOf opening
+    let finish = if start < 0 then -1 else page.IndexOf("</script>", start)
+    if finish < 0 || not (page.Substring(start + opening.Length, min 200 (finish - start - opening.Length)).Contains "plotly.js") then None
+    else
+        let script = page.Substring(start + opening.Length, finish - start - opening.Length)
+        Some(page.Substring(0, start) + $"<script src=\"{scriptName}\" charset=\"utf-8\">" + page.Substring finish, script)
+
 /// softmax(α) as a heat map: one row per module and node, one column per op (paper Figure 3).
 let alphaHeatmapFigure (readouts: AlphaReadout.NodeReadout list) =
     let rows = readouts |> List.map (fun r -> $"m{r.Module} {CellKind.name r.Kind} n{r.Node}")

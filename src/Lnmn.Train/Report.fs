@@ -58,6 +58,15 @@ let private pngs (browser: string option) (pictures: Picture list) =
 
 /// Writes every picture's HTML, then (with a browser) its PNG.
 let private drawPictures (dir: string) (browser: string option) (pictures: Picture list) : Result<unit, string> =
+    // plotly.js (3.6 MB) once, in plotly.min.js next to the pages, instead of inline in every page.
+    let pictures =
+        pictures
+        |> List.map (fun p ->
+            match Plots.shareScript "plotly.min.js" p.Figure.Html with
+            | Some(page, script) ->
+                File.WriteAllText(Path.Combine(dir, "plotly.min.js"), script)
+                { p with Figure = { p.Figure with Html = page } }
+            | None -> p)
     for p in pictures do File.WriteAllText(Path.Combine(dir, p.Name + ".html"), p.Figure.Html)
     match browser with
     | None -> Ok()

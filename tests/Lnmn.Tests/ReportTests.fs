@@ -128,6 +128,10 @@ let tests =
                 expectSameNumbers (File.ReadAllText(Path.Combine(out, name + ".md"))) (File.ReadAllText(Path.Combine(out, name + ".csv"))) name
             Expect.equal (markdownCells (File.ReadAllText(Path.Combine(out, "op-ablation.md")))).Length 8 "header, the model, six ops removed"
             Expect.isEmpty (Directory.GetDirectories(Path.GetDirectoryName out) |> Array.filter (fun d -> d.StartsWith(out + ".partial"))) "no temporary folder left"
+            let page = File.ReadAllText(Path.Combine(out, "alpha.html"))
+            Expect.stringContains page "<script src=\"plotly.min.js\"" "the pages share one plotly.js"
+            Expect.isLessThan page.Length 200_000 "without plotly.js inline"
+            Expect.stringContains (File.ReadAllText(Path.Combine(out, "plotly.min.js"))) "plotly.js v" "plotly.min.js next to them"
             let code, _, err = TrainerTests.runCli [ "report"; run; "--out"; run; "--questions"; "1"; "--ig-steps"; "1" ]
             Expect.equal code 1 "a folder that is not an earlier report is never replaced"
             Expect.stringContains err "not replaced" err
