@@ -5,28 +5,28 @@ module Lnmn.Analysis.Plots
 open Plotly.NET
 open Lnmn.Core.Specs
 
-/// A page and the size its chart is drawn at (what a screenshot of it needs).
-type Figure = { Html: string; Width: int; Height: int }
+/// A chart and the size it is drawn at (what a screenshot of it needs).
+type Figure = { Chart: GenericChart; Width: int; Height: int }
 
 let private figure (width: int, height: int) (chart: GenericChart) =
-    { Html =
-        chart
-        |> Chart.withSize (width, height)
-        |> Chart.withDisplayOptionsStyle (PlotlyJSReference = PlotlyJSReference.Full)
-        |> GenericChart.toEmbeddedHTML
-      Width = width
-      Height = height }
+    { Chart = chart |> Chart.withSize (width, height); Width = width; Height = height }
 
-/// Pages that share one plotly.js: the page with its inline plotly.js replaced by
-/// `<script src="scriptName">`, and the script; None if the page has no inline plotly.js.
-let shareScript (scriptName: string) (page: string) : (string * string) option =
-    let opening = "<script type=\"text/javascript\" charset=\"utf-8\">"
-    let start = page.IndexOf opening
-    let finish = if start < 0 then -1 else page.IndexOf("</script>", start)
-    if finish < 0 || not (page.Substring(start + opening.Length, min 200 (finish - start - opening.Length)).Contains "plotly.js") then None
-    else
-        let script = page.Substring(start + opening.Length, finish - start - opening.Length)
-        Some(page.Substring(0, start) + $"<script src=\"{scriptName}\" charset=\"utf-8\">" + page.Substring finish, script)
+let private render (reference: PlotlyJSReference) (f: Figure) =
+    f.Chart |> Chart.withDisplayOptionsStyle (PlotlyJSReference = reference) |> GenericChart.toEmbeddedHTML
+
+/// The page with plotly.js inline (3.6 MB): opens anywhere, offline.
+let selfContained (f: Figure) = render PlotlyJSReference.Full f
+
+/// The page loading plotly.js from `scriptPath` (e.g. "plotly.min.js" next to it: see `plotlyJs`).
+let sharingScript (scriptPath: string) (f: Figure) = render (PlotlyJSReference.CDN scriptPath) f
+
+/// The plotly.js that Plotly.NET carries, to write once next to pages that share it.
+let plotlyJs () =
+    let assembly = typeof<GenericChart>.Assembly
+    let name = assembly.GetManifestResourceNames() |> Array.find (fun n -> n.EndsWith ".min.js")
+    use stream = assembly.GetManifestResourceStream name
+    use reader = new System.IO.StreamReader(stream)
+    reader.ReadToEnd()
 
 /// softmax(α) as a heat map: one row per module and node, one column per op (paper Figure 3).
 let alphaHeatmapFigure (readouts: AlphaReadout.NodeReadout list) =
@@ -37,7 +37,7 @@ let alphaHeatmapFigure (readouts: AlphaReadout.NodeReadout list) =
     |> Chart.withTitle "softmax(α) per module and node"
     |> figure (700, 120 + 22 * rows.Length)
 
-let alphaHeatmap readouts = (alphaHeatmapFigure readouts).Html
+let alphaHeatmap readouts = selfContained (alphaHeatmapFigure readouts)
 
 /// Integrated gradients of α summed over each module's nodes (paper Table 5), as a heat map.
 let attributionHeatmapFigure (rows: IntegratedGradients.ModuleAttribution list) =
@@ -55,7 +55,7 @@ let entropyScheduleFigure (epochs: int) =
     |> Chart.withYAxisStyle "λ_w"
     |> figure (700, 420)
 
-let entropySchedule epochs = (entropyScheduleFigure epochs).Html
+let entropySchedule epochs = selfContained (entropyScheduleFigure epochs)
 
 /// Train and validation accuracy per epoch, from a run's metrics-epochs.jsonl rows
 /// (epoch, train accuracy %, validation accuracy %).
@@ -69,7 +69,7 @@ let trainingCurvesFigure (rows: (int * float * float) list) =
     |> Chart.withYAxisStyle "%"
     |> figure (700, 420)
 
-let trainingCurves rows = (trainingCurvesFigure rows).Html
+let trainingCurves rows = selfContained (trainingCurvesFigure rows)
 
 /// w(t) of one question: one row per controller step, one column per module.
 let moduleWeightsFigure (title: string) (trace: Trace.QuestionTrace) =

@@ -58,23 +58,17 @@ let private pngs (browser: string option) (pictures: Picture list) =
 
 /// Writes every picture's HTML, then (with a browser) its PNG.
 let private drawPictures (dir: string) (browser: string option) (pictures: Picture list) : Result<unit, string> =
-    // plotly.js (3.6 MB) once, in plotly.min.js next to the pages, instead of inline in every page.
-    let pictures =
-        pictures
-        |> List.map (fun p ->
-            match Plots.shareScript "plotly.min.js" p.Figure.Html with
-            | Some(page, script) ->
-                File.WriteAllText(Path.Combine(dir, "plotly.min.js"), script)
-                { p with Figure = { p.Figure with Html = page } }
-            | None -> p)
-    for p in pictures do File.WriteAllText(Path.Combine(dir, p.Name + ".html"), p.Figure.Html)
+    // plotly.js (3.6 MB) once, next to the pages, instead of inline in every page.
+    File.WriteAllText(Path.Combine(dir, "plotly.min.js"), Plots.plotlyJs ())
+    let page (p: Picture) = Plots.sharingScript "plotly.min.js" p.Figure
+    for p in pictures do File.WriteAllText(Path.Combine(dir, p.Name + ".html"), page p)
     match browser with
     | None -> Ok()
     | Some b ->
         let shoot (p: Picture) =
             // The picture without plotly's toolbar, which a still image cannot use.
             let still = Path.Combine(dir, p.Name + ".still.html")
-            File.WriteAllText(still, p.Figure.Html.Replace("</head>", "<style>.modebar-container{display:none!important}</style></head>"))
+            File.WriteAllText(still, (page p).Replace("</head>", "<style>.modebar-container{display:none!important}</style></head>"))
             let shot = Chromium.screenshot b still (Path.Combine(dir, p.Name + ".png")) (p.Figure.Width, p.Figure.Height)
             File.Delete still
             shot

@@ -74,6 +74,13 @@ let private repositoryRoot () =
         else up dir.Parent
     up (DirectoryInfo AppContext.BaseDirectory)
 
+/// One short run for the tests below, past its first epoch so that it has curves.
+let private trainedRun =
+    lazy
+        (let run = TrainerTests.freshDir "report-run"
+         TrainerTests.train run [ "--max-steps"; "6" ] |> ignore
+         run)
+
 [<Tests>]
 let tests =
     testSequenced <| testList "report" [
@@ -106,13 +113,12 @@ let tests =
             Expect.equal trace.ModuleWeights.[0].Length net.Spec.Modules.Length "one column per spec module"
             Expect.sequenceEqual (Array.concat trace.AttentionMaps |> Array.concat) (values result.AttentionMaps.[int64 i]) "maps = AttentionMaps[i]"
             Expect.equal trace.WordAttention.[0].Length length "word attention over the question's words only"
-            let plotted = plottedZ (Plots.moduleWeightsFigure "q" trace).Html
+            let plotted = plottedZ (Plots.sharingScript "plotly.min.js" (Plots.moduleWeightsFigure "q" trace))
             Expect.sequenceEqual (Array.concat plotted) expected "the picture's z is w(t)"
         }
 
         test "report: index.html links files that exist; every table's Markdown and CSV agree; the pictures draw in Chromium" {
-            let run = TrainerTests.freshDir "report-run"
-            TrainerTests.train run [ "--max-steps"; "6" ] |> ignore // past the first epoch: the run has curves
+            let run = trainedRun.Force()
             let out = TrainerTests.freshDir "report"
             let code, stdout, err =
                 TrainerTests.runCli [ "report"; run; "--out"; out; "--questions"; "40"; "--ig-steps"; "2"; "--pictures"; "1"; "--threads"; "2" ]
@@ -158,9 +164,7 @@ let tests =
         }
     
         test "scripts/extract.fsx loads the built assemblies in dotnet fsi and prints the formulas Extraction gives in-process" {
-            let run = TrainerTests.freshDir "extract-run"
-            TrainerTests.train run [ "--max-steps"; "1" ] |> ignore
-            let checkpoint = Path.Combine(run, "checkpoints", "last.ckpt")
+            let checkpoint = Path.Combine(trainedRun.Force(), "checkpoints", "last.ckpt")
             let expected =
                 match Training.Checkpoint.readMetadata checkpoint with
                 | Error e -> failtest e
