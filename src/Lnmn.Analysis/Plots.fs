@@ -1,5 +1,5 @@
-/// Pictures a person would rather look at than tables, as self-contained HTML (plotly.js inline, so
-/// the page renders offline).
+/// Pictures a person would rather look at than tables, as HTML that renders offline: plotly.js
+/// inline (one page on its own) or from a plotly.min.js written next to the pages (a report).
 module Lnmn.Analysis.Plots
 
 open Plotly.NET
