@@ -1,5 +1,5 @@
 // `dotnet fsi build.fsx <target> [-- args]`: the project's one entry point for people and CI.
-// Targets: help, build, test, train, bench, compare, validate. Everything builds in Release.
+// Targets: help, build, test, train, bench, compare, report. Everything builds in Release.
 open System
 open System.Diagnostics
 
@@ -30,6 +30,8 @@ let targets: (string * string * (string list -> int)) list =
           runProject "tests/Lnmn.Tests" ([ "--summary"; "--colours"; "0" ] @ args))
       "train", "run lnmn-train (args after the target go to it, e.g. train --ablation 11)", (fun args ->
           runProject "src/Lnmn.Train" args)
+      "report", "write a run's report folder (report RUN_DIR|CHECKPOINT [--out DIR] [--questions N] [--ig-steps N])", (fun args ->
+          runProject "src/Lnmn.Train" ("report" :: args))
       "bench", "run the benchmarks, write bench-results/*.md (bench [network|training|data] [--quick])", (fun args ->
           runProject "bench/Lnmn.Bench" args)
       "compare", "train Stack-NMN, LNMN-9/11/14 and the paper's ablations, one seed, equal budgets; write comparison/comparison.{md,csv,html,png} (compare [--quick] [--epochs N] [--threads N])", (fun args ->

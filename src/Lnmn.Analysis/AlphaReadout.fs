@@ -3,6 +3,7 @@
 module Lnmn.Analysis.AlphaReadout
 
 open TorchSharp
+open Lnmn.Core
 open Lnmn.Core.Specs
 open Lnmn.Core.Network
 
@@ -32,12 +33,11 @@ let read (network: LnmnNetwork.LnmnNetwork) : NodeReadout list =
     |> List.concat
     |> List.sortBy (fun r -> r.Module, r.Node)
 
-/// A Markdown table: one row per node, op weights as percentages, the winner in bold.
-let markdown (readouts: NodeReadout list) =
-    let header = "| module | kind | node | " + (NodeOp.all |> List.map NodeOp.name |> String.concat " | ") + " |"
-    let rule = "| ---: | --- | ---: |" + String.replicate 6 " ---: |"
+/// One row per node, op weights as percentages, the winner in bold.
+let table (readouts: NodeReadout list) : Table.Table =
     let row (r: NodeReadout) =
-        let cells =
-            List.map2 (fun op w -> if op = r.Winner then sprintf "**%.1f**" (100.0 * w) else sprintf "%.1f" (100.0 * w)) NodeOp.all r.Weights
-        $"| {r.Module} | {CellKind.name r.Kind} | {r.Node} | " + String.concat " | " cells + " |"
-    String.concat "\n" (header :: rule :: List.map row readouts)
+        [ Table.Number(float r.Module, 0); Table.Text(CellKind.name r.Kind); Table.Number(float r.Node, 0) ]
+        @ List.map2 (fun op w -> let c = Table.Number(100.0 * w, 1) in if op = r.Winner then Table.Bold c else c) NodeOp.all r.Weights
+    { Columns = [ "module"; "kind"; "node" ] @ List.map NodeOp.name NodeOp.all; Rows = List.map row readouts }
+
+let markdown (readouts: NodeReadout list) = Table.markdown (table readouts)

@@ -3,6 +3,7 @@
 module Lnmn.Analysis.Extraction
 
 open TorchSharp
+open Lnmn.Core
 open Lnmn.Core.Specs
 open Lnmn.Core.Network
 open Lnmn.Analysis.Expression
@@ -46,9 +47,11 @@ let rec evaluate (inputs: Map<Input, torch.Tensor>) (e: Expr) : torch.Tensor =
     | Node(op, x, y) -> Tensors.l2Normalize -1L (apply op (evaluate inputs x) (evaluate inputs y))
     | Chosen(kept, dropped) -> Tensors.l2Normalize -1L (evaluate inputs kept + 0.0 * evaluate inputs dropped)
 
-/// A Markdown table of formulas.
-let markdown (formulas: ModuleFormula list) =
+/// One row per module: its formula and each node's winning op with its weight.
+let table (formulas: ModuleFormula list) : Table.Table =
     let row (f: ModuleFormula) =
         let weights = f.Nodes |> List.map (fun (op, w) -> $"{NodeOp.name op} {100.0 * w:F0}%%") |> String.concat ", "
-        $"| {f.Module} | {CellKind.name f.Kind} | `{f.Paper}` | {weights} |"
-    String.concat "\n" ("| module | kind | formula | node winners (weight) |" :: "| ---: | --- | --- | --- |" :: List.map row formulas)
+        [ Table.Number(float f.Module, 0); Table.Text(CellKind.name f.Kind); Table.Code f.Paper; Table.Text weights ]
+    { Columns = [ "module"; "kind"; "formula"; "node winners (weight)" ]; Rows = List.map row formulas }
+
+let markdown (formulas: ModuleFormula list) = Table.markdown (table formulas)

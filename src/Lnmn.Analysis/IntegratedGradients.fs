@@ -5,6 +5,8 @@
 module Lnmn.Analysis.IntegratedGradients
 
 open TorchSharp
+open Lnmn.Core
+open Lnmn.Core.Specs
 open Lnmn.Core.Network
 open Lnmn.Core.Training
 
@@ -37,3 +39,36 @@ let attributions (network: LnmnNetwork.LnmnNetwork) (batches: Steps.LabelledBatc
         List.iter2 (fun (a: Modules.Parameter) (o: torch.Tensor) -> a.copy_(o) |> ignore) alphas original
         for w in weights do w.requires_grad <- true
     List.map2 (fun (o: torch.Tensor) (s: torch.Tensor) -> o * s / float steps) original sums
+
+/// The same attributions summed batch by batch (IG is linear in F, so this equals one call on all
+/// the batches, with one batch's graph in memory at a time).
+let attributionsOver (network: LnmnNetwork.LnmnNetwork) (batches: seq<Steps.LabelledBatch>) (steps: int) : torch.Tensor list =
+    batches
+    |> Seq.map (fun b -> attributions network [ b ] steps |> List.map (fun t -> t.detach()))
+    |> Seq.reduce (List.map2 (+))
+
+type ModuleAttribution =
+    { /// Index into the spec's module list.
+      Module: int
+      Kind: CellKind
+      /// Summed over the module's nodes, in `NodeOp.all` order (paper Table 5).
+      PerOp: float list }
+
+/// Per generic module, in spec order: the attributions of its six α values summed over its nodes.
+let byModule (network: LnmnNetwork.LnmnNetwork) (perGroup: torch.Tensor list) : ModuleAttribution list =
+    let layout, _ = LnmnNetwork.groupModules network.Spec.Modules
+    List.map2
+        (fun (kind, indices: int list) (t: torch.Tensor) ->
+            let perCell = t.sum(1L).cpu().to_type(torch.float64).contiguous().data<float>().ToArray()
+            indices |> List.mapi (fun cell m -> { Module = m; Kind = kind; PerOp = List.init 6 (fun op -> perCell.[cell * 6 + op]) }))
+        layout perGroup
+    |> List.concat
+    |> List.sortBy (fun a -> a.Module)
+
+/// Paper Table 5: one row per module, one column per op.
+let table (rows: ModuleAttribution list) : Table.Table =
+    { Columns = [ "module"; "kind" ] @ List.map NodeOp.name NodeOp.all
+      Rows =
+        [ for r in rows ->
+            [ Table.Number(float r.Module, 0); Table.Text(CellKind.name r.Kind) ]
+            @ List.map Table.Scientific r.PerOp ] }

@@ -95,6 +95,29 @@ type EvalArgs =
             | Device _ -> "auto, cpu or cuda (default auto)."
             | Threads _ -> "intra-op CPU threads."
 
+type ReportArgs =
+    | [<MainCommand; Mandatory>] Target of run_dir_or_checkpoint: string
+    | Out of dir: string
+    | Data of dir: string
+    | Split of string
+    | Ig_Steps of int
+    | Questions of int
+    | Pictures of int
+    | Device of string
+    | Threads of int
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Target _ -> "a run folder (uses checkpoints/last.ckpt and the run's metrics) or a checkpoint file."
+            | Out _ -> "report folder (default: <run>/report, or <checkpoint>-report next to a lone checkpoint); replaced whole."
+            | Data _ -> "dataset directory (default: the one the run trained on)."
+            | Split _ -> "split the tables are measured on: val (default) or train."
+            | Ig_Steps _ -> "Riemann steps of the integrated gradients (default 16)."
+            | Questions _ -> "use only the split's first N questions for the tables (default: all of them)."
+            | Pictures _ -> "questions drawn with their w(t) and attention maps (default 3)."
+            | Device _ -> "auto, cpu or cuda (default auto)."
+            | Threads _ -> "intra-op CPU threads."
+
 type ValidateArgs =
     | [<MainCommand; Mandatory>] Directory of dir: string
     interface IArgParserTemplate with

@@ -1,5 +1,6 @@
 /// `lnmn-train [options]` trains; `lnmn-train eval …` scores a checkpoint; `lnmn-train validate DIR`
-/// checks a dataset directory; `lnmn-train compare` trains and tabulates the baselines side by side.
+/// checks a dataset directory; `lnmn-train compare` trains and tabulates the baselines side by side;
+/// `lnmn-train report RUN` reads back what a trained run computes.
 /// A user's mistake ends in one line on stderr and a non-zero exit.
 module Lnmn.Train.Program
 
@@ -31,22 +32,9 @@ let private evaluate argv =
     let outcome =
         result {
             let path = r.GetResult Checkpoint
-            let! metadata = Checkpoint.readMetadata path
-            let! device = Device.parseDeviceChoice (r.GetResult(EvalArgs.Device, "auto")) |> Result.bind Device.resolve
-            Device.seedAndThreads 0 (r.TryGetResult EvalArgs.Threads)
-            let vocabulary = { Vocabulary.Tokens = Array.ofList metadata.Words; Vocabulary.Answers = Array.ofList metadata.Answers }
-            let dataDir = r.TryGetResult EvalArgs.Data |> Option.orElse metadata.DataDirectory
-            let! dataset, label = TrainingData.load dataDir (Some vocabulary)
-            use _ = dataset
-            let! source =
-                match r.GetResult(Split, "val") with
-                | "val" -> Ok { TrainingData.Examples = dataset.Val.Examples; TrainingData.Features = dataset.Val.Features }
-                | "train" -> Ok { TrainingData.Examples = dataset.Train.Examples; TrainingData.Features = dataset.Train.Features }
-                | other -> Error $"--split: unknown split '{other}' (expected val or train)"
-            let network = LnmnNetwork.compile metadata.Model
-            network.``to``(device) |> ignore
-            let state = Steps.createState metadata.Training network
-            let! _ = Checkpoint.load path state
+            use! loaded = Loaded.openCheckpoint path (r.TryGetResult EvalArgs.Data) (r.GetResult(EvalArgs.Device, "auto")) (r.TryGetResult EvalArgs.Threads)
+            let! source = Loaded.split loaded (r.GetResult(EvalArgs.Split, "val"))
+            let device, network, metadata, label = loaded.Device, loaded.Network, loaded.Metadata, loaded.Label
             let table, _, _ = Scoring.softAndHardMax device network metadata.Training.BatchSize source
             printfn "%s on %s (%d questions)\n\n%s" path label source.Examples.Length table
             if r.Contains Op_Ablation && network.AlphaParameters().IsEmpty then
@@ -64,6 +52,18 @@ let private compare argv =
     match Comparison.settings r |> Result.bind Comparison.run with
     | Ok written ->
         for f in written do printfn "%s" f
+        0
+    | Error e -> fail e
+
+let private report argv =
+    let r = parse<ReportArgs> "lnmn-train report" argv
+    let config: Report.ReportConfig =
+        { Target = r.GetResult Target; Out = r.TryGetResult ReportArgs.Out; Data = r.TryGetResult ReportArgs.Data
+          Split = r.GetResult(ReportArgs.Split, "val"); IgSteps = r.GetResult(Ig_Steps, 16); Questions = r.TryGetResult Questions
+          Pictures = r.GetResult(Pictures, 3); Device = r.GetResult(ReportArgs.Device, "auto"); Threads = r.TryGetResult ReportArgs.Threads }
+    match Report.run config with
+    | Ok dir ->
+        printfn "report: %s" (IO.Path.Combine(dir, "index.html"))
         0
     | Error e -> fail e
 
@@ -86,6 +86,7 @@ let main argv =
         | "eval" :: rest -> evaluate (Array.ofList rest)
         | "validate" :: rest -> validate (Array.ofList rest)
         | "compare" :: rest -> compare (Array.ofList rest)
+        | "report" :: rest -> report (Array.ofList rest)
         | _ -> train argv
     with
     | :? ArguParseException as e -> fail e.Message

@@ -3,6 +3,7 @@
 module Lnmn.Train.Scoring
 
 open TorchSharp
+open Lnmn.Core
 open Lnmn.Core.Data
 open Lnmn.Core.Network
 open Lnmn.Core.Training
@@ -43,15 +44,14 @@ let opAblation device network batchSize source =
     row "original model" [] :: [ for op in Lnmn.Core.Specs.NodeOp.all -> row $"without {Lnmn.Core.Specs.NodeOp.name op}" [ op ] ]
 
 /// One row per ablation, columns overall and the categories, as in paper Table 7.
-let opAblationMarkdown (rows: (string * Evaluation.Breakdown) list) =
+let opAblationTable (rows: (string * Evaluation.Breakdown) list) : Table.Table =
     match rows with
-    | [] -> ""
+    | [] -> { Columns = []; Rows = [] }
     | (_, first) :: _ ->
         let categories = first.ByCategory |> List.map (fun c -> c.Name)
         let cell (b: Evaluation.Breakdown) name =
-            b.ByCategory |> List.tryFind (fun c -> c.Name = name) |> Option.map (Evaluation.Accuracy.percent >> sprintf "%.2f") |> Option.defaultValue "–"
-        [ yield "| ops | overall | " + String.concat " | " categories + " |"
-          yield "| --- | ---: |" + String.replicate categories.Length " ---: |"
-          for name, b in rows do
-              yield $"| {name} | {Evaluation.Accuracy.percent b.Overall:F2} | " + String.concat " | " (categories |> List.map (cell b)) + " |" ]
-        |> String.concat "\n"
+            Table.Number(b.ByCategory |> List.tryFind (fun c -> c.Name = name) |> Option.map Evaluation.Accuracy.percent |> Option.defaultValue nan, 2)
+        { Columns = "ops" :: "overall" :: categories
+          Rows = [ for name, b in rows -> Table.Text name :: Table.Number(Evaluation.Accuracy.percent b.Overall, 2) :: List.map (cell b) categories ] }
+
+let opAblationMarkdown rows = Table.markdown (opAblationTable rows)

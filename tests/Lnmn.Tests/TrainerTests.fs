@@ -11,13 +11,13 @@ open Lnmn.Train
 open Lnmn.Tests.TestUtil
 
 /// A tiny built-in dataset (300 train, 100 val questions), generated once per test run.
-let private dataDir =
+let dataDir =
     lazy
         (let dir = Path.Combine(Path.GetTempPath(), $"lnmn-tests-data-{Environment.ProcessId}")
          BuiltIn.ensure { BuiltInOptions.defaults with TrainScenes = 60; ValScenes = 20 } dir |> ignore
          dir)
 
-let private freshDir name =
+let freshDir name =
     let dir = Path.Combine(Path.GetTempPath(), $"lnmn-tests-{name}-{Guid.NewGuid():N}")
     dir
 
@@ -26,7 +26,7 @@ let private config (args: string list) =
     parser.ParseCommandLine(Array.ofList args) |> Options.toConfig
 
 /// Trains in-process with small settings; returns the run folder.
-let private train (runDir: string) (extra: string list) =
+let train (runDir: string) (extra: string list) =
     let args =
         [ "--data"; dataDir.Force(); "--size"; "small"; "--map-dim"; "16"; "-T"; "2"; "--epochs"; "2"
           "--threads"; "2"; "--run-dir"; runDir; "--seed"; "3" ] @ extra
@@ -37,7 +37,7 @@ let private train (runDir: string) (extra: string list) =
 let private lines path = File.ReadAllLines path |> Array.filter (fun l -> l <> "")
 
 /// Runs the built lnmn-train program; returns exit code, stdout, stderr.
-let private runCli (args: string list) =
+let runCli (args: string list) =
     let dll = Path.Combine(AppContext.BaseDirectory, "lnmn-train.dll")
     let psi = ProcessStartInfo("dotnet", dll :: args, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
     use p = Process.Start psi

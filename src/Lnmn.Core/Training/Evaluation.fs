@@ -1,6 +1,8 @@
 /// Accuracy overall, per question category and per last-function subtype.
 module Lnmn.Core.Training.Evaluation
 
+open Lnmn.Core
+
 /// One answered question; category and subtype are display names ("Count", "query_color", …).
 type Scored = { Predicted: int; Answer: int; Category: string; Subtype: string }
 
@@ -30,18 +32,20 @@ let breakdown (categoryOrder: string list) (subtypeOrder: string list) (scored: 
       ByCategory = grouped (fun s -> s.Category) categoryOrder
       BySubtype = grouped (fun s -> s.Subtype) subtypeOrder }
 
-/// A Markdown table with one column per evaluation (e.g. soft α and hard-max α).
-let markdown (columns: (string * Breakdown) list) =
+/// One column per evaluation (e.g. soft α and hard-max α), then the question count; rows overall,
+/// per category, per subtype (indented).
+let table (columns: (string * Breakdown) list) : Table.Table =
     match columns with
-    | [] -> ""
+    | [] -> { Columns = []; Rows = [] }
     | (_, first) :: _ ->
-        let row (label: string) (pick: Breakdown -> Accuracy option) =
-            let cells = columns |> List.map (fun (_, b) -> pick b |> Option.map (Accuracy.percent >> sprintf "%.2f") |> Option.defaultValue "–")
-            "| " + String.concat " | " (label :: cells) + " |"
+        let row (label: Table.Cell) (a: Accuracy) (pick: Breakdown -> Accuracy option) =
+            label :: (columns |> List.map (fun (_, b) -> Table.Number(pick b |> Option.map Accuracy.percent |> Option.defaultValue nan, 2)))
+            @ [ Table.Number(float a.Total, 0) ]
         let find name (list: Accuracy list) = list |> List.tryFind (fun a -> a.Name = name)
-        [ yield "| question type | " + String.concat " | " (List.map fst columns) + " |"
-          yield "| --- |" + String.replicate columns.Length " ---: |"
-          yield row $"**Overall** ({first.Overall.Total})" (fun b -> Some b.Overall)
-          for c in first.ByCategory do yield row $"{c.Name} ({c.Total})" (fun b -> find c.Name b.ByCategory)
-          for s in first.BySubtype do yield row $"  {s.Name} ({s.Total})" (fun b -> find s.Name b.BySubtype) ]
-        |> String.concat "\n"
+        { Columns = "question type" :: List.map fst columns @ [ "questions" ]
+          Rows =
+            [ yield row (Table.Bold(Table.Text "Overall")) first.Overall (fun b -> Some b.Overall)
+              for c in first.ByCategory do yield row (Table.Text c.Name) c (fun b -> find c.Name b.ByCategory)
+              for s in first.BySubtype do yield row (Table.Text $"  {s.Name}") s (fun b -> find s.Name b.BySubtype) ] }
+
+let markdown (columns: (string * Breakdown) list) = Table.markdown (table columns)

@@ -1,0 +1,43 @@
+/// A trained checkpoint opened for scoring or analysis: its network with the saved parameters, on a
+/// device, with the dataset it names (or another) and one split of it.
+module Lnmn.Train.Loaded
+
+open TorchSharp
+open Lnmn.Core
+open Lnmn.Core.Data
+open Lnmn.Core.Network
+open Lnmn.Core.Training
+
+type Loaded =
+    { Path: string
+      Metadata: Checkpoint.Metadata
+      Network: LnmnNetwork.LnmnNetwork
+      Device: torch.Device
+      Dataset: Dataset.Dataset
+      /// "builtin" or the dataset directory.
+      Label: string }
+    interface System.IDisposable with
+        member this.Dispose() = (this.Dataset :> System.IDisposable).Dispose()
+
+let openCheckpoint (path: string) (dataDir: string option) (device: string) (threads: int option) : Result<Loaded, string> =
+    result {
+        let! metadata = Checkpoint.readMetadata path
+        let! device = Device.parseDeviceChoice device |> Result.bind Device.resolve
+        Device.seedAndThreads 0 threads
+        let vocabulary = { Vocabulary.Tokens = Array.ofList metadata.Words; Vocabulary.Answers = Array.ofList metadata.Answers }
+        let! dataset, label = TrainingData.load (dataDir |> Option.orElse metadata.DataDirectory) (Some vocabulary)
+        let network = LnmnNetwork.compile metadata.Model
+        network.``to``(device) |> ignore
+        match Checkpoint.load path (Steps.createState metadata.Training network) with
+        | Ok _ -> return { Path = path; Metadata = metadata; Network = network; Device = device; Dataset = dataset; Label = label }
+        | Error e ->
+            (dataset :> System.IDisposable).Dispose()
+            return! Error e
+    }
+
+/// "val" or "train" of the dataset.
+let split (loaded: Loaded) (name: string) : Result<TrainingData.Source, string> =
+    match name with
+    | "val" -> Ok { Examples = loaded.Dataset.Val.Examples; Features = loaded.Dataset.Val.Features }
+    | "train" -> Ok { Examples = loaded.Dataset.Train.Examples; Features = loaded.Dataset.Train.Features }
+    | other -> Error $"--split: unknown split '{other}' (expected val or train)"

@@ -1,0 +1,182 @@
+/// `lnmn-train report`: what a trained run computes, read back into one folder: index.html with
+/// every table inline and links to its Markdown and CSV, and the pictures as HTML and (with
+/// Chromium on PATH) PNG. Written to a temporary folder, then renamed into place.
+module Lnmn.Train.Report
+
+open System
+open System.IO
+open TorchSharp
+open Lnmn.Core
+open Lnmn.Core.Data
+open Lnmn.Core.Network
+open Lnmn.Core.Training
+open Lnmn.Analysis
+open Lnmn.Analysis.ReportPage
+
+type ReportConfig =
+    { Target: string
+      Out: string option
+      Data: string option
+      Split: string
+      IgSteps: int
+      /// Only the split's first N questions; None: all.
+      Questions: int option
+      Pictures: int
+      Device: string
+      Threads: int option }
+
+/// The checkpoint to read, and the run folder around it, if any (for its curves).
+let resolve (target: string) : Result<string * RunFolder.Paths option, string> =
+    if Directory.Exists target then
+        let p = RunFolder.paths target
+        if File.Exists p.Checkpoint then Ok(p.Checkpoint, Some p)
+        else Error $"{target}: a folder without checkpoints/last.ckpt (not a run folder)"
+    elif File.Exists target then
+        let full = Path.GetFullPath target
+        let around = Path.GetDirectoryName(Path.GetDirectoryName full) |> Option.ofObj |> Option.map RunFolder.paths
+        Ok(target, around |> Option.filter (fun p -> p.Checkpoint = full && File.Exists p.EpochMetrics))
+    else Error $"{target}: no such run folder or checkpoint"
+
+let defaultOut (target: string) (run: RunFolder.Paths option) =
+    match run with
+    | Some p when Directory.Exists target -> Path.Combine(p.Root, "report")
+    | _ -> Path.ChangeExtension(target, null) + "-report"
+
+/// A table written as NAME.md and NAME.csv, shown in index.html.
+let private tableSection (dir: string) (name: string) heading note (table: Table.Table) extraLinks images =
+    File.WriteAllText(Path.Combine(dir, name + ".md"), Table.markdown table + "\n")
+    File.WriteAllText(Path.Combine(dir, name + ".csv"), Table.csv table)
+    { Heading = heading; Note = note; Table = Some table
+      Links = [ "Markdown", name + ".md"; "CSV", name + ".csv" ] @ extraLinks; Images = images }
+
+/// A picture of the report, written as NAME.html (and NAME.png with a browser).
+type private Picture = { Name: string; Figure: Plots.Figure }
+
+/// The PNGs a section shows: none without a browser.
+let private pngs (browser: string option) (pictures: Picture list) =
+    if browser.IsSome then pictures |> List.map (fun p -> p.Name + ".png") else []
+
+/// Writes every picture's HTML, then (with a browser) its PNG.
+let private drawPictures (dir: string) (browser: string option) (pictures: Picture list) : Result<unit, string> =
+    // plotly.js (3.6 MB) once, next to the pages, instead of inline in every page.
+    File.WriteAllText(Path.Combine(dir, "plotly.min.js"), Plots.plotlyJs ())
+    let page (p: Picture) = Plots.sharingScript "plotly.min.js" p.Figure
+    for p in pictures do File.WriteAllText(Path.Combine(dir, p.Name + ".html"), page p)
+    match browser with
+    | None -> Ok()
+    | Some b ->
+        let shoot (p: Picture) =
+            // The picture without plotly's toolbar, which a still image cannot use.
+            let still = Path.Combine(dir, p.Name + ".still.html")
+            File.WriteAllText(still, (page p).Replace("</head>", "<style>.modebar-container{display:none!important}</style></head>"))
+            let shot = Chromium.screenshot b still (Path.Combine(dir, p.Name + ".png")) (p.Figure.Width, p.Figure.Height)
+            File.Delete still
+            shot
+        // One at a time: on two cores, browsers side by side were slower (measured).
+        pictures |> List.fold (fun drawn p -> drawn |> Result.bind (fun () -> shoot p)) (Ok())
+
+/// One section per pictured question, with its w(t) and its attention maps.
+let private questionSections (browser: string option) (loaded: Loaded.Loaded) (source: TrainingData.Source) (count: int) =
+    let count = min count source.Examples.Length
+    if count = 0 then []
+    else
+        use _ = torch.no_grad ()
+        let b = TrainingData.batch loaded.Device source (Array.init count id)
+        let result = loaded.Network.Forward(b.Input, NodeOps.NodeEvaluation.soft)
+        let predicted = result.Logits.argmax(-1L).cpu().data<int64>().ToArray()
+        let answerName i = if i >= 0 && i < loaded.Metadata.Answers.Length then loaded.Metadata.Answers.[i] else "(none)"
+        [ for i in 0 .. count - 1 ->
+            let e = source.Examples.[i]
+            let words = e.Tokens |> Array.map (fun t -> loaded.Metadata.Words.[t]) |> List.ofArray
+            let trace = Trace.ofForward loaded.Network result i words
+            let question = String.concat " " words
+            let name = $"question-{i + 1}"
+            let pictures =
+                [ { Name = name + "-weights"; Figure = Plots.moduleWeightsFigure question trace }
+                  { Name = name + "-attention"; Figure = Plots.attentionMapsFigure question trace } ]
+            { Heading = $"Question {i + 1}: {question}"
+              Note = $"answer {answerName e.Answer}, predicted {answerName (int predicted.[i])} (soft α). Module weights w(t) per step, and the map under the stack pointer after each step with the word the controller attended to most."
+              Table = None
+              Links = [ "w(t) (HTML)", name + "-weights.html"; "attention maps (HTML)", name + "-attention.html" ]
+              Images = pngs browser pictures },
+            pictures ]
+
+/// The report's sections and pictures; tables are written to `dir` as they are made.
+let private build (config: ReportConfig) (dir: string) (browser: string option) (loaded: Loaded.Loaded) (run: RunFolder.Paths option) =
+    result {
+        let! whole = Loaded.split loaded config.Split
+        let source = { whole with Examples = Array.truncate (defaultArg config.Questions whole.Examples.Length) whole.Examples }
+        let network, batchSize = loaded.Network, loaded.Metadata.Training.BatchSize
+        let formulas = Extraction.extract network
+        let readouts = AlphaReadout.read network
+        let _, soft, hard = Scoring.softAndHardMax loaded.Device network batchSize source
+        let ablation = Scoring.opAblation loaded.Device network batchSize source
+        let batches = Batching.sequentialBatches batchSize source.Examples.Length |> Seq.map (TrainingData.batch loaded.Device source)
+        let attributions = IntegratedGradients.byModule network (IntegratedGradients.attributionsOver network batches config.IgSteps)
+        let questions = questionSections browser loaded source config.Pictures
+        let epochs = run |> Option.map RunFolder.readEpochAccuracies |> Option.defaultValue []
+        let alpha = { Name = "alpha"; Figure = Plots.alphaHeatmapFigure readouts }
+        let ig = { Name = "ig"; Figure = Plots.attributionHeatmapFigure attributions }
+        let curves = if epochs.IsEmpty then [] else [ { Name = "curves"; Figure = Plots.trainingCurvesFigure epochs } ]
+        let schedule = { Name = "lambda-w"; Figure = Plots.entropyScheduleFigure loaded.Metadata.Training.Epochs }
+        let on = $"{config.Split} split, {source.Examples.Length} questions"
+        let sections =
+            [ yield tableSection dir "formulas" "What each module computes (paper Table 6)" "The argmax op of every node, composed and simplified; each node's winning softmax weight shows how close to one-hot it is." (Extraction.table formulas) [] []
+              yield tableSection dir "alpha" "softmax(α) per module and node (paper Figure 3)" "Percent; the winning op in bold." (AlphaReadout.table readouts) [ "heat map (HTML)", "alpha.html" ] (pngs browser [ alpha ])
+              yield tableSection dir "eval" "Accuracy" $"On the {on}: soft α as trained, and hard-max α (one-hot per node) at inference (paper Table 2)." (Evaluation.table [ "soft α", soft; "hard-max α", hard ]) [] []
+              yield tableSection dir "op-ablation" "Ops removed from every node (paper Table 7)" $"On the {on}: softmax renormalised over the other five ops." (Scoring.opAblationTable ablation) [] []
+              yield tableSection dir "ig" "Integrated gradients of α (paper Table 5)" $"Attribution of each module's six α values to p(correct answer), zero baseline, {config.IgSteps} steps, summed over the module's nodes and the {on} (signed, as the paper's formula; the paper prints magnitudes)." (IntegratedGradients.table attributions) [ "heat map (HTML)", "ig.html" ] (pngs browser [ ig ])
+              yield! List.map fst questions
+              if not epochs.IsEmpty then
+                  yield { Heading = "Training curves"; Note = "Train and validation accuracy per epoch, from the run's metrics-epochs.jsonl."; Table = None; Links = [ "HTML", "curves.html" ]; Images = pngs browser curves }
+              yield { Heading = "λ_w schedule"; Note = $"The module-entropy weight per epoch over this run's {loaded.Metadata.Training.Epochs} epochs."; Table = None; Links = [ "HTML", "lambda-w.html" ]; Images = pngs browser [ schedule ] } ]
+        do! drawPictures dir browser ([ alpha; ig ] @ List.collect snd questions @ curves @ [ schedule ])
+        return sections
+    }
+
+let private replaceDirectory (source: string) (destination: string) =
+    if Directory.Exists destination then Directory.Delete(destination, true)
+    Directory.Move(source, destination)
+
+/// Writes the report; the folder appears whole or not at all. Returns the report folder.
+let run (config: ReportConfig) : Result<string, string> =
+    let started = Diagnostics.Stopwatch.StartNew()
+    result {
+        do! if config.IgSteps > 0 then Ok() else Error $"--ig-steps must be positive (got {config.IgSteps})"
+        do! if config.Pictures >= 0 then Ok() else Error $"--pictures must not be negative (got {config.Pictures})"
+        do! match config.Questions with Some n when n <= 0 -> Error $"--questions must be positive (got {n})" | _ -> Ok()
+        let! checkpoint, run = resolve config.Target
+        let out = config.Out |> Option.defaultWith (fun () -> defaultOut config.Target run)
+        do! if File.Exists out || (Directory.Exists out && not (File.Exists(Path.Combine(out, "index.html")))) then
+                Error $"{out}: exists and is not an earlier report (no index.html); not replaced"
+            else Ok()
+        use! loaded = Loaded.openCheckpoint checkpoint config.Data config.Device config.Threads
+        let probe = Chromium.usable ()
+        let browser = match probe with Ok b -> Some b | Error _ -> None
+        let temporary = out.TrimEnd('/') + $".partial-{Guid.NewGuid():N}"
+        Directory.CreateDirectory temporary |> ignore
+        let written =
+            try
+                build config temporary browser loaded run
+                |> Result.map (fun sections ->
+                    let summary =
+                        [ $"checkpoint: {checkpoint} (commit of this build: {RunFolder.gitCommit ()})"
+                          $"model: {loaded.Metadata.Model.Modules.Length} modules, {Specs.ModelSpec.nodeCount loaded.Metadata.Model} nodes; dataset: {loaded.Label}"
+                          (match probe with
+                           | Ok b -> $"PNGs drawn with {b}"
+                           | Error why -> $"PNGs skipped: {why} (the HTML pictures are complete)")
+                          $"written in {started.Elapsed.TotalSeconds:F0} s" ]
+                    File.WriteAllText(Path.Combine(temporary, "index.html"), ReportPage.render "LNMN report" summary sections)
+                    let markdown =
+                        sections
+                        |> List.choose (fun s -> s.Table |> Option.map (fun t -> $"## {s.Heading}\n\n{s.Note}\n\n{Table.markdown t}\n"))
+                    File.WriteAllText(Path.Combine(temporary, "report.md"), "# LNMN report\n\n" + String.concat "" (summary |> List.map (fun l -> $"- {l}\n")) + "\n" + String.concat "\n" markdown))
+            with e -> Error $"{out}: report not written ({e.Message})"
+        match written with
+        | Ok() ->
+            replaceDirectory temporary out
+            return out
+        | Error e ->
+            Directory.Delete(temporary, true)
+            return! Error e
+    }
