@@ -22,7 +22,7 @@ type RunSummary =
 let private checkpointEvery = 100
 
 /// The built-in dataset trains for this many epochs unless --epochs says otherwise.
-let builtInEpochs = 10
+let builtInEpochs = 20
 
 let modelSpec (config: TrainConfig) (dataset: Dataset.Dataset) (isBuiltIn: bool) =
     let f = dataset.Train.Features
