@@ -5,7 +5,6 @@ module Lnmn.Analysis.ComparisonReport
 
 open System
 open System.IO
-open System.Diagnostics
 open Plotly.NET
 open Lnmn.Core.Data
 open Lnmn.Core.Training
@@ -65,19 +64,6 @@ let barChart (title: string) (rows: (string * float list) list) =
 
 /// Renders an HTML file to a PNG with headless Chromium; Error says why not (e.g. not installed).
 let renderPng (html: string) (png: string) =
-    let browser = [ "/usr/bin/chromium"; "/usr/bin/chromium-browser"; "/usr/bin/google-chrome" ] |> List.tryFind File.Exists
-    match browser with
-    | None -> Error "no Chromium found (/usr/bin/chromium): the chart is written as HTML only"
-    | Some exe ->
-        let args =
-            [ "--headless"; "--no-sandbox"; "--disable-gpu"; "--hide-scrollbars"; "--virtual-time-budget=5000"
-              $"--screenshot={Path.GetFullPath png}"; "--window-size=1000,600"; Uri(Path.GetFullPath html).AbsoluteUri ]
-        let psi = ProcessStartInfo(exe, args, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
-        use p = Process.Start psi
-        let _ = p.StandardOutput.ReadToEndAsync()
-        let _ = p.StandardError.ReadToEndAsync()
-        if not (p.WaitForExit 120_000) then
-            p.Kill true
-            Error "Chromium did not finish within 2 minutes: no PNG"
-        elif p.ExitCode <> 0 || not (File.Exists png) then Error $"Chromium exited with {p.ExitCode}: no PNG"
-        else Ok png
+    match Chromium.find () with
+    | None -> Error "no chromium on PATH: the chart is written as HTML only"
+    | Some browser -> Chromium.screenshot browser html png (1000, 600) |> Result.map (fun () -> png)
