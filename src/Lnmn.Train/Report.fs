@@ -107,30 +107,41 @@ let private build (config: ReportConfig) (dir: string) (browser: string option) 
         let! whole = Loaded.split loaded config.Split
         let source = { whole with Examples = Array.truncate (defaultArg config.Questions whole.Examples.Length) whole.Examples }
         let network, batchSize = loaded.Network, loaded.Metadata.Training.BatchSize
-        let formulas = Extraction.extract network
-        let readouts = AlphaReadout.read network
+        // Stack-NMN's modules and concatenation cells have no α: nothing to extract, ablate or attribute.
+        let hasAlpha = not (network.AlphaParameters().IsEmpty)
         let _, soft, hard = Scoring.softAndHardMax loaded.Device network batchSize source
-        let ablation = Scoring.opAblation loaded.Device network batchSize source
-        let batches = Batching.sequentialBatches batchSize source.Examples.Length |> Seq.map (TrainingData.batch loaded.Device source)
-        let attributions = IntegratedGradients.byModule network (IntegratedGradients.attributionsOver network batches config.IgSteps)
         let questions = questionSections browser loaded source config.Pictures
         let epochs = run |> Option.map RunFolder.readEpochAccuracies |> Option.defaultValue []
-        let alpha = { Name = "alpha"; Figure = Plots.alphaHeatmapFigure readouts }
-        let ig = { Name = "ig"; Figure = Plots.attributionHeatmapFigure attributions }
         let curves = if epochs.IsEmpty then [] else [ { Name = "curves"; Figure = Plots.trainingCurvesFigure epochs } ]
         let schedule = { Name = "lambda-w"; Figure = Plots.entropyScheduleFigure loaded.Metadata.Training.Epochs }
         let on = $"{config.Split} split, {source.Examples.Length} questions"
+        let alphaParts =
+            if not hasAlpha then []
+            else
+                let formulas = Extraction.extract network
+                let readouts = AlphaReadout.read network
+                let ablation = Scoring.opAblation loaded.Device network batchSize source
+                let batches = Batching.sequentialBatches batchSize source.Examples.Length |> Seq.map (TrainingData.batch loaded.Device source)
+                let attributions = IntegratedGradients.byModule network (IntegratedGradients.attributionsOver network batches config.IgSteps)
+                let alpha = { Name = "alpha"; Figure = Plots.alphaHeatmapFigure readouts }
+                let ig = { Name = "ig"; Figure = Plots.attributionHeatmapFigure attributions }
+                [ tableSection dir "formulas" "What each module computes (paper Table 6)" "The argmax op of every node, composed and simplified; each node's winning softmax weight shows how close to one-hot it is." (Extraction.table formulas) [] [], []
+                  tableSection dir "alpha" "softmax(α) per module and node (paper Figure 3)" "Percent; the winning op in bold." (AlphaReadout.table readouts) [ "heat map (HTML)", "alpha.html" ] (pngs browser [ alpha ]), [ alpha ]
+                  tableSection dir "op-ablation" "Ops removed from every node (paper Table 7)" $"On the {on}: softmax renormalised over the other five ops." (Scoring.opAblationTable ablation) [] [], []
+                  tableSection dir "ig" "Integrated gradients of α (paper Table 5)" $"Attribution of each module's six α values to p(correct answer), zero baseline, {config.IgSteps} steps, summed over the module's nodes and the {on} (signed, as the paper's formula; the paper prints magnitudes)." (IntegratedGradients.table attributions) [ "heat map (HTML)", "ig.html" ] (pngs browser [ ig ]), [ ig ] ]
+        let evaluation =
+            if hasAlpha then
+                tableSection dir "eval" "Accuracy" $"On the {on}: soft α as trained, and hard-max α (one-hot per node) at inference (paper Table 2)." (Evaluation.table [ "soft α", soft; "hard-max α", hard ]) [] []
+            else
+                tableSection dir "eval" "Accuracy" $"On the {on}. This model has no α (hand-designed modules or concatenation cells): no formulas, α, op ablation or integrated gradients." (Evaluation.table [ "no α", soft ]) [] []
         let sections =
-            [ yield tableSection dir "formulas" "What each module computes (paper Table 6)" "The argmax op of every node, composed and simplified; each node's winning softmax weight shows how close to one-hot it is." (Extraction.table formulas) [] []
-              yield tableSection dir "alpha" "softmax(α) per module and node (paper Figure 3)" "Percent; the winning op in bold." (AlphaReadout.table readouts) [ "heat map (HTML)", "alpha.html" ] (pngs browser [ alpha ])
-              yield tableSection dir "eval" "Accuracy" $"On the {on}: soft α as trained, and hard-max α (one-hot per node) at inference (paper Table 2)." (Evaluation.table [ "soft α", soft; "hard-max α", hard ]) [] []
-              yield tableSection dir "op-ablation" "Ops removed from every node (paper Table 7)" $"On the {on}: softmax renormalised over the other five ops." (Scoring.opAblationTable ablation) [] []
-              yield tableSection dir "ig" "Integrated gradients of α (paper Table 5)" $"Attribution of each module's six α values to p(correct answer), zero baseline, {config.IgSteps} steps, summed over the module's nodes and the {on} (signed, as the paper's formula; the paper prints magnitudes)." (IntegratedGradients.table attributions) [ "heat map (HTML)", "ig.html" ] (pngs browser [ ig ])
+            [ yield evaluation
+              yield! alphaParts |> List.map fst
               yield! List.map fst questions
               if not epochs.IsEmpty then
                   yield { Heading = "Training curves"; Note = "Train and validation accuracy per epoch, from the run's metrics-epochs.jsonl."; Table = None; Links = [ "HTML", "curves.html" ]; Images = pngs browser curves }
               yield { Heading = "λ_w schedule"; Note = $"The module-entropy weight per epoch over this run's {loaded.Metadata.Training.Epochs} epochs."; Table = None; Links = [ "HTML", "lambda-w.html" ]; Images = pngs browser [ schedule ] } ]
-        do! drawPictures dir browser ([ alpha; ig ] @ List.collect snd questions @ curves @ [ schedule ])
+        do! drawPictures dir browser ((alphaParts |> List.collect snd) @ List.collect snd questions @ curves @ [ schedule ])
         return sections
     }
 

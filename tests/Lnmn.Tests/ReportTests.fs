@@ -153,6 +153,19 @@ let tests =
                 | Error e -> failtest e
         }
 
+        test "report on a model without α (Stack-NMN): accuracy and pictures, no α tables, and says why" {
+            let run = TrainerTests.freshDir "report-stack-nmn"
+            TrainerTests.train run [ "--model"; "stack-nmn"; "--max-steps"; "4" ] |> ignore
+            let out = TrainerTests.freshDir "report-stack-nmn-out"
+            let code, _, err = TrainerTests.runCli [ "report"; run; "--out"; out; "--questions"; "20"; "--pictures"; "1"; "--threads"; "2" ]
+            Expect.equal code 0 $"exit 0 ({err})"
+            Expect.isTrue (File.Exists(Path.Combine(out, "eval.csv"))) "accuracy table"
+            Expect.isTrue (File.Exists(Path.Combine(out, "question-1-weights.html"))) "w(t) picture"
+            for name in [ "formulas.md"; "alpha.md"; "op-ablation.md"; "ig.md" ] do
+                Expect.isFalse (File.Exists(Path.Combine(out, name))) $"no {name}"
+            Expect.stringContains (File.ReadAllText(Path.Combine(out, "index.html"))) "has no α" "says why"
+        }
+
         test "report on a path that is neither a run folder nor a checkpoint: one line naming it, exit 1, nothing written" {
             let missing = TrainerTests.freshDir "no-such-run"
             let out = TrainerTests.freshDir "report-missing"
