@@ -194,3 +194,6 @@ module ModelSpec =
 
     /// Number of α values: six per node.
     let alphaCount spec = 6 * nodeCount spec
+
+    /// Stack-NMN's modules and concatenation cells have no α: nothing to search, harden or read back.
+    let hasAlpha spec = alphaCount spec > 0

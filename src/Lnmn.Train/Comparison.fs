@@ -134,7 +134,7 @@ let private runEntry (s: Settings) (earlier: Map<string, ModelSpec>) (entry: Ent
         let scored evaluation breakdown =
             { Model = entry.Key; Label = entry.Label; Evaluation = evaluation; Breakdown = breakdown; WeightSteps = steps; Seconds = seconds }
         let rows =
-            if ModelSpec.alphaCount spec = 0 then [ scored "no α" scores.Soft ]
+            if not (ModelSpec.hasAlpha spec) then [ scored "no α" scores.Soft ]
             else [ scored "soft α" scores.Soft; scored "hard-max α" scores.HardMax ]
         entry.Key, (spec, rows))
 
@@ -142,7 +142,7 @@ let private runEntry (s: Settings) (earlier: Map<string, ModelSpec>) (entry: Ent
 let private markdown (s: Settings) (dataLabel: string) (ordered: (string * (ModelSpec * Scored list)) list) =
     let results = Map.ofList ordered
     let row key evaluation = results.[key] |> snd |> List.find (fun r -> r.Evaluation = evaluation)
-    let soft key = let r = row key (if ModelSpec.alphaCount (fst results.[key]) = 0 then "no α" else "soft α") in r.Label, percentages r.Breakdown
+    let soft key = let r = row key (if ModelSpec.hasAlpha (fst results.[key]) then "soft α" else "no α") in r.Label, percentages r.Breakdown
     let dims key = (fst results.[key]).Dims
     let setting key = let d = dims key in $"T = {d.Steps}, L = {d.StackLength}, map_dim = {d.MapDim}"
     let table1 = [ for key in [ "stack-nmn"; "stack-nmn-soft"; "lnmn-9"; "lnmn-11"; "lnmn-14"; "lnmn-11-push" ] -> soft key ]

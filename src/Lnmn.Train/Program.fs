@@ -37,7 +37,7 @@ let private evaluate argv =
             let device, network, metadata, label = loaded.Device, loaded.Network, loaded.Metadata, loaded.Label
             let table, _, _ = Scoring.softAndHardMax device network metadata.Training.BatchSize source
             printfn "%s on %s (%d questions)\n\n%s" path label source.Examples.Length table
-            if r.Contains Op_Ablation && network.AlphaParameters().IsEmpty then
+            if r.Contains Op_Ablation && not (Lnmn.Core.Specs.ModelSpec.hasAlpha network.Spec) then
                 printfn "\nthis model has no α (hand-designed or concatenation cells): no op ablation"
             elif r.Contains Op_Ablation then
                 printfn "\nops removed from every node (soft α):\n\n%s"

@@ -107,8 +107,7 @@ let private build (config: ReportConfig) (dir: string) (browser: string option) 
         let! whole = Loaded.split loaded config.Split
         let source = { whole with Examples = Array.truncate (defaultArg config.Questions whole.Examples.Length) whole.Examples }
         let network, batchSize = loaded.Network, loaded.Metadata.Training.BatchSize
-        // Stack-NMN's modules and concatenation cells have no α: nothing to extract, ablate or attribute.
-        let hasAlpha = not (network.AlphaParameters().IsEmpty)
+        let hasAlpha = Lnmn.Core.Specs.ModelSpec.hasAlpha network.Spec
         let _, soft, hard = Scoring.softAndHardMax loaded.Device network batchSize source
         let questions = questionSections browser loaded source config.Pictures
         let epochs = run |> Option.map RunFolder.readEpochAccuracies |> Option.defaultValue []
@@ -130,10 +129,10 @@ let private build (config: ReportConfig) (dir: string) (browser: string option) 
                   tableSection dir "op-ablation" "Ops removed from every node (paper Table 7)" $"On the {on}: softmax renormalised over the other five ops." (Scoring.opAblationTable ablation) [] [], []
                   tableSection dir "ig" "Integrated gradients of α (paper Table 5)" $"Attribution of each module's six α values to p(correct answer), zero baseline, {config.IgSteps} steps, summed over the module's nodes and the {on} (signed, as the paper's formula; the paper prints magnitudes)." (IntegratedGradients.table attributions) [ "heat map (HTML)", "ig.html" ] (pngs browser [ ig ]), [ ig ] ]
         let evaluation =
-            if hasAlpha then
-                tableSection dir "eval" "Accuracy" $"On the {on}: soft α as trained, and hard-max α (one-hot per node) at inference (paper Table 2)." (Evaluation.table [ "soft α", soft; "hard-max α", hard ]) [] []
-            else
-                tableSection dir "eval" "Accuracy" $"On the {on}. This model has no α (hand-designed modules or concatenation cells): no formulas, α, op ablation or integrated gradients." (Evaluation.table [ "no α", soft ]) [] []
+            let note, columns =
+                if hasAlpha then ": soft α as trained, and hard-max α (one-hot per node) at inference (paper Table 2).", [ "soft α", soft; "hard-max α", hard ]
+                else ". This model has no α (hand-designed modules or concatenation cells): no formulas, α, op ablation or integrated gradients.", [ "no α", soft ]
+            tableSection dir "eval" "Accuracy" $"On the {on}{note}" (Evaluation.table columns) [] []
         let sections =
             [ yield evaluation
               yield! alphaParts |> List.map fst

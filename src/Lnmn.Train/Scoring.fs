@@ -32,7 +32,7 @@ let score (device: torch.Device) (network: LnmnNetwork.LnmnNetwork) (evaluation:
 /// once: its hard-max breakdown is its soft one.
 let softAndHardMax device (network: LnmnNetwork.LnmnNetwork) batchSize source =
     let soft = score device network NodeOps.NodeEvaluation.soft batchSize source
-    if network.AlphaParameters().IsEmpty then Evaluation.markdown [ "no α (hard-max = soft)", soft ], soft, soft
+    if not (Lnmn.Core.Specs.ModelSpec.hasAlpha network.Spec) then Evaluation.markdown [ "no α (hard-max = soft)", soft ], soft, soft
     else
         let hard = score device network NodeOps.NodeEvaluation.hardMax batchSize source
         Evaluation.markdown [ "soft α", soft; "hard-max α", hard ], soft, hard

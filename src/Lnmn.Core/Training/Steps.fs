@@ -119,7 +119,7 @@ let unrolledAlphaStep (spec: TrainingSpec) (lambdaW: float) (state: TrainingStat
     stepIfFinite state.AlphaOptimiser m
 
 /// Whether the network has α (Stack-NMN's modules and concatenation cells have none).
-let hasAlpha (state: TrainingState) = not (state.Network.AlphaParameters().IsEmpty)
+let hasAlpha (state: TrainingState) = Lnmn.Core.Specs.ModelSpec.hasAlpha state.Network.Spec
 
 /// The α half of Algorithm 2 for one batch: first-order or unrolled as the spec says, None (and no
 /// architecture batch drawn) for a network without α.
