@@ -46,16 +46,17 @@ let attributionHeatmapFigure (rows: IntegratedGradients.ModuleAttribution list) 
     |> Chart.withTitle "integrated gradients of α per module (sum over nodes and questions)"
     |> figure (760, 140 + 30 * names.Length)
 
-/// λ_w over a run of `epochs` (the paper's schedule, stretched).
-let entropyScheduleFigure (epochs: int) =
-    let x = [ 0 .. epochs - 1 ]
-    Chart.Line(x = x, y = (x |> List.map (Lnmn.Core.Training.EntropySchedule.lambda epochs)), Name = "λ_w", ShowMarkers = (epochs < 60))
-    |> Chart.withTitle $"λ_w per epoch ({epochs} epochs)"
-    |> Chart.withXAxisStyle "epoch"
+/// λ_w over a run (the paper's 30 epochs laid over the run's weight steps).
+let entropyScheduleFigure () =
+    let points = 300
+    let x = [ 0 .. points - 1 ]
+    Chart.Line(x = (x |> List.map (fun i -> 100.0 * float i / float points)), y = (x |> List.map (Lnmn.Core.Training.EntropySchedule.lambda points)), Name = "λ_w")
+    |> Chart.withTitle "λ_w over the run"
+    |> Chart.withXAxisStyle "% of the run's weight steps"
     |> Chart.withYAxisStyle "λ_w"
     |> figure (700, 420)
 
-let entropySchedule epochs = selfContained (entropyScheduleFigure epochs)
+let entropySchedule () = selfContained (entropyScheduleFigure ())
 
 /// Train and validation accuracy per epoch, from a run's metrics-epochs.jsonl rows
 /// (epoch, train accuracy %, validation accuracy %).

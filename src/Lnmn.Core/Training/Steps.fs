@@ -36,6 +36,10 @@ let createState (spec: TrainingSpec) (network: LnmnNetwork) =
       WeightOptimiser = adam (network.WeightParameters()) spec.Weights
       AlphaOptimiser = adam (network.AlphaParameters()) spec.Alpha }
 
+/// Sets the learning rate of every parameter group.
+let setLearningRate (optimiser: Modules.Adam) (rate: float) =
+    for group in optimiser.ParamGroups do group.LearningRate <- rate
+
 let private withFrozen (parameters: Modules.Parameter list) (body: unit -> 'T) =
     for p in parameters do p.requires_grad <- false
     try body () finally for p in parameters do p.requires_grad <- true
