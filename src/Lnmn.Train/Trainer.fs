@@ -182,7 +182,11 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
     | Ok step ->
         let table, soft, hard = Scoring.softAndHardMax device state.Network training.BatchSize data.Validation
         let title = match training.ArchitectureSplit with ValidationLeaky -> "validation (α fitted on it: not held out)" | HeldOutOfTrain _ -> "validation"
-        let text = $"## {title}\n\n{table}\n"
+        let dataDir = if data.Label = "builtin" then builtInDirectory else data.Label
+        let grounding =
+            Scoring.grounding device state.Network training.BatchSize data.Validation dataDir "val"
+            |> Option.map (fun g -> "\n" + Lnmn.Analysis.Grounding.describe g + "\n") |> Option.defaultValue ""
+        let text = $"## {title}\n\n{table}\n{grounding}"
         AtomicFile.writeAllText paths.EvalMarkdown text
         AtomicFile.writeAllText paths.EvalJson (SpecJson.serialize {| Soft = soft; HardMax = hard |})
         if Steps.hasAlpha state then
