@@ -96,3 +96,18 @@ let attentionMapsFigure (title: string) (trace: Trace.QuestionTrace) =
     |> Chart.Grid(1, steps, SubPlotTitles = titles)
     |> Chart.withTitle $"map under the pointer after each step: {title}"
     |> figure (80 + 220 * steps, 340)
+
+/// Validation accuracy of several runs against questions seen (left) and training seconds (right);
+/// each run's points are (questions, seconds, accuracy %).
+let learningCurvesFigure (runs: (string * (float * float * float) list) list) =
+    let panel (x: float * float * float -> float) (axis: string) (legend: bool) =
+        runs
+        |> List.map (fun (name, points) ->
+            Chart.Line(x = (points |> List.map x), y = (points |> List.map (fun (_, _, a) -> a)), Name = name, ShowMarkers = true, ShowLegend = legend))
+        |> Chart.combine
+        |> Chart.withXAxisStyle axis
+        |> Chart.withYAxisStyle "validation accuracy (%)"
+    [ panel (fun (q, _, _) -> q) "questions seen" true; panel (fun (_, s, _) -> s) "training seconds" false ]
+    |> Chart.Grid(1, 2)
+    |> Chart.withTitle "learning curves: validation accuracy against questions seen and against wall-clock"
+    |> figure (1200, 480)

@@ -143,6 +143,23 @@ type GenerateArgs =
             | Questions_Per_Scene _ -> "questions asked about each scene (default: the built-in dataset's)."
             | Seed _ -> "generator seed (default: the built-in dataset's)."
 
+type LearningCurveArgs =
+    | Out of dir: string
+    | Data of dir: string
+    | Epochs of int
+    | Max_Steps of int
+    | Eval_Every of int
+    | Seed of int
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Out _ -> "output folder (default bench-results/learning): learning-curves.{csv,md,html,png} and runs/ (finished runs are reused)."
+            | Data _ -> "a CLEVR-layout directory (default: the built-in dataset)."
+            | Epochs _ -> "epochs per model (default: the trainer's)."
+            | Max_Steps _ -> "at most this many weight steps per model."
+            | Eval_Every _ -> "score the validation split every N weight steps (default 250)."
+            | Seed _ -> "the one seed both models are trained with (default 0)."
+
 type ValidateArgs =
     | [<MainCommand; Mandatory>] Directory of dir: string
     interface IArgParserTemplate with
@@ -224,9 +241,9 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
         do! if fraction > 0.0 && fraction < 1.0 then Ok() else Error $"--arch-fraction must be between 0 and 1 (got {fraction})"
         let! archSplit = ofChoice "arch-split" [ "heldout", HeldOutOfTrain fraction; "val", ValidationLeaky ] (r.GetResult(Arch_Split, "heldout"))
         let! scaling = ofChoice "entropy-scaling" [ "paper", PaperBatchMean; "code", AuthorsCodeSum ] (r.GetResult(Entropy_Scaling, "paper"))
-        let! maxSteps = optionalPositive "max-steps" (r.TryGetResult Max_Steps)
+        let! maxSteps = optionalPositive "max-steps" (r.TryGetResult TrainArgs.Max_Steps)
         let! decay = ofChoice "lr-decay" [ "constant", Constant; "cosine", Cosine ] (r.GetResult(Lr_Decay, "constant"))
-        let! evalEvery = optionalPositive "eval-every" (r.TryGetResult Eval_Every)
+        let! evalEvery = optionalPositive "eval-every" (r.TryGetResult TrainArgs.Eval_Every)
         let positiveRate name (value: float option) =
             match value with
             | Some v when not (v > 0.0) -> Error $"--{name} must be positive (got {v})"

@@ -90,6 +90,25 @@ let private generate argv =
         0
     | Error e -> fail e
 
+let private learningCurve argv =
+    let r = parse<LearningCurveArgs> "lnmn-train learning-curve" argv
+    let outcome =
+        result {
+            let! every = positive "eval-every" (r.GetResult(LearningCurveArgs.Eval_Every, 250))
+            let optional name value = value |> Option.map (fun (v: int) -> [ $"--{name}"; string v ]) |> Option.defaultValue []
+            let common =
+                [ "--seed"; string (r.GetResult(LearningCurveArgs.Seed, 0)) ]
+                @ (r.TryGetResult LearningCurveArgs.Data |> Option.map (fun d -> [ "--data"; d ]) |> Option.defaultValue [])
+                @ optional "epochs" (r.TryGetResult LearningCurveArgs.Epochs)
+                @ optional "max-steps" (r.TryGetResult LearningCurveArgs.Max_Steps)
+            return! LearningCurve.run { Out = r.GetResult(LearningCurveArgs.Out, IO.Path.Combine("bench-results", "learning")); Common = common; EvalEvery = every }
+        }
+    match outcome with
+    | Ok written ->
+        for f in written do printfn "%s" f
+        0
+    | Error e -> fail e
+
 let private validate argv =
     let r = parse<ValidateArgs> "lnmn-train validate" argv
     let dir = r.GetResult Directory
@@ -111,6 +130,7 @@ let main argv =
         | "compare" :: rest -> compare (Array.ofList rest)
         | "report" :: rest -> report (Array.ofList rest)
         | "generate" :: rest -> generate (Array.ofList rest)
+        | "learning-curve" :: rest -> learningCurve (Array.ofList rest)
         | _ -> train argv
     with
     | :? ArguParseException as e -> fail e.Message

@@ -232,7 +232,7 @@ let run (config: TrainConfig) : Result<RunSummary, string> =
                 |> Result.map Some |> Result.mapError DataError.describe
             | _ -> Ok None
         let! dataset, label = TrainingData.load dataDir vocabulary
-        let isBuiltIn = dataDir.IsNone
+        let isBuiltIn = dataDir |> Option.forall (fun d -> File.Exists(DatasetLayout.builtInOptionsFile d))
         let spec =
             match resumed, fineTune with
             | Some m, _ -> m.Model
