@@ -155,7 +155,10 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
                             AtomicFile.writeAllText paths.AlphaStepOne (SpecJson.serialize (Lnmn.Analysis.AlphaReadout.read state.Network))
                         log.Step(step,
                             [ "epoch", float epoch; "lambda_w", lambdaW; "loss", weights.Loss; "cross_entropy", weights.CrossEntropy
-                              "accuracy", weights.Accuracy; "module_entropy", weights.ModuleEntropy ]
+                              "accuracy", weights.Accuracy; "module_entropy", weights.ModuleEntropy
+                              "lr", training.Weights.LearningRate * LearningRateDecay.factor training.WeightLearningRateDecay (step - 1) totalSteps ]
+                            @ [ for t, h in List.indexed weights.ModuleEntropyPerStep -> $"module_entropy_t{t + 1}", h ]
+                            @ [ for part, norm in weights.GradientNorms -> $"grad_norm_{part}", norm ]
                             @ [ for a in Option.toList alpha do yield! [ "alpha_loss", a.Loss; "alpha_cross_entropy", a.CrossEntropy ] ])
                         display.Update { Epoch = epoch; Epochs = training.Epochs; Step = step; TotalSteps = totalSteps; Loss = weights.Loss; Accuracy = weights.Accuracy }
                         let loss, acc, n = sums

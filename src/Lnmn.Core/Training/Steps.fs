@@ -22,7 +22,12 @@ type StepMetrics =
       CrossEntropy: float
       Accuracy: float
       /// Mean over examples and steps of H(w(t)).
-      ModuleEntropy: float }
+      ModuleEntropy: float
+      /// Mean over examples of H(w(t)), per controller step t.
+      ModuleEntropyPerStep: float list
+      /// L2 norm of the loss's gradient per part of the network (the top-level module a parameter
+      /// belongs to: encoder, controller, kb, cell_groups, classifier, …); empty for the α step.
+      GradientNorms: (string * float) list }
 
 module StepMetrics =
     let isFinite (m: StepMetrics) = Double.IsFinite m.Loss
@@ -48,10 +53,21 @@ let private accuracy (logits: torch.Tensor) (answers: torch.Tensor) =
     logits.argmax(-1L).eq(answers).to_type(torch.float32).mean().item<float32>() |> float
 
 let private metrics (loss: torch.Tensor) (crossEntropy: torch.Tensor) (result: ForwardResult) answers =
+    let perStep = Objectives.moduleEntropyPerStep result.ModuleWeights
     { Loss = loss.item<float32>() |> float
       CrossEntropy = crossEntropy.item<float32>() |> float
       Accuracy = accuracy result.Logits answers
-      ModuleEntropy = (Objectives.moduleEntropy result.ModuleWeights).mean().item<float32>() |> float }
+      ModuleEntropy = perStep.mean().item<float32>() |> float
+      ModuleEntropyPerStep = perStep.data<float32>().ToArray() |> Array.map float |> List.ofArray
+      GradientNorms = [] }
+
+/// The gradient's L2 norm per top-level part of the network, after a backward pass.
+let private gradientNorms (network: LnmnNetwork) =
+    network.named_parameters()
+    |> Seq.filter (fun struct (_, p) -> not (isNull p.grad))
+    |> Seq.groupBy (fun struct (name, _) -> name.Split('.').[0])
+    |> Seq.map (fun (part, ps) -> part, ps |> Seq.sumBy (fun struct (_, p) -> p.grad.square().sum().item<float32>() |> float) |> sqrt)
+    |> List.ofSeq
 
 /// Applies the optimiser only when the loss is finite: a NaN step would poison the parameters.
 let private stepIfFinite (optimiser: torch.optim.Optimizer) (m: StepMetrics) =
@@ -76,7 +92,8 @@ let weightStep (spec: TrainingSpec) (lambdaW: float) (state: TrainingState) (bat
         state.WeightOptimiser.zero_grad ()
         let loss, ce, result = weightObjective spec lambdaW state batch
         loss.backward ()
-        metrics loss ce result batch.Answers |> stepIfFinite state.WeightOptimiser)
+        { metrics loss ce result batch.Answers with GradientNorms = gradientNorms state.Network }
+        |> stepIfFinite state.WeightOptimiser)
 
 /// One first-order Adam step on α: CE − λ_op · Σ ‖σ(α)‖₂/‖σ(α)‖₁, on an architecture batch.
 let alphaStep (spec: TrainingSpec) (state: TrainingState) (batch: LabelledBatch) : StepMetrics =
