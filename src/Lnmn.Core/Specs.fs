@@ -2,7 +2,7 @@
 /// `ModelSpec` into TorchSharp modules; everything else (CLI, checkpoints, analysis) reads these.
 module Lnmn.Core.Specs
 
-/// Sizes of every part of the network. Defaults follow the authors' run command (DESIGN.md §3).
+/// Sizes of every part of the network. Defaults follow the authors' run command (docs/design.md §2).
 type ModelDims =
     { Steps: int            // T: controller steps
       StackLength: int      // L: attention maps the stack holds
@@ -52,7 +52,7 @@ module CellKind =
         let r = match k.Role with Attention -> "attention" | Answer -> "answer"
         $"{r}-{a}"
 
-/// Stack-NMN's hand-designed modules (Hu et al. 2018; DESIGN.md §3). Each moves the pointer itself.
+/// Stack-NMN's hand-designed modules (Hu et al. 2018; docs/design.md §2). Each moves the pointer itself.
 type HandModule =
     /// conv1x1(l2norm(kb ⊙ W c)) pushed.
     | Find
@@ -107,7 +107,7 @@ module NodeOp =
         | Min -> "min" | Max -> "max" | Sum -> "sum" | Product -> "product"
         | Choose1 -> "choose_1" | Choose2 -> "choose_2"
 
-/// How cells use the stack (DESIGN.md §3).
+/// How cells use the stack (docs/design.md §2).
 type StackDiscipline =
     /// The authors' code: the stack starts at zero and the pointer never moves up, so it stays at
     /// the bottom. Reproduces the published numbers.

@@ -11,7 +11,7 @@ let tests =
     testList "specs" [
         test "α value counts are 114 / 144 / 192 for ablations 9 / 11 / 14" {
             let count a = ModelSpec.alphaCount (ModelSpec.lnmn a dims)
-            Expect.equal (count Ablation9, count Ablation11, count Ablation14) (114, 144, 192) "DESIGN.md §3"
+            Expect.equal (count Ablation9, count Ablation11, count Ablation14) (114, 144, 192) "docs/design.md §2"
         }
         test "ablations list 9 / 11 / 14 modules, NoOp included, nodes 19 / 24 / 32" {
             for a, modules, nodes in [ Ablation9, 9, 19; Ablation11, 11, 24; Ablation14, 14, 32 ] do

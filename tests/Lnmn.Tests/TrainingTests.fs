@@ -60,7 +60,7 @@ let tests =
             let oneHot = torch.tensor([| 100.0f; 0.0f; 0.0f; 0.0f; 0.0f; 0.0f |]).reshape(1L, 1L, 6L)
             Expect.floatClose Accuracy.medium ((Objectives.alphaSparsity [ oneHot ]).item<float32>() |> float) 1.0 "one-hot: 1"
         }
-        test "uniform module weights have entropy log M; the paper and code scalings differ as DESIGN.md says" {
+        test "uniform module weights have entropy log M; the paper and code scalings differ as docs/design.md §3 says" {
             use _ = torch.NewDisposeScope()
             let w = torch.full(4L, 3L, 5L, 0.2) // B = 4, T = 3, M = 5
             expectClose 1e-6 (Objectives.moduleEntropy w) (Array.create 4 (log 5.0)) "log 5 each"

@@ -1,4 +1,4 @@
-/// Algorithm 2's α rules mapped onto a run's length (docs/design.md, "α at a small budget").
+/// Algorithm 2's α rules mapped onto a run's length (docs/design.md §4).
 ///
 /// The paper fits α with Adam at lr 3e-4 over about 330K α steps (30 epochs of CLEVR's 700K
 /// questions at batch 64). Adam moves a parameter by about lr per step whatever the gradient's

@@ -1,4 +1,4 @@
-/// Training as data: optimisers, the two regularisers, and where α's batches come from (DESIGN.md §4).
+/// Training as data: optimisers, the two regularisers, and where α's batches come from (docs/design.md §3).
 module Lnmn.Core.Training.TrainingSpec
 
 /// How the module-entropy term of the weight loss is scaled.
