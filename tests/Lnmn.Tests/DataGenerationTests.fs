@@ -48,7 +48,18 @@ let generationTests =
             for family, qs in questions |> Array.groupBy (fun q -> q.FamilyIndex.Value) do
                 let counts = qs |> Array.countBy (fun q -> q.Answer.Value) |> Array.map snd
                 let ratio = float (Array.max counts) / Array.averageBy float counts
-                Expect.isLessThanOrEqual (float (Array.max counts)) (smallOptions.BalanceTolerance * Array.averageBy float counts + 3.0) $"family {family} ratio {ratio}"
+                // The balancer compares with the mean of the answers seen so far; answers first seen
+                // late lower the final mean, hence the slack beyond its + 2.
+                Expect.isLessThanOrEqual (float (Array.max counts)) (smallOptions.BalanceTolerance * Array.averageBy float counts + 4.0) $"family {family} ratio {ratio}"
+        }
+        test "scenes carry CLEVR's directions: right = +x, front = +y, six unit vectors" {
+            use doc = System.Text.Json.JsonDocument.Parse(System.IO.File.ReadAllText(DatasetLayout.scenesFile (generated.Force()) "val"))
+            let directions = doc.RootElement.GetProperty("scenes").[0].GetProperty("directions")
+            let vector (name: string) = [ for x in directions.GetProperty(name).EnumerateArray() -> x.GetDouble() ]
+            Expect.equal (vector "right") [ 1.0; 0.0; 0.0 ] "right"
+            Expect.equal (vector "front") [ 0.0; 1.0; 0.0 ] "front"
+            Expect.equal (vector "below") [ 0.0; 0.0; -1.0 ] "below"
+            Expect.equal (directions.EnumerateObject() |> Seq.length) 6 "six"
         }
         test "features are the rendered scenes, read in the requested order" {
             let dir = generated.Force()

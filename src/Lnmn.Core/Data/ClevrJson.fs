@@ -186,6 +186,13 @@ let private writeScene (w: Utf8JsonWriter) (s: Scene) =
         w.WriteNumber("rotation", System.Math.Round(o.Rotation, 4))
         w.WriteEndObject()
     w.WriteEndArray()
+    // CLEVR's unit vectors that give `relationships` their meaning; ours: right = +x, front = +y.
+    w.WritePropertyName "directions"
+    w.WriteStartObject()
+    for name, vector in [ "right", [| 1.0; 0.0; 0.0 |]; "left", [| -1.0; 0.0; 0.0 |]; "front", [| 0.0; 1.0; 0.0 |]
+                          "behind", [| 0.0; -1.0; 0.0 |]; "above", [| 0.0; 0.0; 1.0 |]; "below", [| 0.0; 0.0; -1.0 |] ] do
+        numbers name vector
+    w.WriteEndObject()
     w.WritePropertyName "relationships"
     w.WriteStartObject()
     for r in Relation.all do

@@ -185,11 +185,6 @@ let private andFamilies =
           let d = describeSet ctx (objectsAt ctx both)
           add ctx Function.Count [ filters ctx d both ] |> ignore
           return $"How many {nounPhrase ctx d true} are both {p1} and {p2}?" })
-      yield group, "single_and_exist", (fun ctx -> option {
-          let! both, p1, p2 = twoAnchors ctx Intersect
-          let d = describeSet ctx (objectsAt ctx both)
-          add ctx Function.Exist [ filters ctx d both ] |> ignore
-          return $"Are there any {nounPhrase ctx d true} that are {p1} and {p2}?" })
       for a in Attribute.all ->
           group, $"single_and_query_{Attribute.name a}", (fun ctx -> option {
               let! both, p1, p2 = twoAnchors ctx Intersect
@@ -213,20 +208,20 @@ let private orFamilies =
           let u, p1, p2 = twoSets ctx
           add ctx Function.Count [ u ] |> ignore
           Some $"How many things are {p1} or {p2}?")
-      group, "single_or_exist", (fun ctx ->
-          let u, p1, p2 = twoSets ctx
-          add ctx Function.Exist [ u ] |> ignore
-          Some $"Are there any {p1} or {p2}?")
       group, "single_or_relate_count", (fun ctx -> option {
           let! either, p1, p2 = twoAnchors ctx Union
           let d = describeSet ctx (objectsAt ctx either)
           add ctx Function.Count [ filters ctx d either ] |> ignore
           return $"How many {nounPhrase ctx d true} are {p1} or {p2}?" })
-      group, "single_or_relate_exist", (fun ctx -> option {
-          let! either, p1, p2 = twoAnchors ctx Union
-          let d = describeSet ctx (objectsAt ctx either)
-          add ctx Function.Exist [ filters ctx d either ] |> ignore
-          return $"Are there any {nounPhrase ctx d true} that are {p1} or {p2}?" }) ]
+      // CLEVR's "things that are either X [that are] R the Y, or Z".
+      group, "single_or_relate_set_count", (fun ctx -> option {
+          let! related, described, tail = objectSet ctx 1
+          let! otherStep, other, _ = objectSet ctx 0
+          let either = add ctx Union [ related; otherStep ]
+          add ctx Function.Count [ either ] |> ignore
+          let eitherWord = word ctx [ ""; "either " ]
+          let connector = word ctx [ ""; " that are" ]
+          return $"How many things are {eitherWord}{described}{connector}{tail} or {other}?" }) ]
 
 let private sameFamilies =
     let group = SameRelate
