@@ -44,6 +44,7 @@ type TrainArgs =
     | Arch_Fraction of float
     | Unrolled
     | Entropy_Scaling of string
+    | Lambda_W_Scale of float
     | Lr of float
     | Alpha_Lr of float
     | Alpha_Schedule of string
@@ -78,6 +79,7 @@ type TrainArgs =
             | Arch_Fraction _ -> "fraction of train held out for α with --arch-split heldout (default 0.1)."
             | Unrolled -> "second-order (unrolled) α step instead of first-order."
             | Entropy_Scaling _ -> "module-entropy term: paper (λ_w · batch mean, default) or code (0.01 · λ_w · batch sum)."
+            | Lambda_W_Scale _ -> "multiply the paper's λ_w schedule (1 → −1 over the run) by this (default 1; 0 drops the module-entropy term)."
             | Lr _ -> "weight learning rate (default: the paper's 1e-4 on CLEVR, 1e-3 on the built-in dataset)."
             | Alpha_Lr _ -> "α learning rate (default: the paper's 3e-4 × the paper's α steps / this run's, at most 3e-2, with --alpha-schedule scaled; 3e-4 otherwise)."
             | Alpha_Schedule _ -> "how α is searched: scaled (ours, default: α ~ 1e-3·N(0,1), lr scaled to the run, weights alone for the first 20%), paper (Algorithm 2 as written: α ~ N(0,1), lr 3e-4, α steps from the first batch) or frozen (α kept at its N(0,1) draw: a random architecture)."
@@ -192,6 +194,7 @@ type TrainConfig =
       ArchitectureSplit: ArchitectureSplit
       Unrolled: bool
       EntropyScaling: EntropyScaling
+      LambdaWScale: float option
       LearningRate: float option
       AlphaLearningRate: float option
       AlphaRule: Lnmn.Core.Training.AlphaSchedule.Rule
@@ -240,6 +243,10 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
         let fraction = r.GetResult(Arch_Fraction, 0.1)
         do! if fraction > 0.0 && fraction < 1.0 then Ok() else Error $"--arch-fraction must be between 0 and 1 (got {fraction})"
         let! archSplit = ofChoice "arch-split" [ "heldout", HeldOutOfTrain fraction; "val", ValidationLeaky ] (r.GetResult(Arch_Split, "heldout"))
+        let! lambdaWScale =
+            match r.TryGetResult Lambda_W_Scale with
+            | Some s when not (s >= 0.0) -> Error $"--lambda-w-scale must be 0 or more (got {s})"
+            | s -> Ok s
         let! scaling = ofChoice "entropy-scaling" [ "paper", PaperBatchMean; "code", AuthorsCodeSum ] (r.GetResult(Entropy_Scaling, "paper"))
         let! maxSteps = optionalPositive "max-steps" (r.TryGetResult TrainArgs.Max_Steps)
         let! decay = ofChoice "lr-decay" [ "constant", Constant; "cosine", Cosine ] (r.GetResult(Lr_Decay, "constant"))
@@ -270,7 +277,7 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
               Steps = steps; StackLength = stackLength; MapDim = mapDim; PaperSize = size; Stack = stack; Pointer = pointer
               Initialisation = initialisation; Seed = r.GetResult(TrainArgs.Seed, 0)
               Device = device; Threads = threads; RunDir = r.TryGetResult Run_Dir; Resume = resume; FineTuneFrom = fineTune
-              ArchitectureSplit = archSplit; Unrolled = r.Contains Unrolled; EntropyScaling = scaling
+              ArchitectureSplit = archSplit; Unrolled = r.Contains Unrolled; EntropyScaling = scaling; LambdaWScale = lambdaWScale
               LearningRate = lr; AlphaLearningRate = alphaLr; AlphaRule = alphaRule; AlphaWarmup = alphaWarmup
               AlphaInitScale = alphaInit; MaxSteps = maxSteps; EvalEvery = evalEvery; LearningRateDecay = decay; DryRun = r.Contains Dry_Run }
     }

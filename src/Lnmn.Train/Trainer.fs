@@ -67,6 +67,7 @@ let trainingSpec (config: TrainConfig) (isBuiltIn: bool) (trainExamples: int) =
         Alpha = { alpha with LearningRate = defaultArg config.AlphaLearningRate alpha.LearningRate }
         AlphaWarmup = config.AlphaWarmup |> Option.orElse (AlphaSchedule.Rule.warmup config.AlphaRule)
         WeightLearningRateDecay = Some config.LearningRateDecay
+        LambdaWScale = config.LambdaWScale
         Epochs = epochs
         BatchSize = config.BatchSize
         EntropyScaling = config.EntropyScaling
@@ -130,7 +131,7 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
                     let trainBatch = batch device data.Train order.[b]
                     let archBatch =
                         lazy (batch device data.Architecture (architectureIndices training.Seed step training.BatchSize data.Architecture.Examples.Length))
-                    let lambdaW = EntropySchedule.lambda totalSteps step
+                    let lambdaW = defaultArg training.LambdaWScale 1.0 * EntropySchedule.lambda totalSteps step
                     let alpha =
                         if AlphaSchedule.isSearching training.AlphaWarmup step totalSteps then
                             Steps.architectureStep training lambdaW state trainBatch archBatch
@@ -175,7 +176,7 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
             | Ok(step, (loss, acc, n)) ->
                 let validation = Scoring.score device state.Network NodeOps.NodeEvaluation.soft training.BatchSize data.Validation
                 let valAccuracy = Evaluation.Accuracy.percent validation.Overall
-                log.Epoch(epoch, [ "lambda_w", EntropySchedule.lambda totalSteps (step - 1); "train_loss", loss / float (max n 1); "train_accuracy", 100.0 * acc / float (max n 1)
+                log.Epoch(epoch, [ "lambda_w", defaultArg training.LambdaWScale 1.0 * EntropySchedule.lambda totalSteps (step - 1); "train_loss", loss / float (max n 1); "train_accuracy", 100.0 * acc / float (max n 1)
                                    "val_accuracy", valAccuracy ])
                 display.Line $"epoch {epoch + 1}/{training.Epochs}: train loss {loss / float (max n 1):F3}, train acc {100.0 * acc / float (max n 1):F1}%%, val acc {valAccuracy:F2}%%"
                 save { Checkpoint.Progress.start with Epoch = epoch + 1; GlobalStep = step }

@@ -40,7 +40,9 @@ type TrainingSpec =
       /// the paper states it). Until then α stays at its initialisation.
       AlphaWarmup: float option
       /// None: `Constant`, as the paper.
-      WeightLearningRateDecay: LearningRateDecay option }
+      WeightLearningRateDecay: LearningRateDecay option
+      /// λ_w's schedule multiplied by this (None: 1, the paper's schedule).
+      LambdaWScale: float option }
 
 module TrainingSpec =
     let paper =
@@ -54,7 +56,8 @@ module TrainingSpec =
           Unrolled = false
           Seed = 0
           AlphaWarmup = None
-          WeightLearningRateDecay = None }
+          WeightLearningRateDecay = None
+          LambdaWScale = None }
 
 module LearningRateDecay =
     /// The multiple of the base rate at weight step `step` (0-based) of `totalSteps`.
