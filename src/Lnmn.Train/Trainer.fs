@@ -21,8 +21,9 @@ type RunSummary =
 
 let private checkpointEvery = 100
 
-/// The built-in dataset trains for this many epochs unless --epochs says otherwise.
-let builtInEpochs = 20
+/// The built-in dataset trains for this many epochs unless --epochs says otherwise: its train split
+/// is sized so that the main job sees every question once.
+let builtInEpochs = 1
 
 let modelSpec (config: TrainConfig) (dataset: Dataset.Dataset) (isBuiltIn: bool) =
     let f = dataset.Train.Features

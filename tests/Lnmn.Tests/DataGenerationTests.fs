@@ -6,7 +6,7 @@ open Expecto
 open Lnmn.Core.Data
 open Lnmn.Core.Data.Clevr
 
-let smallOptions = { BuiltInOptions.defaults with TrainScenes = 300; ValScenes = 60 }
+let smallOptions = { BuiltInOptions.defaults with TrainScenes = 300; ValScenes = 60; QuestionsPerScene = 5 }
 
 let private temporaryDirectory () = Path.Combine(Path.GetTempPath(), $"lnmn-data-{Guid.NewGuid():N}")
 
@@ -48,9 +48,27 @@ let generationTests =
             for family, qs in questions |> Array.groupBy (fun q -> q.FamilyIndex.Value) do
                 let counts = qs |> Array.countBy (fun q -> q.Answer.Value) |> Array.map snd
                 let ratio = float (Array.max counts) / Array.averageBy float counts
-                // The balancer compares with the mean of the answers seen so far; answers first seen
-                // late lower the final mean, hence the slack beyond its + 2.
+                // The balancer bounds a count by the mean over the answers seen when it accepts one;
+                // answers first seen later lower the final mean, hence slack beyond its + 2.
                 Expect.isLessThanOrEqual (float (Array.max counts)) (smallOptions.BalanceTolerance * Array.averageBy float counts + 4.0) $"family {family} ratio {ratio}"
+        }
+        test "a split is generated in seeded chunks: its first scenes and questions do not depend on its length" {
+            let options = { smallOptions with QuestionsPerScene = 3 }
+            let shortScenes, shortQuestions = BuiltIn.generateSplit options "train" 700
+            let longScenes, longQuestions = BuiltIn.generateSplit options "train" 1200
+            Expect.equal shortScenes (Array.take 700 longScenes) "scenes: chunk 0 whole, chunk 1 cut short"
+            Expect.equal shortQuestions (Array.take shortQuestions.Length longQuestions) "questions"
+            Expect.equal (BuiltIn.generateSplit options "train" 700) (shortScenes, shortQuestions) "again: the same"
+        }
+        test "the default main job sees each question once: one epoch over a split of scenes × questions per scene" {
+            Expect.equal Lnmn.Train.Trainer.builtInEpochs 1 "one epoch"
+            let dir = generated.Force()
+            let questions = ClevrJson.readQuestions (DatasetLayout.questionsFile dir "train") |> Seq.length
+            let asked = smallOptions.TrainScenes * smallOptions.QuestionsPerScene
+            Expect.isGreaterThanOrEqual (float questions) (0.98 * float asked) $"{questions} of {asked} questions asked"
+            let distinct = ClevrJson.readQuestions (DatasetLayout.questionsFile dir "train") |> Seq.distinctBy (fun q -> q.ImageIndex, q.Text) |> Seq.length
+            Expect.equal distinct questions "no question twice"
+            Expect.isGreaterThanOrEqual (BuiltInOptions.defaults.TrainScenes * BuiltInOptions.defaults.QuestionsPerScene) 450_000 "the default split"
         }
         test "scenes carry CLEVR's directions: right = +x, front = +y, six unit vectors" {
             use doc = System.Text.Json.JsonDocument.Parse(System.IO.File.ReadAllText(DatasetLayout.scenesFile (generated.Force()) "val"))
