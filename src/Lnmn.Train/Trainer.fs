@@ -52,16 +52,16 @@ let modelSpec (config: TrainConfig) (dataset: Dataset.Dataset) (isBuiltIn: bool)
 /// paper's, which is meant for 30 epochs of 700K questions.
 let builtInLearningRate = 1e-3
 
-/// Weight steps a run makes: its epochs over the training examples, or fewer with --max-steps.
-let totalSteps (training: TrainingSpec) (trainExamples: int) (maxSteps: int option) =
-    let all = (trainExamples + training.BatchSize - 1) / training.BatchSize * training.Epochs
-    match maxSteps with Some m -> min all m | None -> all
+/// Weight steps a run is planned for: its epochs over the training examples. The schedules (λ_w,
+/// α's warm-up and lr, the weights' lr decay) follow this plan; --max-steps only stops a run early.
+let plannedSteps (training: TrainingSpec) (trainExamples: int) =
+    (trainExamples + training.BatchSize - 1) / training.BatchSize * training.Epochs
 
 let trainingSpec (config: TrainConfig) (isBuiltIn: bool) (trainExamples: int) =
     let paper = TrainingSpec.paper
     let weightLr = config.LearningRate |> Option.defaultValue (if isBuiltIn then builtInLearningRate else paper.Weights.LearningRate)
     let epochs = config.Epochs |> Option.defaultValue (if isBuiltIn then builtInEpochs else TrainingSpec.paper.Epochs)
-    let steps = totalSteps { paper with Epochs = epochs; BatchSize = config.BatchSize } trainExamples config.MaxSteps
+    let steps = plannedSteps { paper with Epochs = epochs; BatchSize = config.BatchSize } trainExamples
     let alpha = AlphaSchedule.Rule.alphaSettings config.AlphaRule paper.Alpha steps
     { paper with
         Weights = { paper.Weights with LearningRate = weightLr }
@@ -106,7 +106,8 @@ let private writeConfig (paths: RunFolder.Paths) (config: TrainConfig) (spec: Mo
 
 let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.Paths) (spec: ModelSpec) (training: TrainingSpec) (data: TrainingData) (state: Steps.TrainingState) (start: Checkpoint.Progress) =
     use log = new RunFolder.MetricsLog(paths)
-    let totalSteps = totalSteps training data.Train.Examples.Length config.MaxSteps
+    let plannedSteps = plannedSteps training data.Train.Examples.Length
+    let totalSteps = match config.MaxSteps with Some m -> min plannedSteps m | None -> plannedSteps
     let display = ProgressDisplay.ProgressDisplay(start.GlobalStep, training.BatchSize)
     let trainingClock = Diagnostics.Stopwatch()
     let save (progress: Checkpoint.Progress) =
@@ -132,13 +133,13 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
                     let trainBatch = batch device data.Train order.[b]
                     let archBatch =
                         lazy (batch device data.Architecture (architectureIndices training.Seed step training.BatchSize data.Architecture.Examples.Length))
-                    let lambdaW = defaultArg training.LambdaWScale 1.0 * EntropySchedule.lambda totalSteps step
+                    let lambdaW = defaultArg training.LambdaWScale 1.0 * EntropySchedule.lambda plannedSteps step
                     let alpha =
-                        if AlphaSchedule.isSearching training.AlphaWarmup step totalSteps then
+                        if AlphaSchedule.isSearching training.AlphaWarmup step plannedSteps then
                             Steps.architectureStep training lambdaW state trainBatch archBatch
                         else None
                     Steps.setLearningRate state.WeightOptimiser
-                        (training.Weights.LearningRate * LearningRateDecay.factor training.WeightLearningRateDecay step totalSteps)
+                        (training.Weights.LearningRate * LearningRateDecay.factor training.WeightLearningRateDecay step plannedSteps)
                     let weights = Steps.weightStep training lambdaW state trainBatch
                     let alphaFinite = alpha |> Option.forall Steps.StepMetrics.isFinite
                     if not (alphaFinite && Steps.StepMetrics.isFinite weights) then
@@ -158,7 +159,7 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
                         log.Step(step,
                             [ "epoch", float epoch; "lambda_w", lambdaW; "loss", weights.Loss; "cross_entropy", weights.CrossEntropy
                               "accuracy", weights.Accuracy; "module_entropy", weights.ModuleEntropy
-                              "lr", training.Weights.LearningRate * LearningRateDecay.factor training.WeightLearningRateDecay (step - 1) totalSteps ]
+                              "lr", training.Weights.LearningRate * LearningRateDecay.factor training.WeightLearningRateDecay (step - 1) plannedSteps ]
                             @ [ for t, h in List.indexed weights.ModuleEntropyPerStep -> $"module_entropy_t{t + 1}", h ]
                             @ [ for part, norm in weights.GradientNorms -> $"grad_norm_{part}", norm ]
                             @ [ for a in Option.toList alpha do yield! [ "alpha_loss", a.Loss; "alpha_cross_entropy", a.CrossEntropy ] ])
@@ -177,7 +178,7 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
             | Ok(step, (loss, acc, n)) ->
                 let validation = Scoring.score device state.Network NodeOps.NodeEvaluation.soft training.BatchSize data.Validation
                 let valAccuracy = Evaluation.Accuracy.percent validation.Overall
-                log.Epoch(epoch, [ "lambda_w", defaultArg training.LambdaWScale 1.0 * EntropySchedule.lambda totalSteps (step - 1); "train_loss", loss / float (max n 1); "train_accuracy", 100.0 * acc / float (max n 1)
+                log.Epoch(epoch, [ "lambda_w", defaultArg training.LambdaWScale 1.0 * EntropySchedule.lambda plannedSteps (step - 1); "train_loss", loss / float (max n 1); "train_accuracy", 100.0 * acc / float (max n 1)
                                    "val_accuracy", valAccuracy ])
                 display.Line $"epoch {epoch + 1}/{training.Epochs}: train loss {loss / float (max n 1):F3}, train acc {100.0 * acc / float (max n 1):F1}%%, val acc {valAccuracy:F2}%%"
                 save { Checkpoint.Progress.start with Epoch = epoch + 1; GlobalStep = step }
