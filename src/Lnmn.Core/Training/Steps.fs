@@ -54,34 +54,51 @@ let private stepIfFinite (optimiser: torch.optim.Optimizer) (m: StepMetrics) =
     if StepMetrics.isFinite m then optimiser.step () |> ignore
     m
 
-let private weightObjective spec lambdaW (state: TrainingState) (batch: LabelledBatch) =
-    let result = state.Network.Forward(batch.Input, NodeOps.NodeEvaluation.soft)
+/// How a step runs the network: `LnmnNetwork.Forward`, or its `ReferenceForward` (the bench
+/// times both).
+type ForwardPass = LnmnNetwork -> Batch -> ForwardResult
+
+let forward: ForwardPass = fun network batch -> network.Forward(batch, NodeOps.NodeEvaluation.soft)
+let referenceForward: ForwardPass = fun network batch -> network.ReferenceForward(batch, NodeOps.NodeEvaluation.soft)
+
+let private weightObjectiveWith (pass: ForwardPass) spec lambdaW (state: TrainingState) (batch: LabelledBatch) =
+    let result = pass state.Network batch.Input
     let ce = torch.nn.functional.cross_entropy(result.Logits, batch.Answers)
     Objectives.weightLoss spec.EntropyScaling lambdaW ce result.ModuleWeights, ce, result
 
-let private alphaObjective spec (state: TrainingState) (batch: LabelledBatch) =
-    let result = state.Network.Forward(batch.Input, NodeOps.NodeEvaluation.soft)
+let private weightObjective spec lambdaW state batch = weightObjectiveWith forward spec lambdaW state batch
+
+let private alphaObjectiveWith (pass: ForwardPass) spec (state: TrainingState) (batch: LabelledBatch) =
+    let result = pass state.Network batch.Input
     let ce = torch.nn.functional.cross_entropy(result.Logits, batch.Answers)
     let alphas = state.Network.AlphaParameters() |> List.map (fun a -> a :> torch.Tensor)
     Objectives.alphaLoss spec.LambdaOp ce alphas, ce, result
 
-/// One Adam step on the weights: CE − λ_w · entropy of w(t), on a training batch.
-let weightStep (spec: TrainingSpec) (lambdaW: float) (state: TrainingState) (batch: LabelledBatch) : StepMetrics =
+let private alphaObjective spec state batch = alphaObjectiveWith forward spec state batch
+
+/// `weightStep` with the network run by `pass`.
+let weightStepWith (pass: ForwardPass) (spec: TrainingSpec) (lambdaW: float) (state: TrainingState) (batch: LabelledBatch) : StepMetrics =
     use _ = torch.NewDisposeScope()
     withFrozen (state.Network.AlphaParameters()) (fun () ->
         state.WeightOptimiser.zero_grad ()
-        let loss, ce, result = weightObjective spec lambdaW state batch
+        let loss, ce, result = weightObjectiveWith pass spec lambdaW state batch
         loss.backward ()
         metrics loss ce result batch.Answers |> stepIfFinite state.WeightOptimiser)
 
-/// One first-order Adam step on α: CE − λ_op · Σ ‖σ(α)‖₂/‖σ(α)‖₁, on an architecture batch.
-let alphaStep (spec: TrainingSpec) (state: TrainingState) (batch: LabelledBatch) : StepMetrics =
+/// One Adam step on the weights: CE − λ_w · entropy of w(t), on a training batch.
+let weightStep spec lambdaW state batch = weightStepWith forward spec lambdaW state batch
+
+/// `alphaStep` with the network run by `pass`.
+let alphaStepWith (pass: ForwardPass) (spec: TrainingSpec) (state: TrainingState) (batch: LabelledBatch) : StepMetrics =
     use _ = torch.NewDisposeScope()
     withFrozen (state.Network.WeightParameters()) (fun () ->
         state.AlphaOptimiser.zero_grad ()
-        let loss, ce, result = alphaObjective spec state batch
+        let loss, ce, result = alphaObjectiveWith pass spec state batch
         loss.backward ()
         metrics loss ce result batch.Answers |> stepIfFinite state.AlphaOptimiser)
+
+/// One first-order Adam step on α: CE − λ_op · Σ ‖σ(α)‖₂/‖σ(α)‖₁, on an architecture batch.
+let alphaStep spec state batch = alphaStepWith forward spec state batch
 
 let private grads (loss: torch.Tensor) (inputs: torch.Tensor list) =
     torch.autograd.grad([| loss |], Array.ofList inputs) |> List.ofSeq
