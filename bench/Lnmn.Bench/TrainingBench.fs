@@ -89,7 +89,7 @@ let paperStep (passName: string) =
     // VmHWM: the resident set's high-water mark, in kB.
     let hwm =
         System.IO.File.ReadAllLines "/proc/self/status"
-        |> Array.pick (fun l -> if l.StartsWith "VmHWM:" then Some(int64 (l.Split(' ', System.StringSplitOptions.RemoveEmptyEntries).[1])) else None)
+        |> Array.pick (fun l -> if l.StartsWith "VmHWM:" then Some(int64 (l.Split([| ' '; '\t' |], System.StringSplitOptions.RemoveEmptyEntries).[1])) else None)
     printfn "%f %d" seconds (hwm * 1024L)
 
 /// Runs `paperStep` in a fresh process, so each row's peak memory is its own.
