@@ -41,3 +41,15 @@ let table (readouts: NodeReadout list) : Table.Table =
     { Columns = [ "module"; "kind"; "node" ] @ List.map NodeOp.name NodeOp.all; Rows = List.map row readouts }
 
 let markdown (readouts: NodeReadout list) = Table.markdown (table readouts)
+
+/// The nodes whose winning op differs between two readouts of the same network, and how many
+/// nodes there are.
+let moved (before: NodeReadout list) (after: NodeReadout list) =
+    List.map2 (fun (b: NodeReadout) (a: NodeReadout) -> if b.Winner <> a.Winner then 1 else 0) before after |> List.sum,
+    after.Length
+
+/// Nodes per winning op for each cell kind (the search's op histogram).
+let histogram (readouts: NodeReadout list) =
+    readouts
+    |> List.groupBy (fun r -> r.Kind)
+    |> List.map (fun (kind, rs) -> kind, NodeOp.all |> List.map (fun op -> op, rs |> List.filter (fun r -> r.Winner = op) |> List.length))

@@ -46,16 +46,17 @@ let attributionHeatmapFigure (rows: IntegratedGradients.ModuleAttribution list) 
     |> Chart.withTitle "integrated gradients of α per module (sum over nodes and questions)"
     |> figure (760, 140 + 30 * names.Length)
 
-/// λ_w over a run of `epochs` (the paper's schedule, stretched).
-let entropyScheduleFigure (epochs: int) =
-    let x = [ 0 .. epochs - 1 ]
-    Chart.Line(x = x, y = (x |> List.map (Lnmn.Core.Training.EntropySchedule.lambda epochs)), Name = "λ_w", ShowMarkers = (epochs < 60))
-    |> Chart.withTitle $"λ_w per epoch ({epochs} epochs)"
-    |> Chart.withXAxisStyle "epoch"
+/// λ_w over a run (the paper's 30 epochs laid over the run's weight steps).
+let entropyScheduleFigure () =
+    let points = 300
+    let x = [ 0 .. points - 1 ]
+    Chart.Line(x = (x |> List.map (fun i -> 100.0 * float i / float points)), y = (x |> List.map (Lnmn.Core.Training.EntropySchedule.lambda points)), Name = "λ_w")
+    |> Chart.withTitle "λ_w over the run"
+    |> Chart.withXAxisStyle "% of the run's weight steps"
     |> Chart.withYAxisStyle "λ_w"
     |> figure (700, 420)
 
-let entropySchedule epochs = selfContained (entropyScheduleFigure epochs)
+let entropySchedule () = selfContained (entropyScheduleFigure ())
 
 /// Train and validation accuracy per epoch, from a run's metrics-epochs.jsonl rows
 /// (epoch, train accuracy %, validation accuracy %).
@@ -95,3 +96,18 @@ let attentionMapsFigure (title: string) (trace: Trace.QuestionTrace) =
     |> Chart.Grid(1, steps, SubPlotTitles = titles)
     |> Chart.withTitle $"map under the pointer after each step: {title}"
     |> figure (80 + 220 * steps, 340)
+
+/// Validation accuracy of several runs against questions seen (left) and training seconds (right);
+/// each run's points are (questions, seconds, accuracy %).
+let learningCurvesFigure (runs: (string * (float * float * float) list) list) =
+    let panel (x: float * float * float -> float) (axis: string) (legend: bool) =
+        runs
+        |> List.map (fun (name, points) ->
+            Chart.Line(x = (points |> List.map x), y = (points |> List.map (fun (_, _, a) -> a)), Name = name, ShowMarkers = true, ShowLegend = legend))
+        |> Chart.combine
+        |> Chart.withXAxisStyle axis
+        |> Chart.withYAxisStyle "validation accuracy (%)"
+    [ panel (fun (q, _, _) -> q) "questions seen" true; panel (fun (_, s, _) -> s) "training seconds" false ]
+    |> Chart.Grid(1, 2)
+    |> Chart.withTitle "learning curves: validation accuracy against questions seen and against wall-clock"
+    |> figure (1200, 480)

@@ -141,7 +141,10 @@ type ModelSpec =
       /// None: PyTorch's defaults (specs written before this field existed have none).
       Initialisation: Initialisation option
       /// None: `PointerSharpening.lnmn` (specs written before this field existed have none).
-      Pointer: PointerSharpening option }
+      Pointer: PointerSharpening option
+      /// Standard deviation of α's normal initialisation. None: 1, the paper's and the authors' N(0,1);
+      /// DARTS starts at 1e-3, where every node begins as the uniform mixture and λ_op's gradient is zero.
+      AlphaInitScale: float option }
 
 /// The paper's three module sets (Table 3); NoOp is always added.
 type Ablation =
@@ -173,12 +176,12 @@ module Ablation =
         @ cells Answer ThreeInput an3 @ cells Answer FourInput an4 @ [ NoOp ]
 
 module ModelSpec =
-    let lnmn ablation dims = { Dims = dims; Modules = Ablation.modules ablation; Stack = Reference; Pointer = None; Initialisation = Some AuthorsCode }
+    let lnmn ablation dims = { Dims = dims; Modules = Ablation.modules ablation; Stack = Reference; Pointer = None; Initialisation = Some AuthorsCode; AlphaInitScale = None }
 
     /// Stack-NMN's 9 modules, pointer sharpened hard. Its modules move the pointer themselves; the
     /// stack starts at zero as `Reference` says.
     let stackNmn dims =
-        { Dims = dims; Modules = List.map Hand HandModule.all @ [ NoOp ]; Stack = Reference; Pointer = Some Hard; Initialisation = Some AuthorsCode }
+        { Dims = dims; Modules = List.map Hand HandModule.all @ [ NoOp ]; Stack = Reference; Pointer = Some Hard; Initialisation = Some AuthorsCode; AlphaInitScale = None }
 
     /// The ablation's module counts with every cell a concatenation cell.
     let concat ablation dims =

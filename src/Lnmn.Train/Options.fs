@@ -46,7 +46,12 @@ type TrainArgs =
     | Entropy_Scaling of string
     | Lr of float
     | Alpha_Lr of float
+    | Alpha_Schedule of string
+    | Alpha_Warmup of float
+    | Alpha_Init of float
+    | Lr_Decay of string
     | Max_Steps of int
+    | Eval_Every of int
     | Dry_Run
     interface IArgParserTemplate with
         member a.Usage =
@@ -74,8 +79,13 @@ type TrainArgs =
             | Unrolled -> "second-order (unrolled) α step instead of first-order."
             | Entropy_Scaling _ -> "module-entropy term: paper (λ_w · batch mean, default) or code (0.01 · λ_w · batch sum)."
             | Lr _ -> "weight learning rate (default: the paper's 1e-4 on CLEVR, 1e-3 on the built-in dataset)."
-            | Alpha_Lr _ -> "α learning rate (default: the paper's 3e-4)."
+            | Alpha_Lr _ -> "α learning rate (default: the paper's 3e-4 × the paper's α steps / this run's, at most 3e-2, with --alpha-schedule scaled; 3e-4 otherwise)."
+            | Alpha_Schedule _ -> "how α is searched: scaled (ours, default: α ~ 1e-3·N(0,1), lr scaled to the run, weights alone for the first 20%), paper (Algorithm 2 as written: α ~ N(0,1), lr 3e-4, α steps from the first batch) or frozen (α kept at its N(0,1) draw: a random architecture)."
+            | Alpha_Warmup _ -> "fraction of the run's weight steps before the first α step (default: 0.2 with --alpha-schedule scaled, 0 with paper)."
+            | Alpha_Init _ -> "standard deviation of α's normal initialisation (default: 1e-3 with --alpha-schedule scaled, 1 otherwise)."
             | Max_Steps _ -> "stop after this many weight steps in total (for smoke tests)."
+            | Lr_Decay _ -> "weight learning rate over the run: constant (the paper's, default) or cosine (half a cosine down to 0 at the last step)."
+            | Eval_Every _ -> "also score the validation split every N weight steps (metrics-evals.jsonl: the learning curve against questions seen and seconds)."
             | Dry_Run -> "print the resolved spec, parameter and α counts, and exit."
 
 type EvalArgs =
@@ -118,6 +128,38 @@ type ReportArgs =
             | Device _ -> "auto, cpu or cuda (default auto)."
             | Threads _ -> "intra-op CPU threads."
 
+type GenerateArgs =
+    | [<Mandatory>] Out of dir: string
+    | Train_Scenes of int
+    | Val_Scenes of int
+    | Questions_Per_Scene of int
+    | Seed of int
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Out _ -> "dataset directory to write (CLEVR's layout: questions/, scenes/, features/); must not exist yet."
+            | Train_Scenes _ -> "train scenes (default: the built-in dataset's)."
+            | Val_Scenes _ -> "validation scenes, generated from their own seed (default: the built-in dataset's)."
+            | Questions_Per_Scene _ -> "questions asked about each scene (default: the built-in dataset's)."
+            | Seed _ -> "generator seed (default: the built-in dataset's)."
+
+type LearningCurveArgs =
+    | Out of dir: string
+    | Data of dir: string
+    | Epochs of int
+    | Max_Steps of int
+    | Eval_Every of int
+    | Seed of int
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Out _ -> "output folder (default bench-results/learning): learning-curves.{csv,md,html,png} and runs/ (finished runs are reused)."
+            | Data _ -> "a CLEVR-layout directory (default: the built-in dataset)."
+            | Epochs _ -> "epochs per model (default: the trainer's)."
+            | Max_Steps _ -> "at most this many weight steps per model."
+            | Eval_Every _ -> "score the validation split every N weight steps (default 250)."
+            | Seed _ -> "the one seed both models are trained with (default 0)."
+
 type ValidateArgs =
     | [<MainCommand; Mandatory>] Directory of dir: string
     interface IArgParserTemplate with
@@ -152,10 +194,15 @@ type TrainConfig =
       EntropyScaling: EntropyScaling
       LearningRate: float option
       AlphaLearningRate: float option
+      AlphaRule: Lnmn.Core.Training.AlphaSchedule.Rule
+      AlphaWarmup: float option
+      AlphaInitScale: float option
+      LearningRateDecay: LearningRateDecay
       MaxSteps: int option
+      EvalEvery: int option
       DryRun: bool }
 
-let private positive name value =
+let positive name value =
     if value > 0 then Ok value else Error $"--{name} must be positive (got {value})"
 
 let private ofChoice name (choices: (string * 'T) list) (value: string) =
@@ -194,13 +241,25 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
         do! if fraction > 0.0 && fraction < 1.0 then Ok() else Error $"--arch-fraction must be between 0 and 1 (got {fraction})"
         let! archSplit = ofChoice "arch-split" [ "heldout", HeldOutOfTrain fraction; "val", ValidationLeaky ] (r.GetResult(Arch_Split, "heldout"))
         let! scaling = ofChoice "entropy-scaling" [ "paper", PaperBatchMean; "code", AuthorsCodeSum ] (r.GetResult(Entropy_Scaling, "paper"))
-        let! maxSteps = optionalPositive "max-steps" (r.TryGetResult Max_Steps)
+        let! maxSteps = optionalPositive "max-steps" (r.TryGetResult TrainArgs.Max_Steps)
+        let! decay = ofChoice "lr-decay" [ "constant", Constant; "cosine", Cosine ] (r.GetResult(Lr_Decay, "constant"))
+        let! evalEvery = optionalPositive "eval-every" (r.TryGetResult TrainArgs.Eval_Every)
         let positiveRate name (value: float option) =
             match value with
             | Some v when not (v > 0.0) -> Error $"--{name} must be positive (got {v})"
             | v -> Ok v
         let! lr = positiveRate "lr" (r.TryGetResult Lr)
         let! alphaLr = positiveRate "alpha-lr" (r.TryGetResult Alpha_Lr)
+        let! alphaInit = positiveRate "alpha-init" (r.TryGetResult Alpha_Init)
+        let! alphaWarmup =
+            match r.TryGetResult Alpha_Warmup with
+            | Some w when not (w >= 0.0 && w <= 1.0) -> Error $"--alpha-warmup must be between 0 and 1 (got {w})"
+            | w -> Ok w
+        let! alphaRule =
+            ofChoice "alpha-schedule"
+                [ "scaled", Lnmn.Core.Training.AlphaSchedule.Rule.ours; "paper", Lnmn.Core.Training.AlphaSchedule.Paper
+                  "frozen", Lnmn.Core.Training.AlphaSchedule.Frozen ]
+                (r.GetResult(Alpha_Schedule, "scaled"))
         let resume = r.Contains Resume
         do! if resume && not (r.Contains Run_Dir) then Error "--resume needs --run-dir (the run to continue)" else Ok()
         let fineTune = r.TryGetResult Finetune_From
@@ -209,10 +268,11 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
         return
             { Ablation = ablation; Model = model; Data = r.TryGetResult TrainArgs.Data; Epochs = epochs; BatchSize = batch
               Steps = steps; StackLength = stackLength; MapDim = mapDim; PaperSize = size; Stack = stack; Pointer = pointer
-              Initialisation = initialisation; Seed = r.GetResult(Seed, 0)
+              Initialisation = initialisation; Seed = r.GetResult(TrainArgs.Seed, 0)
               Device = device; Threads = threads; RunDir = r.TryGetResult Run_Dir; Resume = resume; FineTuneFrom = fineTune
               ArchitectureSplit = archSplit; Unrolled = r.Contains Unrolled; EntropyScaling = scaling
-              LearningRate = lr; AlphaLearningRate = alphaLr; MaxSteps = maxSteps; DryRun = r.Contains Dry_Run }
+              LearningRate = lr; AlphaLearningRate = alphaLr; AlphaRule = alphaRule; AlphaWarmup = alphaWarmup
+              AlphaInitScale = alphaInit; MaxSteps = maxSteps; EvalEvery = evalEvery; LearningRateDecay = decay; DryRun = r.Contains Dry_Run }
     }
 
 type CompareArgs =

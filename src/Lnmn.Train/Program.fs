@@ -67,6 +67,48 @@ let private report argv =
         0
     | Error e -> fail e
 
+let private generate argv =
+    let r = parse<GenerateArgs> "lnmn-train generate" argv
+    let d = BuiltInOptions.defaults
+    let outcome =
+        result {
+            let dir = r.GetResult GenerateArgs.Out
+            let! trainScenes = positive "train-scenes" (r.GetResult(Train_Scenes, d.TrainScenes))
+            let! valScenes = positive "val-scenes" (r.GetResult(Val_Scenes, d.ValScenes))
+            let! perScene = positive "questions-per-scene" (r.GetResult(Questions_Per_Scene, d.QuestionsPerScene))
+            do! if IO.Directory.Exists dir || IO.File.Exists dir then Error $"{dir}: already exists (generate writes a new directory)" else Ok()
+            let options = { d with TrainScenes = trainScenes; ValScenes = valScenes; QuestionsPerScene = perScene; Seed = r.GetResult(GenerateArgs.Seed, d.Seed) }
+            let watch = Diagnostics.Stopwatch.StartNew()
+            BuiltIn.generate options dir
+            let count split = DatasetLayout.questionsFile dir split |> ClevrJson.readQuestions |> Seq.length
+            let trainQuestions, valQuestions = count "train", count "val"
+            return $"{dir}: {trainScenes} train scenes ({trainQuestions} questions), {valScenes} validation scenes ({valQuestions} questions) in {watch.Elapsed.TotalSeconds:F1} s"
+        }
+    match outcome with
+    | Ok line ->
+        printfn "%s" line
+        0
+    | Error e -> fail e
+
+let private learningCurve argv =
+    let r = parse<LearningCurveArgs> "lnmn-train learning-curve" argv
+    let outcome =
+        result {
+            let! every = positive "eval-every" (r.GetResult(LearningCurveArgs.Eval_Every, 250))
+            let optional name value = value |> Option.map (fun (v: int) -> [ $"--{name}"; string v ]) |> Option.defaultValue []
+            let common =
+                [ "--seed"; string (r.GetResult(LearningCurveArgs.Seed, 0)) ]
+                @ (r.TryGetResult LearningCurveArgs.Data |> Option.map (fun d -> [ "--data"; d ]) |> Option.defaultValue [])
+                @ optional "epochs" (r.TryGetResult LearningCurveArgs.Epochs)
+                @ optional "max-steps" (r.TryGetResult LearningCurveArgs.Max_Steps)
+            return! LearningCurve.run { Out = r.GetResult(LearningCurveArgs.Out, IO.Path.Combine("bench-results", "learning")); Common = common; EvalEvery = every }
+        }
+    match outcome with
+    | Ok written ->
+        for f in written do printfn "%s" f
+        0
+    | Error e -> fail e
+
 let private validate argv =
     let r = parse<ValidateArgs> "lnmn-train validate" argv
     let dir = r.GetResult Directory
@@ -87,6 +129,8 @@ let main argv =
         | "validate" :: rest -> validate (Array.ofList rest)
         | "compare" :: rest -> compare (Array.ofList rest)
         | "report" :: rest -> report (Array.ofList rest)
+        | "generate" :: rest -> generate (Array.ofList rest)
+        | "learning-curve" :: rest -> learningCurve (Array.ofList rest)
         | _ -> train argv
     with
     | :? ArguParseException as e -> fail e.Message

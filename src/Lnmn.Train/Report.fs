@@ -112,7 +112,7 @@ let private build (config: ReportConfig) (dir: string) (browser: string option) 
         let questions = questionSections browser loaded source config.Pictures
         let epochs = run |> Option.map RunFolder.readEpochAccuracies |> Option.defaultValue []
         let curves = if epochs.IsEmpty then [] else [ { Name = "curves"; Figure = Plots.trainingCurvesFigure epochs } ]
-        let schedule = { Name = "lambda-w"; Figure = Plots.entropyScheduleFigure loaded.Metadata.Training.Epochs }
+        let schedule = { Name = "lambda-w"; Figure = Plots.entropyScheduleFigure () }
         let on = $"{config.Split} split, {source.Examples.Length} questions"
         let alphaParts =
             if not hasAlpha then []

@@ -5,10 +5,12 @@
 ///   spec.json              the ModelSpec
 ///   metrics-steps.jsonl    one line per weight step
 ///   metrics-epochs.jsonl   one line per epoch (train and val accuracy)
+///   metrics-evals.jsonl    val accuracy every --eval-every steps, with questions seen and seconds
 ///   tensorboard/           `tensorboard --logdir <run>/tensorboard`
 ///   checkpoints/last.ckpt  the latest checkpoint (atomic)
 ///   eval.md, eval.json     the evaluation table
 ///   alpha.md               each module's formula, and softmax(α) of every node
+///   alpha-step1.json       softmax(α) after the first training step (what the search started from)
 ///   alpha.html, curves.html  the α heat map and the accuracy curves (open in a browser)
 module Lnmn.Train.RunFolder
 
@@ -24,11 +26,13 @@ type Paths =
       Spec: string
       StepMetrics: string
       EpochMetrics: string
+      EvalMetrics: string
       TensorBoard: string
       Checkpoint: string
       EvalMarkdown: string
       EvalJson: string
       Alpha: string
+      AlphaStepOne: string
       AlphaPlot: string
       CurvesPlot: string }
 
@@ -38,11 +42,13 @@ let paths (root: string) =
       Spec = Path.Combine(root, "spec.json")
       StepMetrics = Path.Combine(root, "metrics-steps.jsonl")
       EpochMetrics = Path.Combine(root, "metrics-epochs.jsonl")
+      EvalMetrics = Path.Combine(root, "metrics-evals.jsonl")
       TensorBoard = Path.Combine(root, "tensorboard")
       Checkpoint = Path.Combine(root, "checkpoints", "last.ckpt")
       EvalMarkdown = Path.Combine(root, "eval.md")
       EvalJson = Path.Combine(root, "eval.json")
       Alpha = Path.Combine(root, "alpha.md")
+      AlphaStepOne = Path.Combine(root, "alpha-step1.json")
       AlphaPlot = Path.Combine(root, "alpha.html")
       CurvesPlot = Path.Combine(root, "curves.html") }
 
@@ -67,6 +73,7 @@ let truncateJsonl (path: string) (keep: JsonElement -> bool) =
 type MetricsLog(paths: Paths) =
     let steps = new StreamWriter(paths.StepMetrics, true)
     let epochs = new StreamWriter(paths.EpochMetrics, true)
+    let evals = new StreamWriter(paths.EvalMetrics, true)
     let board = torch.utils.tensorboard.SummaryWriter(paths.TensorBoard)
     let write (writer: StreamWriter) (prefix: string) (step: int) (fields: (string * float) list) (tags: (string * string) list) =
         let numbers = fields |> List.map (fun (k, v) -> $"\"{k}\":{JsonSerializer.Serialize v}")
@@ -78,11 +85,13 @@ type MetricsLog(paths: Paths) =
 
     member _.Step(step: int, fields) = write steps "step" step (("step", float step) :: fields) []
     member _.Epoch(epoch: int, fields) = write epochs "epoch" epoch (("epoch", float epoch) :: fields) []
+    member _.Evaluation(step: int, fields) = write evals "eval" step (("step", float step) :: fields) []
 
     interface IDisposable with
         member _.Dispose() =
             steps.Dispose()
             epochs.Dispose()
+            evals.Dispose()
 
 /// (epoch, train accuracy, validation accuracy) from metrics-epochs.jsonl.
 let readEpochAccuracies (paths: Paths) =
@@ -93,3 +102,14 @@ let readEpochAccuracies (paths: Paths) =
                 use doc = JsonDocument.Parse line
                 let e = doc.RootElement
                 yield int (e.GetProperty("epoch").GetDouble()), e.GetProperty("train_accuracy").GetDouble(), e.GetProperty("val_accuracy").GetDouble() ]
+
+/// (step, questions seen, training seconds, validation accuracy) from metrics-evals.jsonl.
+let readEvaluations (paths: Paths) =
+    if not (File.Exists paths.EvalMetrics) then []
+    else
+        [ for line in File.ReadAllLines paths.EvalMetrics do
+            if line <> "" then
+                use doc = JsonDocument.Parse line
+                let e = doc.RootElement
+                let number (name: string) = e.GetProperty(name).GetDouble()
+                yield int (number "step"), number "questions", number "seconds", number "val_accuracy" ]

@@ -2,6 +2,7 @@
 /// with soft or hard-max α.
 module Lnmn.Train.Scoring
 
+open System
 open TorchSharp
 open Lnmn.Core
 open Lnmn.Core.Data
@@ -55,3 +56,35 @@ let opAblationTable (rows: (string * Evaluation.Breakdown) list) : Table.Table =
           Rows = [ for name, b in rows -> Table.Text name :: Table.Number(Evaluation.Accuracy.percent b.Overall, 2) :: List.map (cell b) categories ] }
 
 let opAblationMarkdown rows = Table.markdown (opAblationTable rows)
+
+/// Grounding (`Lnmn.Analysis.Grounding`) on a split of a dataset directory that has scenes and
+/// programs; None when it has neither or no question opens with a filter.
+let grounding device (network: LnmnNetwork.LnmnNetwork) batchSize (source: Source) (dataDir: string) (split: string) =
+    let scenesPath = DatasetLayout.scenesFile dataDir split
+    if not (IO.File.Exists scenesPath) then None
+    else
+        let scenes = ClevrJson.readScenes scenesPath |> Seq.map (fun s -> s.ImageIndex, s) |> dict
+        let programs =
+            ClevrJson.readQuestions (DatasetLayout.questionsFile dataDir split)
+            |> Seq.choose (fun q -> q.Program |> Option.map (fun p -> q.Index, p))
+            |> dict
+        let gridSize = network.Spec.Dims.GridWidth
+        use _ = torch.no_grad ()
+        [ for indices in Batching.sequentialBatches batchSize source.Examples.Length do
+            use _ = torch.NewDisposeScope()
+            let maps = network.Forward((batch device source indices).Input, NodeOps.NodeEvaluation.soft).AttentionMaps
+            let steps, cellCount = maps.shape.[1], maps.shape.[2] * maps.shape.[3]
+            let values = maps.cpu().to_type(torch.float64).contiguous().data<float>().ToArray()
+            for b, i in Array.indexed indices do
+                let e = source.Examples.[i]
+                match scenes.TryGetValue e.ImageIndex, programs.TryGetValue e.QuestionIndex with
+                | (true, scene), (true, program) ->
+                    match Lnmn.Analysis.Grounding.firstFilterTargets scene program with
+                    | Some objects ->
+                        let targets = Lnmn.Analysis.Grounding.cells gridSize scene objects
+                        let map t = Array.sub values (int ((int64 b * steps + int64 t) * cellCount)) (int cellCount)
+                        yield [ for t in 0 .. int steps - 1 -> Lnmn.Analysis.Grounding.massOn gridSize (map t) targets ],
+                              float targets.Count / float cellCount
+                    | None -> ()
+                | _ -> () ]
+        |> Lnmn.Analysis.Grounding.summarise

@@ -44,19 +44,30 @@ let modelSpec (config: TrainConfig) (dataset: Dataset.Dataset) (isBuiltIn: bool)
     { spec with
         Stack = config.Stack
         Pointer = config.Pointer |> Option.orElse spec.Pointer
-        Initialisation = Some config.Initialisation }
+        Initialisation = Some config.Initialisation
+        AlphaInitScale = config.AlphaInitScale |> Option.orElse (AlphaSchedule.Rule.initialisationScale config.AlphaRule) }
 
 /// The built-in dataset is trained for minutes, not days: a larger weight learning rate than the
 /// paper's, which is meant for 30 epochs of 700K questions.
 let builtInLearningRate = 1e-3
 
-let trainingSpec (config: TrainConfig) (isBuiltIn: bool) =
+/// Weight steps a run makes: its epochs over the training examples, or fewer with --max-steps.
+let totalSteps (training: TrainingSpec) (trainExamples: int) (maxSteps: int option) =
+    let all = (trainExamples + training.BatchSize - 1) / training.BatchSize * training.Epochs
+    match maxSteps with Some m -> min all m | None -> all
+
+let trainingSpec (config: TrainConfig) (isBuiltIn: bool) (trainExamples: int) =
     let paper = TrainingSpec.paper
     let weightLr = config.LearningRate |> Option.defaultValue (if isBuiltIn then builtInLearningRate else paper.Weights.LearningRate)
+    let epochs = config.Epochs |> Option.defaultValue (if isBuiltIn then builtInEpochs else TrainingSpec.paper.Epochs)
+    let steps = totalSteps { paper with Epochs = epochs; BatchSize = config.BatchSize } trainExamples config.MaxSteps
+    let alpha = AlphaSchedule.Rule.alphaSettings config.AlphaRule paper.Alpha steps
     { paper with
         Weights = { paper.Weights with LearningRate = weightLr }
-        Alpha = { paper.Alpha with LearningRate = defaultArg config.AlphaLearningRate paper.Alpha.LearningRate }
-        Epochs = config.Epochs |> Option.defaultValue (if isBuiltIn then builtInEpochs else TrainingSpec.paper.Epochs)
+        Alpha = { alpha with LearningRate = defaultArg config.AlphaLearningRate alpha.LearningRate }
+        AlphaWarmup = config.AlphaWarmup |> Option.orElse (AlphaSchedule.Rule.warmup config.AlphaRule)
+        WeightLearningRateDecay = Some config.LearningRateDecay
+        Epochs = epochs
         BatchSize = config.BatchSize
         EntropyScaling = config.EntropyScaling
         ArchitectureSplit = config.ArchitectureSplit
@@ -93,9 +104,9 @@ let private writeConfig (paths: RunFolder.Paths) (config: TrainConfig) (spec: Mo
 
 let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.Paths) (spec: ModelSpec) (training: TrainingSpec) (data: TrainingData) (state: Steps.TrainingState) (start: Checkpoint.Progress) =
     use log = new RunFolder.MetricsLog(paths)
-    let batchesPerEpoch = (data.Train.Examples.Length + training.BatchSize - 1) / training.BatchSize
-    let totalSteps = batchesPerEpoch * training.Epochs |> fun t -> match config.MaxSteps with Some m -> min t m | None -> t
+    let totalSteps = totalSteps training data.Train.Examples.Length config.MaxSteps
     let display = ProgressDisplay.ProgressDisplay(start.GlobalStep, training.BatchSize)
+    let trainingClock = Diagnostics.Stopwatch()
     let save (progress: Checkpoint.Progress) =
         let metadata: Checkpoint.Metadata =
             { Model = spec; Training = training
@@ -108,7 +119,6 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
     let rec epochs epoch (step: int) =
         if epoch >= training.Epochs || step >= totalSteps then Ok step
         else
-            let lambdaW = EntropySchedule.lambda training.Epochs epoch
             let order = Batching.batches training.Seed epoch training.BatchSize data.Train.Examples.Length
             let first = if epoch = start.Epoch then start.BatchInEpoch else 0
             let rec batches b step (sums: float * float * int) =
@@ -116,10 +126,17 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
                 elif step >= totalSteps then Ok(step, sums)
                 else
                     use _ = torch.NewDisposeScope()
+                    trainingClock.Start()
                     let trainBatch = batch device data.Train order.[b]
                     let archBatch =
                         lazy (batch device data.Architecture (architectureIndices training.Seed step training.BatchSize data.Architecture.Examples.Length))
-                    let alpha = Steps.architectureStep training lambdaW state trainBatch archBatch
+                    let lambdaW = EntropySchedule.lambda totalSteps step
+                    let alpha =
+                        if AlphaSchedule.isSearching training.AlphaWarmup step totalSteps then
+                            Steps.architectureStep training lambdaW state trainBatch archBatch
+                        else None
+                    Steps.setLearningRate state.WeightOptimiser
+                        (training.Weights.LearningRate * LearningRateDecay.factor training.WeightLearningRateDecay step totalSteps)
                     let weights = Steps.weightStep training lambdaW state trainBatch
                     let alphaFinite = alpha |> Option.forall Steps.StepMetrics.isFinite
                     if not (alphaFinite && Steps.StepMetrics.isFinite weights) then
@@ -127,9 +144,21 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
                         Error $"loss became {loss} at epoch {epoch + 1}, step {step + 1}: training stopped; the last good checkpoint is kept at {paths.Checkpoint}"
                     else
                         let step = step + 1
+                        trainingClock.Stop()
+                        match config.EvalEvery with
+                        | Some every when step % every = 0 ->
+                            let v = Scoring.score device state.Network NodeOps.NodeEvaluation.soft training.BatchSize data.Validation
+                            log.Evaluation(step, [ "questions", float (step * training.BatchSize); "seconds", trainingClock.Elapsed.TotalSeconds
+                                                   "val_accuracy", Evaluation.Accuracy.percent v.Overall ])
+                        | _ -> ()
+                        if step = 1 && Steps.hasAlpha state then
+                            AtomicFile.writeAllText paths.AlphaStepOne (SpecJson.serialize (Lnmn.Analysis.AlphaReadout.read state.Network))
                         log.Step(step,
                             [ "epoch", float epoch; "lambda_w", lambdaW; "loss", weights.Loss; "cross_entropy", weights.CrossEntropy
-                              "accuracy", weights.Accuracy; "module_entropy", weights.ModuleEntropy ]
+                              "accuracy", weights.Accuracy; "module_entropy", weights.ModuleEntropy
+                              "lr", training.Weights.LearningRate * LearningRateDecay.factor training.WeightLearningRateDecay (step - 1) totalSteps ]
+                            @ [ for t, h in List.indexed weights.ModuleEntropyPerStep -> $"module_entropy_t{t + 1}", h ]
+                            @ [ for part, norm in weights.GradientNorms -> $"grad_norm_{part}", norm ]
                             @ [ for a in Option.toList alpha do yield! [ "alpha_loss", a.Loss; "alpha_cross_entropy", a.CrossEntropy ] ])
                         display.Update { Epoch = epoch; Epochs = training.Epochs; Step = step; TotalSteps = totalSteps; Loss = weights.Loss; Accuracy = weights.Accuracy }
                         let loss, acc, n = sums
@@ -146,7 +175,7 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
             | Ok(step, (loss, acc, n)) ->
                 let validation = Scoring.score device state.Network NodeOps.NodeEvaluation.soft training.BatchSize data.Validation
                 let valAccuracy = Evaluation.Accuracy.percent validation.Overall
-                log.Epoch(epoch, [ "lambda_w", lambdaW; "train_loss", loss / float (max n 1); "train_accuracy", 100.0 * acc / float (max n 1)
+                log.Epoch(epoch, [ "lambda_w", EntropySchedule.lambda totalSteps (step - 1); "train_loss", loss / float (max n 1); "train_accuracy", 100.0 * acc / float (max n 1)
                                    "val_accuracy", valAccuracy ])
                 display.Line $"epoch {epoch + 1}/{training.Epochs}: train loss {loss / float (max n 1):F3}, train acc {100.0 * acc / float (max n 1):F1}%%, val acc {valAccuracy:F2}%%"
                 save { Checkpoint.Progress.start with Epoch = epoch + 1; GlobalStep = step }
@@ -156,13 +185,23 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
     | Ok step ->
         let table, soft, hard = Scoring.softAndHardMax device state.Network training.BatchSize data.Validation
         let title = match training.ArchitectureSplit with ValidationLeaky -> "validation (α fitted on it: not held out)" | HeldOutOfTrain _ -> "validation"
-        let text = $"## {title}\n\n{table}\n"
+        let dataDir = if data.Label = "builtin" then builtInDirectory else data.Label
+        let grounding =
+            Scoring.grounding device state.Network training.BatchSize data.Validation dataDir "val"
+            |> Option.map (fun g -> "\n" + Lnmn.Analysis.Grounding.describe g + "\n") |> Option.defaultValue ""
+        let text = $"## {title}\n\n{table}\n{grounding}"
         AtomicFile.writeAllText paths.EvalMarkdown text
         AtomicFile.writeAllText paths.EvalJson (SpecJson.serialize {| Soft = soft; HardMax = hard |})
         if Steps.hasAlpha state then
             let alpha = Lnmn.Analysis.AlphaReadout.read state.Network
+            let search =
+                if File.Exists paths.AlphaStepOne then
+                    let start = SpecJson.deserialize<Lnmn.Analysis.AlphaReadout.NodeReadout list> (File.ReadAllText paths.AlphaStepOne)
+                    let moved, nodes = Lnmn.Analysis.AlphaReadout.moved start alpha
+                    $"## The search\n\n{moved} of {nodes} nodes end on another op than they had after step 1.\n\n"
+                else ""
             AtomicFile.writeAllText paths.Alpha
-                ("## What each module computes (argmax op per node, simplified)\n\n"
+                (search + "## What each module computes (argmax op per node, simplified)\n\n"
                  + Lnmn.Analysis.Extraction.markdown (Lnmn.Analysis.Extraction.extract state.Network)
                  + "\n\n## softmax(α) per node (%)\n\n" + Lnmn.Analysis.AlphaReadout.markdown alpha + "\n")
             AtomicFile.writeAllText paths.AlphaPlot (Lnmn.Analysis.Plots.alphaHeatmap alpha)
@@ -196,17 +235,20 @@ let run (config: TrainConfig) : Result<RunSummary, string> =
                 |> Result.map Some |> Result.mapError DataError.describe
             | _ -> Ok None
         let! dataset, label = TrainingData.load dataDir vocabulary
-        let isBuiltIn = dataDir.IsNone
+        let isBuiltIn = dataDir |> Option.forall (fun d -> File.Exists(DatasetLayout.builtInOptionsFile d))
         let spec =
             match resumed, fineTune with
             | Some m, _ -> m.Model
             | None, Some(_, m) -> FineTune.expandedSpec m.Model dataset.Vocabulary.Tokens.Length
             | None, None -> modelSpec config dataset isBuiltIn
+        let data =
+            match resumed with
+            | Some m -> split m.Training.Seed m.Training.ArchitectureSplit dataset label
+            | None -> split config.Seed config.ArchitectureSplit dataset label
         let training =
             match resumed with
             | Some m -> { m.Training with Epochs = defaultArg config.Epochs m.Training.Epochs }
-            | None -> trainingSpec config isBuiltIn
-        let data = split training.Seed training.ArchitectureSplit dataset label
+            | None -> trainingSpec config isBuiltIn data.Train.Examples.Length
         let network = LnmnNetwork.compile spec
         let! () =
             match fineTune with
@@ -242,6 +284,7 @@ let run (config: TrainConfig) : Result<RunSummary, string> =
                         let p = m.Progress
                         RunFolder.truncateJsonl paths.StepMetrics (fun e -> e.GetProperty("step").GetDouble() <= float p.GlobalStep)
                         RunFolder.truncateJsonl paths.EpochMetrics (fun e -> e.GetProperty("epoch").GetDouble() < float p.Epoch)
+                        RunFolder.truncateJsonl paths.EvalMetrics (fun e -> e.GetProperty("step").GetDouble() <= float p.GlobalStep)
                         p)
                 | None ->
                     writeConfig paths config spec training data

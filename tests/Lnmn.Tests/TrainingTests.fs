@@ -29,11 +29,28 @@ let tests =
             Expect.floatClose Accuracy.veryHigh (at 20) (5.0 / 49.0) "epoch 20: 11/49 − 6/49"
             Expect.floatClose Accuracy.veryHigh (at 29) -1.0 "epoch 29"
         }
-        test "a shorter run is stretched onto the paper's schedule: first epoch 1.0, last −1.0" {
-            Expect.floatClose Accuracy.veryHigh (EntropySchedule.lambda 10 0) 1.0 "first"
-            Expect.floatClose Accuracy.veryHigh (EntropySchedule.lambda 10 9) -1.0 "last"
-            // epoch 2 of 10 is paper epoch 2·29/9 = 6.44…: 1 − 2·6.44/49
-            Expect.floatClose Accuracy.veryHigh (EntropySchedule.lambda 10 2) (1.0 - 2.0 * (58.0 / 9.0) / 49.0) "middle"
+        test "a run of any length is cut into the paper's 30 epochs by its steps" {
+            Expect.floatClose Accuracy.veryHigh (EntropySchedule.lambda 6000 0) 1.0 "first step"
+            Expect.floatClose Accuracy.veryHigh (EntropySchedule.lambda 6000 5999) -1.0 "last step"
+            // step 1234 of 6000 lies in paper epoch ⌊30·1234/6000⌋ = 6: 1 − 12/49
+            Expect.floatClose Accuracy.veryHigh (EntropySchedule.lambda 6000 1234) (1.0 - 12.0 / 49.0) "step 1234"
+            Expect.floatClose Accuracy.veryHigh (EntropySchedule.lambda 6000 199) 1.0 "still paper epoch 0"
+            Expect.floatClose Accuracy.veryHigh (EntropySchedule.lambda 6000 200) (1.0 - 2.0 / 49.0) "paper epoch 1"
+        }
+        test "α's lr keeps the paper's lr × steps, between the paper's lr and the cap" {
+            // 30 · 699,989 / 64 = 328,119.8 paper α steps
+            Expect.floatClose Accuracy.high (AlphaSchedule.learningRate 3e-4 10_000) (3e-4 * 328_119.84375 / 10_000.0) "10K steps: 9.84e-3"
+            Expect.floatClose Accuracy.veryHigh (AlphaSchedule.learningRate 3e-4 1_000) 3e-2 "1K steps: capped"
+            Expect.floatClose Accuracy.veryHigh (AlphaSchedule.learningRate 3e-4 1_000_000) 3e-4 "longer than the paper: the paper's"
+            let scaled = AlphaSchedule.Rule.alphaSettings (AlphaSchedule.Scaled 0.2) TrainingSpec.paper.Alpha 12_500
+            Expect.floatClose Accuracy.high scaled.LearningRate (3e-4 * 328_119.84375 / 10_000.0) "12.5K weight steps, 20% warm-up: 10K α steps"
+            Expect.equal (AlphaSchedule.Rule.alphaSettings AlphaSchedule.Paper TrainingSpec.paper.Alpha 12_500) TrainingSpec.paper.Alpha "paper rules: the paper's Adam"
+        }
+        test "α steps start after the warm-up; frozen α never steps; the paper's rule from the first batch" {
+            let searching warmup = [ 0 .. 9 ] |> List.filter (fun s -> AlphaSchedule.isSearching warmup s 10)
+            Expect.equal (searching (Some 0.2)) [ 2 .. 9 ] "20% of 10 steps"
+            Expect.equal (searching None) [ 0 .. 9 ] "paper"
+            Expect.equal (searching (AlphaSchedule.Rule.warmup AlphaSchedule.Frozen)) [] "frozen"
         }
         test "uniform α gives ‖σ‖₂/‖σ‖₁ = 1/√6 per node" {
             use _ = torch.NewDisposeScope()

@@ -39,16 +39,19 @@ type AnswerBalancer(tolerance: float) =
 /// Deterministic across processes (HashCode.Combine is randomised per process).
 let private splitSeed (seed: int) (split: string) = seed * 7919 + Seq.sumBy int split
 
-/// Scenes and questions of one split, in order.
-let generateSplit (options: BuiltInOptions) (split: string) (sceneCount: int) : Scene[] * Question[] =
-    let rng = Random(splitSeed options.Seed split)
-    let chosen = families options |> Array.ofList
-    if chosen.Length = 0 then invalidArg "options" "no question families selected"
+/// Scenes are generated in chunks of this many, each from its own seed, so that a split is the same
+/// however many cores generate it.
+let chunkScenes = 500
+
+/// Scenes `first` .. `first + count − 1` of a split with their questions (question indices start at
+/// 0). Answers are balanced within the chunk.
+let private generateChunk (options: BuiltInOptions) (split: string) (chosen: Templates.Family[]) (chunk: int) (first: int) (count: int) =
+    let rng = Random(splitSeed options.Seed split + 104_729 * chunk)
     let balancer = AnswerBalancer options.BalanceTolerance
     let scenes = ResizeArray<Scene>()
     let questions = ResizeArray<Question>()
-    while scenes.Count < sceneCount do
-        match SceneGen.generate options rng split scenes.Count with
+    while scenes.Count < count do
+        match SceneGen.generate options rng split (first + scenes.Count) with
         | None -> ()
         | Some scene ->
             scenes.Add scene
@@ -84,9 +87,22 @@ let generateSplit (options: BuiltInOptions) (split: string) (sceneCount: int) : 
                     | _ -> ()
     scenes.ToArray(), questions.ToArray()
 
+/// Scenes and questions of one split, in order; chunks run in parallel.
+let generateSplit (options: BuiltInOptions) (split: string) (sceneCount: int) : Scene[] * Question[] =
+    let chosen = families options |> Array.ofList
+    if chosen.Length = 0 then invalidArg "options" "no question families selected"
+    let chunks = (sceneCount + chunkScenes - 1) / chunkScenes
+    let parts =
+        Array.Parallel.init chunks (fun c ->
+            let first = c * chunkScenes
+            generateChunk options split chosen c first (min chunkScenes (sceneCount - first)))
+    let scenes = parts |> Array.collect fst
+    let questions = parts |> Array.collect snd |> Array.mapi (fun i q -> { q with Index = i })
+    scenes, questions
+
 /// Bumped whenever the generator makes different data for the same options (new families, new
 /// rules), so `ensure` regenerates a dataset made by an older generator.
-let generatorVersion = 2
+let generatorVersion = 3
 
 let optionsJson (options: BuiltInOptions) =
     Lnmn.Core.SpecJson.serialize {| GeneratorVersion = generatorVersion; Options = options |}

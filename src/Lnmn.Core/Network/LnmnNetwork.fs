@@ -189,4 +189,9 @@ let compile (spec: ModelSpec) : LnmnNetwork =
     match ModelSpec.initialisation spec with
     | AuthorsCode -> network.InitialiseAsAuthors()
     | TorchDefaults -> ()
+    match spec.AlphaInitScale with
+    | Some scale ->
+        use _ = torch.no_grad ()
+        for alpha in network.AlphaParameters() do alpha.mul_(torch.tensor scale) |> ignore
+    | None -> ()
     network

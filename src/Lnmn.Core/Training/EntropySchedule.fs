@@ -6,7 +6,11 @@ module Lnmn.Core.Training.EntropySchedule
 let paperLambda (epoch: float) =
     if epoch <= 19.0 then 1.0 - 2.0 * epoch / 49.0 else 11.0 / 49.0 - 6.0 / 49.0 * (epoch - 19.0)
 
-/// λ_w at `epoch` of a run of `epochs`: the run is stretched onto the paper's epochs 0..29, so its
-/// first epoch gets 1.0 and its last −1.0 whatever its length.
-let lambda (epochs: int) (epoch: int) =
-    if epochs <= 1 then paperLambda 0.0 else paperLambda (float epoch * 29.0 / float (epochs - 1))
+/// The paper's epochs the schedule runs over.
+let paperEpochs = 30
+
+/// λ_w at weight step `step` (0-based) of a run of `totalSteps`: the run is cut into the paper's 30
+/// epochs by its steps, whatever its own epochs, so it starts at 1.0 and ends at −1.0 in 30 plateaus.
+let lambda (totalSteps: int) (step: int) =
+    let epoch = if totalSteps <= 0 then 0 else min (paperEpochs - 1) (paperEpochs * step / totalSteps)
+    paperLambda (float epoch)

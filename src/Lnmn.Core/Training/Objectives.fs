@@ -4,9 +4,14 @@ module Lnmn.Core.Training.Objectives
 open TorchSharp
 open Lnmn.Core.Training.TrainingSpec
 
+/// H(w(t)) per example and step: (B, T, M) → (B, T).
+let private entropies (moduleWeights: torch.Tensor) = -(moduleWeights * moduleWeights.clamp_min(1e-12).log()).sum(-1L)
+
 /// Mean over steps of H(w(t)) per example: (B, T, M) → (B).
-let moduleEntropy (moduleWeights: torch.Tensor) =
-    -(moduleWeights * moduleWeights.clamp_min(1e-12).log()).sum(-1L).mean([| 1L |])
+let moduleEntropy (moduleWeights: torch.Tensor) = (entropies moduleWeights).mean([| 1L |])
+
+/// Mean over examples of H(w(t)) per step: (B, T, M) → (T).
+let moduleEntropyPerStep (moduleWeights: torch.Tensor) = (entropies moduleWeights).mean([| 0L |])
 
 /// CE − λ_w · entropy term, scaled as the spec says.
 let weightLoss (scaling: EntropyScaling) (lambdaW: float) (crossEntropy: torch.Tensor) (moduleWeights: torch.Tensor) =

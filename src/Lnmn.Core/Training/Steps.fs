@@ -22,7 +22,12 @@ type StepMetrics =
       CrossEntropy: float
       Accuracy: float
       /// Mean over examples and steps of H(w(t)).
-      ModuleEntropy: float }
+      ModuleEntropy: float
+      /// Mean over examples of H(w(t)), per controller step t.
+      ModuleEntropyPerStep: float list
+      /// L2 norm of the loss's gradient per part of the network (the top-level module a parameter
+      /// belongs to: encoder, controller, kb, cell_groups, classifier, …); empty for the α step.
+      GradientNorms: (string * float) list }
 
 module StepMetrics =
     let isFinite (m: StepMetrics) = Double.IsFinite m.Loss
@@ -36,6 +41,10 @@ let createState (spec: TrainingSpec) (network: LnmnNetwork) =
       WeightOptimiser = adam (network.WeightParameters()) spec.Weights
       AlphaOptimiser = adam (network.AlphaParameters()) spec.Alpha }
 
+/// Sets the learning rate of every parameter group.
+let setLearningRate (optimiser: Modules.Adam) (rate: float) =
+    for group in optimiser.ParamGroups do group.LearningRate <- rate
+
 let private withFrozen (parameters: Modules.Parameter list) (body: unit -> 'T) =
     for p in parameters do p.requires_grad <- false
     try body () finally for p in parameters do p.requires_grad <- true
@@ -44,10 +53,21 @@ let private accuracy (logits: torch.Tensor) (answers: torch.Tensor) =
     logits.argmax(-1L).eq(answers).to_type(torch.float32).mean().item<float32>() |> float
 
 let private metrics (loss: torch.Tensor) (crossEntropy: torch.Tensor) (result: ForwardResult) answers =
+    let perStep = Objectives.moduleEntropyPerStep result.ModuleWeights
     { Loss = loss.item<float32>() |> float
       CrossEntropy = crossEntropy.item<float32>() |> float
       Accuracy = accuracy result.Logits answers
-      ModuleEntropy = (Objectives.moduleEntropy result.ModuleWeights).mean().item<float32>() |> float }
+      ModuleEntropy = perStep.mean().item<float32>() |> float
+      ModuleEntropyPerStep = perStep.data<float32>().ToArray() |> Array.map float |> List.ofArray
+      GradientNorms = [] }
+
+/// The gradient's L2 norm per top-level part of the network, after a backward pass.
+let private gradientNorms (network: LnmnNetwork) =
+    network.named_parameters()
+    |> Seq.filter (fun struct (_, p) -> not (isNull p.grad))
+    |> Seq.groupBy (fun struct (name, _) -> name.Split('.').[0])
+    |> Seq.map (fun (part, ps) -> part, ps |> Seq.sumBy (fun struct (_, p) -> p.grad.square().sum().item<float32>() |> float) |> sqrt)
+    |> List.ofSeq
 
 /// Applies the optimiser only when the loss is finite: a NaN step would poison the parameters.
 let private stepIfFinite (optimiser: torch.optim.Optimizer) (m: StepMetrics) =
@@ -83,7 +103,8 @@ let weightStepWith (pass: ForwardPass) (spec: TrainingSpec) (lambdaW: float) (st
         state.WeightOptimiser.zero_grad ()
         let loss, ce, result = weightObjectiveWith pass spec lambdaW state batch
         loss.backward ()
-        metrics loss ce result batch.Answers |> stepIfFinite state.WeightOptimiser)
+        { metrics loss ce result batch.Answers with GradientNorms = gradientNorms state.Network }
+        |> stepIfFinite state.WeightOptimiser)
 
 /// One Adam step on the weights: CE − λ_w · entropy of w(t), on a training batch.
 let weightStep spec lambdaW state batch = weightStepWith forward spec lambdaW state batch

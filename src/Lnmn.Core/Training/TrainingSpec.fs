@@ -15,6 +15,13 @@ type ArchitectureSplit =
     /// The validation split, as the authors did; results on val are then not held out.
     | ValidationLeaky
 
+/// How the weights' learning rate moves over a run.
+type LearningRateDecay =
+    /// The paper's: constant.
+    | Constant
+    /// Half a cosine from the base rate down to zero at the run's last step.
+    | Cosine
+
 type AdamSettings = { LearningRate: float; Beta1: float; Beta2: float; WeightDecay: float }
 
 type TrainingSpec =
@@ -28,7 +35,12 @@ type TrainingSpec =
       ArchitectureSplit: ArchitectureSplit
       /// Second-order (unrolled) α gradient instead of first-order.
       Unrolled: bool
-      Seed: int }
+      Seed: int
+      /// Fraction of the run's weight steps trained before the first α step (None: 0, Algorithm 2 as
+      /// the paper states it). Until then α stays at its initialisation.
+      AlphaWarmup: float option
+      /// None: `Constant`, as the paper.
+      WeightLearningRateDecay: LearningRateDecay option }
 
 module TrainingSpec =
     let paper =
@@ -40,4 +52,13 @@ module TrainingSpec =
           EntropyScaling = PaperBatchMean
           ArchitectureSplit = HeldOutOfTrain 0.1
           Unrolled = false
-          Seed = 0 }
+          Seed = 0
+          AlphaWarmup = None
+          WeightLearningRateDecay = None }
+
+module LearningRateDecay =
+    /// The multiple of the base rate at weight step `step` (0-based) of `totalSteps`.
+    let factor (decay: LearningRateDecay option) (step: int) (totalSteps: int) =
+        match decay with
+        | None | Some Constant -> 1.0
+        | Some Cosine -> 0.5 * (1.0 + cos (System.Math.PI * float step / float (max 1 totalSteps)))
