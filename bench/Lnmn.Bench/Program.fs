@@ -23,6 +23,9 @@ let main argv =
         TrainingBench.paperStep argv.[i + 1]
         exit 0
     | None -> ()
+    if Array.contains "profile" argv then
+        section "Profile" (Profile.run (if quick then 5 else 20))
+        exit 0
     let only = argv |> Array.tryFind (fun a -> a = "network" || a = "training" || a = "data")
     if only |> Option.forall ((=) "network") then section "Network" (NetworkBench.run quick)
     if only |> Option.forall ((=) "training") then section "Training" (TrainingBench.run quick threads)

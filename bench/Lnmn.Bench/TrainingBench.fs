@@ -12,7 +12,7 @@ open Lnmn.Core.Training
 
 let private questionLength = 14
 
-let private labelled (batchSize: int) (d: ModelDims) : Steps.LabelledBatch =
+let labelled (batchSize: int) (d: ModelDims) : Steps.LabelledBatch =
     { Input =
         { Tokens = torch.randint(2L, int64 d.Vocabulary, [| int64 batchSize; int64 questionLength |])
           Lengths = torch.tensor(Array.create batchSize (int64 questionLength))

@@ -45,14 +45,14 @@ let createState (spec: TrainingSpec) (network: LnmnNetwork) =
 let setLearningRate (optimiser: Modules.Adam) (rate: float) =
     for group in optimiser.ParamGroups do group.LearningRate <- rate
 
-let private withFrozen (parameters: Modules.Parameter list) (body: unit -> 'T) =
+let withFrozen (parameters: Modules.Parameter list) (body: unit -> 'T) =
     for p in parameters do p.requires_grad <- false
     try body () finally for p in parameters do p.requires_grad <- true
 
 let private accuracy (logits: torch.Tensor) (answers: torch.Tensor) =
     logits.argmax(-1L).eq(answers).to_type(torch.float32).mean().item<float32>() |> float
 
-let private metrics (loss: torch.Tensor) (crossEntropy: torch.Tensor) (result: ForwardResult) answers =
+let metrics (loss: torch.Tensor) (crossEntropy: torch.Tensor) (result: ForwardResult) answers =
     let perStep = Objectives.moduleEntropyPerStep result.ModuleWeights
     { Loss = loss.item<float32>() |> float
       CrossEntropy = crossEntropy.item<float32>() |> float
@@ -62,7 +62,7 @@ let private metrics (loss: torch.Tensor) (crossEntropy: torch.Tensor) (result: F
       GradientNorms = [] }
 
 /// The gradient's L2 norm per top-level part of the network, after a backward pass.
-let private gradientNorms (network: LnmnNetwork) =
+let gradientNorms (network: LnmnNetwork) =
     network.named_parameters()
     |> Seq.filter (fun struct (_, p) -> not (isNull p.grad))
     |> Seq.groupBy (fun struct (name, _) -> name.Split('.').[0])
