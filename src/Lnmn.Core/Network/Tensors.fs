@@ -11,8 +11,10 @@ let uniformParameter (shape: int64[]) (fanIn: int) =
     torch.nn.init.uniform_(t, -bound, bound) |> ignore
     torch.nn.Parameter(t)
 
-/// x / max(‖x‖₂, ε) along `dim`.
-let l2Normalize (dim: int64) (x: torch.Tensor) = torch.nn.functional.normalize(x, p = 2.0, dim = dim, eps = 1e-12)
+/// x / max(‖x‖₂, ε) along `dim`, ε = 1e-12 (`torch.nn.functional.normalize`), computed as
+/// x · rsqrt(max(‖x‖₂², ε²)): the same values and gradients, and its backward is about twice as
+/// fast (no division, no norm backward; measured in bench/Lnmn.Bench/Profile.fs).
+let l2Normalize (dim: int64) (x: torch.Tensor) = x * x.square().sum(dim, keepdim = true).clamp_min(1e-24).rsqrt()
 
 /// Softmax over the last dimension with positions where `valid` is false excluded.
 let maskedSoftmax (valid: torch.Tensor) (scores: torch.Tensor) =
