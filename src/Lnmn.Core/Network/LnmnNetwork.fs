@@ -158,9 +158,14 @@ type LnmnNetwork(spec: ModelSpec) as this =
                       Hand = { Stack = stack; Pointer = pointer; Knowledge = knowledgeLast; Text = c.Text; Memory = memory } }
             let record = c.ModuleWeights, c.WordAttention, next.Pointer, Stack.read next.Stack next.Pointer
             next.Stack, next.Pointer, next.Memory, c.Text, record :: records
+        // Each step in a dispose scope of its own: what it made and does not hand on is freed at
+        // once (autograd keeps what backward needs), not when the caller's scope ends.
+        let kept (stack, pointer, memory, text, records) =
+            let w, a, p, m = List.head records
+            [ stack; pointer; memory; text; w; a; p; m ]
 
         let _, _, memory, _, records =
-            List.fold advance
+            List.fold (fun state t -> Tensors.scoped kept (fun () -> advance state t))
                 (initialStack, Stack.bottomPointer B L device, torch.zeros([| B; int64 d.MemDim |], device = device),
                  controller.InitialText B, [])
                 [ 0 .. d.Steps - 1 ]

@@ -61,11 +61,12 @@ let columns (coefficients: torch.Tensor) : Columns =
 /// The product term is folded into the larger input's scale, A·x1 + D·x1⊙x2 = x1⊙(A + D·x2),
 /// so multiplications by the smaller input (a text vector, a one-channel map) stay small.
 let private mix (c: Columns) (x1: torch.Tensor) (x2: torch.Tensor) : torch.Tensor =
-    let spread = c.C * (x1 - x2).abs()
-    let mixed =
-        if x1.numel() >= x2.numel() then x1 * (c.A + c.D * x2) + (c.B * x2 + spread)
-        else x2 * (c.B + c.D * x1) + (c.A * x1 + spread)
-    Tensors.l2Normalize -1L mixed
+    Tensors.scoped List.singleton (fun () ->
+        let spread = c.C * (x1 - x2).abs()
+        let mixed =
+            if x1.numel() >= x2.numel() then x1 * (c.A + c.D * x2) + (c.B * x2 + spread)
+            else x2 * (c.B + c.D * x1) + (c.A * x1 + spread)
+        Tensors.l2Normalize -1L mixed)
 
 /// Above this many output elements a node keeps only its inputs for backward and computes the rest
 /// again there (`Recompute`). The paper's size has 48M per node and about eight such tensors saved

@@ -19,20 +19,22 @@ type private Checkpoint() =
         ctx.save_data("f", f)
         ctx.save_data("requires_grad", [ for x in inputs -> x.requires_grad ])
         ctx.save_for_backward(List inputs)
-        List(f inputs)
+        List(Tensors.scoped id (fun () -> f inputs))
 
     override _.backward(ctx, gradients) =
         let f = ctx.get_data "f" :?> (torch.Tensor list -> torch.Tensor list)
         let requiresGrad = ctx.get_data "requires_grad" :?> bool list
         let leaves = List.map2 (fun (x: torch.Tensor) r -> x.detach().requires_grad_(r)) (List.ofSeq (ctx.get_saved_variables())) requiresGrad
         let wanted = leaves |> List.filter (fun x -> x.requires_grad)
-        let outputs =
-            use _ = torch.enable_grad ()
-            f leaves
-        let reached = List.zip outputs (List.ofSeq gradients) |> List.filter (fun (y, _) -> y.requires_grad)
+        // The recomputed graph is freed on return; the gradients go to the caller's scope.
         let grads =
-            if reached.IsEmpty || wanted.IsEmpty then [||]
-            else torch.autograd.grad(Array.ofList (List.map fst reached), Array.ofList wanted, Array.ofList (List.map snd reached), allow_unused = true) |> Array.ofSeq
+            Tensors.scoped (List.ofArray >> List.filter (fun g -> not (isNull g))) (fun () ->
+                let outputs =
+                    use _ = torch.enable_grad ()
+                    f leaves
+                let reached = List.zip outputs (List.ofSeq gradients) |> List.filter (fun (y, _) -> y.requires_grad)
+                if reached.IsEmpty || wanted.IsEmpty then [||]
+                else torch.autograd.grad(Array.ofList (List.map fst reached), Array.ofList wanted, Array.ofList (List.map snd reached), allow_unused = true) |> Array.ofSeq)
         let byLeaf = Dictionary<nativeint, torch.Tensor>()
         List.iteri (fun i (x: torch.Tensor) -> if i < grads.Length then byLeaf.[x.Handle] <- grads.[i]) wanted
         // null for the function's slot and for inputs that need no gradient.

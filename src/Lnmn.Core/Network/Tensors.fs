@@ -23,3 +23,14 @@ let maskedSoftmax (valid: torch.Tensor) (scores: torch.Tensor) =
 /// Boolean (B, S) mask of the real (non-padding) positions of sequences of the given lengths.
 let lengthMask (lengths: torch.Tensor) (maxLength: int64) =
     torch.arange(maxLength, device = lengths.device).unsqueeze(0L).lt(lengths.unsqueeze(1L))
+
+/// `body ()` in a dispose scope of its own, keeping only the tensors `keep` picks from its result:
+/// every other tensor made inside is freed on return rather than when the enclosing scope ends
+/// (a training step's scope would otherwise hold every temporary of the forward and backward).
+/// Autograd keeps what backward needs by itself.
+let scoped (keep: 'T -> torch.Tensor list) (body: unit -> 'T) : 'T =
+    use scope = torch.NewDisposeScope()
+    let result = body ()
+    for x in keep result do
+        if scope.Contains x then x.MoveToOuterDisposeScope() |> ignore
+    result
