@@ -21,17 +21,27 @@ let labelled (batchSize: int) (d: ModelDims) : Steps.LabelledBatch =
 
 let private passes = [ "reference", Steps.referenceForward; "fused", Steps.forward ]
 
-/// Median seconds of a weight step and of an α step (None for a model without α).
-let private stepSeconds (pass: Steps.ForwardPass) (spec: ModelSpec) (batchSize: int) (repeats: int) =
+/// Seconds of a weight step and of an α step (None for a model without α) for each forward pass,
+/// the minimum over `repeats` rounds that run every pass once in turn: on a shared machine, load
+/// then slows all passes alike and the minimum is the least disturbed run.
+let private stepSeconds (spec: ModelSpec) (batchSize: int) (repeats: int) =
     let training = TrainingSpec.TrainingSpec.paper
-    let state = Steps.createState training (LnmnNetwork.compile spec)
     let trainBatch, archBatch = labelled batchSize spec.Dims, labelled batchSize spec.Dims
-    let weight = Timing.medianSeconds 1 repeats (fun () -> Steps.weightStepWith pass training 1.0 state trainBatch |> ignore)
-    let alpha =
-        if ModelSpec.hasAlpha spec then
-            Some(Timing.medianSeconds 1 repeats (fun () -> Steps.alphaStepWith pass training state archBatch |> ignore))
-        else None
-    weight, alpha
+    let runs =
+        [ for _, pass in passes ->
+            let state = Steps.createState training (LnmnNetwork.compile spec)
+            [ Some(fun () -> Steps.weightStepWith pass training 1.0 state trainBatch |> ignore)
+              if ModelSpec.hasAlpha spec then Some(fun () -> Steps.alphaStepWith pass training state archBatch |> ignore) else None ] ]
+    let best = runs |> List.map (List.map (Option.map (fun _ -> System.Double.MaxValue)) >> Array.ofList) |> Array.ofList
+    for round in 0 .. repeats do
+        List.iteri (fun i steps ->
+            List.iteri (fun j (step: (unit -> unit) option) ->
+                step |> Option.iter (fun run ->
+                    let sw = Stopwatch.StartNew()
+                    run ()
+                    // Round 0 warms up.
+                    if round > 0 then best.[i].[j] <- Some(min best.[i].[j].Value sw.Elapsed.TotalSeconds))) steps) runs
+    [ for (name, _), times in List.zip passes (List.ofArray best) -> name, (times.[0].Value, times.[1]) ]
 
 let private perSecond (batchSize: int) (weight: float) (alpha: float option) = float batchSize / (weight + defaultArg alpha 0.0)
 
@@ -39,7 +49,7 @@ let private modelRows (repeats: int) =
     let dims = Timing.builtInDims
     let measured =
         [ for model, spec in [ "LNMN-11", ModelSpec.lnmn Ablation11 dims; "Stack-NMN", ModelSpec.stackNmn dims ] do
-            for passName, pass in passes -> model, passName, stepSeconds pass spec 64 repeats ]
+            for passName, seconds in stepSeconds spec 64 repeats -> model, passName, seconds ]
     let referenceRate model =
         measured |> List.pick (fun (m, p, (w, a)) -> if m = model && p = "reference" then Some(perSecond 64 w a) else None)
     let lnmnFused = measured |> List.pick (fun (m, p, (w, a)) -> if m = "LNMN-11" && p = "fused" then Some(w + defaultArg a 0.0) else None)
@@ -50,7 +60,7 @@ let private modelRows (repeats: int) =
               sprintf "%.1f" rate; sprintf "%.2f×" (rate / referenceRate model)
               sprintf "%.2f" ((weight + defaultArg alpha 0.0) / lnmnFused) ] ]
     Timing.markdownTable
-        [ $"{Timing.builtInName}, batch 64"; "forward"; "weight step (s)"; "α step (s)"; "training questions/s"
+        [ $"{Timing.builtInName}, batch 64, min of {repeats} interleaved"; "forward"; "weight step (s)"; "α step (s)"; "training questions/s"
           "× reference"; "cost per question / fused LNMN-11's" ]
         rows
 
@@ -58,23 +68,19 @@ let private batchRows (repeats: int) =
     let spec = ModelSpec.lnmn Ablation11 Timing.builtInDims
     let rows =
         [ for batchSize in [ 64; 128; 256; 512 ] ->
-            let rate passName =
-                let w, a = stepSeconds (List.find (fst >> (=) passName) passes |> snd) spec batchSize repeats
-                perSecond batchSize w a
-            let reference, fused = rate "reference", rate "fused"
+            let rates = stepSeconds spec batchSize repeats |> List.map (fun (name, (w, a)) -> name, perSecond batchSize w a) |> Map.ofList
+            let reference, fused = rates.["reference"], rates.["fused"]
             [ string batchSize; sprintf "%.1f" reference; sprintf "%.1f" fused; sprintf "%.2f×" (fused / reference) ] ]
-    Timing.markdownTable [ "LNMN-11, batch"; "reference questions/s"; "fused questions/s"; "fused / reference" ] rows
+    Timing.markdownTable [ $"LNMN-11, batch (min of {repeats} interleaved)"; "reference questions/s"; "fused questions/s"; "fused / reference" ] rows
 
 let private threadRows (threads: int) (repeats: int) =
     let spec = ModelSpec.lnmn Ablation11 Timing.builtInDims
     let rows =
         [ for n in [ 1; 2 ] do
             torch.set_num_threads n
-            for passName, pass in passes ->
-                let w, a = stepSeconds pass spec 64 repeats
-                [ string n; passName; sprintf "%.1f" (perSecond 64 w a) ] ]
+            for passName, (w, a) in stepSeconds spec 64 repeats -> [ string n; passName; sprintf "%.1f" (perSecond 64 w a) ] ]
     torch.set_num_threads threads
-    Timing.markdownTable [ "threads"; "LNMN-11 forward, batch 64"; "training questions/s" ] rows
+    Timing.markdownTable [ "threads"; $"LNMN-11 forward, batch 64, min of {repeats} interleaved"; "training questions/s" ] rows
 
 /// The paper's size: one weight step, batch 64, in this process; prints "seconds peak-bytes".
 let paperStep (passName: string) =
@@ -107,10 +113,10 @@ let private paperRow (threads: int) (passName: string) =
     | _ -> [ passName; $"failed (exit {child.ExitCode})"; "—" ]
 
 let run (quick: bool) (threads: int) =
-    let repeats = if quick then 3 else 10
+    let repeats = if quick then 8 else 25
     let sections =
         [ modelRows repeats
-          batchRows (if quick then 1 else 3)
+          batchRows (if quick then 3 else 8)
           threadRows threads repeats
           if not quick then
               Timing.markdownTable
