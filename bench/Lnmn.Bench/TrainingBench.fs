@@ -92,11 +92,8 @@ let paperStep (passName: string) =
     let sw = Stopwatch.StartNew()
     Steps.weightStepWith pass training 1.0 state batch |> ignore
     let seconds = sw.Elapsed.TotalSeconds
-    // VmHWM: the resident set's high-water mark, in kB.
-    let hwm =
-        System.IO.File.ReadAllLines "/proc/self/status"
-        |> Array.pick (fun l -> if l.StartsWith "VmHWM:" then Some(int64 (l.Split([| ' '; '\t' |], System.StringSplitOptions.RemoveEmptyEntries).[1])) else None)
-    printfn "%f %d" seconds (hwm * 1024L)
+    // VmHWM: the resident set's high-water mark.
+    printfn "%f %d" seconds (int64 (Timing.procStatusKb "VmHWM") * 1024L)
 
 /// Runs `paperStep` in a fresh process, so each row's peak memory is its own.
 let private paperRow (threads: int) (passName: string) =
