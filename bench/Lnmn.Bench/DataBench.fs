@@ -7,13 +7,7 @@ open System.IO
 open Lnmn.Core.Data
 
 /// Peak and current resident memory (MB) from /proc/self/status.
-let private memoryMb () =
-    let read key =
-        File.ReadAllLines "/proc/self/status"
-        |> Array.tryFind (fun l -> l.StartsWith(key + ":"))
-        |> Option.map (fun l -> float (l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0)
-        |> Option.defaultValue nan
-    read "VmHWM", read "VmRSS"
+let private memoryMb () = Timing.procStatusKb "VmHWM" / 1024.0, Timing.procStatusKb "VmRSS" / 1024.0
 
 let private time (f: unit -> 'T) =
     let sw = Stopwatch.StartNew()

@@ -18,8 +18,16 @@ let main argv =
         let text = $"## {title}\n\n{threads} threads, TorchSharp 0.107 on CPU{size}.\n\n{table}\n"
         printfn "%s" text
         File.WriteAllText(Path.Combine(outDir, $"""{title.ToLowerInvariant().Replace(' ', '-')}.md"""), text)
+    match argv |> Array.tryFindIndex ((=) "paper-step") with
+    | Some i ->
+        TrainingBench.paperStep argv.[i + 1]
+        exit 0
+    | None -> ()
+    if Array.contains "profile" argv then
+        section "Profile" (Profile.run (if quick then 5 else 20))
+        exit 0
     let only = argv |> Array.tryFind (fun a -> a = "network" || a = "training" || a = "data")
     if only |> Option.forall ((=) "network") then section "Network" (NetworkBench.run quick)
-    if only |> Option.forall ((=) "training") then section "Training" (TrainingBench.run quick)
+    if only |> Option.forall ((=) "training") then section "Training" (TrainingBench.run quick threads)
     if only |> Option.forall ((=) "data") then section "Data" (DataBench.run quick outDir)
     0

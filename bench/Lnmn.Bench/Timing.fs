@@ -26,3 +26,11 @@ let builtInDims =
 
 let builtInName =
     $"built-in default ({builtInDims.InputChannels}×{builtInDims.GridHeight}×{builtInDims.GridWidth} features, {builtInDims.MapDim} wide)"
+
+/// A "Vm…" line of /proc/self/status in kB ("VmHWM:\t16372704 kB": tab, and no space once the
+/// number has eight digits), NaN if absent.
+let procStatusKb (key: string) =
+    System.IO.File.ReadAllLines "/proc/self/status"
+    |> Array.tryFind (fun l -> l.StartsWith(key + ":"))
+    |> Option.map (fun l -> float (l.Split([| ' '; '\t' |], System.StringSplitOptions.RemoveEmptyEntries).[1]))
+    |> Option.defaultValue nan

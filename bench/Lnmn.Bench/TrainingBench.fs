@@ -1,35 +1,122 @@
 /// Training throughput: one α step against one weight step, and questions/s of a whole training
-/// step (α step + weight step, Algorithm 2), at the built-in default size and the paper's.
+/// step (α step + weight step, Algorithm 2), for the reference forward (`ReferenceForward`) and
+/// the fused one (`Forward`) side by side; a batch-size sweep; threads 1 against 2; and, in the
+/// full bench, one weight step at the paper's size with its peak memory, each in a fresh process.
 module Lnmn.Bench.TrainingBench
 
+open System.Diagnostics
 open TorchSharp
 open Lnmn.Core.Specs
 open Lnmn.Core.Network
 open Lnmn.Core.Training
 
-let private batchSize = 64
 let private questionLength = 14
 
-let private labelled (d: ModelDims) : Steps.LabelledBatch =
+let labelled (batchSize: int) (d: ModelDims) : Steps.LabelledBatch =
     { Input =
         { Tokens = torch.randint(2L, int64 d.Vocabulary, [| int64 batchSize; int64 questionLength |])
           Lengths = torch.tensor(Array.create batchSize (int64 questionLength))
           Features = torch.randn([| int64 batchSize; int64 d.InputChannels; int64 d.GridHeight; int64 d.GridWidth |]) }
       Answers = torch.randint(0L, int64 d.Answers, [| int64 batchSize |]) }
 
-let run (quick: bool) =
-    let sizes =
-        [ Timing.builtInName, Timing.builtInDims, TrainingSpec.TrainingSpec.paper, (if quick then 3 else 10)
-          if not quick then "paper (1024×14×14, map 384)", ModelDims.paper 28 90, TrainingSpec.TrainingSpec.paper, 1 ]
+let private passes = [ "reference", Steps.referenceForward; "fused", Steps.forward ]
+
+/// Seconds of a weight step and of an α step (None for a model without α) for each forward pass,
+/// the minimum over `repeats` rounds that run every pass once in turn: on a shared machine, load
+/// then slows all passes alike and the minimum is the least disturbed run.
+let private stepSeconds (spec: ModelSpec) (batchSize: int) (repeats: int) =
+    let training = TrainingSpec.TrainingSpec.paper
+    let trainBatch, archBatch = labelled batchSize spec.Dims, labelled batchSize spec.Dims
+    let runs =
+        [ for _, pass in passes ->
+            let state = Steps.createState training (LnmnNetwork.compile spec)
+            [ Some(fun () -> Steps.weightStepWith pass training 1.0 state trainBatch |> ignore)
+              if ModelSpec.hasAlpha spec then Some(fun () -> Steps.alphaStepWith pass training state archBatch |> ignore) else None ] ]
+    let best = runs |> List.map (List.map (Option.map (fun _ -> System.Double.MaxValue)) >> Array.ofList) |> Array.ofList
+    for round in 0 .. repeats do
+        List.iteri (fun i steps ->
+            List.iteri (fun j (step: (unit -> unit) option) ->
+                step |> Option.iter (fun run ->
+                    let sw = Stopwatch.StartNew()
+                    run ()
+                    // Round 0 warms up.
+                    if round > 0 then best.[i].[j] <- Some(min best.[i].[j].Value sw.Elapsed.TotalSeconds))) steps) runs
+    [ for (name, _), times in List.zip passes (List.ofArray best) -> name, (times.[0].Value, times.[1]) ]
+
+let private perSecond (batchSize: int) (weight: float) (alpha: float option) = float batchSize / (weight + defaultArg alpha 0.0)
+
+let private modelRows (repeats: int) =
+    let dims = Timing.builtInDims
+    let measured =
+        [ for model, spec in [ "LNMN-11", ModelSpec.lnmn Ablation11 dims; "Stack-NMN", ModelSpec.stackNmn dims ] do
+            for passName, seconds in stepSeconds spec 64 repeats -> model, passName, seconds ]
+    let referenceRate model =
+        measured |> List.pick (fun (m, p, (w, a)) -> if m = model && p = "reference" then Some(perSecond 64 w a) else None)
+    let lnmnFused = measured |> List.pick (fun (m, p, (w, a)) -> if m = "LNMN-11" && p = "fused" then Some(w + defaultArg a 0.0) else None)
     let rows =
-        [ for name, dims, training, repeats in sizes do
-            let network = LnmnNetwork.compile (ModelSpec.lnmn Ablation11 dims)
-            let state = Steps.createState training network
-            let trainBatch, archBatch = labelled dims, labelled dims
-            let weight = Timing.medianSeconds 1 repeats (fun () -> Steps.weightStep training 1.0 state trainBatch |> ignore)
-            let alpha = Timing.medianSeconds 1 repeats (fun () -> Steps.alphaStep training state archBatch |> ignore)
-            [ name; sprintf "%.3f" weight; sprintf "%.3f" alpha; sprintf "%.2f" (alpha / weight)
-              sprintf "%.1f" (float batchSize / (weight + alpha)) ] ]
+        [ for model, passName, (weight, alpha) in measured ->
+            let rate = perSecond 64 weight alpha
+            [ model; passName; sprintf "%.4f" weight; alpha |> Option.map (sprintf "%.4f") |> Option.defaultValue "—"
+              sprintf "%.1f" rate; sprintf "%.2f×" (rate / referenceRate model)
+              sprintf "%.2f" ((weight + defaultArg alpha 0.0) / lnmnFused) ] ]
     Timing.markdownTable
-        [ "LNMN-11, batch 64"; "weight step (s)"; "α step (s)"; "α / weight"; "training questions/s (α + weight step)" ]
+        [ $"{Timing.builtInName}, batch 64, min of {repeats} interleaved"; "forward"; "weight step (s)"; "α step (s)"; "training questions/s"
+          "× reference"; "cost per question / fused LNMN-11's" ]
         rows
+
+let private batchRows (repeats: int) =
+    let spec = ModelSpec.lnmn Ablation11 Timing.builtInDims
+    let rows =
+        [ for batchSize in [ 64; 128; 256; 512 ] ->
+            let rates = stepSeconds spec batchSize repeats |> List.map (fun (name, (w, a)) -> name, perSecond batchSize w a) |> Map.ofList
+            let reference, fused = rates.["reference"], rates.["fused"]
+            [ string batchSize; sprintf "%.1f" reference; sprintf "%.1f" fused; sprintf "%.2f×" (fused / reference) ] ]
+    Timing.markdownTable [ $"LNMN-11, batch (min of {repeats} interleaved)"; "reference questions/s"; "fused questions/s"; "fused / reference" ] rows
+
+let private threadRows (threads: int) (repeats: int) =
+    let spec = ModelSpec.lnmn Ablation11 Timing.builtInDims
+    let rows =
+        [ for n in [ 1; 2 ] do
+            torch.set_num_threads n
+            for passName, (w, a) in stepSeconds spec 64 repeats -> [ string n; passName; sprintf "%.1f" (perSecond 64 w a) ] ]
+    torch.set_num_threads threads
+    Timing.markdownTable [ "threads"; $"LNMN-11 forward, batch 64, min of {repeats} interleaved"; "training questions/s" ] rows
+
+/// The paper's size: one weight step, batch 64, in this process; prints "seconds peak-bytes".
+let paperStep (passName: string) =
+    let pass = List.find (fst >> (=) passName) passes |> snd
+    let spec = ModelSpec.lnmn Ablation11 (ModelDims.paper 28 90)
+    let training = TrainingSpec.TrainingSpec.paper
+    let state = Steps.createState training (LnmnNetwork.compile spec)
+    let batch = labelled 64 spec.Dims
+    let sw = Stopwatch.StartNew()
+    Steps.weightStepWith pass training 1.0 state batch |> ignore
+    let seconds = sw.Elapsed.TotalSeconds
+    // VmHWM: the resident set's high-water mark.
+    printfn "%f %d" seconds (int64 (Timing.procStatusKb "VmHWM") * 1024L)
+
+/// Runs `paperStep` in a fresh process, so each row's peak memory is its own.
+let private paperRow (threads: int) (passName: string) =
+    let self = System.Environment.ProcessPath
+    let dll = System.Reflection.Assembly.GetEntryAssembly().Location
+    let start = ProcessStartInfo(self, RedirectStandardOutput = true, UseShellExecute = false)
+    if System.IO.Path.GetFileNameWithoutExtension self = "dotnet" then start.ArgumentList.Add dll
+    for a in [ "paper-step"; passName; "--threads"; string threads ] do start.ArgumentList.Add a
+    use child = Process.Start start
+    let output = child.StandardOutput.ReadToEnd().Trim().Split('\n') |> Array.last
+    child.WaitForExit()
+    match output.Split(' ') with
+    | [| seconds; bytes |] -> [ passName; sprintf "%.1f" (float seconds); sprintf "%.2f" (float bytes / 1e9) ]
+    | _ -> [ passName; $"failed (exit {child.ExitCode})"; "—" ]
+
+let run (quick: bool) (threads: int) =
+    let repeats = if quick then 8 else 25
+    let sections =
+        [ modelRows repeats
+          batchRows (if quick then 3 else 8)
+          threadRows threads repeats
+          if not quick then
+              Timing.markdownTable
+                  [ "LNMN-11, paper size (1024×14×14, map 384), batch 64, one weight step"; "seconds"; "peak RSS (GB)" ]
+                  [ for passName, _ in passes -> paperRow threads passName ] ]
+    String.concat "\n\n" sections

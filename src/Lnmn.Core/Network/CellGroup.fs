@@ -72,6 +72,8 @@ type CellGroup(kind: CellKind, count: int, dims: ModelDims) as this =
     member _.Count = count
     /// (k, nodes, 6).
     member _.Alpha = alpha
+    member _.OutWeight = outWeight
+    member _.OutBias = outBias
 
     member _.InitialiseAsAuthors() = initialiseOutputAsAuthors kind.Role outWeight outBias
 

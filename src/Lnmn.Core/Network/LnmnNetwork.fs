@@ -88,6 +88,8 @@ type LnmnNetwork(spec: ModelSpec) as this =
         (groupLayout |> List.collect snd) @ (concatLayout |> List.collect snd) @ (handLayout |> List.map snd) @ noOpIndices
         |> List.map int64 |> Array.ofList
     let positionMap = PositionMap.create d.GridHeight d.GridWidth
+    let stepModules: StepModules.StepModules =
+        { Spec = spec; Groups = groups; Concats = concats; Hands = hands; NoOps = noOpIndices.Length }
     do
         this.register_module("encoder", encoder)
         this.register_module("controller", controller)
@@ -121,7 +123,9 @@ type LnmnNetwork(spec: ModelSpec) as this =
         for g in groups do g.InitialiseAsAuthors()
         for c in concats do c.InitialiseAsAuthors()
 
-    member this.Forward(batch: Batch, evaluation: NodeOps.NodeEvaluation) : ForwardResult =
+    /// The forward pass around a step function: encoder, kb, controller, the stack's start, the
+    /// records and the classifier. `step` combines the modules at one step.
+    member private this.Run(batch: Batch, step: StepModules.StepInputs -> StepModules.StepOutputs) : ForwardResult =
         let B = batch.Tokens.shape.[0]
         let device = batch.Features.device
         let H, W, L = int64 d.GridHeight, int64 d.GridWidth, int64 d.StackLength
@@ -137,61 +141,31 @@ type LnmnNetwork(spec: ModelSpec) as this =
             | Reference -> torch.zeros([| B; L; H; W |], device = device)
             | Push -> torch.ones([| B; L; H; W |], device = device)
 
-        let step (stack: torch.Tensor, pointer: torch.Tensor, memory: torch.Tensor, text: torch.Tensor, records) t =
+        let advance (stack: torch.Tensor, pointer: torch.Tensor, memory: torch.Tensor, text: torch.Tensor, records) t =
             let c = controller.Step(t, encoded.Question, encoded.Words, valid, text)
-            let weights = c.ModuleWeights.index_select(1L, order) // concat order
-            let first = Stack.read stack pointer
-            let popped = Stack.pop pointer
-            let second = Stack.read stack popped
-            // Each group: stacks (B, k, L, H, W), pointers (B, k, L), memory (B, k, mem) or None.
-            let routed (kind: CellKind) (count: int) (out: torch.Tensor) =
-                let k = int64 count
-                let stacks, pointers =
-                    match kind.Role, kind.Arity, spec.Stack with
-                    | Attention, ThreeInput, Reference -> Stack.write (stack.unsqueeze(1L)) (pointer.unsqueeze(1L)) out, pointer.unsqueeze(1L)
-                    | Attention, ThreeInput, Push ->
-                        let p = Stack.push pointer
-                        Stack.write (stack.unsqueeze(1L)) (p.unsqueeze(1L)) out, p.unsqueeze(1L)
-                    | Attention, FourInput, Reference -> Stack.write (stack.unsqueeze(1L)) (popped.unsqueeze(1L)) out, popped.unsqueeze(1L)
-                    | Attention, FourInput, Push ->
-                        let p = Stack.push (Stack.pop popped)
-                        Stack.write (stack.unsqueeze(1L)) (p.unsqueeze(1L)) out, p.unsqueeze(1L)
-                    | Answer, ThreeInput, _ -> stack.unsqueeze(1L), popped.unsqueeze(1L)
-                    | Answer, FourInput, _ -> stack.unsqueeze(1L), (Stack.pop popped).unsqueeze(1L)
-                let memoryOut = if kind.Role = Answer then Some out else None
-                stacks.expand(B, k, L, H, W), pointers.expand(B, k, L), memoryOut, k
-            let handInputs: HandModules.HandInputs =
-                { Stack = stack; Pointer = pointer; Knowledge = knowledgeLast; Text = c.Text; Memory = memory }
-            let hand (layer: HandModules.HandLayer) =
-                let o = layer.Apply handInputs
-                o.Stack.unsqueeze(1L), o.Pointer.unsqueeze(1L), o.Memory |> Option.map (fun m -> m.unsqueeze(1L)), 1L
             let cells =
                 match image, projections with
                 | Some image, Some(_, textProjection) ->
                     let inputs: CellGroup.CellInputs =
                         { Image = image; TextMap = textProjection.call c.Text; Memory = memory
-                          Attention1 = first; Attention2 = Some second }
-                    (groups |> List.map (fun g -> routed g.Kind g.Count (g.Forward(inputs, evaluation))))
-                    @ (concats |> List.map (fun g -> routed g.Kind g.Count (g.Forward inputs)))
-                | _ -> []
-            let results = cells @ (hands |> List.map hand)
-            let noOps = int64 noOpIndices.Length
-            let withNoOps (perGroup: torch.Tensor list) (noOpValue: torch.Tensor) =
-                let noOpPart = if noOps > 0L then [ noOpValue ] else []
-                torch.cat(Array.ofList (perGroup @ noOpPart), 1L)
-            let stacks = withNoOps [ for s, _, _, _ in results -> s ] (stack.unsqueeze(1L).expand(B, noOps, L, H, W))
-            let pointers = withNoOps [ for _, p, _, _ in results -> p ] (pointer.unsqueeze(1L).expand(B, noOps, L))
-            let noMemory k = torch.zeros([| B; k; int64 d.MemDim |], device = device)
-            let memories = withNoOps [ for _, _, m, k in results -> defaultArg m (noMemory k) ] (noMemory noOps)
-            let w = weights.unsqueeze(-1L)
-            let newStack = (stacks * w.unsqueeze(-1L).unsqueeze(-1L)).sum(1L)
-            let newPointer = Stack.sharpen (ModelSpec.pointer spec) ((pointers * w).sum(1L))
-            let newMemory = (memories * w).sum(1L)
-            let record = c.ModuleWeights, c.WordAttention, newPointer, Stack.read newStack newPointer
-            newStack, newPointer, newMemory, c.Text, record :: records
+                          Attention1 = Stack.read stack pointer; Attention2 = Some(Stack.read stack (Stack.pop pointer)) }
+                    Some inputs
+                | _ -> None
+            let next =
+                step
+                    { Weights = c.ModuleWeights.index_select(1L, order) // concat order
+                      Cells = cells
+                      Hand = { Stack = stack; Pointer = pointer; Knowledge = knowledgeLast; Text = c.Text; Memory = memory } }
+            let record = c.ModuleWeights, c.WordAttention, next.Pointer, Stack.read next.Stack next.Pointer
+            next.Stack, next.Pointer, next.Memory, c.Text, record :: records
+        // Each step in a dispose scope of its own: what it made and does not hand on is freed at
+        // once (autograd keeps what backward needs), not when the caller's scope ends.
+        let kept (stack, pointer, memory, text, records) =
+            let w, a, p, m = List.head records
+            [ stack; pointer; memory; text; w; a; p; m ]
 
         let _, _, memory, _, records =
-            List.fold step
+            List.fold (fun state t -> Tensors.scoped kept (fun () -> advance state t))
                 (initialStack, Stack.bottomPointer B L device, torch.zeros([| B; int64 d.MemDim |], device = device),
                  controller.InitialText B, [])
                 [ 0 .. d.Steps - 1 ]
@@ -202,6 +176,16 @@ type LnmnNetwork(spec: ModelSpec) as this =
           WordAttention = stackOf (fun (_, a, _, _) -> a)
           Pointers = stackOf (fun (_, _, p, _) -> p)
           AttentionMaps = stackOf (fun (_, _, _, m) -> m) }
+
+    /// The forward pass: all generic cells as one chain of nodes, stacks folded (`FusedStep`).
+    member this.Forward(batch: Batch, evaluation: NodeOps.NodeEvaluation) : ForwardResult =
+        let prepared = if groups.IsEmpty then None else Some(FusedCells.prepare evaluation groups)
+        this.Run(batch, FusedStep.apply stepModules prepared)
+
+    /// The forward pass as first written (`ReferenceStep`): what `Forward` is tested and benchmarked
+    /// against. Same parameters, same results up to float rounding.
+    member this.ReferenceForward(batch: Batch, evaluation: NodeOps.NodeEvaluation) : ForwardResult =
+        this.Run(batch, ReferenceStep.apply stepModules evaluation)
 
 /// The one function from a spec to a network.
 let compile (spec: ModelSpec) : LnmnNetwork =

@@ -47,15 +47,45 @@ let coefficients (weights: torch.Tensor) : torch.Tensor =
            (w Max - w Min) / 2.0
            w Product |], -1L)
 
+/// The four coefficient columns of a (k, 4) coefficient tensor, each shaped (1, k, 1, 1, 1) to
+/// scale a (B, k, H, W, C) node: computed once per forward, used at every step.
+type Columns = { A: torch.Tensor; B: torch.Tensor; C: torch.Tensor; D: torch.Tensor }
+
+let columns (coefficients: torch.Tensor) : Columns =
+    let c (i: int64) = coefficients.select(1L, i).reshape(1L, -1L, 1L, 1L, 1L)
+    { A = c 0L; B = c 1L; C = c 2L; D = c 3L }
+
 /// One node for k cells at once, channels last. x1, x2: (B, k or 1, H, W, C) or broadcastable to
-/// it; coefficients: (k, 4). Result (B, k, H, W, C') normalised over channels (the last dim: a
-/// reduction over a contiguous dim is several times faster than over a strided one).
+/// it. Result (B, k, H, W, C') normalised over channels (the last dim: a reduction over a
+/// contiguous dim is several times faster than over a strided one).
 /// The product term is folded into the larger input's scale, A·x1 + D·x1⊙x2 = x1⊙(A + D·x2),
 /// so multiplications by the smaller input (a text vector, a one-channel map) stay small.
+let private mix (c: Columns) (x1: torch.Tensor) (x2: torch.Tensor) : torch.Tensor =
+    Tensors.scoped List.singleton (fun () ->
+        let spread = c.C * (x1 - x2).abs()
+        let mixed =
+            if x1.numel() >= x2.numel() then x1 * (c.A + c.D * x2) + (c.B * x2 + spread)
+            else x2 * (c.B + c.D * x1) + (c.A * x1 + spread)
+        Tensors.l2Normalize -1L mixed)
+
+/// Above this many output elements a node keeps only its inputs for backward and computes the rest
+/// again there (`Recompute`). The paper's size has 48M per node and about eight such tensors saved
+/// per node evaluation, 15 GB a step; the built-in size has 330k, where recomputing only costs time.
+let private recomputeAbove = 1L <<< 22
+
+let private outputElements (tensors: torch.Tensor list) =
+    let rank = tensors |> List.map (fun t -> t.shape.Length) |> List.max
+    let padded (t: torch.Tensor) = Array.append (Array.create (rank - t.shape.Length) 1L) t.shape
+    tensors |> List.map padded |> List.reduce (Array.map2 max) |> Array.fold (*) 1L
+
+/// `mix`, recomputed in backward when its output is large.
+let mixColumns (c: Columns) (x1: torch.Tensor) (x2: torch.Tensor) : torch.Tensor =
+    if outputElements [ c.A; x1; x2 ] <= recomputeAbove then mix c x1 x2
+    else
+        match Recompute.apply (function [ a; b; cc; d; y1; y2 ] -> [ mix { A = a; B = b; C = cc; D = d } y1 y2 ] | _ -> invalidArg "inputs" "six tensors") [ c.A; c.B; c.C; c.D; x1; x2 ] with
+        | [ y ] -> y
+        | _ -> invalidOp "one output"
+
+/// `mixColumns` with coefficients (k, 4).
 let mixNode (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) : torch.Tensor =
-    let c (i: int64) = coefficients.select(1L, i).reshape(1L, -1L, 1L, 1L, 1L)
-    let spread = c 2L * (x1 - x2).abs()
-    let mixed =
-        if x1.numel() >= x2.numel() then x1 * (c 0L + c 3L * x2) + (c 1L * x2 + spread)
-        else x2 * (c 1L + c 3L * x1) + (c 0L * x1 + spread)
-    Tensors.l2Normalize -1L mixed
+    mixColumns (columns coefficients) x1 x2

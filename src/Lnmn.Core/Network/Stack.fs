@@ -40,3 +40,16 @@ let sharpen (sharpening: PointerSharpening) (pointer: torch.Tensor) : torch.Tens
     match sharpening with
     | Soft temperature -> (pointer / temperature).softmax(-1L)
     | Hard -> torch.nn.functional.one_hot(pointer.argmax(-1L), pointer.shape.[int (pointer.dim()) - 1]).to_type(pointer.dtype)
+
+/// The pointer a generic cell of `kind` leaves (and, for an attention cell, writes its map at), from
+/// the pointer p before the step and popped = pop p. Reference: attention cells write at p (3
+/// inputs) or at popped (4 inputs). Push: they push onto p (3 inputs) or onto pop popped (4 inputs).
+/// Answer cells pop what they read.
+let cellPointer (discipline: StackDiscipline) (kind: CellKind) (pointer: torch.Tensor) (popped: torch.Tensor) =
+    match kind.Role, kind.Arity, discipline with
+    | Attention, ThreeInput, Reference -> pointer
+    | Attention, ThreeInput, Push -> push pointer
+    | Attention, FourInput, Reference -> popped
+    | Attention, FourInput, Push -> push (pop popped)
+    | Answer, ThreeInput, _ -> popped
+    | Answer, FourInput, _ -> pop popped

@@ -45,14 +45,14 @@ let createState (spec: TrainingSpec) (network: LnmnNetwork) =
 let setLearningRate (optimiser: Modules.Adam) (rate: float) =
     for group in optimiser.ParamGroups do group.LearningRate <- rate
 
-let private withFrozen (parameters: Modules.Parameter list) (body: unit -> 'T) =
+let withFrozen (parameters: Modules.Parameter list) (body: unit -> 'T) =
     for p in parameters do p.requires_grad <- false
     try body () finally for p in parameters do p.requires_grad <- true
 
 let private accuracy (logits: torch.Tensor) (answers: torch.Tensor) =
     logits.argmax(-1L).eq(answers).to_type(torch.float32).mean().item<float32>() |> float
 
-let private metrics (loss: torch.Tensor) (crossEntropy: torch.Tensor) (result: ForwardResult) answers =
+let metrics (loss: torch.Tensor) (crossEntropy: torch.Tensor) (result: ForwardResult) answers =
     let perStep = Objectives.moduleEntropyPerStep result.ModuleWeights
     { Loss = loss.item<float32>() |> float
       CrossEntropy = crossEntropy.item<float32>() |> float
@@ -62,7 +62,7 @@ let private metrics (loss: torch.Tensor) (crossEntropy: torch.Tensor) (result: F
       GradientNorms = [] }
 
 /// The gradient's L2 norm per top-level part of the network, after a backward pass.
-let private gradientNorms (network: LnmnNetwork) =
+let gradientNorms (network: LnmnNetwork) =
     network.named_parameters()
     |> Seq.filter (fun struct (_, p) -> not (isNull p.grad))
     |> Seq.groupBy (fun struct (name, _) -> name.Split('.').[0])
@@ -74,35 +74,52 @@ let private stepIfFinite (optimiser: torch.optim.Optimizer) (m: StepMetrics) =
     if StepMetrics.isFinite m then optimiser.step () |> ignore
     m
 
-let private weightObjective spec lambdaW (state: TrainingState) (batch: LabelledBatch) =
-    let result = state.Network.Forward(batch.Input, NodeOps.NodeEvaluation.soft)
+/// How a step runs the network: `LnmnNetwork.Forward`, or its `ReferenceForward` (the bench
+/// times both).
+type ForwardPass = LnmnNetwork -> Batch -> ForwardResult
+
+let forward: ForwardPass = fun network batch -> network.Forward(batch, NodeOps.NodeEvaluation.soft)
+let referenceForward: ForwardPass = fun network batch -> network.ReferenceForward(batch, NodeOps.NodeEvaluation.soft)
+
+let private weightObjectiveWith (pass: ForwardPass) spec lambdaW (state: TrainingState) (batch: LabelledBatch) =
+    let result = pass state.Network batch.Input
     let ce = torch.nn.functional.cross_entropy(result.Logits, batch.Answers)
     Objectives.weightLoss spec.EntropyScaling lambdaW ce result.ModuleWeights, ce, result
 
-let private alphaObjective spec (state: TrainingState) (batch: LabelledBatch) =
-    let result = state.Network.Forward(batch.Input, NodeOps.NodeEvaluation.soft)
+let private weightObjective spec lambdaW state batch = weightObjectiveWith forward spec lambdaW state batch
+
+let private alphaObjectiveWith (pass: ForwardPass) spec (state: TrainingState) (batch: LabelledBatch) =
+    let result = pass state.Network batch.Input
     let ce = torch.nn.functional.cross_entropy(result.Logits, batch.Answers)
     let alphas = state.Network.AlphaParameters() |> List.map (fun a -> a :> torch.Tensor)
     Objectives.alphaLoss spec.LambdaOp ce alphas, ce, result
 
-/// One Adam step on the weights: CE − λ_w · entropy of w(t), on a training batch.
-let weightStep (spec: TrainingSpec) (lambdaW: float) (state: TrainingState) (batch: LabelledBatch) : StepMetrics =
+let private alphaObjective spec state batch = alphaObjectiveWith forward spec state batch
+
+/// `weightStep` with the network run by `pass`.
+let weightStepWith (pass: ForwardPass) (spec: TrainingSpec) (lambdaW: float) (state: TrainingState) (batch: LabelledBatch) : StepMetrics =
     use _ = torch.NewDisposeScope()
     withFrozen (state.Network.AlphaParameters()) (fun () ->
         state.WeightOptimiser.zero_grad ()
-        let loss, ce, result = weightObjective spec lambdaW state batch
+        let loss, ce, result = weightObjectiveWith pass spec lambdaW state batch
         loss.backward ()
         { metrics loss ce result batch.Answers with GradientNorms = gradientNorms state.Network }
         |> stepIfFinite state.WeightOptimiser)
 
-/// One first-order Adam step on α: CE − λ_op · Σ ‖σ(α)‖₂/‖σ(α)‖₁, on an architecture batch.
-let alphaStep (spec: TrainingSpec) (state: TrainingState) (batch: LabelledBatch) : StepMetrics =
+/// One Adam step on the weights: CE − λ_w · entropy of w(t), on a training batch.
+let weightStep spec lambdaW state batch = weightStepWith forward spec lambdaW state batch
+
+/// `alphaStep` with the network run by `pass`.
+let alphaStepWith (pass: ForwardPass) (spec: TrainingSpec) (state: TrainingState) (batch: LabelledBatch) : StepMetrics =
     use _ = torch.NewDisposeScope()
     withFrozen (state.Network.WeightParameters()) (fun () ->
         state.AlphaOptimiser.zero_grad ()
-        let loss, ce, result = alphaObjective spec state batch
+        let loss, ce, result = alphaObjectiveWith pass spec state batch
         loss.backward ()
         metrics loss ce result batch.Answers |> stepIfFinite state.AlphaOptimiser)
+
+/// One first-order Adam step on α: CE − λ_op · Σ ‖σ(α)‖₂/‖σ(α)‖₁, on an architecture batch.
+let alphaStep spec state batch = alphaStepWith forward spec state batch
 
 let private grads (loss: torch.Tensor) (inputs: torch.Tensor list) =
     torch.autograd.grad([| loss |], Array.ofList inputs) |> List.ofSeq

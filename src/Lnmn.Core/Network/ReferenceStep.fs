@@ -1,0 +1,46 @@
+/// The step as first written, kept as the reference `FusedStep` is tested and benchmarked
+/// against: every module's stack (B, M, L, H, W), pointer (B, M, L) and memory (B, M, mem) are
+/// materialised, then summed under the module weights; each cell group runs on its own.
+module Lnmn.Core.Network.ReferenceStep
+
+open TorchSharp
+open Lnmn.Core.Specs
+open Lnmn.Core.Network.StepModules
+
+let apply (modules: StepModules) (evaluation: NodeOps.NodeEvaluation) (inputs: StepInputs) : StepOutputs =
+    let d = modules.Spec.Dims
+    let stack, pointer = inputs.Hand.Stack, inputs.Hand.Pointer
+    let B, L, H, W = stack.shape.[0], stack.shape.[1], stack.shape.[2], stack.shape.[3]
+    let popped = Stack.pop pointer
+    // Each group: stacks (B, k, L, H, W), pointers (B, k, L), memory (B, k, mem) or None.
+    let routed (kind: CellKind) (count: int) (out: torch.Tensor) =
+        let k = int64 count
+        let p = Stack.cellPointer modules.Spec.Stack kind pointer popped
+        let stacks =
+            match kind.Role with
+            | Attention -> Stack.write (stack.unsqueeze(1L)) (p.unsqueeze(1L)) out
+            | Answer -> stack.unsqueeze(1L)
+        let memoryOut = if kind.Role = Answer then Some out else None
+        stacks.expand(B, k, L, H, W), p.unsqueeze(1L).expand(B, k, L), memoryOut, k
+    let hand (layer: HandModules.HandLayer) =
+        let o = layer.Apply inputs.Hand
+        o.Stack.unsqueeze(1L), o.Pointer.unsqueeze(1L), o.Memory |> Option.map (fun m -> m.unsqueeze(1L)), 1L
+    let cells =
+        match inputs.Cells with
+        | Some cellInputs ->
+            (modules.Groups |> List.map (fun g -> routed g.Kind g.Count (g.Forward(cellInputs, evaluation))))
+            @ (modules.Concats |> List.map (fun g -> routed g.Kind g.Count (g.Forward cellInputs)))
+        | None -> []
+    let results = cells @ (modules.Hands |> List.map hand)
+    let noOps = int64 modules.NoOps
+    let withNoOps (perGroup: torch.Tensor list) (noOpValue: torch.Tensor) =
+        let noOpPart = if noOps > 0L then [ noOpValue ] else []
+        torch.cat(Array.ofList (perGroup @ noOpPart), 1L)
+    let stacks = withNoOps [ for s, _, _, _ in results -> s ] (stack.unsqueeze(1L).expand(B, noOps, L, H, W))
+    let pointers = withNoOps [ for _, p, _, _ in results -> p ] (pointer.unsqueeze(1L).expand(B, noOps, L))
+    let noMemory k = torch.zeros([| B; k; int64 d.MemDim |], device = stack.device)
+    let memories = withNoOps [ for _, _, m, k in results -> defaultArg m (noMemory k) ] (noMemory noOps)
+    let w = inputs.Weights.unsqueeze(-1L)
+    { Stack = (stacks * w.unsqueeze(-1L).unsqueeze(-1L)).sum(1L)
+      Pointer = Stack.sharpen (ModelSpec.pointer modules.Spec) ((pointers * w).sum(1L))
+      Memory = (memories * w).sum(1L) }
