@@ -14,7 +14,7 @@ open Lnmn.Tests.TestUtil
 let dataDir =
     lazy
         (let dir = Path.Combine(Path.GetTempPath(), $"lnmn-tests-data-{Environment.ProcessId}")
-         BuiltIn.ensure { BuiltInOptions.defaults with TrainScenes = 60; ValScenes = 20 } dir |> ignore
+         BuiltIn.ensure { BuiltInOptions.defaults with TrainScenes = 60; ValScenes = 20; QuestionsPerScene = 5 } dir |> ignore
          dir)
 
 let freshDir name =
