@@ -17,8 +17,20 @@ let private fail (message: string) =
     eprintfn "lnmn-train: %s" message
     1
 
+/// What `lnmn-train --help` says before the training options.
+let private subcommands =
+    String.concat "\n"
+        [ "lnmn-train [options] trains (options below). Other commands, each with its own --help:"
+          "  eval --checkpoint CKPT       score a checkpoint: soft and hard-max α, per category; --op-ablation (Table 7)"
+          "  report RUN|CKPT              tables, formulas, α and IG heat maps, attention maps, curves as HTML and PNG"
+          "  compare                      Stack-NMN, LNMN-9/11/14 and the paper's ablations, one seed, equal budgets"
+          "  learning-curve               LNMN-11 and Stack-NMN side by side: accuracy against questions seen and time"
+          "  generate --out DIR           write a built-in dataset in CLEVR's layout"
+          "  validate DIR                 check a dataset directory" ]
+
 let private parse<'T when 'T :> IArgParserTemplate> name (argv: string[]) =
-    let parser = ArgumentParser.Create<'T>(programName = name, errorHandler = ProcessExiter())
+    let help = if name = "lnmn-train" then Some subcommands else None
+    let parser = ArgumentParser.Create<'T>(programName = name, ?helpTextMessage = help, errorHandler = ProcessExiter())
     parser.ParseCommandLine(argv)
 
 let private train argv =
