@@ -62,6 +62,20 @@ let gitCommit () =
         if p.ExitCode = 0 then out else "unknown"
     with _ -> "unknown"
 
+/// Holds a run folder for one process: `.lock` is locked exclusively (the OS drops the lock when the
+/// process ends, even by SIGKILL, so a killed run never blocks its resume) and `.lock-owner` says
+/// who holds it. Error, in one line, when another live process holds the folder.
+let lock (root: string) : Result<IDisposable, string> =
+    Directory.CreateDirectory root |> ignore
+    let owner = Path.Combine(root, ".lock-owner")
+    try
+        let held = new FileStream(Path.Combine(root, ".lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None)
+        File.WriteAllText(owner, $"{Environment.ProcessId} {Environment.MachineName} {DateTime.UtcNow:O}")
+        Ok held
+    with :? IOException ->
+        let holder = try (File.ReadAllText owner).Split(' ').[0] with _ -> "another process"
+        Error $"{root} is in use by process {holder}: wait for it to finish, or choose another --run-dir"
+
 /// Keeps the lines of a JSONL file for which `keep` holds (on resume: those before the checkpoint).
 let truncateJsonl (path: string) (keep: JsonElement -> bool) =
     if File.Exists path then

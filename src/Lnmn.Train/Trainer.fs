@@ -273,6 +273,7 @@ let run (config: TrainConfig) : Result<RunSummary, string> =
         else
             let root = config.RunDir |> Option.defaultWith (fun () -> defaultRunDirectory config label)
             let paths = RunFolder.paths root
+            use! _ = RunFolder.lock root
             do! if not config.Resume && File.Exists paths.Checkpoint then
                     Error $"{root} already holds a run: add --resume to continue it, or choose another --run-dir"
                 else Ok()

@@ -93,6 +93,30 @@ let tests =
             Expect.isError (config [ "--run-dir"; run; "--data"; dataDir.Force(); "--size"; "small" ] |> Result.bind Trainer.run) "would overwrite"
         }
 
+        test "a run folder held by a live process is refused in one line; a killed holder's lock does not block" {
+            let run = freshDir "locked"
+            let args = [ "--data"; dataDir.Force(); "--size"; "small"; "--map-dim"; "16"; "-T"; "2"; "--threads"; "1"; "--run-dir"; run; "--max-steps"; "1" ]
+            match RunFolder.lock run with
+            | Error e -> failtestf "the first lock: %s" e
+            | Ok held ->
+                let code, _, err = runCli args
+                held.Dispose()
+                Expect.equal code 1 "refused"
+                Expect.equal (err.Trim().Split('\n').Length) 1 $"one line: {err}"
+                Expect.stringContains err run "names the folder"
+                Expect.stringContains err (string Environment.ProcessId) "names the process holding it"
+                Expect.isFalse (File.Exists(Path.Combine(run, "config.json"))) "nothing written"
+            // A holder killed with SIGKILL: the OS drops its lock.
+            use holder = Process.Start(ProcessStartInfo("flock", [ Path.Combine(run, ".lock"); "sleep"; "60" ], UseShellExecute = false))
+            Threading.Thread.Sleep 500
+            let codeWhileHeld, _, _ = runCli args
+            Expect.equal codeWhileHeld 1 "refused while the holder lives"
+            holder.Kill true // flock and the sleep that inherits its locked descriptor
+            holder.WaitForExit()
+            let code, _, err = runCli args
+            Expect.equal code 0 $"trains once the holder is killed ({err})"
+        }
+
         test "bad options give a usage error and no stack trace" {
             for args in [ [ "--ablation"; "10" ]; [ "--epochs"; "0" ]; [ "--no-such-option" ]; [ "--device"; "tpu" ]
                           [ "--batch-size"; "x" ]; [ "--data"; "/no/such/dir" ]; [ "--resume" ] ] do
