@@ -97,6 +97,13 @@ type MetricsLog(paths: Paths) =
         for k, v in fields do
             if Double.IsFinite v then board.add_scalar($"{prefix}/{k}", float32 v, step)
 
+    /// Puts every line written so far on the disk (fsync), so that a checkpoint written next never
+    /// claims a step whose metrics could still be lost.
+    member _.Sync() =
+        for writer in [ steps; epochs; evals ] do
+            writer.Flush()
+            (writer.BaseStream :?> FileStream).Flush true
+
     member _.Step(step: int, fields) = write steps "step" step (("step", float step) :: fields) []
     member _.Epoch(epoch: int, fields) = write epochs "epoch" epoch (("epoch", float epoch) :: fields) []
     member _.Evaluation(step: int, fields) = write evals "eval" step (("step", float step) :: fields) []

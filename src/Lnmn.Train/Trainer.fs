@@ -111,6 +111,7 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
     let display = ProgressDisplay.ProgressDisplay(start.GlobalStep, training.BatchSize)
     let trainingClock = Diagnostics.Stopwatch()
     let save (progress: Checkpoint.Progress) =
+        log.Sync()
         let metadata: Checkpoint.Metadata =
             { Model = spec; Training = training
               Words = List.ofArray data.Dataset.Vocabulary.Tokens; Answers = List.ofArray data.Dataset.Vocabulary.Answers
@@ -291,6 +292,9 @@ let run (config: TrainConfig) : Result<RunSummary, string> =
                         RunFolder.truncateJsonl paths.EvalMetrics (fun e -> e.GetProperty("step").GetDouble() <= float p.GlobalStep)
                         p)
                 | None ->
+                    // Metrics left by a run killed before its first checkpoint would be doubled.
+                    for stale in [ paths.StepMetrics; paths.EpochMetrics; paths.EvalMetrics ] do File.Delete stale
+                    if Directory.Exists paths.TensorBoard then Directory.Delete(paths.TensorBoard, true)
                     writeConfig paths config spec training data
                     Ok Checkpoint.Progress.start
             printfn "run folder: %s" root

@@ -71,6 +71,33 @@ let tests =
             Expect.equal (File.ReadAllText(Path.Combine(resumed, "eval.md"))) (File.ReadAllText(Path.Combine(whole, "eval.md"))) "same final evaluation"
         }
 
+        test "killed with SIGKILL at random moments and resumed each time, a run's metrics equal an uninterrupted run's line for line" {
+            let whole, killed = freshDir "uninterrupted", freshDir "killed"
+            let args dir = [ "--data"; dataDir.Force(); "--size"; "small"; "-T"; "3"; "--epochs"; "30"; "--threads"; "1"; "--run-dir"; dir; "--seed"; "5" ]
+            let code, _, err = runCli (args whole)
+            Expect.equal code 0 $"uninterrupted ({err})"
+            let checkpoint = Path.Combine(killed, "checkpoints", "last.ckpt")
+            let resume () = if File.Exists checkpoint then [ "--resume" ] else []
+            let random = Random 11
+            let mutable kills = 0
+            for _ in 1 .. 4 do
+                let psi = ProcessStartInfo("dotnet", Path.Combine(AppContext.BaseDirectory, "lnmn-train.dll") :: args killed @ resume (), RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
+                use p = Process.Start psi
+                p.OutputDataReceived.Add ignore
+                p.ErrorDataReceived.Add ignore
+                p.BeginOutputReadLine()
+                p.BeginErrorReadLine()
+                if not (p.WaitForExit(random.Next(1500, 7000))) then
+                    p.Kill true
+                    kills <- kills + 1
+                p.WaitForExit()
+            Expect.isGreaterThan kills 0 "killed at least once"
+            let code, _, err = runCli (args killed @ resume ())
+            Expect.equal code 0 $"resumed to the end ({err})"
+            for file in [ "metrics-steps.jsonl"; "metrics-epochs.jsonl" ] do
+                Expect.sequenceEqual (lines (Path.Combine(killed, file))) (lines (Path.Combine(whole, file))) file
+        }
+
         test "a checkpoint cut in half is refused with a clear error" {
             let run = freshDir "cut"
             train run [ "--max-steps"; "2" ] |> ignore
