@@ -125,6 +125,48 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
         Checkpoint.save paths.Checkpoint metadata state
     let progress epoch step (loss, accuracy, batches) : Checkpoint.Progress =
         { Epoch = epoch; BatchInEpoch = batches; GlobalStep = step; EpochLossSum = loss; EpochAccuracySum = accuracy }
+    /// One batch of Algorithm 2 in its own dispose scope: (step, epoch sums) after it, or why it stopped.
+    let trainOne epoch (indices: int[]) (step: int) (sums: float * float * int) : Result<int * (float * float * int), string> =
+        use _ = torch.NewDisposeScope()
+        trainingClock.Start()
+        let trainBatch = batch device data.Train indices
+        let archBatch =
+            lazy (batch device data.Architecture (architectureIndices training.Seed step training.BatchSize data.Architecture.Examples.Length))
+        let lambdaW = defaultArg training.LambdaWScale 1.0 * EntropySchedule.lambda plannedSteps step
+        let alpha =
+            if AlphaSchedule.isSearching training.AlphaWarmup step plannedSteps then
+                Steps.architectureStep training lambdaW state trainBatch archBatch
+            else None
+        Steps.setLearningRate state.WeightOptimiser
+            (training.Weights.LearningRate * LearningRateDecay.factor training.WeightLearningRateDecay step plannedSteps)
+        let weights = Steps.weightStep training lambdaW state trainBatch
+        let alphaFinite = alpha |> Option.forall Steps.StepMetrics.isFinite
+        if not (alphaFinite && Steps.StepMetrics.isFinite weights) then
+            let loss = match alpha with Some a when not alphaFinite -> a.Loss | _ -> weights.Loss
+            Error $"loss became {loss} at epoch {epoch + 1}, step {step + 1}: training stopped; the last good checkpoint is kept at {paths.Checkpoint}"
+        else
+            let step = step + 1
+            trainingClock.Stop()
+            match config.EvalEvery with
+            | Some every when step % every = 0 ->
+                let v = Scoring.score device state.Network NodeOps.NodeEvaluation.soft training.BatchSize data.Validation
+                log.Evaluation(step, [ "questions", float (step * training.BatchSize); "seconds", trainingClock.Elapsed.TotalSeconds
+                                       "val_accuracy", Evaluation.Accuracy.percent v.Overall ])
+            | _ -> ()
+            if step = 1 && Steps.hasAlpha state then
+                AtomicFile.writeAllText paths.AlphaStepOne (SpecJson.serialize (Lnmn.Analysis.AlphaReadout.read state.Network))
+            log.Step(step,
+                [ "epoch", float epoch; "lambda_w", lambdaW; "loss", weights.Loss; "cross_entropy", weights.CrossEntropy
+                  "accuracy", weights.Accuracy; "module_entropy", weights.ModuleEntropy
+                  "lr", training.Weights.LearningRate * LearningRateDecay.factor training.WeightLearningRateDecay (step - 1) plannedSteps ]
+                @ [ for t, h in List.indexed weights.ModuleEntropyPerStep -> $"module_entropy_t{t + 1}", h ]
+                @ [ for part, norm in weights.GradientNorms -> $"grad_norm_{part}", norm ]
+                @ [ for a in Option.toList alpha do yield! [ "alpha_loss", a.Loss; "alpha_cross_entropy", a.CrossEntropy ] ])
+            display.Update { Epoch = epoch; Epochs = training.Epochs; Step = step; TotalSteps = totalSteps; Loss = weights.Loss; Accuracy = weights.Accuracy }
+            let loss, acc, n = sums
+            let sums = loss + weights.Loss, acc + weights.Accuracy, n + 1
+            if step % checkpointEvery = 0 then save (progress epoch step sums)
+            Ok(step, sums)
     let rec epochs epoch (step: int) =
         if epoch >= training.Epochs || step >= totalSteps then Ok step
         else
@@ -134,46 +176,10 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
                 if b >= order.Length then Ok(step, sums)
                 elif step >= totalSteps then Ok(step, sums)
                 else
-                    use _ = torch.NewDisposeScope()
-                    trainingClock.Start()
-                    let trainBatch = batch device data.Train order.[b]
-                    let archBatch =
-                        lazy (batch device data.Architecture (architectureIndices training.Seed step training.BatchSize data.Architecture.Examples.Length))
-                    let lambdaW = defaultArg training.LambdaWScale 1.0 * EntropySchedule.lambda plannedSteps step
-                    let alpha =
-                        if AlphaSchedule.isSearching training.AlphaWarmup step plannedSteps then
-                            Steps.architectureStep training lambdaW state trainBatch archBatch
-                        else None
-                    Steps.setLearningRate state.WeightOptimiser
-                        (training.Weights.LearningRate * LearningRateDecay.factor training.WeightLearningRateDecay step plannedSteps)
-                    let weights = Steps.weightStep training lambdaW state trainBatch
-                    let alphaFinite = alpha |> Option.forall Steps.StepMetrics.isFinite
-                    if not (alphaFinite && Steps.StepMetrics.isFinite weights) then
-                        let loss = match alpha with Some a when not alphaFinite -> a.Loss | _ -> weights.Loss
-                        Error $"loss became {loss} at epoch {epoch + 1}, step {step + 1}: training stopped; the last good checkpoint is kept at {paths.Checkpoint}"
-                    else
-                        let step = step + 1
-                        trainingClock.Stop()
-                        match config.EvalEvery with
-                        | Some every when step % every = 0 ->
-                            let v = Scoring.score device state.Network NodeOps.NodeEvaluation.soft training.BatchSize data.Validation
-                            log.Evaluation(step, [ "questions", float (step * training.BatchSize); "seconds", trainingClock.Elapsed.TotalSeconds
-                                                   "val_accuracy", Evaluation.Accuracy.percent v.Overall ])
-                        | _ -> ()
-                        if step = 1 && Steps.hasAlpha state then
-                            AtomicFile.writeAllText paths.AlphaStepOne (SpecJson.serialize (Lnmn.Analysis.AlphaReadout.read state.Network))
-                        log.Step(step,
-                            [ "epoch", float epoch; "lambda_w", lambdaW; "loss", weights.Loss; "cross_entropy", weights.CrossEntropy
-                              "accuracy", weights.Accuracy; "module_entropy", weights.ModuleEntropy
-                              "lr", training.Weights.LearningRate * LearningRateDecay.factor training.WeightLearningRateDecay (step - 1) plannedSteps ]
-                            @ [ for t, h in List.indexed weights.ModuleEntropyPerStep -> $"module_entropy_t{t + 1}", h ]
-                            @ [ for part, norm in weights.GradientNorms -> $"grad_norm_{part}", norm ]
-                            @ [ for a in Option.toList alpha do yield! [ "alpha_loss", a.Loss; "alpha_cross_entropy", a.CrossEntropy ] ])
-                        display.Update { Epoch = epoch; Epochs = training.Epochs; Step = step; TotalSteps = totalSteps; Loss = weights.Loss; Accuracy = weights.Accuracy }
-                        let loss, acc, n = sums
-                        let sums = loss + weights.Loss, acc + weights.Accuracy, n + 1
-                        if step % checkpointEvery = 0 then save (progress epoch step sums)
-                        batches (b + 1) step sums
+                    // Not inside the dispose scope: the call stays in tail position over thousands of batches.
+                    match trainOne epoch order.[b] step sums with
+                    | Error e -> Error e
+                    | Ok(step, sums) -> batches (b + 1) step sums
             let resumedSums = if epoch = start.Epoch then start.EpochLossSum, start.EpochAccuracySum, first else 0.0, 0.0, 0
             match batches first step resumedSums with
             | Error e -> Error e
