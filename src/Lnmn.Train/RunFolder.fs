@@ -114,23 +114,20 @@ type MetricsLog(paths: Paths) =
             epochs.Dispose()
             evals.Dispose()
 
-/// (epoch, train accuracy, validation accuracy) from metrics-epochs.jsonl.
-let readEpochAccuracies (paths: Paths) =
-    if not (File.Exists paths.EpochMetrics) then []
+/// One value per line of a JSONL file, made from the line's numeric fields (none if it is absent).
+let private readNumbers (path: string) (row: (string -> float) -> 'T) =
+    if not (File.Exists path) then []
     else
-        [ for line in File.ReadAllLines paths.EpochMetrics do
+        [ for line in File.ReadAllLines path do
             if line <> "" then
                 use doc = JsonDocument.Parse line
                 let e = doc.RootElement
-                yield int (e.GetProperty("epoch").GetDouble()), e.GetProperty("train_accuracy").GetDouble(), e.GetProperty("val_accuracy").GetDouble() ]
+                yield row (fun name -> e.GetProperty(name).GetDouble()) ]
+
+/// (epoch, train accuracy, validation accuracy) from metrics-epochs.jsonl.
+let readEpochAccuracies (paths: Paths) =
+    readNumbers paths.EpochMetrics (fun number -> int (number "epoch"), number "train_accuracy", number "val_accuracy")
 
 /// (step, questions seen, training seconds, validation accuracy) from metrics-evals.jsonl.
 let readEvaluations (paths: Paths) =
-    if not (File.Exists paths.EvalMetrics) then []
-    else
-        [ for line in File.ReadAllLines paths.EvalMetrics do
-            if line <> "" then
-                use doc = JsonDocument.Parse line
-                let e = doc.RootElement
-                let number (name: string) = e.GetProperty(name).GetDouble()
-                yield int (number "step"), number "questions", number "seconds", number "val_accuracy" ]
+    readNumbers paths.EvalMetrics (fun number -> int (number "step"), number "questions", number "seconds", number "val_accuracy")
