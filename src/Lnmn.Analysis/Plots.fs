@@ -20,6 +20,9 @@ let selfContained (f: Figure) = render PlotlyJSReference.Full f
 /// The page loading plotly.js from `scriptPath` (e.g. "plotly.min.js" next to it: see `plotlyJs`).
 let sharingScript (scriptPath: string) (f: Figure) = render (PlotlyJSReference.CDN scriptPath) f
 
+/// A page without plotly's toolbar, which a still image cannot use (for screenshots).
+let still (page: string) = page.Replace("</head>", "<style>.modebar-container{display:none!important}</style></head>")
+
 /// The plotly.js that Plotly.NET carries, to write once next to pages that share it.
 let plotlyJs () =
     let assembly = typeof<GenericChart>.Assembly
@@ -100,10 +103,13 @@ let attentionMapsFigure (title: string) (trace: Trace.QuestionTrace) =
 /// Validation accuracy of several runs against questions seen (left) and training seconds (right);
 /// each run's points are (questions, seconds, accuracy %).
 let learningCurvesFigure (runs: (string * (float * float * float) list) list) =
+    let colours = [ "#1f77b4"; "#d62728"; "#2ca02c"; "#9467bd" ]
     let panel (x: float * float * float -> float) (axis: string) (legend: bool) =
         runs
-        |> List.map (fun (name, points) ->
-            Chart.Line(x = (points |> List.map x), y = (points |> List.map (fun (_, _, a) -> a)), Name = name, ShowMarkers = true, ShowLegend = legend))
+        |> List.mapi (fun i (name, points) ->
+            let colour = Color.fromString colours[i % colours.Length]
+            Chart.Line(x = (points |> List.map x), y = (points |> List.map (fun (_, _, a) -> a)), Name = name, ShowMarkers = true,
+                       ShowLegend = legend, LineColor = colour, MarkerColor = colour))
         |> Chart.combine
         |> Chart.withXAxisStyle axis
         |> Chart.withYAxisStyle "validation accuracy (%)"

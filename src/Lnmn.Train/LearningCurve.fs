@@ -88,7 +88,11 @@ let run (settings: Settings) : Result<string list, string> =
             match Lnmn.Analysis.Chromium.find () with
             | None -> "(no PNG: no chromium on PATH)"
             | Some browser ->
-                match Lnmn.Analysis.Chromium.screenshot browser (file "learning-curves.html") (file "learning-curves.png") (figure.Width, figure.Height) with
+                let still = file "learning-curves.still.html"
+                File.WriteAllText(still, Lnmn.Analysis.Plots.still (Lnmn.Analysis.Plots.selfContained figure))
+                let shot = Lnmn.Analysis.Chromium.screenshot browser still (file "learning-curves.png") (figure.Width, figure.Height)
+                File.Delete still
+                match shot with
                 | Ok() -> file "learning-curves.png"
                 | Error why -> $"(no PNG: {why})"
         printfn "%s" markdown

@@ -68,7 +68,7 @@ let private drawPictures (dir: string) (browser: string option) (pictures: Pictu
         let shoot (p: Picture) =
             // The picture without plotly's toolbar, which a still image cannot use.
             let still = Path.Combine(dir, p.Name + ".still.html")
-            File.WriteAllText(still, (page p).Replace("</head>", "<style>.modebar-container{display:none!important}</style></head>"))
+            File.WriteAllText(still, Plots.still (page p))
             let shot = Chromium.screenshot b still (Path.Combine(dir, p.Name + ".png")) (p.Figure.Width, p.Figure.Height)
             File.Delete still
             shot
