@@ -55,6 +55,12 @@ let badInputTests =
             | Error e -> Expect.stringContains (DataError.describe e) "question 1: truncated JSON" "names question 1"
             | Ok _ -> failtest "accepted a truncated file"
         }
+        test "a question nested 100,000 levels deep says so, with the limit; a flat non-object says it is not an object" {
+            let deep = String.replicate 100_000 "[" + String.replicate 100_000 "]"
+            Expect.stringContains (readError [ deep ]) "question 0: nested more than 64 levels deep (the limit)" "deep"
+            Expect.stringContains (readError [ goodQuestion; "[1, 2]" ]) "question 1: is not a JSON object" "flat array"
+            Expect.stringContains (readError [ goodQuestion; "\"text\"" ]) "question 1: is not a JSON object" "a string"
+        }
         test "invalid JSON inside a question" {
             Expect.stringContains (readError [ goodQuestion; goodQuestion.Replace("\"answer\": \"2\"", "\"answer\" \"2\"") ]) "question 1: invalid JSON" "line" }
         test "missing field" {
@@ -83,6 +89,44 @@ let badInputTests =
             match Features.openHdf5 doubles with
             | Error e -> Expect.stringContains (DataError.describe e) "expected float32" "dtype"
             | Ok _ -> failtest "accepted float64"
+        }
+        test "an unreadable feature file says what it holds: empty, not HDF5, or a truncated HDF5 file" {
+            let dir = temporaryDirectory ()
+            let message (path: string) =
+                match Features.openHdf5 path with
+                | Error e -> DataError.describe e
+                | Ok _ -> failtestf "%s was accepted" path
+            let empty = Path.Combine(dir, "empty.h5")
+            File.WriteAllBytes(empty, [||])
+            Expect.stringContains (message empty) "an empty file (0 bytes)" "empty"
+            let text = Path.Combine(dir, "text.h5")
+            File.WriteAllText(text, "these are not features")
+            Expect.stringContains (message text) "not an HDF5 file (no HDF5 signature in its 22 bytes)" "text"
+            let whole = Path.Combine(dir, "whole.h5")
+            writeFeatures whole (H5Dataset<float32[]>((Array.zeroCreate 64: float32[]), fileDims = [| 4UL; 1UL; 4UL; 4UL |]))
+            let cut = Path.Combine(dir, "cut.h5")
+            File.WriteAllBytes(cut, (File.ReadAllBytes whole).[.. 99])
+            Expect.stringContains (message cut) "an HDF5 file that is truncated or damaged (100 bytes)" "truncated"
+        }
+        test "feature maps of another shape: the split that disagrees with the others is named, with both shapes" {
+            let dir = copyOfGenerated ()
+            let features split = (DatasetLayout.featureCandidates dir split).Head
+            // A third split, like val, so that two splits outvote the odd one.
+            File.Copy(DatasetLayout.questionsFile dir "val", DatasetLayout.questionsFile dir "test")
+            File.Copy(features "val", features "test")
+            let rows = DataGenerationTests.smallOptions.TrainScenes
+            File.Delete(features "train")
+            writeFeatures (features "train") (H5Dataset<float32[]>((Array.zeroCreate (rows * 3 * 16): float32[]), fileDims = [| uint64 rows; 3UL; 4UL; 4UL |]))
+            let problems = Validate.directory dir
+            Expect.equal problems.Length 1 $"one problem: {problems}"
+            Expect.stringContains problems.Head (features "train") "names train, the odd one"
+            Expect.stringContains problems.Head $"feature maps are 3×4×4, the other splits' are {Render.channels}×4×4" "both shapes"
+            // Two splits that disagree: neither is blamed, both are named.
+            File.Delete(DatasetLayout.questionsFile dir "test")
+            File.Delete(features "test")
+            let problems = Validate.directory dir
+            Expect.stringContains problems.Head (features "train") "names train"
+            Expect.stringContains problems.Head (features "val") "names val"
         }
         test "NaN and Inf in features name the row" {
             let dir = temporaryDirectory ()

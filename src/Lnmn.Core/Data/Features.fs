@@ -58,6 +58,23 @@ type private Hdf5Source(path: string, file: NativeFile, dataset: IH5Dataset, dim
             result
         member _.Dispose() = file.Dispose()
 
+/// What a file HDF5 cannot open holds: empty, no HDF5 signature (at offset 0, 512, 1024, … as the
+/// format allows for a user block), or a signature and a truncated or damaged rest.
+let private unreadableHdf5 (path: string) =
+    let signature = [| 0x89uy; 'H'B; 'D'B; 'F'B; '\r'B; '\n'B; 0x1auy; '\n'B |]
+    let length = FileInfo(path).Length
+    if length = 0L then "an empty file (0 bytes), not HDF5"
+    else
+        use stream = File.OpenRead path
+        let header = Array.zeroCreate<byte> 8
+        let signedAt offset =
+            offset + 8L <= length
+            && (stream.Seek(offset, SeekOrigin.Begin) |> ignore
+                stream.ReadAtLeast(Span header, 8, false) = 8 && header = signature)
+        let offsets = Seq.unfold (fun o -> if o + 8L <= length then Some(o, (if o = 0L then 512L else 2L * o)) else None) 0L
+        if Seq.exists signedAt offsets then $"an HDF5 file that is truncated or damaged ({length} bytes)"
+        else $"not an HDF5 file (no HDF5 signature in its {length} bytes)"
+
 /// Opens an HDF5 file holding (N, C, H, W) float32 under `features` or `data`.
 let openHdf5 (path: string) : Result<FeatureSource, DataError> =
     DataError.catch path (fun () ->
@@ -66,7 +83,7 @@ let openHdf5 (path: string) : Result<FeatureSource, DataError> =
                 H5File.OpenRead path
             with
             | :? FileNotFoundException -> DataError.fail path None "file not found"
-            | e when not (e :? DataException) -> DataError.fail path None $"not a readable HDF5 file ({e.GetType().Name})"
+            | e when not (e :? DataException) -> DataError.fail path None (unreadableHdf5 path)
         try
             let name =
                 match datasetNames |> List.tryFind (fun n -> file.LinkExists n) with

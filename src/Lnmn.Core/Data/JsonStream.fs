@@ -11,6 +11,9 @@ open System.Text.Json
 /// What one item of the array is called in error messages ("question", "scene").
 type ItemKind = string
 
+/// How deep an item may nest: System.Text.Json's default, which parses each item.
+let maxDepth = 64
+
 let private isSpace (b: byte) = b = 32uy || b = 10uy || b = 13uy || b = 9uy
 
 /// Finds the items of the array under `key` in the root object, one at a time.
@@ -29,6 +32,7 @@ type private ItemScanner(path: string, key: string, kind: ItemKind) =
     let mutable capturingString = false
     let mutable inTarget = false
     let mutable inItem = false
+    let mutable notAnObject = false
     let mutable found = false
     let mutable count = 0
     let mutable started = false
@@ -66,15 +70,19 @@ type private ItemScanner(path: string, key: string, kind: ItemKind) =
                         started <- true
                     match b with
                     | '"'B ->
+                        if inTarget && depth = 2 && not inItem then fail (Some $"{kind} {count}") "is not a JSON object"
                         inString <- true
                         if depth = 1 then
                             capturingString <- true
                             lastString.SetLength 0L
                     | '{'B | '['B ->
                         if inTarget && depth = 2 then
-                            if b <> '{'B then fail (Some $"{kind} {count}") "is not a JSON object"
+                            // Not failed yet: an item of arrays nested past the limit says so instead.
+                            notAnObject <- b <> '{'B
                             inItem <- true
                             item.SetLength 0L
+                        if inItem && depth - 2 >= maxDepth then
+                            fail (Some $"{kind} {count}") $"nested more than {maxDepth} levels deep (the limit)"
                         if depth = 1 && b = '['B && not found then
                             let s = lastString.ToArray()
                             if s.AsSpan().SequenceEqual(keyBytes) then
@@ -85,6 +93,7 @@ type private ItemScanner(path: string, key: string, kind: ItemKind) =
                         depth <- depth - 1
                         if depth < 0 then fail None "invalid JSON: unbalanced brackets"
                         if inTarget && depth = 2 && inItem then
+                            if notAnObject then fail (Some $"{kind} {count}") "is not a JSON object"
                             inItem <- false
                             item.WriteByte b
                             result <- Some(item.ToArray())

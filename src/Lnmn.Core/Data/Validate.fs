@@ -40,17 +40,21 @@ let directory (dir: string) : string list =
         | Ok dataset ->
             use _ = dataset
             let splits = [ dataset.Train; dataset.Val ] @ Option.toList dataset.Test
+            let shape (s: Dataset.SplitData) = s.Features.Channels, s.Features.Height, s.Features.Width
+            let shown (c, h, w) = $"{c}×{h}×{w}"
+            let shapes = splits |> List.countBy shape
             let featureProblems =
-                splits
-                |> List.choose (fun s ->
-                    if s.Features.Channels <> dataset.Train.Features.Channels
-                       || s.Features.Height <> dataset.Train.Features.Height
-                       || s.Features.Width <> dataset.Train.Features.Width then
-                        Some $"{s.Features.Path}: feature maps are {s.Features.Channels}×{s.Features.Height}×{s.Features.Width}, train's are {dataset.Train.Features.Channels}×{dataset.Train.Features.Height}×{dataset.Train.Features.Width}"
+                match shapes with
+                | [ _ ] -> splits |> List.choose (fun s -> match scanFeatures s.Features with Error e -> Some(DataError.describe e) | Ok() -> None)
+                | _ ->
+                    // Blame the splits that disagree with the majority; with no majority, name them all.
+                    let most = shapes |> List.maxBy snd
+                    if shapes |> List.filter (fun (_, n) -> n = snd most) |> List.length > 1 then
+                        [ "the splits' feature maps disagree: " + (splits |> List.map (fun s -> $"{s.Features.Path} is {shown (shape s)}") |> String.concat ", ") ]
                     else
-                        match scanFeatures s.Features with
-                        | Error e -> Some(DataError.describe e)
-                        | Ok() -> None)
+                        [ for s in splits do
+                              if shape s <> fst most then
+                                  yield $"{s.Features.Path}: feature maps are {shown (shape s)}, the other splits' are {shown (fst most)}" ]
             let sceneProblems =
                 [ for split in [ "train"; "val" ] do
                       let path = DatasetLayout.scenesFile dir split
