@@ -295,7 +295,7 @@ type CompareArgs =
         member a.Usage =
             match a with
             | Quick -> "smoke size: 1 epoch, at most 25 weight steps per model (minutes in all)."
-            | Epochs _ -> "epochs per model, the same for every model (default: 5 on the built-in dataset, the trainer's default with --data)."
+            | Epochs _ -> "epochs per model, the same for every model (default: 1 on the built-in dataset, the main job's budget; the trainer's default with --data)."
             | Max_Steps _ -> "at most this many weight steps per model (default: none; 25 with --quick)."
             | Out _ -> "output folder (default comparison): comparison.md, .csv, .html, .png and runs/."
             | Data _ -> "a CLEVR-layout directory (default: the built-in dataset)."
