@@ -83,13 +83,14 @@ let run (settings: Settings) : Result<string list, string> =
         AtomicFile.writeAllText (file "learning-curves.csv") csv
         AtomicFile.writeAllText (file "learning-curves.md") markdown
         let figure = Lnmn.Analysis.Plots.learningCurvesFigure curves
-        AtomicFile.writeAllText (file "learning-curves.html") (Lnmn.Analysis.Plots.selfContained figure)
+        let page = Lnmn.Analysis.Plots.selfContained figure
+        AtomicFile.writeAllText (file "learning-curves.html") page
         let png =
             match Lnmn.Analysis.Chromium.find () with
             | None -> "(no PNG: no chromium on PATH)"
             | Some browser ->
                 let still = file "learning-curves.still.html"
-                File.WriteAllText(still, Lnmn.Analysis.Plots.still (Lnmn.Analysis.Plots.selfContained figure))
+                File.WriteAllText(still, Lnmn.Analysis.Plots.still page)
                 let shot = Lnmn.Analysis.Chromium.screenshot browser still (file "learning-curves.png") (figure.Width, figure.Height)
                 File.Delete still
                 match shot with

@@ -115,6 +115,7 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
     let totalSteps = match config.MaxSteps with Some m -> min plannedSteps m | None -> plannedSteps
     let display = ProgressDisplay.ProgressDisplay(start.GlobalStep, training.BatchSize)
     let trainingClock = Diagnostics.Stopwatch()
+    let lambdaWAt step = defaultArg training.LambdaWScale 1.0 * EntropySchedule.lambda plannedSteps step
     let save (progress: Checkpoint.Progress) =
         log.Sync()
         let metadata: Checkpoint.Metadata =
@@ -132,13 +133,13 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
         let trainBatch = batch device data.Train indices
         let archBatch =
             lazy (batch device data.Architecture (architectureIndices training.Seed step training.BatchSize data.Architecture.Examples.Length))
-        let lambdaW = defaultArg training.LambdaWScale 1.0 * EntropySchedule.lambda plannedSteps step
+        let lambdaW = lambdaWAt step
         let alpha =
             if AlphaSchedule.isSearching training.AlphaWarmup step plannedSteps then
                 Steps.architectureStep training lambdaW state trainBatch archBatch
             else None
-        Steps.setLearningRate state.WeightOptimiser
-            (training.Weights.LearningRate * LearningRateDecay.factor training.WeightLearningRateDecay step plannedSteps)
+        let learningRate = training.Weights.LearningRate * LearningRateDecay.factor training.WeightLearningRateDecay step plannedSteps
+        Steps.setLearningRate state.WeightOptimiser learningRate
         let weights = Steps.weightStep training lambdaW state trainBatch
         let alphaFinite = alpha |> Option.forall Steps.StepMetrics.isFinite
         if not (alphaFinite && Steps.StepMetrics.isFinite weights) then
@@ -158,7 +159,7 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
             log.Step(step,
                 [ "epoch", float epoch; "lambda_w", lambdaW; "loss", weights.Loss; "cross_entropy", weights.CrossEntropy
                   "accuracy", weights.Accuracy; "module_entropy", weights.ModuleEntropy
-                  "lr", training.Weights.LearningRate * LearningRateDecay.factor training.WeightLearningRateDecay (step - 1) plannedSteps ]
+                  "lr", learningRate ]
                 @ [ for t, h in List.indexed weights.ModuleEntropyPerStep -> $"module_entropy_t{t + 1}", h ]
                 @ [ for part, norm in weights.GradientNorms -> $"grad_norm_{part}", norm ]
                 @ [ for a in Option.toList alpha do yield! [ "alpha_loss", a.Loss; "alpha_cross_entropy", a.CrossEntropy ] ])
@@ -190,7 +191,7 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
             | Ok(step, (loss, acc, n)) ->
                 let validation = Scoring.score device state.Network NodeOps.NodeEvaluation.soft training.BatchSize data.Validation
                 let valAccuracy = Evaluation.Accuracy.percent validation.Overall
-                log.Epoch(epoch, [ "lambda_w", defaultArg training.LambdaWScale 1.0 * EntropySchedule.lambda plannedSteps (step - 1); "train_loss", loss / float (max n 1); "train_accuracy", 100.0 * acc / float (max n 1)
+                log.Epoch(epoch, [ "lambda_w", lambdaWAt (step - 1); "train_loss", loss / float (max n 1); "train_accuracy", 100.0 * acc / float (max n 1)
                                    "val_accuracy", valAccuracy ])
                 display.Line $"epoch {epoch + 1}/{training.Epochs}: train loss {loss / float (max n 1):F3}, train acc {100.0 * acc / float (max n 1):F1}%%, val acc {valAccuracy:F2}%%"
                 save { Checkpoint.Progress.start with Epoch = epoch + 1; GlobalStep = step }
@@ -256,10 +257,11 @@ let run (config: TrainConfig) : Result<RunSummary, string> =
             | Some m, _ -> m.Model
             | None, Some(_, m) -> FineTune.expandedSpec m.Model dataset.Vocabulary.Tokens.Length
             | None, None -> modelSpec config dataset isBuiltIn
-        let data =
+        let seed, architectureSplit =
             match resumed with
-            | Some m -> split m.Training.Seed m.Training.ArchitectureSplit dataset label
-            | None -> split config.Seed config.ArchitectureSplit dataset label
+            | Some m -> m.Training.Seed, m.Training.ArchitectureSplit
+            | None -> config.Seed, config.ArchitectureSplit
+        let data = split seed architectureSplit dataset label
         let training =
             match resumed with
             | Some m -> { m.Training with Epochs = defaultArg config.Epochs m.Training.Epochs }
