@@ -89,7 +89,10 @@ let private generate argv =
             let! valScenes = positive "val-scenes" (r.GetResult(Val_Scenes, d.ValScenes))
             let! perScene = positive "questions-per-scene" (r.GetResult(Questions_Per_Scene, d.QuestionsPerScene))
             do! if IO.Directory.Exists dir || IO.File.Exists dir then Error $"{dir}: already exists (generate writes a new directory)" else Ok()
-            let options = { d with TrainScenes = trainScenes; ValScenes = valScenes; QuestionsPerScene = perScene; Seed = r.GetResult(GenerateArgs.Seed, d.Seed) }
+            let! groups = match r.TryGetResult Groups with Some g -> templateGroups g | None -> Ok d.Groups
+            let options =
+                { d with TrainScenes = trainScenes; ValScenes = valScenes; QuestionsPerScene = perScene; Groups = groups
+                         Seed = r.GetResult(GenerateArgs.Seed, d.Seed) }
             let watch = Diagnostics.Stopwatch.StartNew()
             BuiltIn.generate options dir
             let count split = DatasetLayout.questionsFile dir split |> ClevrJson.readQuestions |> Seq.length

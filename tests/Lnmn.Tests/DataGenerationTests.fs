@@ -126,6 +126,13 @@ let generationTests =
             let options = { smallOptions with Groups = [ ZeroHop; CompareInteger ] }
             Expect.equal (BuiltIn.families options |> List.map (fun f -> f.Group) |> List.distinct) [ ZeroHop; CompareInteger ] "groups"
         }
+        test "generate --groups reads CLEVR's group names and refuses an unknown one by name" {
+            Expect.equal (Lnmn.Train.Options.templateGroups "zero_hop, one_hop,zero_hop") (Ok [ ZeroHop; OneHop ]) "names, spaces, repeats"
+            match Lnmn.Train.Options.templateGroups "zero_hop,four_hop" with
+            | Error e -> Expect.stringContains e "'four_hop'" "names the unknown group"
+            | Ok gs -> failtest $"accepted {gs}"
+            Expect.isError (Lnmn.Train.Options.templateGroups ",") "no group at all"
+        }
         test "loadDataset encodes every question; validate finds nothing wrong" {
             let dir = generated.Force()
             match Dataset.loadDataset dir with
