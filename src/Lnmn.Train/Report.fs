@@ -170,7 +170,7 @@ let run (config: ReportConfig) : Result<string, string> =
                 build config temporary browser loaded run
                 |> Result.map (fun sections ->
                     let summary =
-                        [ $"checkpoint: {checkpoint} (commit of this build: {RunFolder.gitCommit ()})"
+                        [ $"checkpoint: {checkpoint} (commit of this build: {BuildInfo.gitCommit})"
                           $"model: {loaded.Metadata.Model.Modules.Length} modules, {Specs.ModelSpec.nodeCount loaded.Metadata.Model} nodes; dataset: {loaded.Label}"
                           (match probe with
                            | Ok b -> $"PNGs drawn with {b}"

@@ -96,7 +96,7 @@ let private writeConfig (paths: RunFolder.Paths) (config: TrainConfig) (spec: Mo
     let configJson =
         SpecJson.serialize
             {| Command = Environment.GetCommandLineArgs() |> String.concat " "
-               GitCommit = RunFolder.gitCommit ()
+               GitCommit = BuildInfo.gitCommit
                Data = data.Label
                ArchitectureSplitNote = leak
                TrainExamples = data.Train.Examples.Length
@@ -307,7 +307,6 @@ let run (config: TrainConfig) : Result<RunSummary, string> =
                 | None ->
                     // Metrics left by a run killed before its first checkpoint would be doubled.
                     for stale in [ paths.StepMetrics; paths.EpochMetrics; paths.EvalMetrics ] do File.Delete stale
-                    if Directory.Exists paths.TensorBoard then Directory.Delete(paths.TensorBoard, true)
                     writeConfig paths config spec training data
                     Ok Checkpoint.Progress.start
             printfn "run folder: %s" root
