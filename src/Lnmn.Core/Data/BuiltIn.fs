@@ -104,8 +104,17 @@ let generateSplit (options: BuiltInOptions) (split: string) (sceneCount: int) : 
 /// rules), so `ensure` regenerates a dataset made by an older generator.
 let generatorVersion = 3
 
-let optionsJson (options: BuiltInOptions) =
-    Lnmn.Core.SpecJson.serialize {| GeneratorVersion = generatorVersion; Options = options |}
+/// What a built-in dataset is made from: with the same generator version, the same bytes anywhere.
+type Recipe = { GeneratorVersion: int; Options: BuiltInOptions }
+
+let recipe (options: BuiltInOptions) = { GeneratorVersion = generatorVersion; Options = options }
+
+let optionsJson (options: BuiltInOptions) = Lnmn.Core.SpecJson.serialize (recipe options)
+
+/// The recipe a dataset directory was generated from; None for data not made by this generator.
+let readRecipe (dir: string) : Recipe option =
+    let file = DatasetLayout.builtInOptionsFile dir
+    if File.Exists file then Some(Lnmn.Core.SpecJson.deserialize<Recipe> (File.ReadAllText file)) else None
 
 let private writeSplit (options: BuiltInOptions) (dir: string) (split: string) (sceneCount: int) =
     let scenes, questions = generateSplit options split sceneCount
