@@ -102,7 +102,7 @@ let generateSplit (options: BuiltInOptions) (split: string) (sceneCount: int) : 
 
 /// Bumped whenever the generator makes different data for the same options (new families, new
 /// rules), so `ensure` regenerates a dataset made by an older generator.
-let generatorVersion = 3
+let generatorVersion = 4
 
 /// What a built-in dataset is made from: with the same generator version, the same bytes anywhere.
 type Recipe = { GeneratorVersion: int; Options: BuiltInOptions }
