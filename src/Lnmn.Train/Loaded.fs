@@ -14,22 +14,24 @@ type Loaded =
       Network: LnmnNetwork.LnmnNetwork
       Device: torch.Device
       Dataset: Dataset.Dataset
-      /// "builtin" or the dataset directory.
-      Label: string }
+      Data: TrainingData.Location }
     interface System.IDisposable with
         member this.Dispose() = (this.Dataset :> System.IDisposable).Dispose()
 
+/// Opens a checkpoint with the data at `dataDir`, or else the data the checkpoint records (never
+/// regenerated where it is still there, whatever the working directory).
 let openCheckpoint (path: string) (dataDir: string option) (device: string) (threads: int option) : Result<Loaded, string> =
     result {
         let! metadata = Checkpoint.readMetadata path
         let! device = Device.parseDeviceChoice device |> Result.bind Device.resolve
         Device.seedAndThreads 0 threads
         let vocabulary = { Vocabulary.Tokens = Array.ofList metadata.Words; Vocabulary.Answers = Array.ofList metadata.Answers }
-        let! dataset, label = TrainingData.load (dataDir |> Option.orElse metadata.DataDirectory) (Some vocabulary)
+        let choice = dataDir |> Option.map TrainingData.DataDirectory |> Option.defaultWith (fun () -> TrainingData.recorded metadata)
+        let! dataset, location = TrainingData.load choice (Some vocabulary)
         let network = LnmnNetwork.compile metadata.Model
         network.``to``(device) |> ignore
         match Checkpoint.load path (Steps.createState metadata.Training network) with
-        | Ok _ -> return { Path = path; Metadata = metadata; Network = network; Device = device; Dataset = dataset; Label = label }
+        | Ok _ -> return { Path = path; Metadata = metadata; Network = network; Device = device; Dataset = dataset; Data = location }
         | Error e ->
             (dataset :> System.IDisposable).Dispose()
             return! Error e

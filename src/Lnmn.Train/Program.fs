@@ -46,9 +46,9 @@ let private evaluate argv =
             let path = r.GetResult Checkpoint
             use! loaded = Loaded.openCheckpoint path (r.TryGetResult EvalArgs.Data) (r.GetResult(EvalArgs.Device, "auto")) (r.TryGetResult EvalArgs.Threads)
             let! source = Loaded.split loaded (r.GetResult(EvalArgs.Split, "val"))
-            let device, network, metadata, label = loaded.Device, loaded.Network, loaded.Metadata, loaded.Label
+            let device, network, metadata = loaded.Device, loaded.Network, loaded.Metadata
             let table, _, _ = Scoring.softAndHardMax device network metadata.Training.BatchSize source
-            printfn "%s on %s (%d questions)\n\n%s" path label source.Examples.Length table
+            printfn "%s on %s (%d questions)\n\n%s" path loaded.Data.Directory source.Examples.Length table
             if r.Contains Op_Ablation && not (Lnmn.Core.Specs.ModelSpec.hasAlpha network.Spec) then
                 printfn "\nthis model has no α (hand-designed or concatenation cells): no op ablation"
             elif r.Contains Op_Ablation then

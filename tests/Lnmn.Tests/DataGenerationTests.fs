@@ -41,7 +41,7 @@ let generationTests =
             Expect.equal (questions |> Array.map (fun q -> q.FamilyIndex.Value) |> Array.distinct |> Array.length) Templates.all.Length "every family"
             // Balance: most frequent answer of a family / mean answer count ≤ tolerance + slack, on an
             // 8×8 grid. On the default 4×4 grid small count families are looser ('0' is common; the
-            // full default set's worst family is 1.67, `lnmn-train validate data/builtin`).
+            // full default set's worst family is 1.67, `lnmn-train validate` on it).
             let eightByEight = temporaryDirectory ()
             BuiltIn.generate { smallOptions with GridSize = 8 } eightByEight
             let questions = ClevrJson.readQuestions (DatasetLayout.questionsFile eightByEight "train") |> Array.ofSeq
