@@ -215,6 +215,17 @@ module ModelSpec =
     let stackNmn dims =
         { Dims = dims; Modules = List.map Hand HandModule.all @ [ NoOp ]; Stack = Reference; Pointer = Some Hard; Initialisation = Some AuthorsCode; AlphaInitScale = None; AlphaPreset = None }
 
+    /// A diagnostic: the ablation's attention cells, its answer cells replaced by Stack-NMN's Describe
+    /// (3 inputs: DescribeOne, 4 inputs: DescribeTwo), which reads a map through a softmax over it.
+    /// Tells whether the attention cells learn to ground when read as Stack-NMN reads them.
+    let cellsWithDescribe ablation dims =
+        let describe m =
+            match m with
+            | Generic { Role = Answer; Arity = ThreeInput } -> Hand DescribeOne
+            | Generic { Role = Answer; Arity = FourInput } -> Hand DescribeTwo
+            | other -> other
+        { lnmn ablation dims with Modules = List.map describe (Ablation.modules ablation) }
+
     /// The ablation's module counts with every cell a concatenation cell.
     let concat ablation dims =
         let concatenated m = match m with Generic k -> Concat k | other -> other

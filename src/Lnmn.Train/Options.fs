@@ -13,6 +13,8 @@ type ModelChoice =
     | StackNmn
     /// LNMN's module counts with concatenation cells (paper Table 2).
     | ConcatCells
+    /// LNMN's attention cells with Stack-NMN's Describe as the answer modules (a diagnostic).
+    | CellsWithDescribe
 
 module ModelChoice =
     /// For run names: lnmn-11, stack-nmn, concat-11.
@@ -21,6 +23,7 @@ module ModelChoice =
         | Lnmn -> $"lnmn-{Ablation.number ablation}"
         | StackNmn -> "stack-nmn"
         | ConcatCells -> $"concat-{Ablation.number ablation}"
+        | CellsWithDescribe -> $"lnmn-describe-{Ablation.number ablation}"
 
 type TrainArgs =
     | Ablation of int
@@ -60,7 +63,7 @@ type TrainArgs =
         member a.Usage =
             match a with
             | Ablation _ -> "module set: 9, 11 or 14 (paper Table 3; default 11)."
-            | Model _ -> "lnmn (default), stack-nmn (the hand-designed baseline) or concat (cells replaced by concatenation + 1×1 conv, paper Table 2)."
+            | Model _ -> "lnmn (default), stack-nmn (the hand-designed baseline), concat (cells replaced by concatenation + 1×1 conv, paper Table 2) or lnmn-describe (a diagnostic: LNMN's attention cells, Stack-NMN's Describe as answer modules)."
             | Data _ -> "a CLEVR-layout directory (questions/, features/); absent: the built-in dataset, generated on first use."
             | Epochs _ -> "epochs (default: 30 on CLEVR, the built-in dataset's own default otherwise)."
             | Batch_Size _ -> "questions per batch (default 64)."
@@ -238,7 +241,7 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
         | None -> Ok None
     result {
         let! ablation = Ablation.parse (r.GetResult(TrainArgs.Ablation, 11)) |> Result.mapError (fun e -> $"--ablation: {e}")
-        let! model = ofChoice "model" [ "lnmn", Lnmn; "stack-nmn", StackNmn; "concat", ConcatCells ] (r.GetResult(TrainArgs.Model, "lnmn"))
+        let! model = ofChoice "model" [ "lnmn", Lnmn; "stack-nmn", StackNmn; "concat", ConcatCells; "lnmn-describe", CellsWithDescribe ] (r.GetResult(TrainArgs.Model, "lnmn"))
         let! epochs = optionalPositive "epochs" (r.TryGetResult TrainArgs.Epochs)
         let! batch = positive "batch-size" (r.GetResult(Batch_Size, 64))
         let! steps = positive "steps" (r.GetResult(Steps, 5))

@@ -42,6 +42,7 @@ let modelSpec (config: TrainConfig) (dataset: Dataset.Dataset) (isBuiltIn: bool)
         | Lnmn -> ModelSpec.lnmn config.Ablation dims
         | StackNmn -> ModelSpec.stackNmn dims
         | ConcatCells -> ModelSpec.concat config.Ablation dims
+        | CellsWithDescribe -> ModelSpec.cellsWithDescribe config.Ablation dims
     { spec with
         Stack = config.Stack
         Pointer = config.Pointer |> Option.orElse spec.Pointer
