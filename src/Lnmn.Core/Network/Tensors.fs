@@ -14,7 +14,12 @@ let uniformParameter (shape: int64[]) (fanIn: int) =
 /// x / max(‖x‖₂, ε) along `dim`, ε = 1e-12 (`torch.nn.functional.normalize`), computed as
 /// x · rsqrt(max(‖x‖₂², ε²)): the same values and gradients, and its backward is about twice as
 /// fast (no division, no norm backward; measured in bench/Lnmn.Bench/Profile.fs).
-let l2Normalize (dim: int64) (x: torch.Tensor) = x * x.square().sum(dim, keepdim = true).clamp_min(1e-24).rsqrt()
+/// The floor is a Scalar held to the end of the call: a run once died inside clamp_min with a
+/// malformed Scalar (Scalar.h toDouble check) after 6,000 steps, which an implicit double → Scalar
+/// conversion finalised by the GC while the native call still read it would explain.
+let l2Normalize (dim: int64) (x: torch.Tensor) =
+    use floor = (1e-24).ToScalar()
+    x * x.square().sum(dim, keepdim = true).clamp_min(floor).rsqrt()
 
 /// Softmax over the last dimension with positions where `valid` is false excluded.
 let maskedSoftmax (valid: torch.Tensor) (scores: torch.Tensor) =

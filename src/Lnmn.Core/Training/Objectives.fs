@@ -5,7 +5,9 @@ open TorchSharp
 open Lnmn.Core.Training.TrainingSpec
 
 /// H(w(t)) per example and step: (B, T, M) → (B, T).
-let private entropies (moduleWeights: torch.Tensor) = -(moduleWeights * moduleWeights.clamp_min(1e-12).log()).sum(-1L)
+let private entropies (moduleWeights: torch.Tensor) =
+    use floor = (1e-12).ToScalar() // held to the end of the call, as in `Tensors.l2Normalize`
+    -(moduleWeights * moduleWeights.clamp_min(floor).log()).sum(-1L)
 
 /// Mean over steps of H(w(t)) per example: (B, T, M) → (B).
 let moduleEntropy (moduleWeights: torch.Tensor) = (entropies moduleWeights).mean([| 1L |])
