@@ -38,13 +38,7 @@ let private lines path = File.ReadAllLines path |> Array.filter (fun l -> l <> "
 
 /// Runs the built lnmn-train program; returns exit code, stdout, stderr.
 let runCli (args: string list) =
-    let dll = Path.Combine(AppContext.BaseDirectory, "lnmn-train.dll")
-    let psi = ProcessStartInfo("dotnet", dll :: args, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
-    use p = Process.Start psi
-    let out = p.StandardOutput.ReadToEndAsync()
-    let err = p.StandardError.ReadToEnd()
-    p.WaitForExit()
-    p.ExitCode, out.Result, err
+    runProcess "dotnet" (Path.Combine(AppContext.BaseDirectory, "lnmn-train.dll") :: args) Environment.CurrentDirectory
 
 [<Tests>]
 let tests =
