@@ -59,21 +59,40 @@ let private atomically (path: string) (write: string -> unit) =
     finally
         if File.Exists temporary then File.Delete temporary
 
-let private writeWeights (format: Format) (path: string) (tensors: (string * torch.Tensor) list) =
+/// Writes tensors under their names to `path` (temporary name, then renamed).
+let writeTensors (format: Format) (path: string) (tensors: (string * torch.Tensor) list) =
     let dictionary = Dictionary<string, torch.Tensor>()
     for name, t in tensors do dictionary.[name] <- t.detach().cpu().contiguous()
-    match format with
-    | Safetensors -> Safetensors.SaveStateDict(path, dictionary)
-    | PyTorch -> PyTorchPickler.PickleStateDict(path, dictionary)
+    atomically path (fun temporary ->
+        match format with
+        | Safetensors -> Safetensors.SaveStateDict(temporary, dictionary)
+        | PyTorch -> PyTorchPickler.PickleStateDict(temporary, dictionary))
 
-let private readWeights (format: Format) (path: string) : Map<string, torch.Tensor> =
-    match format with
-    | Safetensors -> Safetensors.LoadStateDict(path, null) |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq
-    | PyTorch ->
-        PyTorchUnpickler.UnpickleStateDict path
-        |> Seq.cast<Collections.DictionaryEntry>
-        |> Seq.map (fun e -> string e.Key, e.Value :?> torch.Tensor)
-        |> Map.ofSeq
+/// The tensors of a safetensors file or PyTorch state dict, by name.
+let readTensors (path: string) : Result<Map<string, torch.Tensor>, string> =
+    Format.sniff path
+    |> Result.bind (fun format ->
+        try
+            match format with
+            | Safetensors -> Safetensors.LoadStateDict(path, null) |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq |> Ok
+            | PyTorch ->
+                PyTorchUnpickler.UnpickleStateDict path
+                |> Seq.cast<Collections.DictionaryEntry>
+                |> Seq.map (fun e -> string e.Key, e.Value :?> torch.Tensor)
+                |> Map.ofSeq
+                |> Ok
+        with e -> Error $"{path}: unreadable {format} file ({e.Message.Split('\n').[0]})")
+
+/// Writes a network's parameters to `out` and its description to `specPath out`.
+let exportNetwork (network: LnmnNetwork.LnmnNetwork) (description: Description) (format: Format) (out: string) : Result<string list, string> =
+    result {
+        let! tensors = ParameterNames.export network
+        let directory = Path.GetDirectoryName(Path.GetFullPath out)
+        do! if Directory.Exists directory then Ok() else Error $"{out}: no such directory {directory}"
+        atomically (specPath out) (fun path -> File.WriteAllText(path, SpecJson.serialize description))
+        writeTensors format out tensors
+        return [ out; specPath out ]
+    }
 
 /// Writes a checkpoint's parameters to `out` and its description to `specPath out`.
 let export (checkpoint: string) (format: Format) (out: string) : Result<string list, string> =
@@ -81,15 +100,10 @@ let export (checkpoint: string) (format: Format) (out: string) : Result<string l
         let! metadata = Checkpoint.readMetadata checkpoint
         let network = LnmnNetwork.compile metadata.Model
         let! _ = Checkpoint.load checkpoint (Steps.createState metadata.Training network)
-        let! tensors = ParameterNames.export network |> Result.mapError (fun e -> $"{checkpoint}: {e}")
         let description =
             { Model = metadata.Model; Training = metadata.Training; Words = metadata.Words; Answers = metadata.Answers
               DataDirectory = metadata.DataDirectory }
-        let directory = Path.GetDirectoryName(Path.GetFullPath out)
-        do! if Directory.Exists directory then Ok() else Error $"{out}: no such directory {directory}"
-        atomically (specPath out) (fun path -> File.WriteAllText(path, SpecJson.serialize description))
-        atomically out (fun path -> writeWeights format path tensors)
-        return [ out; specPath out ]
+        return! exportNetwork network description format out |> Result.mapError (fun e -> if e.Contains out then e else $"{checkpoint}: {e}")
     }
 
 /// Reads an exported file and its description into a network of the described spec.
@@ -101,10 +115,7 @@ let load (weights: string) : Result<Description * LnmnNetwork.LnmnNetwork, strin
         let! description =
             try Ok(SpecJson.deserialize<Description> (File.ReadAllText spec))
             with e -> Error $"{spec}: not an exported model description ({e.Message.Split('\n').[0]})"
-        let! format = Format.sniff weights
-        let! tensors =
-            try Ok(readWeights format weights)
-            with e -> Error $"{weights}: unreadable {format} file ({e.Message.Split('\n').[0]})"
+        let! tensors = readTensors weights
         let network = LnmnNetwork.compile description.Model
         do! ParameterNames.import network tensors |> Result.mapError (fun e -> $"{weights}: {e}")
         return description, network
