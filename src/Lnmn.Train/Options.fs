@@ -181,6 +181,26 @@ type LearningCurveArgs =
             | Eval_Every _ -> "score the validation split every N weight steps (default 250)."
             | Seed _ -> "the one seed both models are trained with (default 0)."
 
+type ExportArgs =
+    | [<MainCommand; Mandatory>] Checkpoint of path: string
+    | Format of string
+    | [<Mandatory>] Out of file: string
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Checkpoint _ -> "checkpoint file (a run's checkpoints/last.ckpt)."
+            | Format _ -> "safetensors (default) or pytorch (torch.save's zip format)."
+            | Out _ -> "weights file to write; NAME.spec.json is written beside it."
+
+type ImportArgs =
+    | [<MainCommand; Mandatory>] Weights of file: string
+    | [<Mandatory>] Out of checkpoint: string
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Weights _ -> "an exported weights file (safetensors or pytorch) with its NAME.spec.json beside it."
+            | Out _ -> "checkpoint to write (must not exist)."
+
 type ValidateArgs =
     | [<MainCommand; Mandatory>] Directory of dir: string
     interface IArgParserTemplate with

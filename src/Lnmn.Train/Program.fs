@@ -26,7 +26,9 @@ let private subcommands =
           "  compare                      Stack-NMN, LNMN-9/11/14 and the paper's ablations, one seed, equal budgets"
           "  learning-curve               LNMN-11 and Stack-NMN side by side: accuracy against questions seen and time"
           "  generate --out DIR           write a built-in dataset in CLEVR's layout"
-          "  validate DIR                 check a dataset directory" ]
+          "  validate DIR                 check a dataset directory"
+          "  export CKPT --out FILE       the weights as safetensors or (--format pytorch) a PyTorch state dict, spec beside"
+          "  import FILE --out CKPT       a checkpoint from exported weights" ]
 
 let private parse<'T when 'T :> IArgParserTemplate> name (argv: string[]) =
     let help = if name = "lnmn-train" then Some subcommands else None
@@ -43,7 +45,7 @@ let private evaluate argv =
     let r = parse<EvalArgs> "lnmn-train eval" argv
     let outcome =
         result {
-            let path = r.GetResult Checkpoint
+            let path = r.GetResult EvalArgs.Checkpoint
             use! loaded = Loaded.openCheckpoint path (r.TryGetResult EvalArgs.Data) (r.GetResult(EvalArgs.Device, "auto")) (r.TryGetResult EvalArgs.Threads)
             let! source = Loaded.split loaded (r.GetResult(EvalArgs.Split, "val"))
             let device, network, metadata = loaded.Device, loaded.Network, loaded.Metadata
@@ -59,13 +61,17 @@ let private evaluate argv =
     | Ok() -> 0
     | Error e -> fail e
 
-let private compare argv =
-    let r = parse<CompareArgs> "lnmn-train compare" argv
-    match Comparison.settings r |> Result.bind Comparison.run with
+/// Prints the files a command wrote, one a line, or fails with its error.
+let private printed (outcome: Result<string list, string>) =
+    match outcome with
     | Ok written ->
         for f in written do printfn "%s" f
         0
     | Error e -> fail e
+
+let private compare argv =
+    let r = parse<CompareArgs> "lnmn-train compare" argv
+    Comparison.settings r |> Result.bind Comparison.run |> printed
 
 let private report argv =
     let r = parse<ReportArgs> "lnmn-train report" argv
@@ -118,11 +124,17 @@ let private learningCurve argv =
                 @ optional "max-steps" (r.TryGetResult LearningCurveArgs.Max_Steps)
             return! LearningCurve.run { Out = r.GetResult(LearningCurveArgs.Out, IO.Path.Combine("bench-results", "learning")); Common = common; EvalEvery = every }
         }
-    match outcome with
-    | Ok written ->
-        for f in written do printfn "%s" f
-        0
-    | Error e -> fail e
+    printed outcome
+
+let private export argv =
+    let r = parse<ExportArgs> "lnmn-train export" argv
+    Exported.Format.parse (r.GetResult(Format, "safetensors"))
+    |> Result.bind (fun format -> Exported.export (r.GetResult ExportArgs.Checkpoint) format (r.GetResult ExportArgs.Out))
+    |> printed
+
+let private import argv =
+    let r = parse<ImportArgs> "lnmn-train import" argv
+    Exported.import (r.GetResult Weights) (r.GetResult ImportArgs.Out) |> Result.map List.singleton |> printed
 
 let private validate argv =
     let r = parse<ValidateArgs> "lnmn-train validate" argv
@@ -146,6 +158,8 @@ let main argv =
         | "report" :: rest -> report (Array.ofList rest)
         | "generate" :: rest -> generate (Array.ofList rest)
         | "learning-curve" :: rest -> learningCurve (Array.ofList rest)
+        | "export" :: rest -> export (Array.ofList rest)
+        | "import" :: rest -> import (Array.ofList rest)
         | _ -> train argv
     with
     | :? ArguParseException as e -> fail e.Message

@@ -14,6 +14,16 @@ let private nugetCopy () =
         | p -> p
     Path.Combine(root, "torchsharp", "0.107.0", "runtimes", "linux-x64", "native", "libLibTorchSharp.so")
 
+/// Whether the system's libstdc++ defines GLIBCXX_3.4.32 (then no copy needs weakening).
+let systemHasVersion () =
+    ElfVersionNeeds.systemLibstdcxx ()
+    |> Option.exists (File.ReadAllBytes >> ElfVersionNeeds.definesVersion version)
+
+/// Whether a libLibTorchSharp.so asks for GLIBCXX_3.4.32 only weakly.
+let weakIn path =
+    ElfVersionNeeds.versionNeeds (File.ReadAllBytes path)
+    |> List.filter (fun n -> n.Version = version) |> List.forall ElfVersionNeeds.isWeak
+
 let private outputCopy () =
     Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "libLibTorchSharp.so")
 
@@ -54,13 +64,7 @@ let tests =
         }
 
         test "the build weakens its output copy only where the system libstdc++ lacks the version; the NuGet cache is untouched" {
-            let systemHas =
-                ElfVersionNeeds.systemLibstdcxx ()
-                |> Option.exists (File.ReadAllBytes >> ElfVersionNeeds.definesVersion version)
-            let weakIn path =
-                ElfVersionNeeds.versionNeeds (File.ReadAllBytes path)
-                |> List.filter (fun n -> n.Version = version) |> List.forall ElfVersionNeeds.isWeak
-            Expect.equal (weakIn (outputCopy ())) (not systemHas) "output copy weak exactly when needed"
+            Expect.equal (weakIn (outputCopy ())) (not (systemHasVersion ())) "output copy weak exactly when needed"
             Expect.isFalse (weakIn (nugetCopy ())) "the cache copy keeps its strong requirement"
         }
     ]

@@ -66,14 +66,6 @@ let private plottedZ (html: string) =
     use doc = JsonDocument.ParseValue(&reader)
     [| for row in doc.RootElement.EnumerateArray() -> [| for v in row.EnumerateArray() -> v.GetDouble() |] |]
 
-/// The repository root: the nearest folder above the test binaries that holds Lnmn.sln.
-let private repositoryRoot () =
-    let rec up (dir: DirectoryInfo) =
-        if isNull dir then failtest "no Lnmn.sln above the test binaries"
-        elif File.Exists(Path.Combine(dir.FullName, "Lnmn.sln")) then dir.FullName
-        else up dir.Parent
-    up (DirectoryInfo AppContext.BaseDirectory)
-
 /// One short run for the tests below, past its first epoch so that it has curves.
 let private trainedRun =
     lazy

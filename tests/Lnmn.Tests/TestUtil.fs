@@ -44,3 +44,24 @@ let temporaryDirectory () =
     let d = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"lnmn-tests-{System.Guid.NewGuid():N}")
     System.IO.Directory.CreateDirectory d |> ignore
     d
+
+/// The checkout the tests were built from (recorded at build time, so it holds for any output folder).
+let repositoryRoot () =
+    System.Reflection.Assembly.GetExecutingAssembly().GetCustomAttributes(typeof<System.Reflection.AssemblyMetadataAttribute>, false)
+    |> Seq.cast<System.Reflection.AssemblyMetadataAttribute>
+    |> Seq.tryFind (fun a -> a.Key = "RepositoryRoot")
+    |> Option.map (fun a -> a.Value)
+    |> Option.defaultWith (fun () -> failtest "the test assembly records no RepositoryRoot")
+
+/// Runs a program in `directory` to its end, with `environment` added to this process's; returns
+/// exit code, stdout, stderr.
+let runProcessWith (environment: (string * string) list) (program: string) (args: string list) (directory: string) =
+    let psi = System.Diagnostics.ProcessStartInfo(program, args, WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
+    for name, value in environment do psi.Environment[name] <- value
+    use p = System.Diagnostics.Process.Start psi
+    let out = p.StandardOutput.ReadToEndAsync()
+    let err = p.StandardError.ReadToEnd()
+    p.WaitForExit()
+    p.ExitCode, out.Result, err
+
+let runProcess (program: string) (args: string list) (directory: string) = runProcessWith [] program args directory

@@ -60,14 +60,7 @@ let private distinctScalars runDir =
 /// Runs the built lnmn-train program in `workingDirectory` with `environment` added to this
 /// process's; returns exit code, stdout, stderr.
 let runCliIn (workingDirectory: string) (environment: (string * string) list) (args: string list) =
-    let dll = Path.Combine(AppContext.BaseDirectory, "lnmn-train.dll")
-    let psi = ProcessStartInfo("dotnet", dll :: args, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = workingDirectory)
-    for name, value in environment do psi.Environment[name] <- value
-    use p = Process.Start psi
-    let out = p.StandardOutput.ReadToEndAsync()
-    let err = p.StandardError.ReadToEnd()
-    p.WaitForExit()
-    p.ExitCode, out.Result, err
+    runProcessWith environment "dotnet" (Path.Combine(AppContext.BaseDirectory, "lnmn-train.dll") :: args) workingDirectory
 
 /// Runs the built lnmn-train program here, in this process's environment.
 let runCli (args: string list) = runCliIn Environment.CurrentDirectory [] args

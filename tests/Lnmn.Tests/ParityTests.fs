@@ -1,0 +1,70 @@
+module Lnmn.Tests.ParityTests
+
+open System.IO
+open Expecto
+open TorchSharp
+open Lnmn.Core.Specs
+open Lnmn.Core.Network
+open Lnmn.Core.Training
+open Lnmn.Train
+open Lnmn.Tests.TestUtil
+
+/// A Python that imports torch: Debian's python3-torch lives under /usr/bin/python3, which another
+/// python3 earlier on PATH may not see.
+let private python =
+    lazy
+        ([ "/usr/bin/python3"; "python3" ]
+         |> List.tryFind (fun p ->
+             try
+                 let code, _, _ = runProcess p [ "-c"; "import torch" ] (Path.GetTempPath())
+                 code = 0
+             with _ -> false))
+
+let private placeholderDescription (spec: ModelSpec) : Exported.Description =
+    { Model = spec; Training = TrainingSpec.TrainingSpec.paper; Words = List.init spec.Dims.Vocabulary string
+      Answers = List.init spec.Dims.Answers string; DataDirectory = None }
+
+/// Runs python/lnmn_reference.py on `weights` (exported) and a random batch; compares its logits,
+/// module weights and pointers with ours, soft and hard-max α, within 1e-4.
+let private compareWithPython (network: LnmnNetwork.LnmnNetwork) (weights: string) (seed: int64) =
+    match python.Force() with
+    | None -> skiptest "python3-torch is not installed (apt-get install python3-torch): no independent forward to compare with"
+    | Some python ->
+        use _ = torch.NewDisposeScope()
+        let dir = Path.GetDirectoryName weights
+        let batch = NetworkTests.randomBatch seed 6 7 network.Spec.Dims
+        let batchFile, outFile = Path.Combine(dir, "batch.safetensors"), Path.Combine(dir, "python.safetensors")
+        Exported.writeTensors Exported.Safetensors batchFile [ "tokens", batch.Tokens; "lengths", batch.Lengths; "features", batch.Features ]
+        let script = Path.Combine(repositoryRoot (), "python", "lnmn_reference.py")
+        let code, _, err = runProcess python [ script; weights; batchFile; outFile ] dir
+        Expect.equal code 0 $"the Python reference runs ({err})"
+        let theirs = Exported.readTensors outFile |> Result.defaultWith failtest
+        for mode, evaluation in [ "soft", NodeOps.NodeEvaluation.soft; "hard_max", NodeOps.NodeEvaluation.hardMax ] do
+            let ours = network.Forward(batch, evaluation)
+            expectAllClose 1e-4 ours.Logits theirs.[$"{mode}.logits"] $"{mode}: logits"
+            expectAllClose 1e-4 ours.ModuleWeights theirs.[$"{mode}.module_weights"] $"{mode}: module weights"
+            expectAllClose 1e-4 ours.Pointers theirs.[$"{mode}.pointers"] $"{mode}: stack pointers"
+        Directory.Delete(dir, true)
+
+let private initialised (ablation: Ablation) (stack: StackDiscipline) =
+    test $"an initialised LNMN-{Ablation.number ablation}, {stack} stack: the Python reference gives our outputs" {
+        torch.random.manual_seed 21L |> ignore
+        let network = LnmnNetwork.compile (NetworkTests.tinySpec ablation stack)
+        let weights = Path.Combine(temporaryDirectory (), "w.safetensors")
+        Exported.exportNetwork network (placeholderDescription network.Spec) Exported.Safetensors weights |> Result.defaultWith failtest |> ignore
+        compareWithPython network weights (int64 (Ablation.number ablation))
+    }
+
+[<Tests>]
+let tests =
+    testSequenced <| testList "parity" [
+        for ablation in [ Ablation9; Ablation11; Ablation14 ] do
+            for stack in [ Reference; Push ] do
+                yield initialised ablation stack
+        yield test "a trained LNMN-11 exported as a PyTorch state dict: the Python reference gives our outputs" {
+            let checkpoint = ExportTests.trainedCheckpoint.Force()
+            let weights = Path.Combine(temporaryDirectory (), "w.pt")
+            Exported.export checkpoint Exported.PyTorch weights |> Result.defaultWith failtest |> ignore
+            compareWithPython (ExportTests.loadNetwork checkpoint) weights 3L
+        }
+    ]
