@@ -44,7 +44,9 @@ type Description =
       Training: TrainingSpec
       Words: string list
       Answers: string list
-      DataDirectory: string option }
+      DataDirectory: string option
+      /// How the built-in data it was trained on can be made again (None: other data, or an older file).
+      DataRecipe: Lnmn.Core.Data.BuiltIn.Recipe option }
 
 /// `DIR/NAME.spec.json` beside `DIR/NAME.EXT`.
 let specPath (weights: string) =
@@ -102,7 +104,7 @@ let export (checkpoint: string) (format: Format) (out: string) : Result<string l
         let! _ = Checkpoint.load checkpoint (Steps.createState metadata.Training network)
         let description =
             { Model = metadata.Model; Training = metadata.Training; Words = metadata.Words; Answers = metadata.Answers
-              DataDirectory = metadata.DataDirectory }
+              DataDirectory = metadata.DataDirectory; DataRecipe = metadata.DataRecipe }
         return! exportNetwork network description format out |> Result.mapError (fun e -> if e.Contains out then e else $"{checkpoint}: {e}")
     }
 
@@ -128,7 +130,7 @@ let import (weights: string) (out: string) : Result<string, string> =
         do! if File.Exists out then Error $"{out}: already exists (import writes a new checkpoint)" else Ok()
         let metadata: Checkpoint.Metadata =
             { Model = description.Model; Training = description.Training; Words = description.Words
-              Answers = description.Answers; DataDirectory = description.DataDirectory
+              Answers = description.Answers; DataDirectory = description.DataDirectory; DataRecipe = description.DataRecipe
               Progress = Checkpoint.Progress.start; RngState = Checkpoint.currentRngState () }
         Checkpoint.save out metadata (Steps.createState description.Training network)
         return out
