@@ -9,8 +9,15 @@ open Lnmn.Core.Data.Batching
 open Lnmn.Core.Training
 open Lnmn.Core.Training.TrainingSpec
 
-/// Examples with the feature rows their image indices point into.
-type Source = { Examples: Example[]; Features: Features.FeatureSource }
+/// Examples with the feature rows their image indices point into, and the size of the answer
+/// vocabulary (the width of VQA's soft targets).
+type Source = { Examples: Example[]; Features: Features.FeatureSource; AnswerCount: int }
+
+let source (dataset: Dataset.Dataset) (split: Dataset.SplitData) =
+    { Examples = split.Examples; Features = split.Features; AnswerCount = dataset.Vocabulary.Answers.Length }
+
+/// Whether the examples are VQA's (scored by the VQA accuracy, trained on soft targets).
+let isVqa (source: Source) = source.Examples.Length > 0 && source.Examples[0].Vqa.IsSome
 
 type TrainingData =
     { Dataset: Dataset.Dataset
@@ -22,8 +29,9 @@ type TrainingData =
 
 let builtInDirectory = IO.Path.Combine("data", "builtin")
 
-/// Generates the built-in dataset if needed, then loads the directory.
-let load (dataDir: string option) (vocabulary: Vocabulary.Vocabulary option) : Result<Dataset.Dataset * string, string> =
+/// Generates the built-in dataset if needed, then loads the directory: VQA (`VqaLayout`, with an
+/// answer vocabulary of `vqaAnswers` unless `vocabulary` is given) or CLEVR's layout.
+let load (dataDir: string option) (vocabulary: Vocabulary.Vocabulary option) (vqaAnswers: int) : Result<Dataset.Dataset * string, string> =
     let dir, label =
         match dataDir with
         | Some d -> d, d
@@ -32,18 +40,30 @@ let load (dataDir: string option) (vocabulary: Vocabulary.Vocabulary option) : R
         if dataDir.IsNone && BuiltIn.ensure BuiltInOptions.defaults dir then
             printfn "generated the built-in dataset in %s" dir
         if not (IO.Directory.Exists dir) then Error $"{dir}: no such dataset directory"
-        else Dataset.loadWith vocabulary dir |> Result.map (fun d -> d, label) |> Result.mapError DataError.describe
+        else
+            let loaded = if (VqaLayout.detect dir).IsSome then VqaDataset.load vocabulary vqaAnswers dir else Dataset.loadWith vocabulary dir
+            loaded |> Result.map (fun d -> d, label) |> Result.mapError DataError.describe
     with DataException e -> Error(DataError.describe e)
 
 let split (seed: int) (archSplit: ArchitectureSplit) (dataset: Dataset.Dataset) label =
-    let train = { Examples = dataset.Train.Examples; Features = dataset.Train.Features }
-    let validation = { Examples = dataset.Val.Examples; Features = dataset.Val.Features }
+    let train = source dataset dataset.Train
+    let validation = source dataset dataset.Val
     match archSplit with
     | HeldOutOfTrain fraction ->
         let s = splitArchitecture seed fraction dataset.Train.Examples dataset.Val.Examples
         { Dataset = dataset; Train = { train with Examples = s.Train }; Architecture = { train with Examples = s.Architecture }
           Validation = validation; Label = label }
     | ValidationLeaky -> { Dataset = dataset; Train = train; Architecture = validation; Validation = validation; Label = label }
+
+/// (B, answers) float32: min(1, humans who gave the answer / 3) for each example at `indices`.
+let softTargets (device: torch.Device) (source: Source) (indices: int[]) =
+    let targets = Array.zeroCreate<float32> (indices.Length * source.AnswerCount)
+    indices
+    |> Array.iteri (fun b i ->
+        match source.Examples[i].Vqa with
+        | Some v -> for answer, target in VqaAnswers.softTargets v.HumanAnswers do targets[b * source.AnswerCount + answer] <- target
+        | None -> ())
+    torch.tensor(targets, device = device).reshape(int64 indices.Length, int64 source.AnswerCount)
 
 /// A labelled batch on `device` from the examples at `indices`.
 let batch (device: torch.Device) (source: Source) (indices: int[]) : Steps.LabelledBatch =
@@ -54,7 +74,8 @@ let batch (device: torch.Device) (source: Source) (indices: int[]) : Steps.Label
         { Tokens = torch.tensor(padded.Tokens, device = device).reshape(b, int64 padded.MaxLength)
           Lengths = torch.tensor(padded.Lengths, device = device)
           Features = torch.tensor(f.Read padded.ImageIndices, device = device).reshape(b, int64 f.Channels, int64 f.Height, int64 f.Width) }
-      Answers = torch.tensor(padded.Answers, device = device) }
+      Answers = torch.tensor(padded.Answers, device = device)
+      SoftTargets = if isVqa source then Some(softTargets device source indices) else None }
 
 /// `count` indices into the architecture split for step `step`, fixed by the seed (plain
 /// arithmetic: HashCode.Combine differs between processes, which would break resume).
