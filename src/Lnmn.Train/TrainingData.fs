@@ -41,8 +41,7 @@ let load (dataDir: string option) (vocabulary: Vocabulary.Vocabulary option) (vq
             printfn "generated the built-in dataset in %s" dir
         if not (IO.Directory.Exists dir) then Error $"{dir}: no such dataset directory"
         else
-            let loaded = if (VqaLayout.detect dir).IsSome then VqaDataset.load vocabulary vqaAnswers dir else Dataset.loadWith vocabulary dir
-            loaded |> Result.map (fun d -> d, label) |> Result.mapError DataError.describe
+            AnyDataset.load vocabulary vqaAnswers dir |> Result.map (fun d -> d, label) |> Result.mapError DataError.describe
     with DataException e -> Error(DataError.describe e)
 
 let split (seed: int) (archSplit: ArchitectureSplit) (dataset: Dataset.Dataset) label =

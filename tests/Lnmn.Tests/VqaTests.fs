@@ -107,4 +107,37 @@ let tests =
                 let yesNo = dataset.Val.Examples[0].Vqa.Value
                 Expect.floatClose Accuracy.veryHigh (VqaScore.accuracy yesNo.HumanAnswers 2) 0.6 "answering no where 2 of 10 said no: 0.6"
         }
+
+        test "one HDF5 file per split, rows named by `image_ids`, reads the same maps as the .npy files" {
+            let dir = VqaFixture.fresh VqaLayout.V2
+            // Rows in another order than the sorted image ids, to check the lookup.
+            let ids = [| 192L; 136L; 164L |]
+            Features.writeHdf5WithIds (VqaLayout.hdf5File dir "val2014") ids VqaFixture.channels VqaFixture.height VqaFixture.width 2 (fun start count ->
+                Array.concat [ for i in start .. start + count - 1 -> VqaFixture.features (int ids[i]) ])
+            System.IO.Directory.Delete(System.IO.Path.Combine(VqaLayout.featureRoot dir, "val2014"), true)
+            match VqaDataset.load None VqaAnswers.defaultVocabularySize dir with
+            | Error e -> failtest (DataError.describe e)
+            | Ok dataset ->
+                use _ = dataset
+                let f = dataset.Val.Features
+                Expect.equal (f.Count, f.Channels, f.Height, f.Width) (3, 2048, 7, 7) "three rows"
+                Expect.equal (f.Read [| 1 |]) (VqaFixture.features 164) "image 164 is file row 2"
+                Expect.equal (f.Read [| 0; 2 |]) (Array.append (VqaFixture.features 136) (VqaFixture.features 192)) "rows picked in order"
+            Features.writeHdf5WithIds (VqaLayout.hdf5File dir "val2014") [| 192L; 136L |] VqaFixture.channels VqaFixture.height VqaFixture.width 2 (fun start count ->
+                Array.concat [ for i in start .. start + count - 1 -> VqaFixture.features (int ids[i]) ])
+            match VqaDataset.load None VqaAnswers.defaultVocabularySize dir with
+            | Ok _ -> failtest "an image missing from image_ids was accepted"
+            | Error e ->
+                let file = VqaLayout.hdf5File dir "val2014"
+                Expect.equal (DataError.describe e) $"{file}: no features for image 164 (not in its 'image_ids')" "one line naming the file"
+        }
+
+        test "lnmn-train validate checks a VQA directory" {
+            let dir = VqaFixture.fresh VqaLayout.V1
+            Expect.equal (Validate.directory dir) [] "the fixture is fine"
+            System.IO.File.Delete(VqaLayout.npyFile dir "val2014" 192)
+            match Validate.directory dir with
+            | [ line ] -> Expect.stringContains line "no features for image 192" "the problem"
+            | problems -> failtestf "expected one problem, got %A" problems
+        }
     ]
