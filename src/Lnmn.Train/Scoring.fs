@@ -75,10 +75,13 @@ let evaluation device (network: LnmnNetwork.LnmnNetwork) batchSize (source: Sour
         let table, soft, hard = softAndHardMax device network batchSize source
         table, SpecJson.serialize {| Soft = soft; HardMax = hard |}, Evaluation.Accuracy.percent soft.Overall
 
+/// One entry of the official VQA results format, its fields in the format's order.
+type VqaResult = { question_id: int; answer: string }
+
 /// Predictions in the official VQA results format, [{"question_id", "answer"}], with soft α.
 let vqaResults device network batchSize (source: Source) (answers: string[]) =
     predict device network NodeOps.NodeEvaluation.soft batchSize source
-    |> Array.mapi (fun i p -> {| question_id = source.Examples[i].Vqa.Value.QuestionId; answer = answers[p] |})
+    |> Array.mapi (fun i p -> { question_id = source.Examples[i].Vqa.Value.QuestionId; answer = answers[p] })
     |> fun results -> Text.Json.JsonSerializer.Serialize results
 
 /// Paper Table 7: each op removed from every node (softmax renormalised over the other five), then

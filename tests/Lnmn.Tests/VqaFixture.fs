@@ -1,4 +1,4 @@
-/// A small VQA-format directory written by the tests: a handful of COCO-named images with random
+/// A small VQA-format directory written by the tests (and by vqa-fixture.fsx for a run by hand): a handful of COCO-named images with random
 /// 7×7×2048 feature grids as Stack-NMN's .npy files, three questions an image with ten human answers
 /// each (some needing the official normalisation), and a test split without annotations.
 module Lnmn.Tests.VqaFixture
@@ -60,4 +60,5 @@ let writeTo (version: VqaLayout.Version) (dir: string) =
     dir
 
 /// A fresh fixture in a new temporary directory.
-let fresh (version: VqaLayout.Version) = writeTo version (TestUtil.temporaryDirectory ())
+let fresh (version: VqaLayout.Version) =
+    writeTo version (Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), $"lnmn-tests-vqa-{Guid.NewGuid():N}")).FullName)
