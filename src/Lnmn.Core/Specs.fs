@@ -115,6 +115,36 @@ type StackDiscipline =
     /// The paper's prose made to work: the stack starts uniform, attention cells push their result.
     | Push
 
+/// A fixed architecture to start α from instead of a random draw: per cell kind, the ops of each
+/// cell's nodes, in node order, cycled over the kind's cells. A chosen op starts at softmax weight
+/// 0.9998; with `--alpha-schedule frozen` the cells keep these formulas.
+type AlphaPreset =
+    /// The modules the paper's LNMN (11 modules) reports learning on CLEVR (its Table 6).
+    | PaperTable6
+    /// Table 6 with every 3-input attention cell as Stack-NMN's Find, conv(I ⊙ W1 c).
+    | FindAttention
+
+module AlphaPreset =
+    let parse (s: string) =
+        match s with
+        | "table6" -> Ok PaperTable6
+        | "find" -> Ok FindAttention
+        | _ -> Error $"unknown α preset '{s}' (expected table6 or find)"
+
+    /// Ops per node for the cells of a kind (nodes in `CellGroup`'s order: 3 inputs O(I, a), O(n0, c);
+    /// 4 inputs O(a1, a2), O(I, n0), O(n1, c)), one list per cell, cycled.
+    let ops (preset: AlphaPreset) (kind: CellKind) : NodeOp list list =
+        match kind.Role, kind.Arity, preset with
+        // conv(choose_2(min(I, a), c)) and conv(max(I, a) + c)
+        | Attention, ThreeInput, PaperTable6 -> [ [ Min; Choose2 ]; [ Max; Sum ] ]
+        | Attention, ThreeInput, FindAttention -> [ [ Choose1; Product ] ]
+        // conv(max(a1, a2) ⊙ c) and conv(max(a2, I) ⊙ c)
+        | Attention, FourInput, _ -> [ [ Max; Choose2; Product ]; [ Choose2; Max; Product ] ]
+        // Σ min(I, a) ⊙ c and Σ min(I ⊙ a, c)
+        | Answer, ThreeInput, _ -> [ [ Min; Product ]; [ Product; Min ] ]
+        // Σ min(min(a1, a2) ⊙ I, c) and Σ (min(a1, a2) + I) ⊙ c
+        | Answer, FourInput, _ -> [ [ Min; Product; Min ]; [ Min; Sum; Product ] ]
+
 /// How the weights start (α is always N(0,1), as the paper says).
 type Initialisation =
     /// The authors' code: xavier-normal linear and LSTM weights with zero biases, xavier-uniform
@@ -144,7 +174,9 @@ type ModelSpec =
       Pointer: PointerSharpening option
       /// Standard deviation of α's normal initialisation. None: 1, the paper's and the authors' N(0,1);
       /// DARTS starts at 1e-3, where every node begins as the uniform mixture and λ_op's gradient is zero.
-      AlphaInitScale: float option }
+      AlphaInitScale: float option
+      /// None: α drawn at random (`AlphaInitScale`).
+      AlphaPreset: AlphaPreset option }
 
 /// The paper's three module sets (Table 3); NoOp is always added.
 type Ablation =
@@ -176,12 +208,23 @@ module Ablation =
         @ cells Answer ThreeInput an3 @ cells Answer FourInput an4 @ [ NoOp ]
 
 module ModelSpec =
-    let lnmn ablation dims = { Dims = dims; Modules = Ablation.modules ablation; Stack = Reference; Pointer = None; Initialisation = Some AuthorsCode; AlphaInitScale = None }
+    let lnmn ablation dims = { Dims = dims; Modules = Ablation.modules ablation; Stack = Reference; Pointer = None; Initialisation = Some AuthorsCode; AlphaInitScale = None; AlphaPreset = None }
 
     /// Stack-NMN's 9 modules, pointer sharpened hard. Its modules move the pointer themselves; the
     /// stack starts at zero as `Reference` says.
     let stackNmn dims =
-        { Dims = dims; Modules = List.map Hand HandModule.all @ [ NoOp ]; Stack = Reference; Pointer = Some Hard; Initialisation = Some AuthorsCode; AlphaInitScale = None }
+        { Dims = dims; Modules = List.map Hand HandModule.all @ [ NoOp ]; Stack = Reference; Pointer = Some Hard; Initialisation = Some AuthorsCode; AlphaInitScale = None; AlphaPreset = None }
+
+    /// A diagnostic: the ablation's attention cells, its answer cells replaced by Stack-NMN's Describe
+    /// (3 inputs: DescribeOne, 4 inputs: DescribeTwo), which reads a map through a softmax over it.
+    /// Tells whether the attention cells learn to ground when read as Stack-NMN reads them.
+    let cellsWithDescribe ablation dims =
+        let describe m =
+            match m with
+            | Generic { Role = Answer; Arity = ThreeInput } -> Hand DescribeOne
+            | Generic { Role = Answer; Arity = FourInput } -> Hand DescribeTwo
+            | other -> other
+        { lnmn ablation dims with Modules = List.map describe (Ablation.modules ablation) }
 
     /// The ablation's module counts with every cell a concatenation cell.
     let concat ablation dims =

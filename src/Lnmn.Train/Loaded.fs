@@ -14,22 +14,24 @@ type Loaded =
       Network: LnmnNetwork.LnmnNetwork
       Device: torch.Device
       Dataset: Dataset.Dataset
-      /// "builtin" or the dataset directory.
-      Label: string }
+      Data: TrainingData.Location }
     interface System.IDisposable with
         member this.Dispose() = (this.Dataset :> System.IDisposable).Dispose()
 
+/// Opens a checkpoint with the data at `dataDir`, or else the data the checkpoint records (never
+/// regenerated where it is still there, whatever the working directory).
 let openCheckpoint (path: string) (dataDir: string option) (device: string) (threads: int option) : Result<Loaded, string> =
     result {
         let! metadata = Checkpoint.readMetadata path
         let! device = Device.parseDeviceChoice device |> Result.bind Device.resolve
         Device.seedAndThreads 0 threads
         let vocabulary = { Vocabulary.Tokens = Array.ofList metadata.Words; Vocabulary.Answers = Array.ofList metadata.Answers }
-        let! dataset, label = TrainingData.load (dataDir |> Option.orElse metadata.DataDirectory) (Some vocabulary) vocabulary.Answers.Length
+        let choice = dataDir |> Option.map TrainingData.DataDirectory |> Option.defaultWith (fun () -> TrainingData.recorded metadata)
+        let! dataset, location = TrainingData.load choice (Some vocabulary) vocabulary.Answers.Length
         let network = LnmnNetwork.compile metadata.Model
         network.``to``(device) |> ignore
         match Checkpoint.load path (Steps.createState metadata.Training network) with
-        | Ok _ -> return { Path = path; Metadata = metadata; Network = network; Device = device; Dataset = dataset; Label = label }
+        | Ok _ -> return { Path = path; Metadata = metadata; Network = network; Device = device; Dataset = dataset; Data = location }
         | Error e ->
             (dataset :> System.IDisposable).Dispose()
             return! Error e
@@ -43,5 +45,5 @@ let split (loaded: Loaded) (name: string) : Result<TrainingData.Source, string> 
     | "test" ->
         match loaded.Dataset.Test |> Option.map (TrainingData.source loaded.Dataset) with
         | Some test when TrainingData.isVqa test -> Ok test
-        | _ -> Error $"--split test: {loaded.Label} has no VQA test split (only VQA test predictions can be written, with --results)"
+        | _ -> Error $"--split test: {loaded.Data.Directory} has no VQA test split (only VQA test predictions can be written, with --results)"
     | other -> Error $"--split: unknown split '{other}' (expected val, train or test)"

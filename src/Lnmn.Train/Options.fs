@@ -4,6 +4,7 @@ module Lnmn.Train.Options
 open Argu
 open Lnmn.Core
 open Lnmn.Core.Specs
+open Lnmn.Core.Data
 open Lnmn.Core.Training.TrainingSpec
 
 type ModelChoice =
@@ -12,6 +13,8 @@ type ModelChoice =
     | StackNmn
     /// LNMN's module counts with concatenation cells (paper Table 2).
     | ConcatCells
+    /// LNMN's attention cells with Stack-NMN's Describe as the answer modules (a diagnostic).
+    | CellsWithDescribe
 
 module ModelChoice =
     /// For run names: lnmn-11, stack-nmn, concat-11.
@@ -20,6 +23,7 @@ module ModelChoice =
         | Lnmn -> $"lnmn-{Ablation.number ablation}"
         | StackNmn -> "stack-nmn"
         | ConcatCells -> $"concat-{Ablation.number ablation}"
+        | CellsWithDescribe -> $"lnmn-describe-{Ablation.number ablation}"
 
 type TrainArgs =
     | Ablation of int
@@ -50,6 +54,7 @@ type TrainArgs =
     | Alpha_Schedule of string
     | Alpha_Warmup of float
     | Alpha_Init of float
+    | Alpha_Preset of string
     | Lr_Decay of string
     | Max_Steps of int
     | Eval_Every of int
@@ -60,7 +65,7 @@ type TrainArgs =
             match a with
             | Vqa_Answers _ -> "VQA: answers in the vocabulary, the most frequent training answers (default 3000)."
             | Ablation _ -> "module set: 9, 11 or 14 (paper Table 3; default 11)."
-            | Model _ -> "lnmn (default), stack-nmn (the hand-designed baseline) or concat (cells replaced by concatenation + 1×1 conv, paper Table 2)."
+            | Model _ -> "lnmn (default), stack-nmn (the hand-designed baseline), concat (cells replaced by concatenation + 1×1 conv, paper Table 2) or lnmn-describe (a diagnostic: LNMN's attention cells, Stack-NMN's Describe as answer modules)."
             | Data _ -> "a CLEVR-layout directory (questions/, features/) or a VQA v1/v2 one (questions/, annotations/, resnet152_c5_7x7/; README); absent: the built-in dataset, generated on first use."
             | Epochs _ -> "epochs (default: 30 on CLEVR, the built-in dataset's own default otherwise)."
             | Batch_Size _ -> "questions per batch (default 64)."
@@ -87,6 +92,7 @@ type TrainArgs =
             | Alpha_Schedule _ -> "how α is searched: scaled (ours, default: α ~ 1e-3·N(0,1), lr scaled to the run, weights alone for the first 20%), paper (Algorithm 2 as written: α ~ N(0,1), lr 3e-4, α steps from the first batch) or frozen (α kept at its N(0,1) draw: a random architecture)."
             | Alpha_Warmup _ -> "fraction of the run's weight steps before the first α step (default: 0.2 with --alpha-schedule scaled, 0 with paper)."
             | Alpha_Init _ -> "standard deviation of α's normal initialisation (default: 1e-3 with --alpha-schedule scaled, 1 otherwise)."
+            | Alpha_Preset _ -> "start α at a fixed architecture instead of a random draw: table6 (the modules the paper reports learning, its Table 6) or find (Table 6 with Stack-NMN's Find as every 3-input attention cell); with --alpha-schedule frozen the cells keep it."
             | Max_Steps _ -> "stop after this many weight steps in total (for smoke tests)."
             | Lr_Decay _ -> "weight learning rate over the run: constant (the paper's, default) or cosine (half a cosine down to 0 at the last step)."
             | Eval_Every _ -> "also score the validation split every N weight steps (metrics-evals.jsonl: the learning curve against questions seen and seconds)."
@@ -139,6 +145,7 @@ type GenerateArgs =
     | Train_Scenes of int
     | Val_Scenes of int
     | Questions_Per_Scene of int
+    | Groups of string
     | Seed of int
     interface IArgParserTemplate with
         member a.Usage =
@@ -147,7 +154,19 @@ type GenerateArgs =
             | Train_Scenes _ -> "train scenes (default: the built-in dataset's)."
             | Val_Scenes _ -> "validation scenes, generated from their own seed (default: the built-in dataset's)."
             | Questions_Per_Scene _ -> "questions asked about each scene (default: the built-in dataset's)."
+            | Groups _ -> "CLEVR template groups to ask from, comma-separated (zero_hop, one_hop, two_hop, three_hop, single_and, single_or, same_relate, comparison, compare_integer; default: all), e.g. zero_hop for a grounding ladder's first rung."
             | Seed _ -> "generator seed (default: the built-in dataset's)."
+
+/// Template groups from a comma-separated list of their CLEVR names.
+let templateGroups (text: string) =
+    let parseOne (name: string) =
+        match TemplateGroup.all |> List.tryFind (fun g -> TemplateGroup.name g = name.Trim()) with
+        | Some g -> Ok g
+        | None -> Error $"""--groups: unknown template group '{name.Trim()}' (expected {TemplateGroup.all |> List.map TemplateGroup.name |> String.concat ", "})"""
+    text.Split(',', System.StringSplitOptions.RemoveEmptyEntries)
+    |> List.ofArray
+    |> List.fold (fun acc name -> Result.bind (fun gs -> parseOne name |> Result.map (fun g -> gs @ [ g ])) acc) (Ok [])
+    |> Result.bind (fun gs -> if gs.IsEmpty then Error "--groups: no template group given" else Ok(List.distinct gs))
 
 type LearningCurveArgs =
     | Out of dir: string
@@ -204,6 +223,7 @@ type TrainConfig =
       AlphaRule: Lnmn.Core.Training.AlphaSchedule.Rule
       AlphaWarmup: float option
       AlphaInitScale: float option
+      AlphaPreset: AlphaPreset option
       LearningRateDecay: LearningRateDecay
       MaxSteps: int option
       EvalEvery: int option
@@ -227,7 +247,7 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
         | None -> Ok None
     result {
         let! ablation = Ablation.parse (r.GetResult(TrainArgs.Ablation, 11)) |> Result.mapError (fun e -> $"--ablation: {e}")
-        let! model = ofChoice "model" [ "lnmn", Lnmn; "stack-nmn", StackNmn; "concat", ConcatCells ] (r.GetResult(TrainArgs.Model, "lnmn"))
+        let! model = ofChoice "model" [ "lnmn", Lnmn; "stack-nmn", StackNmn; "concat", ConcatCells; "lnmn-describe", CellsWithDescribe ] (r.GetResult(TrainArgs.Model, "lnmn"))
         let! epochs = optionalPositive "epochs" (r.TryGetResult TrainArgs.Epochs)
         let! batch = positive "batch-size" (r.GetResult(Batch_Size, 64))
         let! steps = positive "steps" (r.GetResult(Steps, 5))
@@ -265,6 +285,10 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
         let! lr = positiveRate "lr" (r.TryGetResult Lr)
         let! alphaLr = positiveRate "alpha-lr" (r.TryGetResult Alpha_Lr)
         let! alphaInit = positiveRate "alpha-init" (r.TryGetResult Alpha_Init)
+        let! alphaPreset =
+            match r.TryGetResult Alpha_Preset with
+            | Some p -> AlphaPreset.parse p |> Result.map Some |> Result.mapError (fun e -> $"--alpha-preset: {e}")
+            | None -> Ok None
         let! alphaWarmup =
             match r.TryGetResult Alpha_Warmup with
             | Some w when not (w >= 0.0 && w <= 1.0) -> Error $"--alpha-warmup must be between 0 and 1 (got {w})"
@@ -286,7 +310,7 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
               Device = device; Threads = threads; RunDir = r.TryGetResult Run_Dir; Resume = resume; FineTuneFrom = fineTune
               ArchitectureSplit = archSplit; Unrolled = r.Contains Unrolled; EntropyScaling = scaling; LambdaWScale = lambdaWScale
               LearningRate = lr; AlphaLearningRate = alphaLr; AlphaRule = alphaRule; AlphaWarmup = alphaWarmup
-              AlphaInitScale = alphaInit; MaxSteps = maxSteps; EvalEvery = evalEvery; LearningRateDecay = decay; DryRun = r.Contains Dry_Run
+              AlphaInitScale = alphaInit; AlphaPreset = alphaPreset; MaxSteps = maxSteps; EvalEvery = evalEvery; LearningRateDecay = decay; DryRun = r.Contains Dry_Run
               VqaAnswers = vqaAnswers }
     }
 

@@ -46,7 +46,7 @@ let private evaluate argv =
             let path = r.GetResult Checkpoint
             use! loaded = Loaded.openCheckpoint path (r.TryGetResult EvalArgs.Data) (r.GetResult(EvalArgs.Device, "auto")) (r.TryGetResult EvalArgs.Threads)
             let! source = Loaded.split loaded (r.GetResult(EvalArgs.Split, "val"))
-            let device, network, metadata, label = loaded.Device, loaded.Network, loaded.Metadata, loaded.Label
+            let device, network, metadata, label = loaded.Device, loaded.Network, loaded.Metadata, loaded.Data.Directory
             let vqa = TrainingData.isVqa source
             let unanswered = vqa && source.Examples[0].Vqa.Value.HumanAnswers.Length = 0
             do! if r.Contains Op_Ablation && vqa then Error "--op-ablation scores CLEVR's categories; it does not apply to VQA" else Ok()
@@ -101,7 +101,10 @@ let private generate argv =
             let! valScenes = positive "val-scenes" (r.GetResult(Val_Scenes, d.ValScenes))
             let! perScene = positive "questions-per-scene" (r.GetResult(Questions_Per_Scene, d.QuestionsPerScene))
             do! if IO.Directory.Exists dir || IO.File.Exists dir then Error $"{dir}: already exists (generate writes a new directory)" else Ok()
-            let options = { d with TrainScenes = trainScenes; ValScenes = valScenes; QuestionsPerScene = perScene; Seed = r.GetResult(GenerateArgs.Seed, d.Seed) }
+            let! groups = match r.TryGetResult Groups with Some g -> templateGroups g | None -> Ok d.Groups
+            let options =
+                { d with TrainScenes = trainScenes; ValScenes = valScenes; QuestionsPerScene = perScene; Groups = groups
+                         Seed = r.GetResult(GenerateArgs.Seed, d.Seed) }
             let watch = Diagnostics.Stopwatch.StartNew()
             BuiltIn.generate options dir
             let count split = DatasetLayout.questionsFile dir split |> ClevrJson.readQuestions |> Seq.length

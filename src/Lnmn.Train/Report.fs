@@ -180,8 +180,8 @@ let run (config: ReportConfig) : Result<string, string> =
                 build config temporary browser loaded run
                 |> Result.map (fun sections ->
                     let summary =
-                        [ $"checkpoint: {checkpoint} (commit of this build: {RunFolder.gitCommit ()})"
-                          $"model: {loaded.Metadata.Model.Modules.Length} modules, {Specs.ModelSpec.nodeCount loaded.Metadata.Model} nodes; dataset: {loaded.Label}"
+                        [ $"checkpoint: {checkpoint} (commit of this build: {BuildInfo.gitCommit})"
+                          $"model: {loaded.Metadata.Model.Modules.Length} modules, {Specs.ModelSpec.nodeCount loaded.Metadata.Model} nodes; dataset: {loaded.Data.Directory}"
                           (match probe with
                            | Ok b -> $"PNGs drawn with {b}"
                            | Error why -> $"PNGs skipped: {why} (the HTML pictures are complete)")

@@ -17,7 +17,6 @@ module Lnmn.Train.RunFolder
 
 open System
 open System.IO
-open System.Diagnostics
 open System.Text.Json
 open TorchSharp
 
@@ -53,16 +52,6 @@ let paths (root: string) =
       AlphaPlot = Path.Combine(root, "alpha.html")
       CurvesPlot = Path.Combine(root, "curves.html") }
 
-/// The commit the code was built from, or "unknown" outside a git checkout.
-let gitCommit () =
-    try
-        let psi = ProcessStartInfo("git", "rev-parse HEAD", RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
-        use p = Process.Start psi
-        let out = p.StandardOutput.ReadToEnd().Trim()
-        p.WaitForExit()
-        if p.ExitCode = 0 then out else "unknown"
-    with _ -> "unknown"
-
 /// Holds a run folder for one process: `.lock` is locked exclusively (the OS drops the lock when the
 /// process ends, even by SIGKILL, so a killed run never blocks its resume) and `.lock-owner` says
 /// who holds it. Error, in one line, when another live process holds the folder.
@@ -84,19 +73,38 @@ let truncateJsonl (path: string) (keep: JsonElement -> bool) =
         |> Array.filter (fun line -> line.Length > 0 && (use doc = JsonDocument.Parse line in keep (doc.RootElement.Clone())))
         |> fun lines -> Lnmn.Core.Data.AtomicFile.writeAllText path (String.concat "" (lines |> Array.map (fun l -> l + "\n")))
 
-/// Appends JSON lines and mirrors numeric fields to TensorBoard.
+/// The JSONL files mirrored to TensorBoard: (file, tag prefix, the field that is the x axis).
+let private mirrored (paths: Paths) =
+    [ paths.StepMetrics, "step", "step"; paths.EpochMetrics, "epoch", "epoch"; paths.EvalMetrics, "eval", "step" ]
+
+/// Appends JSON lines and mirrors numeric fields to TensorBoard. The events are made from the JSONL
+/// files alone: on opening, the TensorBoard folder is rewritten from the lines already there (on
+/// resume, those up to the checkpoint, which were fsynced before it), so a resumed run's events
+/// have neither duplicates nor gaps past the checkpoint step.
 type MetricsLog(paths: Paths) =
+    do if Directory.Exists paths.TensorBoard then Directory.Delete(paths.TensorBoard, true)
+    let board = torch.utils.tensorboard.SummaryWriter(paths.TensorBoard)
+    let mirror (prefix: string) (step: int) (fields: (string * float) seq) =
+        for k, v in fields do
+            if Double.IsFinite v then board.add_scalar($"{prefix}/{k}", float32 v, step)
+    do
+        for file, prefix, axis in mirrored paths do
+            if File.Exists file then
+                for line in File.ReadAllLines file do
+                    if line <> "" then
+                        use doc = JsonDocument.Parse line
+                        let e = doc.RootElement
+                        mirror prefix (int (e.GetProperty(axis).GetDouble()))
+                            [ for p in e.EnumerateObject() do if p.Value.ValueKind = JsonValueKind.Number then yield p.Name, p.Value.GetDouble() ]
     let steps = new StreamWriter(paths.StepMetrics, true)
     let epochs = new StreamWriter(paths.EpochMetrics, true)
     let evals = new StreamWriter(paths.EvalMetrics, true)
-    let board = torch.utils.tensorboard.SummaryWriter(paths.TensorBoard)
     let write (writer: StreamWriter) (prefix: string) (step: int) (fields: (string * float) list) (tags: (string * string) list) =
         let numbers = fields |> List.map (fun (k, v) -> $"\"{k}\":{JsonSerializer.Serialize v}")
         let texts = tags |> List.map (fun (k, v) -> $"\"{k}\":{JsonSerializer.Serialize v}")
         writer.WriteLine("{" + String.concat "," (texts @ numbers) + "}")
         writer.Flush()
-        for k, v in fields do
-            if Double.IsFinite v then board.add_scalar($"{prefix}/{k}", float32 v, step)
+        mirror prefix step fields
 
     /// Puts every line written so far on the disk (fsync), so that a checkpoint written next never
     /// claims a step whose metrics could still be lost.

@@ -42,11 +42,13 @@ let modelSpec (config: TrainConfig) (dataset: Dataset.Dataset) (isBuiltIn: bool)
         | Lnmn -> ModelSpec.lnmn config.Ablation dims
         | StackNmn -> ModelSpec.stackNmn dims
         | ConcatCells -> ModelSpec.concat config.Ablation dims
+        | CellsWithDescribe -> ModelSpec.cellsWithDescribe config.Ablation dims
     { spec with
         Stack = config.Stack
         Pointer = config.Pointer |> Option.orElse spec.Pointer
         Initialisation = Some config.Initialisation
-        AlphaInitScale = config.AlphaInitScale |> Option.orElse (AlphaSchedule.Rule.initialisationScale config.AlphaRule) }
+        AlphaInitScale = config.AlphaInitScale |> Option.orElse (AlphaSchedule.Rule.initialisationScale config.AlphaRule)
+        AlphaPreset = config.AlphaPreset }
 
 /// The built-in dataset is trained for minutes, not days: a larger weight learning rate than the
 /// paper's, which is meant for 30 epochs of 700K questions.
@@ -85,10 +87,9 @@ let trainingSpec (config: TrainConfig) (isBuiltIn: bool) (vqa: bool) (trainExamp
 
 let private parameterCount (ps: Modules.Parameter seq) = ps |> Seq.sumBy (fun p -> p.numel())
 
-let private defaultRunDirectory (config: TrainConfig) label =
-    let data = if label = "builtin" then "builtin" else Path.GetFileName(Path.TrimEndingDirectorySeparator(label: string))
+let private defaultRunDirectory (config: TrainConfig) (data: Location) =
     let stamp = DateTime.UtcNow.ToString "yyyyMMdd-HHmmss"
-    Path.Combine("runs", $"{ModelChoice.label config.Model config.Ablation}-{data}-seed{config.Seed}-{stamp}")
+    Path.Combine("runs", $"{ModelChoice.label config.Model config.Ablation}-{data.Name}-seed{config.Seed}-{stamp}")
 
 let private writeConfig (paths: RunFolder.Paths) (config: TrainConfig) (spec: ModelSpec) (training: TrainingSpec) (data: TrainingData) =
     let leak =
@@ -98,8 +99,9 @@ let private writeConfig (paths: RunFolder.Paths) (config: TrainConfig) (spec: Mo
     let configJson =
         SpecJson.serialize
             {| Command = Environment.GetCommandLineArgs() |> String.concat " "
-               GitCommit = RunFolder.gitCommit ()
-               Data = data.Label
+               GitCommit = BuildInfo.gitCommit
+               Data = data.Location.Directory
+               DataRecipe = data.Location.Recipe
                ArchitectureSplitNote = leak
                TrainExamples = data.Train.Examples.Length
                ArchitectureExamples = data.Architecture.Examples.Length
@@ -123,7 +125,7 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
         let metadata: Checkpoint.Metadata =
             { Model = spec; Training = training
               Words = List.ofArray data.Dataset.Vocabulary.Tokens; Answers = List.ofArray data.Dataset.Vocabulary.Answers
-              DataDirectory = (if data.Label = "builtin" then None else Some data.Label)
+              DataDirectory = Some data.Location.Directory; DataRecipe = data.Location.Recipe
               Progress = progress; RngState = Checkpoint.currentRngState () }
         Checkpoint.save paths.Checkpoint metadata state
     let progress epoch step (loss, accuracy, batches) : Checkpoint.Progress =
@@ -202,9 +204,8 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
     | Ok step ->
         let table, json, softOverall = Scoring.evaluation device state.Network training.BatchSize data.Validation
         let title = match training.ArchitectureSplit with ValidationLeaky -> "validation (α fitted on it: not held out)" | HeldOutOfTrain _ -> "validation"
-        let dataDir = if data.Label = "builtin" then builtInDirectory else data.Label
         let grounding =
-            Scoring.grounding device state.Network training.BatchSize data.Validation dataDir "val"
+            Scoring.grounding device state.Network training.BatchSize data.Validation data.Location.Directory "val"
             |> Option.map (fun g -> "\n" + Lnmn.Analysis.Grounding.describe g + "\n") |> Option.defaultValue ""
         let text = $"## {title}\n\n{table}\n{grounding}"
         AtomicFile.writeAllText paths.EvalMarkdown text
@@ -247,18 +248,22 @@ let run (config: TrainConfig) : Result<RunSummary, string> =
             match config.FineTuneFrom with
             | Some path -> Checkpoint.readMetadata path |> Result.map (fun m -> Some(path, m))
             | None -> Ok None
-        let dataDir = match resumed with Some m -> m.DataDirectory | None -> config.Data
+        let choice =
+            match resumed, config.Data with
+            | Some m, _ -> recorded m
+            | None, Some dir -> DataDirectory dir
+            | None, None -> BuiltInData BuiltInOptions.defaults
         let trainedVocabulary (m: Checkpoint.Metadata) = { Vocabulary.Tokens = Array.ofList m.Words; Vocabulary.Answers = Array.ofList m.Answers }
         let! vocabulary =
-            match resumed, fineTune, dataDir with
+            match resumed, fineTune, choice with
             | Some m, _, _ -> Ok(Some(trainedVocabulary m))
-            | None, Some(_, m), Some dir ->
+            | None, Some(_, m), DataDirectory dir ->
                 let path = DatasetLayout.questionsFile dir "train"
                 DataError.catch path (fun () -> ClevrJson.readQuestions path |> Seq.map (fun q -> q.Text) |> Vocabulary.extend (trainedVocabulary m))
                 |> Result.map Some |> Result.mapError DataError.describe
             | _ -> Ok None
-        let! dataset, label = TrainingData.load dataDir vocabulary config.VqaAnswers
-        let isBuiltIn = dataDir |> Option.forall (fun d -> File.Exists(DatasetLayout.builtInOptionsFile d))
+        let! dataset, location = TrainingData.load choice vocabulary config.VqaAnswers
+        let isBuiltIn = location.Recipe.IsSome
         let spec =
             match resumed, fineTune with
             | Some m, _ -> m.Model
@@ -268,7 +273,7 @@ let run (config: TrainConfig) : Result<RunSummary, string> =
             match resumed with
             | Some m -> m.Training.Seed, m.Training.ArchitectureSplit
             | None -> config.Seed, config.ArchitectureSplit
-        let data = split seed architectureSplit dataset label
+        let data = split seed architectureSplit dataset location
         let training =
             match resumed with
             | Some m -> { m.Training with Epochs = defaultArg config.Epochs m.Training.Epochs }
@@ -292,7 +297,7 @@ let run (config: TrainConfig) : Result<RunSummary, string> =
             printfn "data: %d train, %d architecture, %d validation questions" data.Train.Examples.Length data.Architecture.Examples.Length data.Validation.Examples.Length
             return { RunDirectory = ""; StepsRun = 0; ValidationAccuracy = None }
         else
-            let root = config.RunDir |> Option.defaultWith (fun () -> defaultRunDirectory config label)
+            let root = config.RunDir |> Option.defaultWith (fun () -> defaultRunDirectory config location)
             let paths = RunFolder.paths root
             use! _ = RunFolder.lock root
             do! if not config.Resume && File.Exists paths.Checkpoint then
@@ -314,7 +319,6 @@ let run (config: TrainConfig) : Result<RunSummary, string> =
                 | None ->
                     // Metrics left by a run killed before its first checkpoint would be doubled.
                     for stale in [ paths.StepMetrics; paths.EpochMetrics; paths.EvalMetrics ] do File.Delete stale
-                    if Directory.Exists paths.TensorBoard then Directory.Delete(paths.TensorBoard, true)
                     writeConfig paths config spec training data
                     Ok Checkpoint.Progress.start
             printfn "run folder: %s" root

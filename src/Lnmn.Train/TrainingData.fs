@@ -1,5 +1,6 @@
-/// The data a run trains on: the built-in dataset (generated on first use) or a CLEVR directory,
-/// split into train / architecture / validation, and turned into tensors batch by batch.
+/// The data a run trains on: the built-in dataset (generated on first use in the cache folder) or a
+/// dataset directory, split into train / architecture / validation, and turned into tensors batch
+/// by batch.
 module Lnmn.Train.TrainingData
 
 open System
@@ -19,40 +20,67 @@ let source (dataset: Dataset.Dataset) (split: Dataset.SplitData) =
 /// Whether the examples are VQA's (scored by the VQA accuracy, trained on soft targets).
 let isVqa (source: Source) = source.Examples.Length > 0 && source.Examples[0].Vqa.IsSome
 
+/// Where a run's data comes from.
+type Choice =
+    /// The built-in dataset with these options, in the cache folder (`BuiltInCache`), generated on first use.
+    | BuiltInData of BuiltInOptions
+    /// A dataset directory, used as it is.
+    | DataDirectory of string
+
+/// The dataset a run uses, as its run folder records it.
+type Location =
+    { /// Absolute.
+      Directory: string
+      /// What generated it, for data made by the built-in generator (None for CLEVR).
+      Recipe: BuiltIn.Recipe option
+      /// "builtin" for the built-in dataset in the cache, else the directory's name: for run names.
+      Name: string }
+
 type TrainingData =
     { Dataset: Dataset.Dataset
       Train: Source
       Architecture: Source
       Validation: Source
-      /// "builtin" or the CLEVR directory, for run names and configs.
-      Label: string }
+      Location: Location }
 
-let builtInDirectory = IO.Path.Combine("data", "builtin")
+/// The data a checkpoint trained on: its directory as it stands; where that is gone and the
+/// generator can make it again, the built-in dataset of its recipe; the built-in default for
+/// checkpoints older than that record.
+let recorded (metadata: Checkpoint.Metadata) : Choice =
+    match metadata.DataDirectory, metadata.DataRecipe with
+    | Some dir, Some recipe when not (IO.Directory.Exists dir) && recipe.GeneratorVersion = BuiltIn.generatorVersion -> BuiltInData recipe.Options
+    | Some dir, _ -> DataDirectory dir
+    | None, _ -> BuiltInData BuiltInOptions.defaults
 
 /// Generates the built-in dataset if needed, then loads the directory: VQA (`VqaLayout`, with an
 /// answer vocabulary of `vqaAnswers` unless `vocabulary` is given) or CLEVR's layout.
-let load (dataDir: string option) (vocabulary: Vocabulary.Vocabulary option) (vqaAnswers: int) : Result<Dataset.Dataset * string, string> =
-    let dir, label =
-        match dataDir with
-        | Some d -> d, d
-        | None -> builtInDirectory, "builtin"
+let load (choice: Choice) (vocabulary: Vocabulary.Vocabulary option) (vqaAnswers: int) : Result<Dataset.Dataset * Location, string> =
+    let dir, name =
+        match choice with
+        | DataDirectory d ->
+            let full = IO.Path.TrimEndingDirectorySeparator(IO.Path.GetFullPath d)
+            full, IO.Path.GetFileName full
+        | BuiltInData options -> BuiltInCache.directory (BuiltInCache.root BuiltInCache.processEnvironment) options, "builtin"
     try
-        if dataDir.IsNone && BuiltIn.ensure BuiltInOptions.defaults dir then
-            printfn "generated the built-in dataset in %s" dir
+        match choice with
+        | BuiltInData options when BuiltIn.ensure options dir -> printfn "generated the built-in dataset in %s" dir
+        | _ -> ()
         if not (IO.Directory.Exists dir) then Error $"{dir}: no such dataset directory"
         else
-            AnyDataset.load vocabulary vqaAnswers dir |> Result.map (fun d -> d, label) |> Result.mapError DataError.describe
+            AnyDataset.load vocabulary vqaAnswers dir
+            |> Result.map (fun d -> d, { Directory = dir; Recipe = BuiltIn.readRecipe dir; Name = name })
+            |> Result.mapError DataError.describe
     with DataException e -> Error(DataError.describe e)
 
-let split (seed: int) (archSplit: ArchitectureSplit) (dataset: Dataset.Dataset) label =
+let split (seed: int) (archSplit: ArchitectureSplit) (dataset: Dataset.Dataset) (location: Location) =
     let train = source dataset dataset.Train
     let validation = source dataset dataset.Val
     match archSplit with
     | HeldOutOfTrain fraction ->
         let s = splitArchitecture seed fraction dataset.Train.Examples dataset.Val.Examples
         { Dataset = dataset; Train = { train with Examples = s.Train }; Architecture = { train with Examples = s.Architecture }
-          Validation = validation; Label = label }
-    | ValidationLeaky -> { Dataset = dataset; Train = train; Architecture = validation; Validation = validation; Label = label }
+          Validation = validation; Location = location }
+    | ValidationLeaky -> { Dataset = dataset; Train = train; Architecture = validation; Validation = validation; Location = location }
 
 /// (B, answers) float32: min(1, humans who gave the answer / 3) for each example at `indices`.
 let softTargets (device: torch.Device) (source: Source) (indices: int[]) =

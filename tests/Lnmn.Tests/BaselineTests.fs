@@ -193,6 +193,24 @@ let tests =
             for name, p in net.named_parameters() do
                 Expect.isTrue (not (isNull p.grad) && p.grad.abs().sum().item<float32>() > 0.0f) $"{name} has a gradient"
         }
+        test "lnmn-describe: LNMN's attention cells and their α, Describe for the answer cells; fused equals reference, every weight learns" {
+            use _ = torch.NewDisposeScope()
+            torch.random.manual_seed 11L |> ignore
+            let spec = ModelSpec.cellsWithDescribe Ablation11 NetworkTests.tinyDims
+            let kinds s = s.Modules |> List.map (function Generic k | Concat k -> CellKind.name k | NoOp -> "noop" | Hand h -> HandModule.name h)
+            Expect.equal (kinds spec)
+                ([ for _ in 1 .. 4 -> "attention-3in" ] @ [ for _ in 1 .. 2 -> "attention-4in" ]
+                 @ [ "describe-one"; "describe-one"; "describe-two"; "describe-two"; "noop" ]) "LNMN-11's order, answer cells replaced"
+            let net = LnmnNetwork.compile spec
+            Expect.equal (net.AlphaParameters() |> List.sumBy (fun a -> a.numel())) ((4L * 2L + 2L * 3L) * 6L) "α of the attention cells only"
+            let batch = NetworkTests.randomBatch 11L 6 5 NetworkTests.tinyDims
+            let fused = net.Forward(batch, NodeOps.NodeEvaluation.soft)
+            let reference = net.ReferenceForward(batch, NodeOps.NodeEvaluation.soft)
+            expectAllClose 1e-5 fused.Logits reference.Logits "logits"
+            fused.Logits.square().sum().backward()
+            for name, p in net.named_parameters() do
+                Expect.isTrue (not (isNull p.grad) && p.grad.abs().sum().item<float32>() > 0.0f) $"{name} has a gradient"
+        }
         test "specs: old JSON without a pointer field reads as LNMN's soft sharpening; Stack-NMN's round-trips" {
             let lnmn = ModelSpec.lnmn Ablation9 NetworkTests.tinyDims
             let node = System.Text.Json.Nodes.JsonNode.Parse(SpecJson.serialize lnmn).AsObject()

@@ -20,6 +20,19 @@ let private outputCopy () =
 [<Tests>]
 let tests =
     testList "build" [
+        test "the build stamps the commit it was made from: 40 hex digits, or unknown outside git" {
+            let commit = Lnmn.Train.BuildInfo.gitCommit
+            Expect.isTrue (commit = "unknown" || Text.RegularExpressions.Regex.IsMatch(commit, "^[0-9a-f]{40}$")) $"'{commit}'"
+            let checkout = Path.GetFullPath(Path.Combine(__SOURCE_DIRECTORY__, "..", ".."))
+            if Path.Exists(Path.Combine(checkout, ".git")) then
+                // Built inside a checkout: the stamp names one of its commits.
+                let psi = Diagnostics.ProcessStartInfo("git", [ "-C"; checkout; "cat-file"; "-t"; commit ], RedirectStandardOutput = true, UseShellExecute = false)
+                use git = Diagnostics.Process.Start psi
+                let kind = git.StandardOutput.ReadToEnd().Trim()
+                git.WaitForExit()
+                Expect.equal kind "commit" $"{commit} is a commit of {checkout}"
+        }
+
         test "a tensor operation runs (TorchSharp's native library loads)" {
             use a = torch.tensor([| 1.0f; 2.0f; 3.0f |])
             use b = a.matmul(a)

@@ -49,6 +49,22 @@ let balanceTests =
             Expect.isLessThanOrEqual ratio 1.3 "a, b, c, d near even although a is 4× as frequent as c"
             Expect.isTrue (balancer.Accepts(1, "a")) "another family is counted apart"
         }
+        test "a yes/no family counts both answers from the start: one answer alone is accepted a few times, not without bound" {
+            let balancer = BuiltIn.AnswerBalancer 1.25
+            let rec acceptNo n =
+                if n < 100 && balancer.Accepts(0, "no") then
+                    balancer.Add(0, "no")
+                    acceptNo (n + 1)
+                else n
+            let accepted = acceptNo 0
+            // n "no" so far is accepted while n < 1.25 × n / 2 + 2: for n = 0 … 5.
+            Expect.equal accepted 6 "six 'no' before a 'yes'"
+            balancer.Add(0, "yes")
+            Expect.isTrue (balancer.Accepts(0, "yes")) "the other answer is welcome"
+            let other = BuiltIn.AnswerBalancer 1.25
+            for _ in 1 .. 20 do other.Add(1, "2")
+            Expect.isTrue (other.Accepts(1, "2")) "other answers are counted as seen: a lone count answer is not held back"
+        }
         test "generated families: worst ratio within tolerance + measured slack; unbalanced is far worse" {
             let balanced = Balance.summarise (zeroHop BuiltInOptions.defaults.BalanceTolerance)
             Expect.equal balanced.Families.Length 6 "six families"

@@ -41,7 +41,7 @@ let generationTests =
             Expect.equal (questions |> Array.map (fun q -> q.FamilyIndex.Value) |> Array.distinct |> Array.length) Templates.all.Length "every family"
             // Balance: most frequent answer of a family / mean answer count ≤ tolerance + slack, on an
             // 8×8 grid. On the default 4×4 grid small count families are looser ('0' is common; the
-            // full default set's worst family is 1.67, `lnmn-train validate data/builtin`).
+            // full default set's worst family is 1.67, `lnmn-train validate` on it).
             let eightByEight = temporaryDirectory ()
             BuiltIn.generate { smallOptions with GridSize = 8 } eightByEight
             let questions = ClevrJson.readQuestions (DatasetLayout.questionsFile eightByEight "train") |> Array.ofSeq
@@ -125,6 +125,13 @@ let generationTests =
         test "restricting groups restricts families" {
             let options = { smallOptions with Groups = [ ZeroHop; CompareInteger ] }
             Expect.equal (BuiltIn.families options |> List.map (fun f -> f.Group) |> List.distinct) [ ZeroHop; CompareInteger ] "groups"
+        }
+        test "generate --groups reads CLEVR's group names and refuses an unknown one by name" {
+            Expect.equal (Lnmn.Train.Options.templateGroups "zero_hop, one_hop,zero_hop") (Ok [ ZeroHop; OneHop ]) "names, spaces, repeats"
+            match Lnmn.Train.Options.templateGroups "zero_hop,four_hop" with
+            | Error e -> Expect.stringContains e "'four_hop'" "names the unknown group"
+            | Ok gs -> failtest $"accepted {gs}"
+            Expect.isError (Lnmn.Train.Options.templateGroups ",") "no group at all"
         }
         test "loadDataset encodes every question; validate finds nothing wrong" {
             let dir = generated.Force()

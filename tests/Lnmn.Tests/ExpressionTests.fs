@@ -50,6 +50,29 @@ let tests =
             check an4 [ Min; Sum; Product ] "W_2[Σ (conv_1(I) + min(a_1, a_2)) ⊙ W_1 c_txt, W_1 c_txt, f_mem]"
         }
 
+        test "the table6 α preset compiles to the modules of paper Table 6, and find to Stack-NMN's Find" {
+            let formulas preset =
+                use net = LnmnNetwork.compile { NetworkTests.tinySpec Ablation11 Reference with AlphaPreset = Some preset }
+                let readouts = AlphaReadout.read net
+                for r in readouts do Expect.isGreaterThan (List.max r.Weights) 0.999 $"module {r.Module} node {r.Node} starts one-hot"
+                readouts
+                |> List.groupBy (fun r -> r.Module, r.Kind)
+                |> List.map (fun ((m, kind), rs) -> (Extraction.formula m kind [ for r in rs -> r.Winner, List.max r.Weights ]).Paper)
+            // Table 6 as printed, up to the order of commutative operands.
+            let table6 =
+                [ "conv_2(W_1 c_txt)"; "conv_2(max(conv_1(I), a) + W_1 c_txt)"
+                  "conv_2(max(a_1, a_2) ⊙ W_1 c_txt)"; "conv_2(max(conv_1(I), a_2) ⊙ W_1 c_txt)"
+                  "W_2[Σ min(conv_1(I), a) ⊙ W_1 c_txt, W_1 c_txt, f_mem]"; "W_2[Σ min(conv_1(I) ⊙ a, W_1 c_txt), W_1 c_txt, f_mem]"
+                  "W_2[Σ min(conv_1(I) ⊙ min(a_1, a_2), W_1 c_txt), W_1 c_txt, f_mem]"
+                  "W_2[Σ (conv_1(I) + min(a_1, a_2)) ⊙ W_1 c_txt, W_1 c_txt, f_mem]" ]
+            let paper = formulas PaperTable6
+            Expect.equal (List.distinct paper |> List.sort) (List.sort table6) "every Table 6 module, nothing else"
+            Expect.equal paper.Length 10 "LNMN-11 has ten cells"
+            let find = formulas FindAttention
+            Expect.equal (find |> List.take 4 |> List.distinct) [ "conv_2(conv_1(I) ⊙ W_1 c_txt)" ] "3-input attention cells are Find"
+            Expect.equal (List.skip 4 find) (List.skip 4 paper) "the other cells as Table 6"
+        }
+
         for kind in CellKind.all do
             test $"the extracted expression equals the hard-max {CellKind.name kind} cell on random inputs" {
                 use _ = torch.NewDisposeScope()

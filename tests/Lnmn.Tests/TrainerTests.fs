@@ -36,15 +36,41 @@ let train (runDir: string) (extra: string list) =
 
 let private lines path = File.ReadAllLines path |> Array.filter (fun l -> l <> "")
 
-/// Runs the built lnmn-train program; returns exit code, stdout, stderr.
-let runCli (args: string list) =
+/// (tag, step, value) of every scalar in a run's TensorBoard events files (TFRecords: length,
+/// its CRC, an Event protobuf, the event's CRC), sorted.
+let tensorBoardScalars (runDir: string) =
+    let rec records (bytes: byte[]) offset acc =
+        if offset >= bytes.Length then acc
+        else
+            let length = int (BitConverter.ToInt64(bytes, offset))
+            let event = Tensorboard.Event.Parser.ParseFrom(bytes, offset + 12, length)
+            let scalars = if isNull event.Summary then [] else [ for v in event.Summary.Value -> v.Tag, event.Step, v.SimpleValue ]
+            records bytes (offset + 12 + length + 4) (acc @ scalars)
+    Directory.GetFiles(Path.Combine(runDir, "tensorboard"), "events.out.tfevents.*")
+    |> Seq.collect (fun f -> records (File.ReadAllBytes f) 0 [])
+    |> Seq.sort |> List.ofSeq
+
+/// The scalars, checked to hold each (tag, step) once.
+let private distinctScalars runDir =
+    let scalars = tensorBoardScalars runDir
+    let keys = scalars |> List.map (fun (tag, step, _) -> tag, step)
+    Expect.equal (List.distinct keys).Length keys.Length $"{runDir}: no (tag, step) twice in the TensorBoard events"
+    scalars
+
+/// Runs the built lnmn-train program in `workingDirectory` with `environment` added to this
+/// process's; returns exit code, stdout, stderr.
+let runCliIn (workingDirectory: string) (environment: (string * string) list) (args: string list) =
     let dll = Path.Combine(AppContext.BaseDirectory, "lnmn-train.dll")
-    let psi = ProcessStartInfo("dotnet", dll :: args, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
+    let psi = ProcessStartInfo("dotnet", dll :: args, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = workingDirectory)
+    for name, value in environment do psi.Environment[name] <- value
     use p = Process.Start psi
     let out = p.StandardOutput.ReadToEndAsync()
     let err = p.StandardError.ReadToEnd()
     p.WaitForExit()
     p.ExitCode, out.Result, err
+
+/// Runs the built lnmn-train program here, in this process's environment.
+let runCli (args: string list) = runCliIn Environment.CurrentDirectory [] args
 
 [<Tests>]
 let tests =
@@ -69,6 +95,23 @@ let tests =
             for file in [ "metrics-steps.jsonl"; "metrics-epochs.jsonl" ] do
                 Expect.sequenceEqual (lines (Path.Combine(resumed, file))) (lines (Path.Combine(whole, file))) file
             Expect.equal (File.ReadAllText(Path.Combine(resumed, "eval.md"))) (File.ReadAllText(Path.Combine(whole, "eval.md"))) "same final evaluation"
+        }
+
+        test "resumed from a checkpoint older than its last metrics, a run's TensorBoard events equal an uninterrupted run's, with no step twice" {
+            let whole, resumed = freshDir "board-whole", freshDir "board-resumed"
+            train whole [] |> ignore
+            // A kill after step 8 whose last checkpoint is step 5 (the first epoch's end): steps 6–8
+            // are in the events and the JSONL, and are trained again on resume.
+            train resumed [ "--max-steps"; "5" ] |> ignore
+            let checkpoint = Path.Combine(resumed, "checkpoints", "last.ckpt")
+            let atStep5 = File.ReadAllBytes checkpoint
+            train resumed [ "--resume"; "--max-steps"; "8" ] |> ignore
+            File.WriteAllBytes(checkpoint, atStep5)
+            train resumed [ "--resume" ] |> ignore
+            let expected = distinctScalars whole
+            Expect.isGreaterThan (expected |> List.filter (fun (tag, _, _) -> tag = "step/loss")).Length 8 "steps logged"
+            Expect.sequenceEqual (distinctScalars resumed) expected "the same scalars at the same steps"
+            Expect.sequenceEqual (lines (Path.Combine(resumed, "metrics-steps.jsonl"))) (lines (Path.Combine(whole, "metrics-steps.jsonl"))) "metrics-steps.jsonl"
         }
 
         test "killed with SIGKILL at random moments and resumed each time, a run's metrics equal an uninterrupted run's line for line" {
@@ -96,6 +139,7 @@ let tests =
             Expect.equal code 0 $"resumed to the end ({err})"
             for file in [ "metrics-steps.jsonl"; "metrics-epochs.jsonl" ] do
                 Expect.sequenceEqual (lines (Path.Combine(killed, file))) (lines (Path.Combine(whole, file))) file
+            Expect.sequenceEqual (distinctScalars killed) (distinctScalars whole) "TensorBoard: the same scalars, none twice"
         }
 
         test "a checkpoint cut in half is refused with a clear error" {

@@ -1,7 +1,7 @@
 // Integrated gradients of α (paper Table 5) on the first N questions of a split, with its own
 // number of Riemann steps: the attributions summed over nodes, and over questions.
 //   dotnet fsi src/Lnmn.Analysis/scripts/ig.fsx CHECKPOINT [QUESTIONS=200] [STEPS=16] [val|train]
-// Run from the repository root when the checkpoint trained on the built-in dataset (data/builtin).
+// The data is the one the checkpoint records, from any working directory.
 #load "load.fsx"
 open Load
 open Lnmn.Core

@@ -15,7 +15,9 @@ let families (options: BuiltInOptions) =
     |> List.filter (fun f -> match options.Families with Some keep -> List.contains f.Index keep | None -> true)
 
 /// Keeps each family's answers near uniform: an answer is refused while its count would exceed
-/// `tolerance` × the mean count over the answers the family has given so far, plus two.
+/// `tolerance` × the mean count over the answers the family has given so far, plus two. A yes/no
+/// family counts both answers from its first question: otherwise one answer ran unchecked until the
+/// other first appeared (a family whose "yes" is rare ended 22 "no" to 1 "yes").
 type AnswerBalancer(tolerance: float) =
     let counts = Dictionary<int, Dictionary<string, int>>()
     member _.Accepts(family: int, answer: string) =
@@ -23,7 +25,8 @@ type AnswerBalancer(tolerance: float) =
         | false, _ -> true
         | true, perAnswer ->
             let current = match perAnswer.TryGetValue answer with | true, n -> n | _ -> 0
-            let distinct = perAnswer.Count + (if current = 0 then 1 else 0)
+            let both = if answer = "yes" || answer = "no" then [ "yes"; "no" ] else []
+            let distinct = Seq.concat [ Seq.ofList (answer :: both); perAnswer.Keys ] |> Seq.distinct |> Seq.length
             let mean = float (Seq.sum perAnswer.Values) / float distinct
             float current < tolerance * mean + 2.0
     member _.Add(family: int, answer: string) =
@@ -102,10 +105,19 @@ let generateSplit (options: BuiltInOptions) (split: string) (sceneCount: int) : 
 
 /// Bumped whenever the generator makes different data for the same options (new families, new
 /// rules), so `ensure` regenerates a dataset made by an older generator.
-let generatorVersion = 3
+let generatorVersion = 4
 
-let optionsJson (options: BuiltInOptions) =
-    Lnmn.Core.SpecJson.serialize {| GeneratorVersion = generatorVersion; Options = options |}
+/// What a built-in dataset is made from: with the same generator version, the same bytes anywhere.
+type Recipe = { GeneratorVersion: int; Options: BuiltInOptions }
+
+let recipe (options: BuiltInOptions) = { GeneratorVersion = generatorVersion; Options = options }
+
+let optionsJson (options: BuiltInOptions) = Lnmn.Core.SpecJson.serialize (recipe options)
+
+/// The recipe a dataset directory was generated from; None for data not made by this generator.
+let readRecipe (dir: string) : Recipe option =
+    let file = DatasetLayout.builtInOptionsFile dir
+    if File.Exists file then Some(Lnmn.Core.SpecJson.deserialize<Recipe> (File.ReadAllText file)) else None
 
 let private writeSplit (options: BuiltInOptions) (dir: string) (split: string) (sceneCount: int) =
     let scenes, questions = generateSplit options split sceneCount

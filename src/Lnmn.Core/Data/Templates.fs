@@ -165,7 +165,7 @@ let private hopFamilies group hops : (TemplateGroup * string * (Context -> strin
           group, $"{prefix}_query_{Attribute.name a}",
           (fun ctx -> reference ctx hops [ a ] |> Option.map (fun (s, text) -> add ctx (Query a) [ s ] |> ignore; queryText ctx a text)) ]
 
-/// Two relations from two anchors, combined with `combine` (Intersect or Union).
+/// Two relations from two anchors, combined with `combine` (single_and's Intersect).
 let private twoAnchors (ctx: Context) combine =
     option {
         let! a, aText = reference ctx 0 []
@@ -194,6 +194,14 @@ let private andFamilies =
               add ctx (Query a) [ add ctx Unique [ filters ctx d both ] ] |> ignore
               return queryText ctx a $"the {nounPhrase ctx d false} that is {p1} and {p2}" }) ]
 
+/// "How many things are [either] <first> or <second>?"
+let private eitherCountText ctx (first: string) (second: string) =
+    let either = word ctx [ ""; "either " ]
+    $"How many things are {either}{first} or {second}?"
+
+/// A described set and its relation: "cubes [that are] left of the sphere".
+let private relatedSetText ctx (described: string) (tail: string) = described + word ctx [ ""; " that are" ] + tail
+
 let private orFamilies =
     let group = SingleOr
     let twoSets (ctx: Context) =
@@ -207,21 +215,20 @@ let private orFamilies =
     [ group, "single_or_count", (fun ctx ->
           let u, p1, p2 = twoSets ctx
           add ctx Function.Count [ u ] |> ignore
-          Some $"How many things are {p1} or {p2}?")
+          Some(eitherCountText ctx p1 p2))
+      // CLEVR's "things that are either Xs [that are] R the A, or Ys [that are] R2 the B": each
+      // related set has its own description, and nothing filters the union.
       group, "single_or_relate_count", (fun ctx -> option {
-          let! either, p1, p2 = twoAnchors ctx Union
-          let d = describeSet ctx (objectsAt ctx either)
-          add ctx Function.Count [ filters ctx d either ] |> ignore
-          return $"How many {nounPhrase ctx d true} are {p1} or {p2}?" })
+          let! first, p1, tail1 = objectSet ctx 1
+          let! second, p2, tail2 = objectSet ctx 1
+          add ctx Function.Count [ add ctx Union [ first; second ] ] |> ignore
+          return eitherCountText ctx (relatedSetText ctx p1 tail1) (relatedSetText ctx p2 tail2) })
       // CLEVR's "things that are either X [that are] R the Y, or Z".
       group, "single_or_relate_set_count", (fun ctx -> option {
           let! related, described, tail = objectSet ctx 1
           let! otherStep, other, _ = objectSet ctx 0
-          let either = add ctx Union [ related; otherStep ]
-          add ctx Function.Count [ either ] |> ignore
-          let eitherWord = word ctx [ ""; "either " ]
-          let connector = word ctx [ ""; " that are" ]
-          return $"How many things are {eitherWord}{described}{connector}{tail} or {other}?" }) ]
+          add ctx Function.Count [ add ctx Union [ related; otherStep ] ] |> ignore
+          return eitherCountText ctx (relatedSetText ctx described tail) other }) ]
 
 let private sameFamilies =
     let group = SameRelate

@@ -187,6 +187,9 @@ type LnmnNetwork(spec: ModelSpec) as this =
     member this.ReferenceForward(batch: Batch, evaluation: NodeOps.NodeEvaluation) : ForwardResult =
         this.Run(batch, ReferenceStep.apply stepModules evaluation)
 
+/// α of a preset's chosen op: softmax weight e^10 / (e^10 + 5) = 0.9998.
+let private presetLogit = 10.0
+
 /// The one function from a spec to a network.
 let compile (spec: ModelSpec) : LnmnNetwork =
     if spec.Dims.StackLength < 2 then invalidArg "spec" "the stack needs at least 2 slots"
@@ -198,5 +201,15 @@ let compile (spec: ModelSpec) : LnmnNetwork =
     | Some scale ->
         use _ = torch.no_grad ()
         for alpha in network.AlphaParameters() do alpha.mul_(torch.tensor scale) |> ignore
+    | None -> ()
+    match spec.AlphaPreset with
+    | Some preset ->
+        use _ = torch.no_grad ()
+        for group in network.CellGroups do
+            let cells = AlphaPreset.ops preset group.Kind
+            group.Alpha.zero_() |> ignore
+            for cell in 0 .. group.Count - 1 do
+                cells.[cell % cells.Length]
+                |> List.iteri (fun node op -> group.Alpha.[int64 cell, int64 node, int64 (NodeOp.index op)].fill_(presetLogit) |> ignore)
     | None -> ()
     network

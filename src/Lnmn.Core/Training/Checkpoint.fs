@@ -32,8 +32,11 @@ type Metadata =
       Training: TrainingSpec
       Words: string list
       Answers: string list
-      /// The dataset directory trained on; None for the built-in dataset.
+      /// The dataset directory trained on, absolute; None in checkpoints older than that record
+      /// (they trained on the built-in default).
       DataDirectory: string option
+      /// For data made by the built-in generator, what made it (to make it again where it is gone).
+      DataRecipe: Lnmn.Core.Data.BuiltIn.Recipe option
       Progress: Progress
       /// torch's CPU generator state, base64.
       RngState: string }
