@@ -47,7 +47,7 @@ let private step (laps: Laps) (alpha: bool) (training: TrainingSpec.TrainingSpec
         lap "loss"
         loss.backward ()
         lap "loss.backward()"
-        let m = Steps.metrics loss ce result batch.Answers
+        let m = Steps.metrics loss ce result batch
         lap "metrics (.item() calls)"
         if not alpha then
             Steps.gradientNorms state.Network |> ignore

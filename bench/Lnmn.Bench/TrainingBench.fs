@@ -17,7 +17,8 @@ let labelled (batchSize: int) (d: ModelDims) : Steps.LabelledBatch =
         { Tokens = torch.randint(2L, int64 d.Vocabulary, [| int64 batchSize; int64 questionLength |])
           Lengths = torch.tensor(Array.create batchSize (int64 questionLength))
           Features = torch.randn([| int64 batchSize; int64 d.InputChannels; int64 d.GridHeight; int64 d.GridWidth |]) }
-      Answers = torch.randint(0L, int64 d.Answers, [| int64 batchSize |]) }
+      Answers = torch.randint(0L, int64 d.Answers, [| int64 batchSize |])
+      SoftTargets = None }
 
 let private passes = [ "reference", Steps.referenceForward; "fused", Steps.forward ]
 

@@ -59,12 +59,14 @@ type TrainArgs =
     | Max_Steps of int
     | Eval_Every of int
     | Dry_Run
+    | Vqa_Answers of int
     interface IArgParserTemplate with
         member a.Usage =
             match a with
+            | Vqa_Answers _ -> "VQA: answers in the vocabulary, the most frequent training answers (default 3000)."
             | Ablation _ -> "module set: 9, 11 or 14 (paper Table 3; default 11)."
             | Model _ -> "lnmn (default), stack-nmn (the hand-designed baseline), concat (cells replaced by concatenation + 1×1 conv, paper Table 2) or lnmn-describe (a diagnostic: LNMN's attention cells, Stack-NMN's Describe as answer modules)."
-            | Data _ -> "a CLEVR-layout directory (questions/, features/); absent: the built-in dataset, generated on first use."
+            | Data _ -> "a CLEVR-layout directory (questions/, features/) or a VQA v1/v2 one (questions/, annotations/, resnet152_c5_7x7/; README); absent: the built-in dataset, generated on first use."
             | Epochs _ -> "epochs (default: 30 on CLEVR, the built-in dataset's own default otherwise)."
             | Batch_Size _ -> "questions per batch (default 64)."
             | Steps _ -> "T, controller steps (default 5)."
@@ -101,15 +103,17 @@ type EvalArgs =
     | Data of dir: string
     | Split of string
     | Op_Ablation
+    | Results of path: string
     | Device of string
     | Threads of int
     interface IArgParserTemplate with
         member a.Usage =
             match a with
+            | Results _ -> "VQA: also write the predictions on --split (soft α) to this file in the official results format, [{\"question_id\", \"answer\"}]."
             | Op_Ablation -> "also score with each op removed from every node (paper Table 7)."
             | Checkpoint _ -> "checkpoint file (a run's checkpoints/last.ckpt)."
             | Data _ -> "dataset directory (default: the one the run trained on)."
-            | Split _ -> "split to score: val (default) or train."
+            | Split _ -> "split to score: val (default), train, or a VQA directory's test split (written with --results, not scored)."
             | Device _ -> "auto, cpu or cuda (default auto)."
             | Threads _ -> "intra-op CPU threads."
 
@@ -243,7 +247,9 @@ type TrainConfig =
       LearningRateDecay: LearningRateDecay
       MaxSteps: int option
       EvalEvery: int option
-      DryRun: bool }
+      DryRun: bool
+      /// The answer vocabulary's size on VQA.
+      VqaAnswers: int }
 
 let positive name value =
     if value > 0 then Ok value else Error $"--{name} must be positive (got {value})"
@@ -291,6 +297,7 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
         let! maxSteps = optionalPositive "max-steps" (r.TryGetResult TrainArgs.Max_Steps)
         let! decay = ofChoice "lr-decay" [ "constant", Constant; "cosine", Cosine ] (r.GetResult(Lr_Decay, "constant"))
         let! evalEvery = optionalPositive "eval-every" (r.TryGetResult TrainArgs.Eval_Every)
+        let! vqaAnswers = positive "vqa-answers" (r.GetResult(Vqa_Answers, Lnmn.Core.Data.VqaAnswers.defaultVocabularySize))
         let positiveRate name (value: float option) =
             match value with
             | Some v when not (v > 0.0) -> Error $"--{name} must be positive (got {v})"
@@ -323,7 +330,8 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
               Device = device; Threads = threads; RunDir = r.TryGetResult Run_Dir; Resume = resume; FineTuneFrom = fineTune
               ArchitectureSplit = archSplit; Unrolled = r.Contains Unrolled; EntropyScaling = scaling; LambdaWScale = lambdaWScale
               LearningRate = lr; AlphaLearningRate = alphaLr; AlphaRule = alphaRule; AlphaWarmup = alphaWarmup
-              AlphaInitScale = alphaInit; AlphaPreset = alphaPreset; MaxSteps = maxSteps; EvalEvery = evalEvery; LearningRateDecay = decay; DryRun = r.Contains Dry_Run }
+              AlphaInitScale = alphaInit; AlphaPreset = alphaPreset; MaxSteps = maxSteps; EvalEvery = evalEvery; LearningRateDecay = decay; DryRun = r.Contains Dry_Run
+              VqaAnswers = vqaAnswers }
     }
 
 type CompareArgs =

@@ -48,9 +48,21 @@ let private evaluate argv =
             let path = r.GetResult EvalArgs.Checkpoint
             use! loaded = Loaded.openCheckpoint path (r.TryGetResult EvalArgs.Data) (r.GetResult(EvalArgs.Device, "auto")) (r.TryGetResult EvalArgs.Threads)
             let! source = Loaded.split loaded (r.GetResult(EvalArgs.Split, "val"))
-            let device, network, metadata = loaded.Device, loaded.Network, loaded.Metadata
-            let table, _, _ = Scoring.softAndHardMax device network metadata.Training.BatchSize source
-            printfn "%s on %s (%d questions)\n\n%s" path loaded.Data.Directory source.Examples.Length table
+            let device, network, metadata, label = loaded.Device, loaded.Network, loaded.Metadata, loaded.Data.Directory
+            let vqa = TrainingData.isVqa source
+            let unanswered = vqa && source.Examples[0].Vqa.Value.HumanAnswers.Length = 0
+            do! if r.Contains Op_Ablation && vqa then Error "--op-ablation scores CLEVR's categories; it does not apply to VQA" else Ok()
+            do! if r.Contains Results && not vqa then Error "--results writes VQA predictions; this is not a VQA dataset" else Ok()
+            let scored =
+                if unanswered then $"{path} on {label}: {source.Examples.Length} test questions, no annotations to score"
+                else
+                    let table, _, _ = Scoring.evaluation device network metadata.Training.BatchSize source
+                    $"{path} on {label} ({source.Examples.Length} questions)\n\n{table}"
+            printfn "%s" scored
+            r.TryGetResult Results
+            |> Option.iter (fun file ->
+                AtomicFile.writeAllText file (Scoring.vqaResults device network metadata.Training.BatchSize source loaded.Dataset.Vocabulary.Answers)
+                printfn "results: %s" file)
             if r.Contains Op_Ablation && not (Lnmn.Core.Specs.ModelSpec.hasAlpha network.Spec) then
                 printfn "\nthis model has no α (hand-designed or concatenation cells): no op ablation"
             elif r.Contains Op_Ablation then

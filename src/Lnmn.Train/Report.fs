@@ -108,7 +108,7 @@ let private build (config: ReportConfig) (dir: string) (browser: string option) 
         let source = { whole with Examples = Array.truncate (defaultArg config.Questions whole.Examples.Length) whole.Examples }
         let network, batchSize = loaded.Network, loaded.Metadata.Training.BatchSize
         let hasAlpha = Lnmn.Core.Specs.ModelSpec.hasAlpha network.Spec
-        let _, soft, hard = Scoring.softAndHardMax loaded.Device network batchSize source
+        let vqa = TrainingData.isVqa source
         let questions = questionSections browser loaded source config.Pictures
         let epochs = run |> Option.map RunFolder.readEpochAccuracies |> Option.defaultValue []
         let curves = if epochs.IsEmpty then [] else [ { Name = "curves"; Figure = Plots.trainingCurvesFigure epochs } ]
@@ -119,22 +119,32 @@ let private build (config: ReportConfig) (dir: string) (browser: string option) 
             else
                 let formulas = Extraction.extract network
                 let readouts = AlphaReadout.read network
-                let ablation = Scoring.opAblation loaded.Device network batchSize source
-                let batches = Batching.sequentialBatches batchSize source.Examples.Length |> Seq.map (TrainingData.batch loaded.Device source)
+                // On VQA, p(correct answer) is that of the multiple-choice answer, where it is in the vocabulary.
+                let answered = { source with Examples = source.Examples |> Array.filter (fun e -> e.Answer >= 0) }
+                let batches = Batching.sequentialBatches batchSize answered.Examples.Length |> Seq.map (TrainingData.batch loaded.Device answered)
                 let attributions = IntegratedGradients.byModule network (IntegratedGradients.attributionsOver network batches config.IgSteps)
                 let alpha = { Name = "alpha"; Figure = Plots.alphaHeatmapFigure readouts }
                 let ig = { Name = "ig"; Figure = Plots.attributionHeatmapFigure attributions }
                 [ tableSection dir "formulas" "What each module computes (paper Table 6)" "The argmax op of every node, composed and simplified; each node's winning softmax weight shows how close to one-hot it is." (Extraction.table formulas) [] [], []
                   tableSection dir "alpha" "softmax(α) per module and node (paper Figure 3)" "Percent; the winning op in bold." (AlphaReadout.table readouts) [ "heat map (HTML)", "alpha.html" ] (pngs browser [ alpha ]), [ alpha ]
-                  tableSection dir "op-ablation" "Ops removed from every node (paper Table 7)" $"On the {on}: softmax renormalised over the other five ops." (Scoring.opAblationTable ablation) [] [], []
+                  if not vqa then
+                      let ablation = Scoring.opAblation loaded.Device network batchSize source
+                      tableSection dir "op-ablation" "Ops removed from every node (paper Table 7)" $"On the {on}: softmax renormalised over the other five ops." (Scoring.opAblationTable ablation) [] [], []
                   tableSection dir "ig" "Integrated gradients of α (paper Table 5)" $"Attribution of each module's six α values to p(correct answer), zero baseline, {config.IgSteps} steps, summed over the module's nodes and the {on} (signed, as the paper's formula; the paper prints magnitudes)." (IntegratedGradients.table attributions) [ "heat map (HTML)", "ig.html" ] (pngs browser [ ig ]), [ ig ] ]
+        let note =
+            if hasAlpha then ": soft α as trained, and hard-max α (one-hot per node) at inference (paper Table 2)."
+            else ". This model has no α (hand-designed modules or concatenation cells): no formulas, α, op ablation or integrated gradients."
         let evaluation =
-            let note, columns =
-                if hasAlpha then ": soft α as trained, and hard-max α (one-hot per node) at inference (paper Table 2).", [ "soft α", soft; "hard-max α", hard ]
-                else ". This model has no α (hand-designed modules or concatenation cells): no formulas, α, op ablation or integrated gradients.", [ "no α", soft ]
-            tableSection dir "eval" "Accuracy" $"On the {on}{note}" (Evaluation.table columns) [] []
+            if vqa then
+                let columns = Scoring.vqaSoftAndHardMax loaded.Device network batchSize source
+                [ tableSection dir "eval" "VQA accuracy per answer type (paper Table 4)" $"On the {on}{note}" (VqaScore.answerTypeTable columns) [] []
+                  tableSection dir "eval-question-types" "VQA accuracy per question type (paper Tables 9 and 10)" $"On the {on}." (VqaScore.questionTypeTable columns) [] [] ]
+            else
+                let _, soft, hard = Scoring.softAndHardMax loaded.Device network batchSize source
+                let columns = if hasAlpha then [ "soft α", soft; "hard-max α", hard ] else [ "no α", soft ]
+                [ tableSection dir "eval" "Accuracy" $"On the {on}{note}" (Evaluation.table columns) [] [] ]
         let sections =
-            [ yield evaluation
+            [ yield! evaluation
               yield! alphaParts |> List.map fst
               yield! List.map fst questions
               if not epochs.IsEmpty then

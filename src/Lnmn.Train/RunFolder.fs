@@ -8,7 +8,8 @@
 ///   metrics-evals.jsonl    val accuracy every --eval-every steps, with questions seen and seconds
 ///   tensorboard/           `tensorboard --logdir <run>/tensorboard`
 ///   checkpoints/last.ckpt  the latest checkpoint (atomic)
-///   eval.md, eval.json     the evaluation table
+///   eval.md, eval.json     the evaluation table (VQA: per answer type and per question type)
+///   vqa_OpenEnded_mscoco_<split>_lnmn_results.json   VQA: the test split's predictions
 ///   alpha.md               each module's formula, and softmax(α) of every node
 ///   alpha-step1.json       softmax(α) after the first training step (what the search started from)
 ///   alpha.html, curves.html  the α heat map and the accuracy curves (open in a browser)

@@ -13,30 +13,76 @@ open Lnmn.Train.TrainingData
 let private categoryNames = Clevr.Category.all |> List.map Clevr.Category.name
 let private subtypeNames = Clevr.LastFunction.all |> List.map Clevr.LastFunction.name
 
-let score (device: torch.Device) (network: LnmnNetwork.LnmnNetwork) (evaluation: NodeOps.NodeEvaluation) (batchSize: int) (source: Source) =
+/// The predicted answer id of every example, in order.
+let predict (device: torch.Device) (network: LnmnNetwork.LnmnNetwork) (evaluation: NodeOps.NodeEvaluation) (batchSize: int) (source: Source) : int[] =
     use _ = torch.no_grad ()
+    [| for indices in Batching.sequentialBatches batchSize source.Examples.Length do
+         use _ = torch.NewDisposeScope()
+         let b = batch device source indices
+         yield! network.Forward(b.Input, evaluation).Logits.argmax(-1L).cpu().data<int64>().ToArray() |> Array.map int |]
+
+let score (device: torch.Device) (network: LnmnNetwork.LnmnNetwork) (evaluation: NodeOps.NodeEvaluation) (batchSize: int) (source: Source) =
     let scored =
-        [ for indices in Batching.sequentialBatches batchSize source.Examples.Length do
-            use _ = torch.NewDisposeScope()
-            let b = batch device source indices
-            let predicted = network.Forward(b.Input, evaluation).Logits.argmax(-1L).cpu().data<int64>().ToArray()
-            for i, p in Array.zip indices predicted do
-                let e = source.Examples.[i]
-                yield
-                    { Evaluation.Predicted = int p
-                      Evaluation.Answer = e.Answer
-                      Evaluation.Category = e.Category |> Option.map Clevr.Category.name |> Option.defaultValue "(no program)"
-                      Evaluation.Subtype = e.LastFunction |> Option.map Clevr.LastFunction.name |> Option.defaultValue "(no program)" } ]
+        predict device network evaluation batchSize source
+        |> Array.mapi (fun i p ->
+            let e = source.Examples.[i]
+            { Evaluation.Predicted = p
+              Evaluation.Answer = e.Answer
+              Evaluation.Category = e.Category |> Option.map Clevr.Category.name |> Option.defaultValue "(no program)"
+              Evaluation.Subtype = e.LastFunction |> Option.map Clevr.LastFunction.name |> Option.defaultValue "(no program)" })
+        |> List.ofArray
     Evaluation.breakdown categoryNames subtypeNames scored
+
+/// The official VQA accuracy of a split with annotations, overall, per answer and question type.
+let vqaScore device network evaluation batchSize (source: Source) : VqaScore.Breakdown =
+    predict device network evaluation batchSize source
+    |> Array.mapi (fun i p ->
+        let v = source.Examples[i].Vqa.Value
+        { VqaScore.Score = VqaScore.accuracy v.HumanAnswers p; VqaScore.AnswerType = v.AnswerType; VqaScore.QuestionType = v.QuestionType })
+    |> List.ofArray
+    |> VqaScore.breakdown
+
+/// Overall accuracy (%) with soft α: the VQA accuracy on VQA, the share of right answers otherwise.
+let overallPercent device network batchSize (source: Source) =
+    if isVqa source then VqaScore.Group.percent (vqaScore device network NodeOps.NodeEvaluation.soft batchSize source).Overall
+    else Evaluation.Accuracy.percent (score device network NodeOps.NodeEvaluation.soft batchSize source).Overall
+
+/// `scoreWith` under soft and hard-max α, labelled for table columns; once for a network without α.
+let private softAndHardMaxWith (network: LnmnNetwork.LnmnNetwork) (scoreWith: NodeOps.NodeEvaluation -> 'B) =
+    let soft = scoreWith NodeOps.NodeEvaluation.soft
+    if not (Lnmn.Core.Specs.ModelSpec.hasAlpha network.Spec) then [ "no α (hard-max = soft)", soft ]
+    else [ "soft α", soft; "hard-max α", scoreWith NodeOps.NodeEvaluation.hardMax ]
 
 /// Soft and hard-max α, as a Markdown table and the two breakdowns. A network without α is scored
 /// once: its hard-max breakdown is its soft one.
 let softAndHardMax device (network: LnmnNetwork.LnmnNetwork) batchSize source =
-    let soft = score device network NodeOps.NodeEvaluation.soft batchSize source
-    if not (Lnmn.Core.Specs.ModelSpec.hasAlpha network.Spec) then Evaluation.markdown [ "no α (hard-max = soft)", soft ], soft, soft
+    let columns = softAndHardMaxWith network (fun evaluation -> score device network evaluation batchSize source)
+    Evaluation.markdown columns, snd columns.Head, snd (List.last columns)
+
+/// VQA breakdowns under soft and hard-max α, labelled for table columns.
+let vqaSoftAndHardMax device (network: LnmnNetwork.LnmnNetwork) batchSize (source: Source) =
+    softAndHardMaxWith network (fun evaluation -> vqaScore device network evaluation batchSize source)
+
+/// What eval.md and eval.json hold for a split: CLEVR's tables by category and subtype, or VQA's by
+/// answer and question type, each with soft and hard-max α.
+/// Also the soft-α overall accuracy (%).
+let evaluation device (network: LnmnNetwork.LnmnNetwork) batchSize (source: Source) : string * string * float =
+    if isVqa source then
+        let columns = vqaSoftAndHardMax device network batchSize source
+        let soft = snd columns.Head
+        VqaScore.markdown columns, SpecJson.serialize {| Soft = soft; HardMax = snd (List.last columns) |}, VqaScore.Group.percent soft.Overall
     else
-        let hard = score device network NodeOps.NodeEvaluation.hardMax batchSize source
-        Evaluation.markdown [ "soft α", soft; "hard-max α", hard ], soft, hard
+        let table, soft, hard = softAndHardMax device network batchSize source
+        table, SpecJson.serialize {| Soft = soft; HardMax = hard |}, Evaluation.Accuracy.percent soft.Overall
+
+/// One entry of the official VQA results format, its fields in the format's order.
+type VqaResult = { question_id: int; answer: string }
+
+/// Predictions in the official VQA results format, [{"question_id", "answer"}], with soft α.
+let vqaResults device network batchSize (source: Source) (answers: string[]) =
+    predict device network NodeOps.NodeEvaluation.soft batchSize source
+    |> Array.mapi (fun i p -> { question_id = source.Examples[i].Vqa.Value.QuestionId; answer = answers[p] })
+    |> fun results -> Text.Json.JsonSerializer.Serialize results
 
 /// Paper Table 7: each op removed from every node (softmax renormalised over the other five), then
 /// the split scored again; the first row is the model as trained.

@@ -64,7 +64,8 @@ let builtInLambdaWScale = 0.0
 let plannedSteps (training: TrainingSpec) (trainExamples: int) =
     (trainExamples + training.BatchSize - 1) / training.BatchSize * training.Epochs
 
-let trainingSpec (config: TrainConfig) (isBuiltIn: bool) (trainExamples: int) =
+/// `vqa`: the sigmoid loss on soft targets (`AnswerLoss`), else the paper's softmax CE.
+let trainingSpec (config: TrainConfig) (isBuiltIn: bool) (vqa: bool) (trainExamples: int) =
     let paper = TrainingSpec.paper
     let weightLr = config.LearningRate |> Option.defaultValue (if isBuiltIn then builtInLearningRate else paper.Weights.LearningRate)
     let epochs = config.Epochs |> Option.defaultValue (if isBuiltIn then builtInEpochs else TrainingSpec.paper.Epochs)
@@ -81,7 +82,8 @@ let trainingSpec (config: TrainConfig) (isBuiltIn: bool) (trainExamples: int) =
         EntropyScaling = config.EntropyScaling
         ArchitectureSplit = config.ArchitectureSplit
         Unrolled = config.Unrolled
-        Seed = config.Seed }
+        Seed = config.Seed
+        AnswerLoss = if vqa then Some SigmoidSoftTargets else None }
 
 let private parameterCount (ps: Modules.Parameter seq) = ps |> Seq.sumBy (fun p -> p.numel())
 
@@ -152,9 +154,9 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
             trainingClock.Stop()
             match config.EvalEvery with
             | Some every when step % every = 0 ->
-                let v = Scoring.score device state.Network NodeOps.NodeEvaluation.soft training.BatchSize data.Validation
+                let v = Scoring.overallPercent device state.Network training.BatchSize data.Validation
                 log.Evaluation(step, [ "questions", float (step * training.BatchSize); "seconds", trainingClock.Elapsed.TotalSeconds
-                                       "val_accuracy", Evaluation.Accuracy.percent v.Overall ])
+                                       "val_accuracy", v ])
             | _ -> ()
             if step = 1 && Steps.hasAlpha state then
                 AtomicFile.writeAllText paths.AlphaStepOne (SpecJson.serialize (Lnmn.Analysis.AlphaReadout.read state.Network))
@@ -191,8 +193,7 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
                 save (progress epoch step sums)
                 Ok step
             | Ok(step, (loss, acc, n)) ->
-                let validation = Scoring.score device state.Network NodeOps.NodeEvaluation.soft training.BatchSize data.Validation
-                let valAccuracy = Evaluation.Accuracy.percent validation.Overall
+                let valAccuracy = Scoring.overallPercent device state.Network training.BatchSize data.Validation
                 log.Epoch(epoch, [ "lambda_w", lambdaWAt (step - 1); "train_loss", loss / float (max n 1); "train_accuracy", 100.0 * acc / float (max n 1)
                                    "val_accuracy", valAccuracy ])
                 display.Line $"epoch {epoch + 1}/{training.Epochs}: train loss {loss / float (max n 1):F3}, train acc {100.0 * acc / float (max n 1):F1}%%, val acc {valAccuracy:F2}%%"
@@ -201,14 +202,20 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
     match epochs start.Epoch start.GlobalStep with
     | Error e -> Error e
     | Ok step ->
-        let table, soft, hard = Scoring.softAndHardMax device state.Network training.BatchSize data.Validation
+        let table, json, softOverall = Scoring.evaluation device state.Network training.BatchSize data.Validation
         let title = match training.ArchitectureSplit with ValidationLeaky -> "validation (α fitted on it: not held out)" | HeldOutOfTrain _ -> "validation"
         let grounding =
             Scoring.grounding device state.Network training.BatchSize data.Validation data.Location.Directory "val"
             |> Option.map (fun g -> "\n" + Lnmn.Analysis.Grounding.describe g + "\n") |> Option.defaultValue ""
         let text = $"## {title}\n\n{table}\n{grounding}"
         AtomicFile.writeAllText paths.EvalMarkdown text
-        AtomicFile.writeAllText paths.EvalJson (SpecJson.serialize {| Soft = soft; HardMax = hard |})
+        AtomicFile.writeAllText paths.EvalJson json
+        match data.Dataset.Test |> Option.map (TrainingData.source data.Dataset) with
+        | Some test when TrainingData.isVqa test ->
+            let path = Path.Combine(paths.Root, VqaLayout.resultsFileName data.Dataset.Test.Value.Name)
+            AtomicFile.writeAllText path (Scoring.vqaResults device state.Network training.BatchSize test data.Dataset.Vocabulary.Answers)
+            display.Line $"{test.Examples.Length} test predictions: {path}"
+        | _ -> ()
         if Steps.hasAlpha state then
             let alpha = Lnmn.Analysis.AlphaReadout.read state.Network
             let search =
@@ -225,7 +232,7 @@ let private loop (config: TrainConfig) (device: torch.Device) (paths: RunFolder.
         else AtomicFile.writeAllText paths.Alpha "This model has no α (its modules are hand-designed or concatenation cells): nothing to read out.\n"
         AtomicFile.writeAllText paths.CurvesPlot (Lnmn.Analysis.Plots.trainingCurves (RunFolder.readEpochAccuracies paths))
         display.Line text
-        Ok { RunDirectory = paths.Root; StepsRun = step - start.GlobalStep; ValidationAccuracy = Some(Evaluation.Accuracy.percent soft.Overall) }
+        Ok { RunDirectory = paths.Root; StepsRun = step - start.GlobalStep; ValidationAccuracy = Some softOverall }
 
 /// Trains as the config says; a user's mistake comes back as a one-line Error.
 let run (config: TrainConfig) : Result<RunSummary, string> =
@@ -255,7 +262,7 @@ let run (config: TrainConfig) : Result<RunSummary, string> =
                 DataError.catch path (fun () -> ClevrJson.readQuestions path |> Seq.map (fun q -> q.Text) |> Vocabulary.extend (trainedVocabulary m))
                 |> Result.map Some |> Result.mapError DataError.describe
             | _ -> Ok None
-        let! dataset, location = TrainingData.load choice vocabulary
+        let! dataset, location = TrainingData.load choice vocabulary config.VqaAnswers
         let isBuiltIn = location.Recipe.IsSome
         let spec =
             match resumed, fineTune with
@@ -270,7 +277,7 @@ let run (config: TrainConfig) : Result<RunSummary, string> =
         let training =
             match resumed with
             | Some m -> { m.Training with Epochs = defaultArg config.Epochs m.Training.Epochs }
-            | None -> trainingSpec config isBuiltIn data.Train.Examples.Length
+            | None -> trainingSpec config isBuiltIn (TrainingData.isVqa data.Train) data.Train.Examples.Length
         let network = LnmnNetwork.compile spec
         let! () =
             match fineTune with

@@ -56,7 +56,8 @@ let tests =
             setAlphas saved
             let batch: Lnmn.Core.Training.Steps.LabelledBatch =
                 { Input = NetworkTests.randomBatch 31L 16 6 NetworkTests.tinyDims
-                  Answers = torch.randint(0L, 5L, [| 16L |], generator = new torch.Generator(32UL)) }
+                  Answers = torch.randint(0L, 5L, [| 16L |], generator = new torch.Generator(32UL))
+                  SoftTargets = None }
             let f () =
                 use _ = torch.no_grad ()
                 (IntegratedGradients.correctProbability net [ batch ]).item<float32>() |> float

@@ -154,7 +154,7 @@ let generationTests =
 
 let batchingTests =
     testList "batching" [
-        let examples n = Array.init n (fun i -> ({ Tokens = Array.create (1 + i % 4) (i + 2); Answer = i % 28; ImageIndex = i; Category = None; LastFunction = None; QuestionIndex = i }: Batching.Example))
+        let examples n = Array.init n (fun i -> ({ Tokens = Array.create (1 + i % 4) (i + 2); Answer = i % 28; ImageIndex = i; Category = None; LastFunction = None; QuestionIndex = i; Vqa = None }: Batching.Example))
         test "three disjoint splits covering train and val" {
             let train, value = examples 100, examples 10
             let s = Batching.splitArchitecture 7 0.1 train value

@@ -10,7 +10,7 @@ open Lnmn.Tests.TestUtil
 
 let private labelled seed =
     let input = NetworkTests.randomBatch seed 8 5 NetworkTests.tinyDims
-    { Steps.Input = input; Steps.Answers = torch.randint(0L, 5L, [| 8L |], generator = new torch.Generator(uint64 seed)) }
+    { Steps.Input = input; Steps.Answers = torch.randint(0L, 5L, [| 8L |], generator = new torch.Generator(uint64 seed)); Steps.SoftTargets = None }
 
 let private snapshot (ps: Modules.Parameter list) = ps |> List.map (fun p -> p.detach().clone())
 

@@ -4,14 +4,28 @@ module Lnmn.Core.Data.Batching
 open System
 open Lnmn.Core.Data.Clevr
 
+/// What a VQA question carries besides its tokens: its id, its types and the human answers.
+type VqaLabels =
+    { QuestionId: int
+      /// The annotation's question-type prefix; "" in a test split.
+      QuestionType: string
+      /// "yes/no", "number" or "other"; "" in a test split.
+      AnswerType: string
+      /// Answer ids of the (normalised) human answers, −1 for those outside the vocabulary; empty
+      /// in a test split.
+      HumanAnswers: int[] }
+
 type Example =
     { Tokens: int[]
-      /// Answer id; −1 when the question has no answer (CLEVR's test split).
+      /// Answer id; −1 when the question has no answer (CLEVR's test split) or, for VQA, when its
+      /// multiple-choice answer is outside the vocabulary.
       Answer: int
       ImageIndex: int
       Category: Category option
       LastFunction: LastFunction option
-      QuestionIndex: int }
+      QuestionIndex: int
+      /// None for CLEVR.
+      Vqa: VqaLabels option }
 
 type Splits =
     { Train: Example[]

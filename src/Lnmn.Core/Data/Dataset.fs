@@ -55,7 +55,8 @@ let encode (vocabulary: Vocabulary.Vocabulary) (path: string) (featureRows: int)
           ImageIndex = q.ImageIndex
           Category = q.Program |> Option.bind category
           LastFunction = q.Program |> Option.bind lastFunction
-          QuestionIndex = q.Index })
+          QuestionIndex = q.Index
+          Vqa = None })
     |> Array.ofSeq
 
 let private loadSplit (vocabulary: Vocabulary.Vocabulary) (dir: string) (split: string) (requireAnswers: bool) =

@@ -101,12 +101,13 @@ let openHdf5 (path: string) : Result<FeatureSource, DataError> =
             reraise ())
 
 /// Writes (N, C, H, W) float32 under `features`, one batch of rows at a time, so the whole
-/// array never has to be in memory. `rows start count` returns rows [start, start+count).
-let writeHdf5 (path: string) (n: int) (c: int) (h: int) (w: int) (batchRows: int) (rows: int -> int -> float32[]) =
+/// array never has to be in memory; `extra` adds other datasets to the file.
+let private writeFeatures (path: string) (n: int) (c: int) (h: int) (w: int) (batchRows: int) (rows: int -> int -> float32[]) (extra: H5File -> unit) =
     AtomicFile.write path (fun temporary ->
         let dataset = H5Dataset<float32[]>(fileDims = [| uint64 n; uint64 c; uint64 h; uint64 w |])
         let file = H5File()
         file["features"] <- dataset
+        extra file
         use writer = file.BeginWrite temporary
         let mutable start = 0
         while start < n do
@@ -116,6 +117,10 @@ let writeHdf5 (path: string) (n: int) (c: int) (h: int) (w: int) (batchRows: int
             let selection = HyperslabSelection(4, [| uint64 start; 0UL; 0UL; 0UL |], [| uint64 count; uint64 c; uint64 h; uint64 w |])
             writer.Write(dataset, data, fileSelection = selection)
             start <- start + count)
+
+/// `rows start count` returns rows [start, start+count).
+let writeHdf5 (path: string) (n: int) (c: int) (h: int) (w: int) (batchRows: int) (rows: int -> int -> float32[]) =
+    writeFeatures path n c h w batchRows rows ignore
 
 /// Header of a .npy file: shape and dtype descriptor; data offset.
 let private readNpyHeader (path: string) (stream: Stream) =
@@ -190,6 +195,26 @@ type private NpySource(path: string, files: string[], c: int, h: int, w: int) =
             result
         member _.Dispose() = ()
 
+let private npyShape (file: string) =
+    use stream =
+        try
+            File.OpenRead file
+        with :? FileNotFoundException | :? DirectoryNotFoundException -> DataError.fail file None "file not found"
+    fst (readNpyHeader file stream)
+
+/// A source over `files`, its shape from the first file's header; with `checkAll`, every other
+/// header must agree.
+let private npySource (label: string) (files: string[]) (checkAll: bool) =
+    let first = files[0]
+    let shape = npyShape first
+    let shown (s: int[]) = String.Join(',', s)
+    if shape.Length <> 4 || shape[0] <> 1 then DataError.fail first None $".npy shape ({shown shape}), expected (1, H, W, C)"
+    if checkAll then
+        for f in files do
+            let s = npyShape f
+            if s <> shape then DataError.fail f None $".npy shape ({shown s}), expected ({shown shape}) as {Path.GetFileName first}"
+    new NpySource(label, files, shape[3], shape[1], shape[2]) :> FeatureSource
+
 /// Opens Stack-NMN's layout: one (1, H, W, C) .npy per image; row i is the file whose name
 /// ends in the number i (CLEVR_train_000042.npy is row 42). Rows must be 0 … N−1 without gaps.
 let openNpyDirectory (dir: string) : Result<FeatureSource, DataError> =
@@ -204,9 +229,60 @@ let openNpyDirectory (dir: string) : Result<FeatureSource, DataError> =
             |> Array.sortBy fst
         if numbered.Length = 0 then DataError.fail dir None "no .npy files"
         numbered |> Array.iteri (fun i (row, f) -> if row <> i then DataError.fail f None $"expected image index {i} here (rows must be 0 … N−1)")
-        let first = snd numbered[0]
-        let shape =
-            use stream = File.OpenRead first
-            fst (readNpyHeader first stream)
-        if shape.Length <> 4 || shape[0] <> 1 then DataError.fail first None $".npy shape ({String.Join(',', shape)}), expected (1, H, W, C)"
-        new NpySource(dir, Array.map snd numbered, shape[3], shape[1], shape[2]) :> FeatureSource)
+        npySource dir (Array.map snd numbered) false)
+
+/// Opens one (1, H, W, C) .npy per row, rows in the order of `files` (VQA's files named by COCO image
+/// id). Every file's header is read now, so a missing file or one of another shape is reported
+/// before training starts; the data is still read only batch by batch.
+let openNpyFiles (label: string) (files: string[]) : Result<FeatureSource, DataError> =
+    DataError.catch label (fun () ->
+        if files.Length = 0 then DataError.fail label None "no images"
+        npySource label files true)
+
+/// Rows of `inner` picked by `rows`: row i of this source is row rows[i] of the file.
+type private PickedRows(inner: FeatureSource, rows: int[]) =
+    interface FeatureSource with
+        member _.Path = inner.Path
+        member _.Count = rows.Length
+        member _.Channels = inner.Channels
+        member _.Height = inner.Height
+        member _.Width = inner.Width
+        member _.Read(indices) =
+            checkIndices inner.Path rows.Length indices
+            inner.Read(indices |> Array.map (fun i -> rows[i]))
+        member _.Dispose() = inner.Dispose()
+
+/// The integer ids of an HDF5 file's rows, from a 1-D dataset of 32- or 64-bit integers.
+let private readIds (path: string) (name: string) (expectedCount: int) : int64[] =
+    use file = H5File.OpenRead path
+    if not (file.LinkExists name) then DataError.fail path None $"no dataset named '{name}' (the image id of each row)"
+    let dataset = file.Dataset name
+    let dims = dataset.Space.Dimensions
+    if dims.Length <> 1 || int dims[0] <> expectedCount then
+        DataError.fail path None $"dataset '{name}' has shape ({String.Join(',', dims)}), expected ({expectedCount})"
+    match dataset.Type.Class, dataset.Type.Size with
+    | H5DataTypeClass.FixedPoint, 8 -> dataset.Read<int64[]>()
+    | H5DataTypeClass.FixedPoint, 4 -> dataset.Read<int[]>() |> Array.map int64
+    | c, size -> DataError.fail path None $"dataset '{name}' has type {c} of {size} bytes, expected 32- or 64-bit integers"
+
+/// Opens an HDF5 file of (N, C, H, W) features with `image_ids` (N) naming each row's image; row i
+/// of the source is the row of imageIds[i].
+let openHdf5Rows (path: string) (imageIds: int[]) : Result<FeatureSource, DataError> =
+    openHdf5 path
+    |> Result.bind (fun source ->
+        let picked =
+            DataError.catch path (fun () ->
+                let rowOf = readIds path "image_ids" source.Count |> Array.mapi (fun row id -> id, row) |> dict
+                let rows =
+                    imageIds
+                    |> Array.map (fun id ->
+                        match rowOf.TryGetValue(int64 id) with
+                        | true, row -> row
+                        | _ -> DataError.fail path None $"no features for image {id} (not in its 'image_ids')")
+                new PickedRows(source, rows) :> FeatureSource)
+        if Result.isError picked then source.Dispose()
+        picked)
+
+/// `writeHdf5` with the rows' image ids under `image_ids` (VQA's layout).
+let writeHdf5WithIds (path: string) (imageIds: int64[]) (c: int) (h: int) (w: int) (batchRows: int) (rows: int -> int -> float32[]) =
+    writeFeatures path imageIds.Length c h w batchRows rows (fun file -> file["image_ids"] <- imageIds)

@@ -31,11 +31,12 @@ let private firstMismatch (questionsPath: string) (scenes: Scenes.Scene[]) : Dat
 
 /// Problems found in `dir` (empty when it is fine): questions, answers, programs, image
 /// indices against feature rows, feature shape and dtype, NaN/Inf, the scenes files, and (where a
-/// split has a scenes file) each program re-executed against its answer.
+/// split has a scenes file) each program re-executed against its answer. A VQA directory gets the
+/// checks of its loader and the NaN/Inf scan.
 let directory (dir: string) : string list =
     if not (Directory.Exists dir) then [ $"{dir}: directory not found" ]
     else
-        match Dataset.loadDataset dir with
+        match AnyDataset.load None VqaAnswers.defaultVocabularySize dir with
         | Error e -> [ DataError.describe e ]
         | Ok dataset ->
             use _ = dataset

@@ -19,15 +19,18 @@ type Breakdown =
 let private accuracyOf name (scored: Scored list) =
     { Name = name; Correct = scored |> List.filter (fun s -> s.Predicted = s.Answer) |> List.length; Total = scored.Length }
 
-/// Groups appear in the given orders first (so tables line up across runs), then any others.
+/// Items grouped by `key`: the groups named in `order` first (so tables line up across runs), then
+/// any others in sorted order; empty groups are left out.
+let groupInOrder (key: 'T -> string) (order: string list) (items: 'T list) : (string * 'T list) list =
+    let groups = items |> List.groupBy key |> Map.ofList
+    let extra = groups |> Map.keys |> Seq.filter (fun k -> not (List.contains k order)) |> Seq.sort |> List.ofSeq
+    [ for name in order @ extra do
+        match groups.TryFind name with
+        | Some g -> name, g
+        | None -> () ]
+
 let breakdown (categoryOrder: string list) (subtypeOrder: string list) (scored: Scored list) =
-    let grouped key order =
-        let groups = scored |> List.groupBy key |> Map.ofList
-        let extra = groups |> Map.keys |> Seq.filter (fun k -> not (List.contains k order)) |> Seq.sort |> List.ofSeq
-        [ for name in order @ extra do
-            match groups.TryFind name with
-            | Some g -> accuracyOf name g
-            | None -> () ]
+    let grouped key order = groupInOrder key order scored |> List.map (fun (name, g) -> accuracyOf name g)
     { Overall = accuracyOf "Overall" scored
       ByCategory = grouped (fun s -> s.Category) categoryOrder
       BySubtype = grouped (fun s -> s.Subtype) subtypeOrder }

@@ -4,6 +4,15 @@ module Lnmn.Core.Training.Objectives
 open TorchSharp
 open Lnmn.Core.Training.TrainingSpec
 
+/// The answer loss the spec names: softmax CE on the answer ids (B) int64, or sigmoid CE on the soft
+/// targets (B, answers), summed over answers and averaged over the batch.
+let answerLoss (loss: AnswerLoss option) (logits: torch.Tensor) (answers: torch.Tensor) (softTargets: torch.Tensor option) =
+    match loss, softTargets with
+    | (None | Some SoftmaxCrossEntropy), _ -> torch.nn.functional.cross_entropy(logits, answers)
+    | Some SigmoidSoftTargets, Some targets ->
+        torch.nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction = torch.nn.Reduction.Sum) / float logits.shape[0]
+    | Some SigmoidSoftTargets, None -> invalidArg "softTargets" "sigmoid cross-entropy needs the batch's soft targets"
+
 /// H(w(t)) per example and step: (B, T, M) → (B, T).
 let private entropies (moduleWeights: torch.Tensor) =
     use floor = (1e-12).ToScalar() // held to the end of the call, as in `Tensors.l2Normalize`

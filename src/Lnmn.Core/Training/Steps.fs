@@ -9,8 +9,8 @@ open Lnmn.Core.Network
 open Lnmn.Core.Network.LnmnNetwork
 open Lnmn.Core.Training.TrainingSpec
 
-/// Network inputs and the answer indices (B) int64.
-type LabelledBatch = { Input: Batch; Answers: torch.Tensor }
+/// Network inputs, the answer indices (B) int64, and for VQA the soft targets (B, answers) float32.
+type LabelledBatch = { Input: Batch; Answers: torch.Tensor; SoftTargets: torch.Tensor option }
 
 type TrainingState =
     { Network: LnmnNetwork
@@ -49,14 +49,19 @@ let withFrozen (parameters: Modules.Parameter list) (body: unit -> 'T) =
     for p in parameters do p.requires_grad <- false
     try body () finally for p in parameters do p.requires_grad <- true
 
-let private accuracy (logits: torch.Tensor) (answers: torch.Tensor) =
-    logits.argmax(-1L).eq(answers).to_type(torch.float32).mean().item<float32>() |> float
+/// The argmax's share of right answers; with soft targets, the mean target of the argmax (the VQA
+/// score up to the official leave-one-out averaging).
+let private accuracy (logits: torch.Tensor) (batch: LabelledBatch) =
+    let predicted = logits.argmax(-1L)
+    match batch.SoftTargets with
+    | None -> predicted.eq(batch.Answers).to_type(torch.float32).mean().item<float32>() |> float
+    | Some targets -> targets.gather(1L, predicted.unsqueeze(1L)).mean().item<float32>() |> float
 
-let metrics (loss: torch.Tensor) (crossEntropy: torch.Tensor) (result: ForwardResult) answers =
+let metrics (loss: torch.Tensor) (crossEntropy: torch.Tensor) (result: ForwardResult) (batch: LabelledBatch) =
     let perStep = Objectives.moduleEntropyPerStep result.ModuleWeights
     { Loss = loss.item<float32>() |> float
       CrossEntropy = crossEntropy.item<float32>() |> float
-      Accuracy = accuracy result.Logits answers
+      Accuracy = accuracy result.Logits batch
       ModuleEntropy = perStep.mean().item<float32>() |> float
       ModuleEntropyPerStep = perStep.data<float32>().ToArray() |> Array.map float |> List.ofArray
       GradientNorms = [] }
@@ -81,16 +86,16 @@ type ForwardPass = LnmnNetwork -> Batch -> ForwardResult
 let forward: ForwardPass = fun network batch -> network.Forward(batch, NodeOps.NodeEvaluation.soft)
 let referenceForward: ForwardPass = fun network batch -> network.ReferenceForward(batch, NodeOps.NodeEvaluation.soft)
 
-let private weightObjectiveWith (pass: ForwardPass) spec lambdaW (state: TrainingState) (batch: LabelledBatch) =
+let private weightObjectiveWith (pass: ForwardPass) (spec: TrainingSpec) lambdaW (state: TrainingState) (batch: LabelledBatch) =
     let result = pass state.Network batch.Input
-    let ce = torch.nn.functional.cross_entropy(result.Logits, batch.Answers)
+    let ce = Objectives.answerLoss spec.AnswerLoss result.Logits batch.Answers batch.SoftTargets
     Objectives.weightLoss spec.EntropyScaling lambdaW ce result.ModuleWeights, ce, result
 
 let private weightObjective spec lambdaW state batch = weightObjectiveWith forward spec lambdaW state batch
 
-let private alphaObjectiveWith (pass: ForwardPass) spec (state: TrainingState) (batch: LabelledBatch) =
+let private alphaObjectiveWith (pass: ForwardPass) (spec: TrainingSpec) (state: TrainingState) (batch: LabelledBatch) =
     let result = pass state.Network batch.Input
-    let ce = torch.nn.functional.cross_entropy(result.Logits, batch.Answers)
+    let ce = Objectives.answerLoss spec.AnswerLoss result.Logits batch.Answers batch.SoftTargets
     let alphas = state.Network.AlphaParameters() |> List.map (fun a -> a :> torch.Tensor)
     Objectives.alphaLoss spec.LambdaOp ce alphas, ce, result
 
@@ -103,7 +108,7 @@ let weightStepWith (pass: ForwardPass) (spec: TrainingSpec) (lambdaW: float) (st
         state.WeightOptimiser.zero_grad ()
         let loss, ce, result = weightObjectiveWith pass spec lambdaW state batch
         loss.backward ()
-        { metrics loss ce result batch.Answers with GradientNorms = gradientNorms state.Network }
+        { metrics loss ce result batch with GradientNorms = gradientNorms state.Network }
         |> stepIfFinite state.WeightOptimiser)
 
 /// One Adam step on the weights: CE − λ_w · entropy of w(t), on a training batch.
@@ -116,7 +121,7 @@ let alphaStepWith (pass: ForwardPass) (spec: TrainingSpec) (state: TrainingState
         state.AlphaOptimiser.zero_grad ()
         let loss, ce, result = alphaObjectiveWith pass spec state batch
         loss.backward ()
-        metrics loss ce result batch.Answers |> stepIfFinite state.AlphaOptimiser)
+        metrics loss ce result batch |> stepIfFinite state.AlphaOptimiser)
 
 /// One first-order Adam step on α: CE − λ_op · Σ ‖σ(α)‖₂/‖σ(α)‖₁, on an architecture batch.
 let alphaStep spec state batch = alphaStepWith forward spec state batch
@@ -140,7 +145,7 @@ let unrolledAlphaStep (spec: TrainingSpec) (lambdaW: float) (state: TrainingStat
     let gradTrain = grads (trainLoss ()) weights
     setWeights (List.map2 (fun (w: torch.Tensor) g -> w - xi * g) original gradTrain)
     let valLoss, ce, result = alphaObjective spec state archBatch
-    let m = metrics valLoss ce result archBatch.Answers
+    let m = metrics valLoss ce result archBatch
     let valGrads = grads valLoss (alphas @ weights)
     let gradAlpha, gradWeights = List.splitAt alphas.Length valGrads
     let norm = gradWeights |> List.sumBy (fun g -> g.square().sum().item<float32>() |> float) |> sqrt

@@ -22,6 +22,16 @@ type LearningRateDecay =
     /// Half a cosine from the base rate down to zero at the run's last step.
     | Cosine
 
+/// How the classifier's logits are trained against the answers.
+type AnswerLoss =
+    /// Softmax cross-entropy on the one answer (CLEVR, as the paper).
+    | SoftmaxCrossEntropy
+    /// Sigmoid cross-entropy per answer on soft targets min(1, humans who gave it / 3), summed over
+    /// the answers and averaged over the batch: Stack-NMN's VQA training (`VQA_USE_SOFT_SCORE` in its
+    /// exp_vqa/train_net_vqa.py), the baseline whose VQA setup the paper's Table 4 runs share. The VQA
+    /// score gives partial credit, which one class label cannot.
+    | SigmoidSoftTargets
+
 type AdamSettings = { LearningRate: float; Beta1: float; Beta2: float; WeightDecay: float }
 
 type TrainingSpec =
@@ -42,7 +52,9 @@ type TrainingSpec =
       /// None: `Constant`, as the paper.
       WeightLearningRateDecay: LearningRateDecay option
       /// λ_w's schedule multiplied by this (None: 1, the paper's schedule).
-      LambdaWScale: float option }
+      LambdaWScale: float option
+      /// None: `SoftmaxCrossEntropy`.
+      AnswerLoss: AnswerLoss option }
 
 module TrainingSpec =
     let paper =
@@ -57,7 +69,8 @@ module TrainingSpec =
           Seed = 0
           AlphaWarmup = None
           WeightLearningRateDecay = None
-          LambdaWScale = None }
+          LambdaWScale = None
+          AnswerLoss = None }
 
 module LearningRateDecay =
     /// The multiple of the base rate at weight step `step` (0-based) of `totalSteps`.

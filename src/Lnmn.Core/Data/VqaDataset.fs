@@ -1,0 +1,145 @@
+/// Loads a VQA v1 / v2 directory (`VqaLayout`) into the same `Dataset` as CLEVR: train2014 and
+/// val2014 with their annotations, the test split when its questions are there, and per-image
+/// features opened lazily. Problems come back as one-line DataErrors before anything is trained.
+module Lnmn.Core.Data.VqaDataset
+
+open System.Collections.Generic
+open System.IO
+open Lnmn.Core.Data.Batching
+open Lnmn.Core.Data.Dataset
+
+/// One annotation, reduced to what training and scoring need.
+type private Labels = { ImageId: int; Index: int; MultipleChoice: string; Labels: VqaLabels }
+
+let private interned (pool: Dictionary<string, string>) (s: string) =
+    match pool.TryGetValue s with
+    | true, shared -> shared
+    | _ ->
+        pool[s] <- s
+        s
+
+let private annotationsFile version dir (split: VqaLayout.Split) = VqaLayout.Version.annotationsFile version dir split.QuestionSplit
+
+/// The annotations of a split by question id; raises DataException (a missing file included).
+let private readLabels (path: string) (answerIds: Dictionary<string, int>) : Dictionary<int, Labels> =
+    if not (File.Exists path) then DataError.fail path None "file not found (the split's annotations)"
+    let pool = Dictionary<string, string>()
+    let byQuestion = Dictionary<int, Labels>()
+    for a in VqaJson.readAnnotations path do
+        if byQuestion.ContainsKey a.QuestionId then
+            DataError.fail path (Some $"annotation {a.Index}") $"question_id {a.QuestionId} is annotated twice"
+        let idOf answer = match answerIds.TryGetValue(VqaAnswers.normalise answer) with | true, i -> i | _ -> -1
+        byQuestion[a.QuestionId] <-
+            { ImageId = a.ImageId
+              Index = a.Index
+              MultipleChoice = VqaAnswers.normalise a.MultipleChoiceAnswer
+              Labels =
+                { QuestionId = a.QuestionId
+                  QuestionType = interned pool a.QuestionType
+                  AnswerType = interned pool a.AnswerType
+                  HumanAnswers = Array.map idOf a.Answers } }
+    byQuestion
+
+/// The features of the images `imageIds` (sorted), row i holding imageIds[i]: one HDF5 file when it
+/// is there, else one .npy per image, every one of which must exist.
+let private openFeatures (dir: string) (split: VqaLayout.Split) (questionsPath: string) (firstAsker: Dictionary<int, int>) (imageIds: int[]) =
+    let hdf5 = VqaLayout.hdf5File dir split.ImageSplit
+    if File.Exists hdf5 then
+        match Features.openHdf5Rows hdf5 imageIds with
+        | Ok source -> source
+        | Error e -> raise (DataException e)
+    else
+        let files = imageIds |> Array.map (VqaLayout.npyFile dir split.ImageSplit)
+        for imageId, file in Array.zip imageIds files do
+            if not (File.Exists file) then
+                DataError.fail questionsPath (Some $"question {firstAsker[imageId]}") $"no features for image {imageId} (expected {file})"
+        match Features.openNpyFiles (Path.Combine(VqaLayout.featureRoot dir, split.ImageSplit)) files with
+        | Ok source -> source
+        | Error e -> raise (DataException e)
+
+/// Encodes a split's questions. With `labels`, every question must have its annotation; without
+/// (a test split), questions carry only their ids.
+let private loadSplit version (vocabulary: Vocabulary.Vocabulary) (dir: string) (split: VqaLayout.Split) (labels: Dictionary<int, Labels> option) =
+    let questionsPath = VqaLayout.Version.questionsFile version dir split.QuestionSplit
+    if not (File.Exists questionsPath) then DataError.fail questionsPath None "file not found (the split's questions)"
+    let ids = Vocabulary.tokenIds vocabulary
+    let answerIds = Dictionary<string, int>()
+    vocabulary.Answers |> Array.iteri (fun i a -> answerIds[a] <- i)
+    let questions = VqaJson.readQuestions questionsPath |> Array.ofSeq
+    let firstAsker = Dictionary<int, int>()
+    for q in questions do firstAsker.TryAdd(q.ImageId, q.Index) |> ignore
+    let imageIds = firstAsker.Keys |> Array.ofSeq |> Array.sort
+    let rowOf = Dictionary<int, int>()
+    imageIds |> Array.iteri (fun row id -> rowOf[id] <- row)
+    let annotationsPath = annotationsFile version dir split
+    let examples =
+        questions
+        |> Array.map (fun q ->
+            let at = Some $"question {q.Index}"
+            let answer, vqa =
+                match labels with
+                | None -> -1, { QuestionId = q.QuestionId; QuestionType = ""; AnswerType = ""; HumanAnswers = [||] }
+                | Some byQuestion ->
+                    match byQuestion.TryGetValue q.QuestionId with
+                    | false, _ -> DataError.fail questionsPath at $"question_id {q.QuestionId} has no annotation in {annotationsPath}"
+                    | true, l when l.ImageId <> q.ImageId ->
+                        DataError.fail questionsPath at $"image_id {q.ImageId}, but annotation {l.Index} of {annotationsPath} says {l.ImageId}"
+                    | true, l -> (match answerIds.TryGetValue l.MultipleChoice with | true, i -> i | _ -> -1), l.Labels
+            { Tokens = Vocabulary.encodeWith ids q.Text
+              Answer = answer
+              ImageIndex = rowOf[q.ImageId]
+              Category = None
+              LastFunction = None
+              QuestionIndex = q.Index
+              Vqa = Some vqa })
+    let features = openFeatures dir split questionsPath firstAsker imageIds
+    { Name = split.QuestionSplit; Examples = examples; Features = features }
+
+/// The vocabulary of a VQA directory: question tokens of the training questions and the
+/// `answerCount` most frequent training multiple-choice answers.
+let buildVocabulary version (dir: string) (answerCount: int) =
+    let trainAnnotations = annotationsFile version dir VqaLayout.train
+    if not (File.Exists trainAnnotations) then DataError.fail trainAnnotations None "file not found (the split's annotations)"
+    let answers =
+        VqaJson.readAnnotations trainAnnotations |> Seq.map (fun a -> VqaAnswers.normalise a.MultipleChoiceAnswer) |> VqaAnswers.vocabulary answerCount
+    let questions = VqaLayout.Version.questionsFile version dir VqaLayout.train.QuestionSplit
+    Vocabulary.build (List.ofArray answers) (VqaJson.readQuestions questions |> Seq.map (fun q -> q.Text))
+
+let private checkShape (reference: SplitData) (split: SplitData) =
+    let shape (s: SplitData) = s.Features.Channels, s.Features.Height, s.Features.Width
+    if shape split <> shape reference then
+        let c, h, w = shape split
+        let c0, h0, w0 = shape reference
+        DataError.fail split.Features.Path None $"feature maps are {c}×{h}×{w}, the training split's are {c0}×{h0}×{w0}"
+
+/// Loads train2014, val2014 and (when its questions are there) test2015 or test-dev2015. The
+/// vocabulary is built from train unless one is given (a run's saved vocabulary).
+let load (vocabulary: Vocabulary.Vocabulary option) (answerCount: int) (dir: string) : Result<Dataset, DataError> =
+    match VqaLayout.detect dir with
+    | None -> Error(DataError.make (VqaLayout.Version.questionsFile VqaLayout.V2 dir VqaLayout.train.QuestionSplit) None "file not found (nor its VQA v1 name): not a VQA directory")
+    | Some version ->
+        let opened = ResizeArray<SplitData>()
+        let result =
+            DataError.catch dir (fun () ->
+                let vocabulary = vocabulary |> Option.defaultWith (fun () -> buildVocabulary version dir answerCount)
+                let answerIds = Dictionary<string, int>()
+                vocabulary.Answers |> Array.iteri (fun i a -> answerIds[a] <- i)
+                let labelled split =
+                    let labels = readLabels (annotationsFile version dir split) answerIds
+                    let data = loadSplit version vocabulary dir split (Some labels)
+                    opened.Add data
+                    data
+                let train = labelled VqaLayout.train
+                let value = labelled VqaLayout.validation
+                checkShape train value
+                let test =
+                    VqaLayout.tests
+                    |> List.tryFind (fun s -> File.Exists(VqaLayout.Version.questionsFile version dir s.QuestionSplit))
+                    |> Option.map (fun s ->
+                        let data = loadSplit version vocabulary dir s None
+                        opened.Add data
+                        checkShape train data
+                        data)
+                { Directory = dir; Vocabulary = vocabulary; Train = train; Val = value; Test = test })
+        if Result.isError result then for s in opened do s.Features.Dispose()
+        result
