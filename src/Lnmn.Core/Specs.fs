@@ -145,6 +145,15 @@ module AlphaPreset =
         // Σ min(min(a1, a2) ⊙ I, c) and Σ (min(a1, a2) + I) ⊙ c
         | Answer, FourInput, _ -> [ [ Min; Product; Min ]; [ Min; Sum; Product ] ]
 
+/// How an answer cell turns its last node (B, H, W, D) into the vector its output layer reads.
+type AnswerPooling =
+    /// The paper's: Σ over the map. Every position adds a unit vector (nodes are L2-normalised per
+    /// position), so the cell reads the attention map only through how it bends those vectors.
+    | SpatialSum
+    /// Ours: Σ_p H·W·softmax_p(a) n_p with a the map the cell read at the pointer, Stack-NMN's
+    /// Describe weighting; equals the paper's sum when a is uniform (docs/design.md §4).
+    | AttentionWeighted
+
 /// How the weights start (α is always N(0,1), as the paper says).
 type Initialisation =
     /// The authors' code: xavier-normal linear and LSTM weights with zero biases, xavier-uniform
@@ -176,7 +185,9 @@ type ModelSpec =
       /// DARTS starts at 1e-3, where every node begins as the uniform mixture and λ_op's gradient is zero.
       AlphaInitScale: float option
       /// None: α drawn at random (`AlphaInitScale`).
-      AlphaPreset: AlphaPreset option }
+      AlphaPreset: AlphaPreset option
+      /// None: `SpatialSum`, the paper's.
+      AnswerPooling: AnswerPooling option }
 
 /// The paper's three module sets (Table 3); NoOp is always added.
 type Ablation =
@@ -208,12 +219,12 @@ module Ablation =
         @ cells Answer ThreeInput an3 @ cells Answer FourInput an4 @ [ NoOp ]
 
 module ModelSpec =
-    let lnmn ablation dims = { Dims = dims; Modules = Ablation.modules ablation; Stack = Reference; Pointer = None; Initialisation = Some AuthorsCode; AlphaInitScale = None; AlphaPreset = None }
+    let lnmn ablation dims = { Dims = dims; Modules = Ablation.modules ablation; Stack = Reference; Pointer = None; Initialisation = Some AuthorsCode; AlphaInitScale = None; AlphaPreset = None; AnswerPooling = None }
 
     /// Stack-NMN's 9 modules, pointer sharpened hard. Its modules move the pointer themselves; the
     /// stack starts at zero as `Reference` says.
     let stackNmn dims =
-        { Dims = dims; Modules = List.map Hand HandModule.all @ [ NoOp ]; Stack = Reference; Pointer = Some Hard; Initialisation = Some AuthorsCode; AlphaInitScale = None; AlphaPreset = None }
+        { Dims = dims; Modules = List.map Hand HandModule.all @ [ NoOp ]; Stack = Reference; Pointer = Some Hard; Initialisation = Some AuthorsCode; AlphaInitScale = None; AlphaPreset = None; AnswerPooling = None }
 
     /// A diagnostic: the ablation's attention cells, its answer cells replaced by Stack-NMN's Describe
     /// (3 inputs: DescribeOne, 4 inputs: DescribeTwo), which reads a map through a softmax over it.

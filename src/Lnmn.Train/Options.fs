@@ -55,6 +55,7 @@ type TrainArgs =
     | Alpha_Warmup of float
     | Alpha_Init of float
     | Alpha_Preset of string
+    | Answer_Pooling of string
     | Lr_Decay of string
     | Max_Steps of int
     | Eval_Every of int
@@ -93,6 +94,7 @@ type TrainArgs =
             | Alpha_Warmup _ -> "fraction of the run's weight steps before the first α step (default: 0.2 with --alpha-schedule scaled, 0 with paper)."
             | Alpha_Init _ -> "standard deviation of α's normal initialisation (default: 1e-3 with --alpha-schedule scaled, 1 otherwise)."
             | Alpha_Preset _ -> "start α at a fixed architecture instead of a random draw: table6 (the modules the paper reports learning, its Table 6) or find (Table 6 with Stack-NMN's Find as every 3-input attention cell); with --alpha-schedule frozen the cells keep it."
+            | Answer_Pooling _ -> "how answer cells pool their last node over the map: sum (the paper's, default) or attention (ours: weighted by H·W·softmax of the map the cell read, Stack-NMN's Describe weighting; the plain sum when that map is uniform)."
             | Max_Steps _ -> "stop after this many weight steps in total (for smoke tests)."
             | Lr_Decay _ -> "weight learning rate over the run: constant (the paper's, default) or cosine (half a cosine down to 0 at the last step)."
             | Eval_Every _ -> "also score the validation split every N weight steps (metrics-evals.jsonl: the learning curve against questions seen and seconds)."
@@ -244,6 +246,7 @@ type TrainConfig =
       AlphaWarmup: float option
       AlphaInitScale: float option
       AlphaPreset: AlphaPreset option
+      AnswerPooling: AnswerPooling
       LearningRateDecay: LearningRateDecay
       MaxSteps: int option
       EvalEvery: int option
@@ -309,6 +312,7 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
             match r.TryGetResult Alpha_Preset with
             | Some p -> AlphaPreset.parse p |> Result.map Some |> Result.mapError (fun e -> $"--alpha-preset: {e}")
             | None -> Ok None
+        let! pooling = ofChoice "answer-pooling" [ "sum", SpatialSum; "attention", AttentionWeighted ] (r.GetResult(Answer_Pooling, "sum"))
         let! alphaWarmup =
             match r.TryGetResult Alpha_Warmup with
             | Some w when not (w >= 0.0 && w <= 1.0) -> Error $"--alpha-warmup must be between 0 and 1 (got {w})"
@@ -330,7 +334,7 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
               Device = device; Threads = threads; RunDir = r.TryGetResult Run_Dir; Resume = resume; FineTuneFrom = fineTune
               ArchitectureSplit = archSplit; Unrolled = r.Contains Unrolled; EntropyScaling = scaling; LambdaWScale = lambdaWScale
               LearningRate = lr; AlphaLearningRate = alphaLr; AlphaRule = alphaRule; AlphaWarmup = alphaWarmup
-              AlphaInitScale = alphaInit; AlphaPreset = alphaPreset; MaxSteps = maxSteps; EvalEvery = evalEvery; LearningRateDecay = decay; DryRun = r.Contains Dry_Run
+              AlphaInitScale = alphaInit; AlphaPreset = alphaPreset; AnswerPooling = pooling; MaxSteps = maxSteps; EvalEvery = evalEvery; LearningRateDecay = decay; DryRun = r.Contains Dry_Run
               VqaAnswers = vqaAnswers }
     }
 

@@ -48,7 +48,8 @@ let modelSpec (config: TrainConfig) (dataset: Dataset.Dataset) (isBuiltIn: bool)
         Pointer = config.Pointer |> Option.orElse spec.Pointer
         Initialisation = Some config.Initialisation
         AlphaInitScale = config.AlphaInitScale |> Option.orElse (AlphaSchedule.Rule.initialisationScale config.AlphaRule)
-        AlphaPreset = config.AlphaPreset }
+        AlphaPreset = config.AlphaPreset
+        AnswerPooling = Some config.AnswerPooling }
 
 /// The built-in dataset is trained for minutes, not days: a larger weight learning rate than the
 /// paper's, which is meant for 30 epochs of 700K questions.

@@ -211,6 +211,20 @@ let tests =
             for name, p in net.named_parameters() do
                 Expect.isTrue (not (isNull p.grad) && p.grad.abs().sum().item<float32>() > 0.0f) $"{name} has a gradient"
         }
+        test "answer pooling: the paper's plain sum, or weighted by H·W·softmax of the map read (the sum when the map is uniform)" {
+            use _ = torch.NewDisposeScope()
+            // One cell, map_dim = mem_dim = 1, a 1×2 grid; the output layer passes the pooled value through.
+            let weight, bias = tensorOf [| 1L; 1L; 3L |] [ 0.; 0.; 1. ], tensorOf [| 1L; 1L |] [ 0. ]
+            let last = tensorOf [| 1L; 1L; 1L; 2L; 1L |] [ 2.; 5. ]
+            let pooled pooling (map: float list) =
+                let inputs: CellGroup.CellInputs =
+                    { Image = torch.zeros(1L, 1L, 2L, 1L); TextMap = torch.ones(1L, 1L); Memory = torch.ones(1L, 1L)
+                      Attention1 = tensorOf [| 1L; 1L; 2L |] map; Attention2 = None }
+                (CellGroup.output pooling Answer weight bias inputs last).item<float32>() |> float
+            Expect.floatClose Accuracy.high (pooled SpatialSum [ 0.; log 3. ]) 7.0 "the paper's: 2 + 5 whatever the map"
+            Expect.floatClose Accuracy.high (pooled AttentionWeighted [ 0.; log 3. ]) 8.5 "2·(0.25·2 + 0.75·5)"
+            Expect.floatClose Accuracy.high (pooled AttentionWeighted [ 1.; 1. ]) 7.0 "a uniform map: the plain sum"
+        }
         test "specs: old JSON without a pointer field reads as LNMN's soft sharpening; Stack-NMN's round-trips" {
             let lnmn = ModelSpec.lnmn Ablation9 NetworkTests.tinyDims
             let node = System.Text.Json.Nodes.JsonNode.Parse(SpecJson.serialize lnmn).AsObject()

@@ -58,6 +58,9 @@ let private specs =
       yield "Stack-NMN, soft pointer", { ModelSpec.stackNmn tiny with Pointer = Some PointerSharpening.lnmn }
       yield "4-input cells only, no NoOp", { ModelSpec.lnmn Ablation9 tiny with Modules = [ attention4; answer4; answer4 ]; Stack = Push }
       yield "3-input cells only", { ModelSpec.lnmn Ablation9 tiny with Modules = [ answer3; attention3; NoOp ] }
+      for stack in [ Reference; Push ] ->
+          $"LNMN-11, answer cells pooled under the attention map, {stack}",
+          { NetworkTests.tinySpec Ablation11 stack with AnswerPooling = Some AttentionWeighted }
       yield "generic, concatenation and hand modules together, push",
             { ModelSpec.lnmn Ablation9 tiny with
                 Modules = [ attention3; Concat { Role = Answer; Arity = FourInput }; Hand Find; answer4; Hand DescribeTwo; NoOp; attention4; Hand Transform ]

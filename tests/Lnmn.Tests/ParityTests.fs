@@ -22,7 +22,7 @@ let private python =
 
 let private placeholderDescription (spec: ModelSpec) : Exported.Description =
     { Model = spec; Training = TrainingSpec.TrainingSpec.paper; Words = List.init spec.Dims.Vocabulary string
-      Answers = List.init spec.Dims.Answers string; DataDirectory = None }
+      Answers = List.init spec.Dims.Answers string; DataDirectory = None; DataRecipe = None }
 
 /// Runs python/lnmn_reference.py on `weights` (exported) and a random batch; compares its logits,
 /// module weights and pointers with ours, soft and hard-max α, within 1e-4.

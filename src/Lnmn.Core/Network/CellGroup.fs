@@ -8,7 +8,7 @@
 /// as in the authors' code.
 /// Attention cells: 1×1 conv (map_dim → 1) of the last node, raw logits.
 /// Answer cells: Linear([c ; mem_{t−1} ; Σ_{H,W} last node] → mem_dim), c = W1·c_t the txt vector
-/// (paper Table 6: W2[Σ …, W1 c_txt, f_mem]).
+/// (paper Table 6: W2[Σ …, W1 c_txt, f_mem]); `AnswerPooling.AttentionWeighted` weights the sum.
 module Lnmn.Core.Network.CellGroup
 
 open TorchSharp
@@ -48,16 +48,25 @@ let initialiseOutputAsAuthors (role: CellRole) (weight: torch.Tensor) (bias: tor
 
 /// The output layer on the last node (B, k, H, W, D). Attention cells: (B, k, H, W) logits. Answer
 /// cells: (B, k, mem_dim).
-let output (role: CellRole) (weight: torch.Tensor) (bias: torch.Tensor) (inputs: CellInputs) (last: torch.Tensor) =
+let output (pooling: AnswerPooling) (role: CellRole) (weight: torch.Tensor) (bias: torch.Tensor) (inputs: CellInputs) (last: torch.Tensor) =
     match role with
     | Attention -> torch.einsum("bkhwd,kd->bkhw", last, weight) + bias.reshape(1L, -1L, 1L, 1L)
     | Answer ->
         let batch, k = last.shape.[0], last.shape.[1]
         let perCell (x: torch.Tensor) = x.unsqueeze(1L).expand(batch, k, -1L)
-        let features = torch.cat([| perCell inputs.TextMap; perCell inputs.Memory; last.sum([| 2L; 3L |]) |], -1L)
+        let pooled =
+            match pooling with
+            | SpatialSum -> last.sum([| 2L; 3L |])
+            | AttentionWeighted ->
+                let a = inputs.Attention1
+                let positions = a.shape.[1] * a.shape.[2]
+                let weights = a.reshape(batch, -1L).softmax(-1L).reshape(batch, 1L, a.shape.[1], a.shape.[2], 1L)
+                let weights = Tensors.withScalar (float positions) (fun n -> weights * n)
+                (last * weights).sum([| 2L; 3L |])
+        let features = torch.cat([| perCell inputs.TextMap; perCell inputs.Memory; pooled |], -1L)
         torch.einsum("bki,koi->bko", features, weight) + bias.unsqueeze(0L)
 
-type CellGroup(kind: CellKind, count: int, dims: ModelDims) as this =
+type CellGroup(kind: CellKind, count: int, dims: ModelDims, pooling: AnswerPooling) as this =
     inherit torch.nn.Module($"cells_{CellKind.name kind}")
     let nodes = CellKind.nodeCount kind
     let k = int64 count
@@ -68,8 +77,11 @@ type CellGroup(kind: CellKind, count: int, dims: ModelDims) as this =
         this.register_parameter("out_weight", outWeight)
         this.register_parameter("out_bias", outBias)
 
+    new(kind, count, dims) = new CellGroup(kind, count, dims, SpatialSum)
+
     member _.Kind = kind
     member _.Count = count
+    member _.Pooling = pooling
     /// (k, nodes, 6).
     member _.Alpha = alpha
     member _.OutWeight = outWeight
@@ -92,4 +104,4 @@ type CellGroup(kind: CellKind, count: int, dims: ModelDims) as this =
 
     /// Attention cells: (B, k, H, W) logits. Answer cells: (B, k, mem_dim).
     member this.Forward(inputs: CellInputs, evaluation: NodeOps.NodeEvaluation) : torch.Tensor =
-        output kind.Role outWeight outBias inputs (this.LastNode(inputs, evaluation))
+        output pooling kind.Role outWeight outBias inputs (this.LastNode(inputs, evaluation))

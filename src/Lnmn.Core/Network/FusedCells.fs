@@ -23,7 +23,8 @@ type Prepared =
       /// Attention output layer over all attention cells: (k_att, map_dim), (k_att); None without any.
       Attention: (torch.Tensor * torch.Tensor) option
       /// Answer output layer over all answer cells: (k_ans, mem_dim, ·), (k_ans, mem_dim).
-      Answer: (torch.Tensor * torch.Tensor) option }
+      Answer: (torch.Tensor * torch.Tensor) option
+      AnswerPooling: AnswerPooling }
 
 let private catRows (xs: torch.Tensor list) = match xs with [ x ] -> x | _ -> torch.cat(Array.ofList xs, 0L)
 
@@ -49,7 +50,8 @@ let prepare (evaluation: NodeOps.NodeEvaluation) (groups: CellGroup list) : Prep
       Text = rows k k
       Layout = List.map2 (fun (g: CellGroup) offset -> g.Kind.Arity, int64 g.Count, offset) groups (List.take groups.Length offsets)
       Attention = outputLayer Attention
-      Answer = outputLayer Answer }
+      Answer = outputLayer Answer
+      AnswerPooling = groups |> List.tryHead |> Option.map (fun g -> g.Pooling) |> Option.defaultValue SpatialSum }
 
 /// Attention cells' logits (B, k_att, H, W) and answer cells' outputs (B, k_ans, mem_dim), each
 /// None when there are no such cells.
@@ -78,5 +80,5 @@ let apply (prepared: Prepared) (inputs: CellInputs) =
     let last = NodeOps.mixColumns prepared.Text (NodeOps.mixColumns prepared.Image image secondInput) text
     let attentionCount = prepared.Attention |> Option.map (fun (w, _) -> w.shape.[0]) |> Option.defaultValue 0L
     let role (r: CellRole) (layer: (torch.Tensor * torch.Tensor) option) start =
-        layer |> Option.map (fun (weight, bias) -> output r weight bias inputs (last.narrow(1L, start, weight.shape.[0])))
+        layer |> Option.map (fun (weight, bias) -> output prepared.AnswerPooling r weight bias inputs (last.narrow(1L, start, weight.shape.[0])))
     role Attention prepared.Attention 0L, role Answer prepared.Answer attentionCount

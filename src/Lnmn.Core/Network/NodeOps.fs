@@ -32,7 +32,7 @@ let opWeights (evaluation: NodeEvaluation) (alpha: torch.Tensor) : torch.Tensor 
         invalidArg "evaluation" "every op is disabled: a node would have nothing to compute"
     let enabled = NodeOp.all |> List.map (fun op -> not (List.contains op evaluation.DisabledOps)) |> Array.ofList
     let valid = torch.tensor(enabled, device = alpha.device)
-    let scores = alpha.masked_fill(valid.logical_not(), System.Double.NegativeInfinity)
+    let scores = Tensors.withScalar System.Double.NegativeInfinity (fun minusInfinity -> alpha.masked_fill(valid.logical_not(), minusInfinity))
     match evaluation.Mode with
     | Soft -> scores.softmax(-1L)
     | HardMax -> torch.nn.functional.one_hot(scores.argmax(-1L), 6L).to_type(alpha.dtype)
@@ -40,11 +40,12 @@ let opWeights (evaluation: NodeEvaluation) (alpha: torch.Tensor) : torch.Tensor 
 /// Coefficients (…, 4) = [A; B; C; D] of A·x1 + B·x2 + C·|x1 − x2| + D·x1⊙x2 from op weights (…, 6).
 let coefficients (weights: torch.Tensor) : torch.Tensor =
     let w (op: NodeOp) = weights.select(-1L, int64 (NodeOp.index op))
-    let minMax = (w Min + w Max) / 2.0
+    let half (x: torch.Tensor) = Tensors.withScalar 0.5 (fun h -> x * h)
+    let minMax = half (w Min + w Max)
     torch.stack(
         [| minMax + w Sum + w Choose1
            minMax + w Sum + w Choose2
-           (w Max - w Min) / 2.0
+           half (w Max - w Min)
            w Product |], -1L)
 
 /// The four coefficient columns of a (k, 4) coefficient tensor, each shaped (1, k, 1, 1, 1) to

@@ -15,7 +15,7 @@ let read (stack: torch.Tensor) (pointer: torch.Tensor) : torch.Tensor = (stack *
 /// A · (1 − p) + x · p: the map goes where the pointer is.
 let write (stack: torch.Tensor) (pointer: torch.Tensor) (map: torch.Tensor) : torch.Tensor =
     let p = slots pointer
-    stack * (1.0 - p) + map.unsqueeze(-3L) * p
+    stack * Tensors.withScalar 1.0 (fun one -> one - p) + map.unsqueeze(-3L) * p
 
 /// Pointer one place down, floored at the bottom: [p0 + p1, p2, …, p_{L−1}, 0].
 let pop (pointer: torch.Tensor) : torch.Tensor =
@@ -38,7 +38,7 @@ let bottomPointer (batch: int64) (length: int64) (device: torch.Device) =
 /// the argmax, no gradient through the pointer (as in Stack-NMN).
 let sharpen (sharpening: PointerSharpening) (pointer: torch.Tensor) : torch.Tensor =
     match sharpening with
-    | Soft temperature -> (pointer / temperature).softmax(-1L)
+    | Soft temperature -> (Tensors.withScalar temperature (fun t -> pointer / t)).softmax(-1L)
     | Hard -> torch.nn.functional.one_hot(pointer.argmax(-1L), pointer.shape.[int (pointer.dim()) - 1]).to_type(pointer.dtype)
 
 /// The pointer a generic cell of `kind` leaves (and, for an attention cell, writes its map at), from

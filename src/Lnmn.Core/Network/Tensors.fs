@@ -11,19 +11,28 @@ let uniformParameter (shape: int64[]) (fanIn: int) =
     torch.nn.init.uniform_(t, -bound, bound) |> ignore
     torch.nn.Parameter(t)
 
+/// `op` given `value` as a Scalar held until `op` returns. TorchSharp turns a double argument into a
+/// temporary Scalar that nothing holds once the native call has its handle, so the GC may finalise
+/// it while the op still reads it; two runs died so (Scalar.h asserts in clamp_min and in pow, which
+/// `Tensor.square` calls with a temporary 2). Ops on every node or step go through this.
+let withScalar (value: float) (op: Scalar -> torch.Tensor) =
+    use scalar = value.ToScalar()
+    op scalar
+
+/// x², as x·x: `Tensor.square` passes a temporary Scalar (see `withScalar`).
+let square (x: torch.Tensor) = x * x
+
 /// x / max(‖x‖₂, ε) along `dim`, ε = 1e-12 (`torch.nn.functional.normalize`), computed as
 /// x · rsqrt(max(‖x‖₂², ε²)): the same values and gradients, and its backward is about twice as
 /// fast (no division, no norm backward; measured in bench/Lnmn.Bench/Profile.fs).
-/// The floor is a Scalar held to the end of the call: a run once died inside clamp_min with a
-/// malformed Scalar (Scalar.h toDouble check) after 6,000 steps, which an implicit double → Scalar
-/// conversion finalised by the GC while the native call still read it would explain.
 let l2Normalize (dim: int64) (x: torch.Tensor) =
-    use floor = (1e-24).ToScalar()
-    x * x.square().sum(dim, keepdim = true).clamp_min(floor).rsqrt()
+    let squaredNorm = (square x).sum(dim, keepdim = true)
+    x * (withScalar 1e-24 squaredNorm.clamp_min).rsqrt()
 
 /// Softmax over the last dimension with positions where `valid` is false excluded.
 let maskedSoftmax (valid: torch.Tensor) (scores: torch.Tensor) =
-    scores.masked_fill(valid.logical_not(), System.Double.NegativeInfinity).softmax(-1L)
+    let masked = withScalar System.Double.NegativeInfinity (fun minusInfinity -> scores.masked_fill(valid.logical_not(), minusInfinity))
+    masked.softmax(-1L)
 
 /// Boolean (B, S) mask of the real (non-padding) positions of sequences of the given lengths.
 let lengthMask (lengths: torch.Tensor) (maxLength: int64) =

@@ -15,8 +15,8 @@ let answerLoss (loss: AnswerLoss option) (logits: torch.Tensor) (answers: torch.
 
 /// H(w(t)) per example and step: (B, T, M) → (B, T).
 let private entropies (moduleWeights: torch.Tensor) =
-    use floor = (1e-12).ToScalar() // held to the end of the call, as in `Tensors.l2Normalize`
-    -(moduleWeights * moduleWeights.clamp_min(floor).log()).sum(-1L)
+    let logs = (Lnmn.Core.Network.Tensors.withScalar 1e-12 moduleWeights.clamp_min).log()
+    -(moduleWeights * logs).sum(-1L)
 
 /// Mean over steps of H(w(t)) per example: (B, T, M) → (B).
 let moduleEntropy (moduleWeights: torch.Tensor) = (entropies moduleWeights).mean([| 1L |])
@@ -30,17 +30,17 @@ let weightLoss (scaling: EntropyScaling) (lambdaW: float) (crossEntropy: torch.T
     let term =
         match scaling with
         | PaperBatchMean -> entropy.mean()
-        | AuthorsCodeSum -> 0.01 * entropy.sum()
-    crossEntropy - lambdaW * term
+        | AuthorsCodeSum -> Lnmn.Core.Network.Tensors.withScalar 0.01 (fun k -> entropy.sum() * k)
+    crossEntropy - Lnmn.Core.Network.Tensors.withScalar lambdaW (fun l -> term * l)
 
 /// Σ over modules and nodes of ‖σ(α)‖₂ / ‖σ(α)‖₁; each α is (k, nodes, 6).
 let alphaSparsity (alphas: torch.Tensor list) =
     alphas
     |> List.map (fun a ->
         let s = a.softmax(-1L)
-        (s.square().sum(-1L).sqrt() / s.abs().sum(-1L)).sum())
+        ((Lnmn.Core.Network.Tensors.square s).sum(-1L).sqrt() / s.abs().sum(-1L)).sum())
     |> List.reduce (+)
 
 /// CE_val − λ_op · sparsity.
 let alphaLoss (lambdaOp: float) (crossEntropy: torch.Tensor) (alphas: torch.Tensor list) =
-    crossEntropy - lambdaOp * alphaSparsity alphas
+    crossEntropy - Lnmn.Core.Network.Tensors.withScalar lambdaOp (fun l -> alphaSparsity alphas * l)
