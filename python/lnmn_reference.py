@@ -165,6 +165,16 @@ def read(stack, p):
     return (stack * p[:, :, None, None]).sum(1)
 
 
+def pool(last, a, pooling):
+    """An answer cell's last node (B, H, W, D) over the map: the paper's plain sum, or
+    (AttentionWeighted) weighted by H*W*softmax of the map a (B, H, W, 1) the cell read."""
+    if pooling == "AttentionWeighted":
+        b, h, wd, _ = a.shape
+        weights = a.reshape(b, -1).softmax(-1).reshape(b, h, wd, 1) * (h * wd)
+        return (last * weights).sum((1, 2))
+    return last.sum((1, 2))
+
+
 def forward(w, spec, tokens, lengths, features, hard_max):
     dims = spec["Dims"]
     steps, length = dims["Steps"], dims["StackLength"]
@@ -236,7 +246,7 @@ def forward(w, spec, tokens, lengths, features, hard_max):
                 next_stack += wm[:, None, None, None] * written
             else:
                 p = popped if arity == "ThreeInput" else pop(popped)
-                inputs = torch.cat([text_map, memory, last.sum((1, 2))], -1)
+                inputs = torch.cat([text_map, memory, pool(last, a1, spec.get("AnswerPooling"))], -1)
                 next_memory += wm[:, None] * F.linear(inputs, out_weight[j], out_bias[j])
                 next_stack += wm[:, None, None, None] * stack
             next_pointer += wm[:, None] * p

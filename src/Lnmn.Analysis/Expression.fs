@@ -91,14 +91,21 @@ let render (notation: Notation) (e: Expr) =
             | Latex, _ -> $@"\mathrm{{{NodeOp.name op}}}({go true x}, {go true y})"
     go true e
 
-/// The whole module: attention cells end in conv_2, answer cells in W_2[Σ …, W_1 c_txt, f_mem].
-let renderModule (notation: Notation) (role: CellRole) (e: Expr) =
+/// The whole module: attention cells end in conv_2, answer cells in W_2[Σ …, W_1 c_txt, f_mem];
+/// Σ_a is the sum weighted by H·W·softmax(a) (`AnswerPooling.AttentionWeighted`).
+let renderModule (notation: Notation) (role: CellRole) (pooling: AnswerPooling) (e: Expr) =
     let inner = render notation e
+    let sum =
+        match notation, pooling with
+        | Paper, SpatialSum -> "Σ"
+        | Paper, AttentionWeighted -> "Σ_a"
+        | Latex, SpatialSum -> @"\sum"
+        | Latex, AttentionWeighted -> @"\sum_a"
     match notation, role with
     | Paper, Attention -> $"conv_2({inner})"
-    | Paper, Answer -> $"W_2[Σ {inner}, W_1 c_txt, f_mem]"
+    | Paper, Answer -> $"W_2[{sum} {inner}, W_1 c_txt, f_mem]"
     | Latex, Attention -> $@"\mathrm{{conv}}_2({inner})"
-    | Latex, Answer -> $@"W_2[\sum {inner}, W_1 c_{{txt}}, f_{{mem}}]"
+    | Latex, Answer -> $@"W_2[{sum} {inner}, W_1 c_{{txt}}, f_{{mem}}]"
 
 /// The unsimplified expression of a cell whose nodes compute `ops` (one op per node).
 let ofCell (arity: CellArity) (ops: NodeOp list) : Expr =

@@ -17,17 +17,22 @@ type ModuleFormula =
       Paper: string
       Latex: string }
 
-let formula (moduleIndex: int) (kind: CellKind) (nodes: (NodeOp * float) list) =
+/// A module's formula, its answer cells pooled as `pooling` says.
+let formulaPooled (pooling: AnswerPooling) (moduleIndex: int) (kind: CellKind) (nodes: (NodeOp * float) list) =
     let e = simplify (ofCell kind.Arity (List.map fst nodes))
     { Module = moduleIndex; Kind = kind; Nodes = nodes; Expression = e
-      Paper = renderModule Paper kind.Role e; Latex = renderModule Latex kind.Role e }
+      Paper = renderModule Paper kind.Role pooling e; Latex = renderModule Latex kind.Role pooling e }
+
+/// A module's formula in the paper's cell (a plain sum over the map).
+let formula moduleIndex kind nodes = formulaPooled SpatialSum moduleIndex kind nodes
 
 /// One formula per generic module, in the spec's order.
 let extract (network: LnmnNetwork.LnmnNetwork) : ModuleFormula list =
+    let pooling = defaultArg network.Spec.AnswerPooling SpatialSum
     AlphaReadout.read network
     |> List.groupBy (fun r -> r.Module)
     |> List.map (fun (m, nodes) ->
-        formula m nodes.Head.Kind [ for r in nodes -> r.Winner, List.max r.Weights ])
+        formulaPooled pooling m nodes.Head.Kind [ for r in nodes -> r.Winner, List.max r.Weights ])
 
 let private apply (op: NodeOp) (x: torch.Tensor) (y: torch.Tensor) =
     match op with

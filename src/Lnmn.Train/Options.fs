@@ -94,7 +94,7 @@ type TrainArgs =
             | Alpha_Warmup _ -> "fraction of the run's weight steps before the first α step (default: 0.2 with --alpha-schedule scaled, 0 with paper)."
             | Alpha_Init _ -> "standard deviation of α's normal initialisation (default: 1e-3 with --alpha-schedule scaled, 1 otherwise)."
             | Alpha_Preset _ -> "start α at a fixed architecture instead of a random draw: table6 (the modules the paper reports learning, its Table 6) or find (Table 6 with Stack-NMN's Find as every 3-input attention cell); with --alpha-schedule frozen the cells keep it."
-            | Answer_Pooling _ -> "how answer cells pool their last node over the map: sum (the paper's, default) or attention (ours: weighted by H·W·softmax of the map the cell read, Stack-NMN's Describe weighting; the plain sum when that map is uniform)."
+            | Answer_Pooling _ -> "how answer cells pool their last node over the map: sum (the paper's; default with --data) or attention (ours, default on the built-in dataset: weighted by H·W·softmax of the map the cell read, Stack-NMN's Describe weighting; the plain sum when that map is uniform)."
             | Max_Steps _ -> "stop after this many weight steps in total (for smoke tests)."
             | Lr_Decay _ -> "weight learning rate over the run: constant (the paper's, default) or cosine (half a cosine down to 0 at the last step)."
             | Eval_Every _ -> "also score the validation split every N weight steps (metrics-evals.jsonl: the learning curve against questions seen and seconds)."
@@ -246,7 +246,7 @@ type TrainConfig =
       AlphaWarmup: float option
       AlphaInitScale: float option
       AlphaPreset: AlphaPreset option
-      AnswerPooling: AnswerPooling
+      AnswerPooling: AnswerPooling option
       LearningRateDecay: LearningRateDecay
       MaxSteps: int option
       EvalEvery: int option
@@ -312,7 +312,10 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
             match r.TryGetResult Alpha_Preset with
             | Some p -> AlphaPreset.parse p |> Result.map Some |> Result.mapError (fun e -> $"--alpha-preset: {e}")
             | None -> Ok None
-        let! pooling = ofChoice "answer-pooling" [ "sum", SpatialSum; "attention", AttentionWeighted ] (r.GetResult(Answer_Pooling, "sum"))
+        let! pooling =
+            match r.TryGetResult Answer_Pooling with
+            | Some p -> ofChoice "answer-pooling" [ "sum", SpatialSum; "attention", AttentionWeighted ] p |> Result.map Some
+            | None -> Ok None
         let! alphaWarmup =
             match r.TryGetResult Alpha_Warmup with
             | Some w when not (w >= 0.0 && w <= 1.0) -> Error $"--alpha-warmup must be between 0 and 1 (got {w})"

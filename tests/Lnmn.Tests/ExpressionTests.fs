@@ -49,6 +49,13 @@ let tests =
             check an3 [ Product; Min ] "W_2[Σ min(conv_1(I) ⊙ a, W_1 c_txt), W_1 c_txt, f_mem]"
             check an4 [ Min; Sum; Product ] "W_2[Σ (conv_1(I) + min(a_1, a_2)) ⊙ W_1 c_txt, W_1 c_txt, f_mem]"
         }
+        test "answer cells pooled under the map read Σ_a, attention cells as before" {
+            let pooled kind ops = Extraction.formulaPooled AttentionWeighted 0 kind (ops |> List.map (fun o -> o, 1.0))
+            let an3 = pooled { Role = Answer; Arity = ThreeInput } [ Min; Choose1 ]
+            Expect.equal an3.Paper "W_2[Σ_a min(conv_1(I), a), W_1 c_txt, f_mem]" "paper notation"
+            Expect.equal an3.Latex @"W_2[\sum_a \min(\mathrm{conv}_1(\mathcal{I}), a), W_1 c_{txt}, f_{mem}]" "LaTeX"
+            Expect.equal (pooled { Role = Attention; Arity = ThreeInput } [ Max; Sum ]).Paper "conv_2(max(conv_1(I), a) + W_1 c_txt)" "no sum in attention cells"
+        }
 
         test "the table6 α preset compiles to the modules of paper Table 6, and find to Stack-NMN's Find" {
             let formulas preset =

@@ -46,10 +46,10 @@ let private compareWithPython (network: LnmnNetwork.LnmnNetwork) (weights: strin
             expectAllClose 1e-4 ours.Pointers theirs.[$"{mode}.pointers"] $"{mode}: stack pointers"
         Directory.Delete(dir, true)
 
-let private initialised (ablation: Ablation) (stack: StackDiscipline) =
-    test $"an initialised LNMN-{Ablation.number ablation}, {stack} stack: the Python reference gives our outputs" {
+let private initialised (ablation: Ablation) (stack: StackDiscipline) (pooling: AnswerPooling) =
+    test $"an initialised LNMN-{Ablation.number ablation}, {stack} stack, answers pooled by {pooling}: the Python reference gives our outputs" {
         torch.random.manual_seed 21L |> ignore
-        let network = LnmnNetwork.compile (NetworkTests.tinySpec ablation stack)
+        let network = LnmnNetwork.compile { NetworkTests.tinySpec ablation stack with AnswerPooling = Some pooling }
         let weights = Path.Combine(temporaryDirectory (), "w.safetensors")
         Exported.exportNetwork network (placeholderDescription network.Spec) Exported.Safetensors weights |> Result.defaultWith failtest |> ignore
         compareWithPython network weights (int64 (Ablation.number ablation))
@@ -60,7 +60,9 @@ let tests =
     testSequenced <| testList "parity" [
         for ablation in [ Ablation9; Ablation11; Ablation14 ] do
             for stack in [ Reference; Push ] do
-                yield initialised ablation stack
+                yield initialised ablation stack SpatialSum
+        for stack in [ Reference; Push ] do
+            yield initialised Ablation11 stack AttentionWeighted
         yield test "a trained LNMN-11 exported as a PyTorch state dict: the Python reference gives our outputs" {
             let checkpoint = ExportTests.trainedCheckpoint.Force()
             let weights = Path.Combine(temporaryDirectory (), "w.pt")
