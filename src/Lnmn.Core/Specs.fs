@@ -125,12 +125,6 @@ type AlphaPreset =
     | FindAttention
 
 module AlphaPreset =
-    let parse (s: string) =
-        match s with
-        | "table6" -> Ok PaperTable6
-        | "find" -> Ok FindAttention
-        | _ -> Error $"unknown α preset '{s}' (expected table6 or find)"
-
     /// Ops per node for the cells of a kind (nodes in `CellGroup`'s order: 3 inputs O(I, a), O(n0, c);
     /// 4 inputs O(a1, a2), O(I, n0), O(n1, c)), one list per cell, cycled.
     let ops (preset: AlphaPreset) (kind: CellKind) : NodeOp list list =

@@ -159,17 +159,6 @@ type GenerateArgs =
             | Groups _ -> "CLEVR template groups to ask from, comma-separated (zero_hop, one_hop, two_hop, three_hop, single_and, single_or, same_relate, comparison, compare_integer; default: all), e.g. zero_hop for a grounding ladder's first rung."
             | Seed _ -> "generator seed (default: the built-in dataset's)."
 
-/// Template groups from a comma-separated list of their CLEVR names.
-let templateGroups (text: string) =
-    let parseOne (name: string) =
-        match TemplateGroup.all |> List.tryFind (fun g -> TemplateGroup.name g = name.Trim()) with
-        | Some g -> Ok g
-        | None -> Error $"""--groups: unknown template group '{name.Trim()}' (expected {TemplateGroup.all |> List.map TemplateGroup.name |> String.concat ", "})"""
-    text.Split(',', System.StringSplitOptions.RemoveEmptyEntries)
-    |> List.ofArray
-    |> List.fold (fun acc name -> Result.bind (fun gs -> parseOne name |> Result.map (fun g -> gs @ [ g ])) acc) (Ok [])
-    |> Result.bind (fun gs -> if gs.IsEmpty then Error "--groups: no template group given" else Ok(List.distinct gs))
-
 type LearningCurveArgs =
     | Out of dir: string
     | Data of dir: string
@@ -262,6 +251,20 @@ let private ofChoice name (choices: (string * 'T) list) (value: string) =
     | Some(_, v) -> Ok v
     | None -> Error $"""--{name}: unknown value '{value}' (expected {choices |> List.map fst |> String.concat " or "})"""
 
+/// `ofChoice` for an option that may be absent.
+let private ofOptionalChoice name (choices: (string * 'T) list) (value: string option) =
+    match value with
+    | Some v -> ofChoice name choices v |> Result.map Some
+    | None -> Ok None
+
+/// Template groups from a comma-separated list of their CLEVR names.
+let templateGroups (text: string) =
+    let choices = TemplateGroup.all |> List.map (fun g -> TemplateGroup.name g, g)
+    text.Split(',', System.StringSplitOptions.RemoveEmptyEntries ||| System.StringSplitOptions.TrimEntries)
+    |> List.ofArray
+    |> List.fold (fun acc name -> Result.bind (fun gs -> ofChoice "groups" choices name |> Result.map (fun g -> gs @ [ g ])) acc) (Ok [])
+    |> Result.bind (fun gs -> if gs.IsEmpty then Error "--groups: no template group given" else Ok(List.distinct gs))
+
 /// A one-line error for the first invalid option, else the config.
 let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
     let optionalPositive name (value: int option) =
@@ -277,16 +280,10 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
         let stackLength = r.GetResult(Stack_Length, 5)
         do! if stackLength >= 2 then Ok() else Error $"--stack-length must be at least 2 (got {stackLength})"
         let! mapDim = optionalPositive "map-dim" (r.TryGetResult Map_Dim)
-        let! size =
-            match r.TryGetResult Size with
-            | Some s -> ofChoice "size" [ "paper", true; "small", false ] s |> Result.map Some
-            | None -> Ok None
+        let! size = ofOptionalChoice "size" [ "paper", true; "small", false ] (r.TryGetResult Size)
         let! stack = ofChoice "stack" [ "reference", Reference; "push", Push ] (r.GetResult(Stack, "reference"))
         let! initialisation = ofChoice "init" [ "authors", AuthorsCode; "torch", TorchDefaults ] (r.GetResult(Init, "authors"))
-        let! pointer =
-            match r.TryGetResult Pointer with
-            | Some p -> ofChoice "pointer" [ "hard", Hard; "soft", PointerSharpening.lnmn ] p |> Result.map Some
-            | None -> Ok None
+        let! pointer = ofOptionalChoice "pointer" [ "hard", Hard; "soft", PointerSharpening.lnmn ] (r.TryGetResult Pointer)
         let! device = Device.parseDeviceChoice (r.GetResult(TrainArgs.Device, "auto")) |> Result.mapError (fun e -> $"--device: {e}")
         let! threads = optionalPositive "threads" (r.TryGetResult TrainArgs.Threads)
         let fraction = r.GetResult(Arch_Fraction, 0.1)
@@ -308,14 +305,8 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
         let! lr = positiveRate "lr" (r.TryGetResult Lr)
         let! alphaLr = positiveRate "alpha-lr" (r.TryGetResult Alpha_Lr)
         let! alphaInit = positiveRate "alpha-init" (r.TryGetResult Alpha_Init)
-        let! alphaPreset =
-            match r.TryGetResult Alpha_Preset with
-            | Some p -> AlphaPreset.parse p |> Result.map Some |> Result.mapError (fun e -> $"--alpha-preset: {e}")
-            | None -> Ok None
-        let! pooling =
-            match r.TryGetResult Answer_Pooling with
-            | Some p -> ofChoice "answer-pooling" [ "sum", SpatialSum; "attention", AttentionWeighted ] p |> Result.map Some
-            | None -> Ok None
+        let! alphaPreset = ofOptionalChoice "alpha-preset" [ "table6", PaperTable6; "find", FindAttention ] (r.TryGetResult Alpha_Preset)
+        let! pooling = ofOptionalChoice "answer-pooling" [ "sum", SpatialSum; "attention", AttentionWeighted ] (r.TryGetResult Answer_Pooling)
         let! alphaWarmup =
             match r.TryGetResult Alpha_Warmup with
             | Some w when not (w >= 0.0 && w <= 1.0) -> Error $"--alpha-warmup must be between 0 and 1 (got {w})"

@@ -58,10 +58,9 @@ let output (pooling: AnswerPooling) (role: CellRole) (weight: torch.Tensor) (bia
             match pooling with
             | SpatialSum -> last.sum([| 2L; 3L |])
             | AttentionWeighted ->
-                let a = inputs.Attention1
-                let positions = a.shape.[1] * a.shape.[2]
-                let weights = a.reshape(batch, -1L).softmax(-1L).reshape(batch, 1L, a.shape.[1], a.shape.[2], 1L)
-                let weights = Tensors.withScalar (float positions) (fun n -> weights * n)
+                let a = inputs.Attention1 // (B, H, W)
+                let softmax = a.reshape(batch, -1L).softmax(-1L).reshape(batch, 1L, a.shape.[1], a.shape.[2], 1L)
+                let weights = Tensors.withScalar (float (a.shape.[1] * a.shape.[2])) (fun positions -> softmax * positions)
                 (last * weights).sum([| 2L; 3L |])
         let features = torch.cat([| perCell inputs.TextMap; perCell inputs.Memory; pooled |], -1L)
         torch.einsum("bki,koi->bko", features, weight) + bias.unsqueeze(0L)
