@@ -5,6 +5,7 @@ open System
 open System.Diagnostics
 open System.IO
 open Lnmn.Core.Data
+open Lnmn.Analysis
 
 /// Peak and current resident memory (MB) from /proc/self/status.
 let private memoryMb () = Timing.procStatusKb "VmHWM" / 1024.0, Timing.procStatusKb "VmRSS" / 1024.0
@@ -60,8 +61,7 @@ let run (quick: bool) (outDir: string) : string =
         File.Delete h5
     finally
         if Directory.Exists work then Directory.Delete(work, true)
-    let table =
-        String.Join("\n", [ "| data benchmark | result |"; "|---|---|" ] @ [ for k, v in rows -> $"| {k} | {v} |" ])
+    let table = Table.markdown (Table.ofText [ "data benchmark"; "result" ] [ for k, v in rows -> [ k; v ] ])
     Directory.CreateDirectory outDir |> ignore
     File.WriteAllText(Path.Combine(outDir, "data-bench.md"), table + "\n")
     table

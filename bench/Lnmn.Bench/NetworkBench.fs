@@ -4,6 +4,7 @@ module Lnmn.Bench.NetworkBench
 
 open TorchSharp
 open Lnmn.Core.Specs
+open Lnmn.Analysis
 open Lnmn.Core.Network
 open Lnmn.Core.Network.LnmnNetwork
 
@@ -45,6 +46,7 @@ let run (quick: bool) =
             let flops = FlopCount.forwardBackward spec batchSize questionLength
             [ name; sprintf "%.3f" seconds; sprintf "%.1f" (float batchSize / seconds); sprintf "%.2f" (flops / 1e9)
               sprintf "%.1f" (flops / seconds / 1e9); sprintf "%.1f" (peak / 1e9); sprintf "%.1f%%" (100.0 * flops / seconds / peak) ] ]
-    Timing.markdownTable
+    Table.ofText
         [ "LNMN-11, batch 64, T=5"; "s / batch (fwd+bwd)"; "questions/s"; "GFLOP / batch"; "GFLOP/s"; "matmul GFLOP/s"; "of matmul" ]
         rows
+    |> Table.markdown

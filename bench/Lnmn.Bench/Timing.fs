@@ -1,4 +1,4 @@
-/// Wall-clock timing and Markdown tables for the benchmarks.
+/// Wall-clock timing for the benchmarks, and the size they measure.
 module Lnmn.Bench.Timing
 
 open System.Diagnostics
@@ -13,10 +13,6 @@ let medianSeconds (warmup: int) (repeats: int) (action: unit -> unit) =
              sw.Elapsed.TotalSeconds |]
     Array.sortInPlace times
     times.[times.Length / 2]
-
-let markdownTable (header: string list) (rows: string list list) =
-    let line cells = "| " + String.concat " | " cells + " |"
-    String.concat "\n" [ line header; line (header |> List.map (fun _ -> "---")); yield! List.map line rows ]
 
 /// The network size `lnmn-train` uses on the built-in dataset with its default options: 28 answers,
 /// a 67-word vocabulary, the rendered channels on the default grid.

@@ -7,6 +7,7 @@ module Lnmn.Bench.TrainingBench
 open System.Diagnostics
 open TorchSharp
 open Lnmn.Core.Specs
+open Lnmn.Analysis
 open Lnmn.Core.Network
 open Lnmn.Core.Training
 
@@ -60,10 +61,11 @@ let private modelRows (repeats: int) =
             [ model; passName; sprintf "%.4f" weight; alpha |> Option.map (sprintf "%.4f") |> Option.defaultValue "—"
               sprintf "%.1f" rate; sprintf "%.2f×" (rate / referenceRate model)
               sprintf "%.2f" ((weight + defaultArg alpha 0.0) / lnmnFused) ] ]
-    Timing.markdownTable
+    Table.ofText
         [ $"{Timing.builtInName}, batch 64, min of {repeats} interleaved"; "forward"; "weight step (s)"; "α step (s)"; "training questions/s"
           "× reference"; "cost per question / fused LNMN-11's" ]
         rows
+    |> Table.markdown
 
 let private batchRows (repeats: int) =
     let spec = ModelSpec.lnmn Ablation11 Timing.builtInDims
@@ -72,7 +74,7 @@ let private batchRows (repeats: int) =
             let rates = stepSeconds spec batchSize repeats |> List.map (fun (name, (w, a)) -> name, perSecond batchSize w a) |> Map.ofList
             let reference, fused = rates.["reference"], rates.["fused"]
             [ string batchSize; sprintf "%.1f" reference; sprintf "%.1f" fused; sprintf "%.2f×" (fused / reference) ] ]
-    Timing.markdownTable [ $"LNMN-11, batch (min of {repeats} interleaved)"; "reference questions/s"; "fused questions/s"; "fused / reference" ] rows
+    Table.markdown (Table.ofText [ $"LNMN-11, batch (min of {repeats} interleaved)"; "reference questions/s"; "fused questions/s"; "fused / reference" ] rows)
 
 let private threadRows (threads: int) (repeats: int) =
     let spec = ModelSpec.lnmn Ablation11 Timing.builtInDims
@@ -81,7 +83,7 @@ let private threadRows (threads: int) (repeats: int) =
             torch.set_num_threads n
             for passName, (w, a) in stepSeconds spec 64 repeats -> [ string n; passName; sprintf "%.1f" (perSecond 64 w a) ] ]
     torch.set_num_threads threads
-    Timing.markdownTable [ "threads"; $"LNMN-11 forward, batch 64, min of {repeats} interleaved"; "training questions/s" ] rows
+    Table.markdown (Table.ofText [ "threads"; $"LNMN-11 forward, batch 64, min of {repeats} interleaved"; "training questions/s" ] rows)
 
 /// The paper's size: one weight step, batch 64, in this process; prints "seconds peak-bytes".
 let paperStep (passName: string) =
@@ -117,7 +119,8 @@ let run (quick: bool) (threads: int) =
           batchRows (if quick then 3 else 8)
           threadRows threads repeats
           if not quick then
-              Timing.markdownTable
+              Table.ofText
                   [ "LNMN-11, paper size (1024×14×14, map 384), batch 64, one weight step"; "seconds"; "peak RSS (GB)" ]
-                  [ for passName, _ in passes -> paperRow threads passName ] ]
+                  [ for passName, _ in passes -> paperRow threads passName ]
+              |> Table.markdown ]
     String.concat "\n\n" sections

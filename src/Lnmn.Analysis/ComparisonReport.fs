@@ -24,32 +24,48 @@ type Scored =
     { /// The model's short name (stack-nmn, lnmn-11, …).
       Model: string
       Label: string
-      /// "soft α", "hard-max α" or "no α".
-      Evaluation: string
+      Evaluation: Evaluation.AlphaEvaluation
       Breakdown: Evaluation.Breakdown
       WeightSteps: int
       Seconds: float }
 
 /// A table in the paper's layout: rows of (label, six percentages).
 let markdownTable (rows: (string * float list) list) =
-    let cell (x: float) = if Double.IsNaN x then "–" else sprintf "%.2f" x
-    [ yield "| Model | " + String.concat " | " columns + " |"
-      yield "| --- |" + String.replicate columns.Length " ---: |"
-      for label, values in rows do yield $"| {label} | " + String.concat " | " (List.map cell values) + " |" ]
-    |> String.concat "\n"
+    Table.markdown
+        { Columns = "Model" :: columns
+          Rows = [ for label, values in rows -> Table.Text label :: [ for v in values -> Table.Number(v, 2) ] ] }
 
-let private csvField (s: string) = if s.IndexOfAny [| ','; '"'; '\n' |] >= 0 then "\"" + s.Replace("\"", "\"\"") + "\"" else s
+/// Overall accuracy with soft and with hard-max α of every model with α, and the change, from each
+/// model's (key, scored rows) in the comparison's order.
+let hardMaxTable (models: (string * Scored list) list) =
+    Table.markdown
+        { Columns = [ "Model"; "soft α"; "hard-max α"; "change" ]
+          Rows =
+            [ for key, rows in models do
+                match rows with
+                | [ soft; hard ] ->
+                    let s, h = Evaluation.Accuracy.percent soft.Breakdown.Overall, Evaluation.Accuracy.percent hard.Breakdown.Overall
+                    yield [ Table.Text $"{soft.Label} ({key})"; Table.Number(s, 2); Table.Number(h, 2); Table.Change(h - s, 2) ]
+                | _ -> () ] }
 
-/// One line per scored evaluation.
+/// Weight steps and minutes each model trained for, from its first scored row.
+let budgetTable (models: (string * Scored list) list) =
+    Table.markdown
+        { Columns = [ "model"; "weight steps"; "minutes" ]
+          Rows =
+            [ for key, rows in models ->
+                let r = List.head rows
+                [ Table.Text key; Table.Number(float r.WeightSteps, 0); Table.Number(r.Seconds / 60.0, 1) ] ] }
+
+/// One line per scored evaluation; percentages to four decimals, seconds to one.
 let csv (rows: Scored list) =
     let header = [ "model"; "label"; "evaluation" ] @ (columns |> List.map (fun c -> c.ToLowerInvariant().Replace(' ', '_'))) @ [ "questions"; "weight_steps"; "seconds" ]
-    [ yield String.concat "," header
-      for r in rows do
-          let values = percentages r.Breakdown |> List.map (fun x -> if Double.IsNaN x then "" else sprintf "%.4f" x)
-          yield [ r.Model; r.Label; r.Evaluation ] @ values @ [ string r.Breakdown.Overall.Total; string r.WeightSteps; sprintf "%.1f" r.Seconds ]
-                |> List.map csvField |> String.concat "," ]
-    |> String.concat "\n"
-    |> fun s -> s + "\n"
+    Table.csv
+        (Table.ofText header
+            [ for r in rows ->
+                let values = percentages r.Breakdown |> List.map (fun x -> if Double.IsNaN x then "" else sprintf "%.4f" x)
+                [ r.Model; r.Label; Evaluation.AlphaEvaluation.label r.Evaluation ] @ values
+                @ [ string r.Breakdown.Overall.Total; string r.WeightSteps; sprintf "%.1f" r.Seconds ] ])
 
 /// Grouped bars: one group per column (overall, categories), one bar per row.
 let barChart (title: string) (rows: (string * float list) list) =

@@ -134,39 +134,27 @@ let private runEntry (s: Settings) (earlier: Map<string, ModelSpec>) (entry: Ent
         let scored evaluation breakdown =
             { Model = entry.Key; Label = entry.Label; Evaluation = evaluation; Breakdown = breakdown; WeightSteps = steps; Seconds = seconds }
         let rows =
-            if not (ModelSpec.hasAlpha spec) then [ scored "no α" scores.Soft ]
-            else [ scored "soft α" scores.Soft; scored "hard-max α" scores.HardMax ]
+            if not (ModelSpec.hasAlpha spec) then [ scored Evaluation.AlphaEvaluation.NoAlpha scores.Soft ]
+            else [ scored Evaluation.AlphaEvaluation.Soft scores.Soft; scored Evaluation.AlphaEvaluation.HardMax scores.HardMax ]
         entry.Key, (spec, rows))
 
 /// `ordered`: (key, (spec, scored rows)) in `entries` order.
 let private markdown (s: Settings) (dataLabel: string) (ordered: (string * (ModelSpec * Scored list)) list) =
     let results = Map.ofList ordered
     let row key evaluation = results.[key] |> snd |> List.find (fun r -> r.Evaluation = evaluation)
-    let soft key = let r = row key (if ModelSpec.hasAlpha (fst results.[key]) then "soft α" else "no α") in r.Label, percentages r.Breakdown
+    let soft key = let r = row key (if ModelSpec.hasAlpha (fst results.[key]) then Evaluation.AlphaEvaluation.Soft else Evaluation.AlphaEvaluation.NoAlpha) in r.Label, percentages r.Breakdown
     let dims key = (fst results.[key]).Dims
     let setting key = let d = dims key in $"T = {d.Steps}, L = {d.StackLength}, map_dim = {d.MapDim}"
     let table1 = [ for key in [ "stack-nmn"; "stack-nmn-soft"; "lnmn-9"; "lnmn-11"; "lnmn-14"; "lnmn-11-push" ] -> soft key ]
     let original = setting "lnmn-11"
     let table2 =
         [ $"Original setting ({original})", snd (soft "lnmn-11")
-          $"Use hard-max for operation weights (for inference only) ({original})", percentages (row "lnmn-11" "hard-max α").Breakdown
+          $"Use hard-max for operation weights (for inference only) ({original})", percentages (row "lnmn-11" Evaluation.AlphaEvaluation.HardMax).Breakdown
           setting "lnmn-11-t9" + " (map_dim two thirds of the original, as 256 is of 384)", snd (soft "lnmn-11-t9")
           fst (soft "concat-11"), snd (soft "concat-11") ]
-    let hardMax =
-        [ yield "| Model | soft α | hard-max α | change |"
-          yield "| --- | ---: | ---: | ---: |"
-          for key, (_, rows) in ordered do
-              match rows with
-              | [ soft; hard ] ->
-                  let s, h = Evaluation.Accuracy.percent soft.Breakdown.Overall, Evaluation.Accuracy.percent hard.Breakdown.Overall
-                  yield $"| {soft.Label} ({key}) | {s:F2} | {h:F2} | %+.2f{h - s} |"
-              | _ -> () ]
-        |> String.concat "\n"
-    let questions = (row "lnmn-11" "soft α").Breakdown.Overall.Total
-    let budget =
-        [ for key, (_, rows) in ordered do
-            let r = List.head rows
-            yield $"| {key} | {r.WeightSteps} | {r.Seconds / 60.0:F1} |" ]
+    let hardMax = hardMaxTable [ for key, (_, rows) in ordered -> key, rows ]
+    let questions = (row "lnmn-11" Evaluation.AlphaEvaluation.Soft).Breakdown.Overall.Total
+    let budget = budgetTable [ for key, (_, rows) in ordered -> key, rows ]
     String.concat "\n"
         [ "# Stack-NMN, LNMN and the paper's ablations, side by side"
           ""
@@ -196,9 +184,7 @@ let private markdown (s: Settings) (dataLabel: string) (ordered: (string * (Mode
           ""
           "## Budget spent"
           ""
-          "| model | weight steps | minutes |"
-          "| --- | ---: | ---: |"
-          String.concat "\n" budget
+          budget
           "" ]
 
 /// Trains and scores every entry, then writes the report into `s.Out`.
@@ -218,7 +204,7 @@ let run (s: Settings) : Result<string list, string> =
         let file name = Path.Combine(s.Out, name)
         AtomicFile.writeAllText (file "comparison.md") (markdown s dataLabel results)
         AtomicFile.writeAllText (file "comparison.csv") (csv scored)
-        let bars = scored |> List.map (fun r -> (if r.Evaluation = "hard-max α" then $"{r.Label}, hard-max α" else r.Label), percentages r.Breakdown)
+        let bars = scored |> List.map (fun r -> (if r.Evaluation = Evaluation.AlphaEvaluation.HardMax then $"{r.Label}, {Evaluation.AlphaEvaluation.label r.Evaluation}" else r.Label), percentages r.Breakdown)
         AtomicFile.writeAllText (file "comparison.html") (barChart $"Accuracy on the validation split ({dataLabel}, {budgetText s})" bars)
         let png = renderPng (file "comparison.html") (file "comparison.png")
         [ file "comparison.md"; file "comparison.csv"; file "comparison.html" ]

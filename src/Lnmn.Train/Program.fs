@@ -67,7 +67,7 @@ let private evaluate argv =
                 printfn "\nthis model has no α (hand-designed or concatenation cells): no op ablation"
             elif r.Contains Op_Ablation then
                 printfn "\nops removed from every node (soft α):\n\n%s"
-                    (Scoring.opAblationMarkdown (Scoring.opAblation device network metadata.Training.BatchSize source))
+                    (Lnmn.Analysis.Table.markdown (Lnmn.Analysis.ScoreTables.opAblation (Scoring.opAblation device network metadata.Training.BatchSize source)))
         }
     match outcome with
     | Ok() -> 0

@@ -129,20 +129,19 @@ let private build (config: ReportConfig) (dir: string) (browser: string option) 
                   tableSection dir "alpha" "softmax(α) per module and node (paper Figure 3)" "Percent; the winning op in bold." (AlphaReadout.table readouts) [ "heat map (HTML)", "alpha.html" ] (pngs browser [ alpha ]), [ alpha ]
                   if not vqa then
                       let ablation = Scoring.opAblation loaded.Device network batchSize source
-                      tableSection dir "op-ablation" "Ops removed from every node (paper Table 7)" $"On the {on}: softmax renormalised over the other five ops." (Scoring.opAblationTable ablation) [] [], []
+                      tableSection dir "op-ablation" "Ops removed from every node (paper Table 7)" $"On the {on}: softmax renormalised over the other five ops." (ScoreTables.opAblation ablation) [] [], []
                   tableSection dir "ig" "Integrated gradients of α (paper Table 5)" $"Attribution of each module's six α values to p(correct answer), zero baseline, {config.IgSteps} steps, summed over the module's nodes and the {on} (signed, as the paper's formula; the paper prints magnitudes)." (IntegratedGradients.table attributions) [ "heat map (HTML)", "ig.html" ] (pngs browser [ ig ]), [ ig ] ]
         let note =
             if hasAlpha then ": soft α as trained, and hard-max α (one-hot per node) at inference (paper Table 2)."
             else ". This model has no α (hand-designed modules or concatenation cells): no formulas, α, op ablation or integrated gradients."
         let evaluation =
             if vqa then
-                let columns = Scoring.vqaSoftAndHardMax loaded.Device network batchSize source
-                [ tableSection dir "eval" "VQA accuracy per answer type (paper Table 4)" $"On the {on}{note}" (VqaScore.answerTypeTable columns) [] []
-                  tableSection dir "eval-question-types" "VQA accuracy per question type (paper Tables 9 and 10)" $"On the {on}." (VqaScore.questionTypeTable columns) [] [] ]
+                let columns = Scoring.vqaSoftAndHardMax loaded.Device network batchSize source |> List.map (fun (e, b) -> ScoreTables.evalColumn e, b)
+                [ tableSection dir "eval" "VQA accuracy per answer type (paper Table 4)" $"On the {on}{note}" (ScoreTables.vqaAnswerTypes columns) [] []
+                  tableSection dir "eval-question-types" "VQA accuracy per question type (paper Tables 9 and 10)" $"On the {on}." (ScoreTables.vqaQuestionTypes columns) [] [] ]
             else
-                let _, soft, hard = Scoring.softAndHardMax loaded.Device network batchSize source
-                let columns = if hasAlpha then [ "soft α", soft; "hard-max α", hard ] else [ "no α", soft ]
-                [ tableSection dir "eval" "Accuracy" $"On the {on}{note}" (Evaluation.table columns) [] [] ]
+                let columns = Scoring.softAndHardMax loaded.Device network batchSize source |> List.map (fun (e, b) -> Evaluation.AlphaEvaluation.label e, b)
+                [ tableSection dir "eval" "Accuracy" $"On the {on}{note}" (ScoreTables.accuracy columns) [] [] ]
         let sections =
             [ yield! evaluation
               yield! alphaParts |> List.map fst

@@ -47,33 +47,32 @@ let overallPercent device network batchSize (source: Source) =
     if isVqa source then VqaScore.Group.percent (vqaScore device network NodeOps.NodeEvaluation.soft batchSize source).Overall
     else Evaluation.Accuracy.percent (score device network NodeOps.NodeEvaluation.soft batchSize source).Overall
 
-/// `scoreWith` under soft and hard-max α, labelled for table columns; once for a network without α.
-let private softAndHardMaxWith (network: LnmnNetwork.LnmnNetwork) (scoreWith: NodeOps.NodeEvaluation -> 'B) =
-    let soft = scoreWith NodeOps.NodeEvaluation.soft
-    if not (Lnmn.Core.Specs.ModelSpec.hasAlpha network.Spec) then [ "no α (hard-max = soft)", soft ]
-    else [ "soft α", soft; "hard-max α", scoreWith NodeOps.NodeEvaluation.hardMax ]
+/// `scoreWith` under each evaluation the network has: soft and hard-max α, or once without α.
+let private byAlphaEvaluation (network: LnmnNetwork.LnmnNetwork) (scoreWith: NodeOps.NodeEvaluation -> 'B) =
+    Evaluation.AlphaEvaluation.ofNetwork (Lnmn.Core.Specs.ModelSpec.hasAlpha network.Spec)
+    |> List.map (fun e -> e, scoreWith (Evaluation.AlphaEvaluation.nodeEvaluation e))
 
-/// Soft and hard-max α, as a Markdown table and the two breakdowns. A network without α is scored
-/// once: its hard-max breakdown is its soft one.
+/// The breakdowns under soft and hard-max α; a network without α is scored once.
 let softAndHardMax device (network: LnmnNetwork.LnmnNetwork) batchSize source =
-    let columns = softAndHardMaxWith network (fun evaluation -> score device network evaluation batchSize source)
-    Evaluation.markdown columns, snd columns.Head, snd (List.last columns)
+    byAlphaEvaluation network (fun evaluation -> score device network evaluation batchSize source)
 
-/// VQA breakdowns under soft and hard-max α, labelled for table columns.
+/// VQA breakdowns under soft and hard-max α; a network without α is scored once.
 let vqaSoftAndHardMax device (network: LnmnNetwork.LnmnNetwork) batchSize (source: Source) =
-    softAndHardMaxWith network (fun evaluation -> vqaScore device network evaluation batchSize source)
+    byAlphaEvaluation network (fun evaluation -> vqaScore device network evaluation batchSize source)
 
 /// What eval.md and eval.json hold for a split: CLEVR's tables by category and subtype, or VQA's by
 /// answer and question type, each with soft and hard-max α.
 /// Also the soft-α overall accuracy (%).
 let evaluation device (network: LnmnNetwork.LnmnNetwork) batchSize (source: Source) : string * string * float =
+    let labelled columns = columns |> List.map (fun (e, b) -> Lnmn.Analysis.ScoreTables.evalColumn e, b)
     if isVqa source then
         let columns = vqaSoftAndHardMax device network batchSize source
         let soft = snd columns.Head
-        VqaScore.markdown columns, SpecJson.serialize {| Soft = soft; HardMax = snd (List.last columns) |}, VqaScore.Group.percent soft.Overall
+        Lnmn.Analysis.ScoreTables.vqaMarkdown (labelled columns), SpecJson.serialize {| Soft = soft; HardMax = snd (List.last columns) |}, VqaScore.Group.percent soft.Overall
     else
-        let table, soft, hard = softAndHardMax device network batchSize source
-        table, SpecJson.serialize {| Soft = soft; HardMax = hard |}, Evaluation.Accuracy.percent soft.Overall
+        let columns = softAndHardMax device network batchSize source
+        let soft = snd columns.Head
+        Lnmn.Analysis.Table.markdown (Lnmn.Analysis.ScoreTables.accuracy (labelled columns)), SpecJson.serialize {| Soft = soft; HardMax = snd (List.last columns) |}, Evaluation.Accuracy.percent soft.Overall
 
 /// One entry of the official VQA results format, its fields in the format's order.
 type VqaResult = { question_id: int; answer: string }
@@ -89,19 +88,6 @@ let vqaResults device network batchSize (source: Source) (answers: string[]) =
 let opAblation device network batchSize source =
     let row name disabled = name, score device network { NodeOps.NodeEvaluation.soft with DisabledOps = disabled } batchSize source
     row "original model" [] :: [ for op in Lnmn.Core.Specs.NodeOp.all -> row $"without {Lnmn.Core.Specs.NodeOp.name op}" [ op ] ]
-
-/// One row per ablation, columns overall and the categories, as in paper Table 7.
-let opAblationTable (rows: (string * Evaluation.Breakdown) list) : Table.Table =
-    match rows with
-    | [] -> { Columns = []; Rows = [] }
-    | (_, first) :: _ ->
-        let categories = first.ByCategory |> List.map (fun c -> c.Name)
-        let cell (b: Evaluation.Breakdown) name =
-            Table.Number(b.ByCategory |> List.tryFind (fun c -> c.Name = name) |> Option.map Evaluation.Accuracy.percent |> Option.defaultValue nan, 2)
-        { Columns = "ops" :: "overall" :: categories
-          Rows = [ for name, b in rows -> Table.Text name :: Table.Number(Evaluation.Accuracy.percent b.Overall, 2) :: List.map (cell b) categories ] }
-
-let opAblationMarkdown rows = Table.markdown (opAblationTable rows)
 
 /// Grounding (`Lnmn.Analysis.Grounding`) on a split of a dataset directory that has scenes and
 /// programs; None when it has neither or no question opens with a filter.

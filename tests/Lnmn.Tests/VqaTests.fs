@@ -65,7 +65,7 @@ let tests =
             Expect.floatClose Accuracy.veryHigh (VqaScore.Group.percent b.Overall) 47.5 "overall (1 + 0.6 + 0.3 + 0)/4"
             Expect.equal (b.ByAnswerType |> List.map (fun g -> g.Name, VqaScore.Group.percent g |> round)) [ "yes/no", 80.0; "number", 30.0; "other", 0.0 ] "answer types in Table 4's order"
             Expect.equal (b.ByQuestionType |> List.map (fun g -> g.Name, g.Total)) [ "how many", 1; "is the", 2; "what color is the", 1 ] "question types, sorted"
-            let markdown = VqaScore.markdown [ "soft α", b ]
+            let markdown = Lnmn.Analysis.ScoreTables.vqaMarkdown [ "soft α", b ]
             Expect.stringContains markdown "| soft α | 47.50 | 80.00 | 30.00 | 0.00 |" "Table 4 row"
             Expect.stringContains markdown "| is the | 80.00 | 2 |" "Tables 9/10 row"
         }

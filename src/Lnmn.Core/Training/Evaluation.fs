@@ -1,7 +1,33 @@
 /// Accuracy overall, per question category and per last-function subtype.
 module Lnmn.Core.Training.Evaluation
 
-open Lnmn.Core
+open Lnmn.Core.Network
+
+/// Which scores of a network a table shows: with softmax(α) as trained, with hard-max α (one op
+/// per node, paper Table 2), or, for a network without α, its one score.
+[<RequireQualifiedAccess>]
+type AlphaEvaluation =
+    | Soft
+    | HardMax
+    | NoAlpha
+
+module AlphaEvaluation =
+    /// The name tables and CSV files give it.
+    let label (evaluation: AlphaEvaluation) =
+        match evaluation with
+        | AlphaEvaluation.Soft -> "soft α"
+        | AlphaEvaluation.HardMax -> "hard-max α"
+        | AlphaEvaluation.NoAlpha -> "no α"
+
+    /// Soft and hard-max α for a network with α; its one score for a network without.
+    let ofNetwork (hasAlpha: bool) =
+        if hasAlpha then [ AlphaEvaluation.Soft; AlphaEvaluation.HardMax ] else [ AlphaEvaluation.NoAlpha ]
+
+    /// How the nodes weigh their ops under it (a network without α has no nodes to weigh).
+    let nodeEvaluation (evaluation: AlphaEvaluation) =
+        match evaluation with
+        | AlphaEvaluation.Soft | AlphaEvaluation.NoAlpha -> NodeOps.NodeEvaluation.soft
+        | AlphaEvaluation.HardMax -> NodeOps.NodeEvaluation.hardMax
 
 /// One answered question; category and subtype are display names ("Count", "query_color", …).
 type Scored = { Predicted: int; Answer: int; Category: string; Subtype: string }
@@ -34,21 +60,3 @@ let breakdown (categoryOrder: string list) (subtypeOrder: string list) (scored: 
     { Overall = accuracyOf "Overall" scored
       ByCategory = grouped (fun s -> s.Category) categoryOrder
       BySubtype = grouped (fun s -> s.Subtype) subtypeOrder }
-
-/// One column per evaluation (e.g. soft α and hard-max α), then the question count; rows overall,
-/// per category, per subtype (indented).
-let table (columns: (string * Breakdown) list) : Table.Table =
-    match columns with
-    | [] -> { Columns = []; Rows = [] }
-    | (_, first) :: _ ->
-        let row (label: Table.Cell) (a: Accuracy) (pick: Breakdown -> Accuracy option) =
-            label :: (columns |> List.map (fun (_, b) -> Table.Number(pick b |> Option.map Accuracy.percent |> Option.defaultValue nan, 2)))
-            @ [ Table.Number(float a.Total, 0) ]
-        let find name (list: Accuracy list) = list |> List.tryFind (fun a -> a.Name = name)
-        { Columns = "question type" :: List.map fst columns @ [ "questions" ]
-          Rows =
-            [ yield row (Table.Bold(Table.Text "Overall")) first.Overall (fun b -> Some b.Overall)
-              for c in first.ByCategory do yield row (Table.Text c.Name) c (fun b -> find c.Name b.ByCategory)
-              for s in first.BySubtype do yield row (Table.Text $"  {s.Name}") s (fun b -> find s.Name b.BySubtype) ] }
-
-let markdown (columns: (string * Breakdown) list) = Table.markdown (table columns)

@@ -2,8 +2,6 @@
 /// question type (appendix Tables 9 and 10).
 module Lnmn.Core.Training.VqaScore
 
-open Lnmn.Core
-
 /// The accuracy of `predicted` against the human answers (ids, −1 outside the vocabulary): for each
 /// human left out in turn, min(1, matches among the others / 3); then the mean over the humans.
 /// Given by 2 of 10 humans: 8 subsets hold both (2/3) and 2 hold one (1/3), so (8·2/3 + 2·1/3)/10 = 0.6.
@@ -38,28 +36,3 @@ let breakdown (scored: Scored list) =
     { Overall = groupOf "Overall" scored
       ByAnswerType = grouped (fun s -> s.AnswerType) answerTypes
       ByQuestionType = grouped (fun s -> s.QuestionType) [] }
-
-let private cell (groups: Group list) (name: string) =
-    Table.Number(groups |> List.tryFind (fun g -> g.Name = name) |> Option.map Group.percent |> Option.defaultValue nan, 2)
-
-/// Table 4's layout: one row per evaluation (soft α, hard-max α), columns overall and each answer type.
-let answerTypeTable (columns: (string * Breakdown) list) : Table.Table =
-    let types = match columns with [] -> [] | (_, b) :: _ -> b.ByAnswerType |> List.map (fun g -> g.Name)
-    { Columns = "evaluation" :: "Overall" :: types
-      Rows = [ for name, b in columns -> Table.Text name :: cell [ b.Overall ] "Overall" :: List.map (cell b.ByAnswerType) types ] }
-
-/// Tables 9 and 10's layout: one row per question type, one column per evaluation, then the count.
-let questionTypeTable (columns: (string * Breakdown) list) : Table.Table =
-    match columns with
-    | [] -> { Columns = []; Rows = [] }
-    | (_, first) :: _ ->
-        { Columns = "question type" :: List.map fst columns @ [ "questions" ]
-          Rows =
-            [ for g in first.ByQuestionType ->
-                Table.Text g.Name :: (columns |> List.map (fun (_, b) -> cell b.ByQuestionType g.Name)) @ [ Table.Number(float g.Total, 0) ] ] }
-
-/// Both tables under their headings, as eval.md shows them.
-let markdown (columns: (string * Breakdown) list) =
-    let count = match columns with [] -> 0 | (_, b) :: _ -> b.Overall.Total
-    $"VQA accuracy, {count} questions, per answer type:\n\n{Table.markdown (answerTypeTable columns)}\n\n"
-    + $"Per question type:\n\n{Table.markdown (questionTypeTable columns)}\n"

@@ -1,6 +1,7 @@
 /// A table as data, written as Markdown (for people) and CSV (for other programs) from the same
-/// cells: CSV numbers at full precision, Markdown numbers rounded for reading.
-module Lnmn.Core.Table
+/// cells: CSV numbers at full precision, Markdown numbers rounded for reading. The one table
+/// writer of the repository: runs, reports, the comparison, learning curves and the benchmarks.
+module Lnmn.Analysis.Table
 
 open System
 open System.Globalization
@@ -12,9 +13,17 @@ type Cell =
     | Number of value: float * decimals: int
     /// Two significant digits in Markdown (6.3e4), as in the paper's Table 5.
     | Scientific of float
+    /// A difference: shown with its sign in Markdown (+0.25).
+    | Change of value: float * decimals: int
+    /// A whole number shown with thousands separators in Markdown (450,000).
+    | Count of float
     | Bold of Cell
 
 type Table = { Columns: string list; Rows: Cell list list }
+
+/// A table of cells already written as text (e.g. timings formatted by their benchmark).
+let ofText (columns: string list) (rows: string list list) =
+    { Columns = columns; Rows = rows |> List.map (List.map Text) }
 
 let private invariant = CultureInfo.InvariantCulture
 
@@ -22,31 +31,37 @@ let private invariant = CultureInfo.InvariantCulture
 let rec shown (cell: Cell) =
     match cell with
     | Text s | Code s -> s
-    | Number(v, _) | Scientific v when Double.IsNaN v -> "–"
+    | Number(v, _) | Scientific v | Change(v, _) | Count v when Double.IsNaN v -> "–"
     | Number(v, decimals) -> v.ToString("F" + string decimals, invariant)
     | Scientific v -> v.ToString("0.0e0", invariant)
+    | Change(v, decimals) -> sprintf "%+.*f" decimals v
+    | Count v -> v.ToString("N0", invariant)
     | Bold c -> shown c
 
 let rec private markdownCell (cell: Cell) =
     match cell with
     | Text s -> s.Replace("|", @"\|")
     | Code s -> $"`{s}`"
-    | Number _ | Scientific _ -> shown cell
+    | Number _ | Scientific _ | Change _ | Count _ -> shown cell
     | Bold c -> $"**{markdownCell c}**"
+
+/// A CSV field (RFC 4180): quoted, its quotes doubled, where it holds a comma, quote or line break.
+let csvField (s: string) =
+    if s.IndexOfAny [| ','; '"'; '\n'; '\r' |] >= 0 then "\"" + s.Replace("\"", "\"\"") + "\"" else s
 
 let rec private csvCell (cell: Cell) =
     match cell with
-    | Text s | Code s -> if s.IndexOfAny [| ','; '"'; '\n' |] >= 0 then "\"" + s.Replace("\"", "\"\"") + "\"" else s
-    | Number(v, _) | Scientific v -> if Double.IsNaN v then "" else v.ToString("R", invariant)
+    | Text s | Code s -> csvField s
+    | Number(v, _) | Scientific v | Change(v, _) | Count v -> if Double.IsNaN v then "" else v.ToString("R", invariant)
     | Bold c -> csvCell c
 
 let rec isNumber (cell: Cell) =
     match cell with
-    | Number _ | Scientific _ -> true
+    | Number _ | Scientific _ | Change _ | Count _ -> true
     | Bold c -> isNumber c
     | Text _ | Code _ -> false
 
-/// Numeric columns (judged by the first row) are right-aligned.
+/// Numeric columns (judged by the first row) are right-aligned. Lines joined by "\n", no final one.
 let markdown (table: Table) =
     let aligned =
         match table.Rows with
@@ -57,8 +72,9 @@ let markdown (table: Table) =
       for row in table.Rows do yield "| " + String.concat " | " (List.map markdownCell row) + " |" ]
     |> String.concat "\n"
 
+/// A header line, then a line a row; every line ends in "\n".
 let csv (table: Table) =
-    (table.Columns |> List.map (Text >> csvCell) |> String.concat ",")
+    (table.Columns |> List.map csvField |> String.concat ",")
     :: [ for row in table.Rows -> row |> List.map csvCell |> String.concat "," ]
     |> List.map (fun line -> line + "\n")
     |> String.concat ""
