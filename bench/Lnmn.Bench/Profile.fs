@@ -7,7 +7,6 @@ module Lnmn.Bench.Profile
 open System.Diagnostics
 open TorchSharp
 open Lnmn.Core.Specs
-open Lnmn.Analysis
 open Lnmn.Core.Network
 open Lnmn.Core.Training
 
@@ -136,7 +135,7 @@ let run (rounds: int) =
         whole.Lap "α step (Steps.alphaStep)"
     let rows = whole.Rows @ laps.Rows
     let parameters = state.Network.WeightParameters().Length
-    Table.ofText
+    Lnmn.Analysis.Table.ofText
         [ $"LNMN-11, {Timing.builtInName}, batch 64 ({parameters} weight tensors)"; "ms (min of rounds)" ]
         [ for name, s in rows -> [ name; sprintf "%.2f" (1000.0 * s) ] ]
-    |> Table.markdown
+    |> Lnmn.Analysis.Table.markdown

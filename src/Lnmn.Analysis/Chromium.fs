@@ -40,6 +40,15 @@ let screenshot (browser: string) (page: string) (png: string) (width: int, heigh
     run browser [ $"--screenshot={Path.GetFullPath png}"; $"--window-size={width},{height}" ] page
     |> Result.bind (fun _ -> if File.Exists png then Ok() else Error $"{browser} wrote no screenshot of {page}")
 
+/// A PNG of a plot's page without plotly's toolbar (`Plots.still`), which a still image cannot use;
+/// the still page is written beside the PNG for the browser, then removed.
+let screenshotPlot (browser: string) (page: string) (figure: Plots.Figure) (png: string) : Result<unit, string> =
+    let still = Path.ChangeExtension(png, ".still.html")
+    File.WriteAllText(still, Plots.still page)
+    let shot = screenshot browser still png (figure.Width, figure.Height)
+    File.Delete still
+    shot
+
 /// The page's DOM after its scripts ran.
 let dumpDom (browser: string) (page: string) : Result<string, string> = run browser [ "--dump-dom" ] page
 

@@ -1,6 +1,6 @@
 /// Scores as tables: accuracy per category and subtype (eval.md), the op ablation (paper Table 7),
-/// and the VQA accuracy per answer and question type (paper Tables 4, 9 and 10). Columns are
-/// labelled evaluations, e.g. `AlphaEvaluation.label` of each.
+/// and the VQA accuracy per answer and question type (paper Tables 4, 9 and 10), from breakdowns
+/// the caller labels (`AlphaEvaluation.label`, `evalColumn`, "without min", …).
 module Lnmn.Analysis.ScoreTables
 
 open Lnmn.Core.Training

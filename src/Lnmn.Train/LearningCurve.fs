@@ -71,15 +71,19 @@ let run (settings: Settings) : Result<string list, string> =
                 name, RunFolder.readEvaluations (RunFolder.paths (runDir slug)) |> List.map (fun (_, q, s, a) -> q, s, a) ]
         let file name = Path.Combine(settings.Out, name)
         let csv =
-            "model,questions,seconds,val_accuracy\n"
-            + String.concat "" [ for name, points in curves do for q, s, a in points -> $"{name},{q},{s:F1},{a:F2}\n" ]
+            Lnmn.Analysis.Table.ofText [ "model"; "questions"; "seconds"; "val_accuracy" ]
+                [ for name, points in curves do for q, s, a in points -> [ name; $"{q}"; $"{s:F1}"; $"{a:F2}" ] ]
+            |> Lnmn.Analysis.Table.csv
         let common = curves |> List.map (fun (_, points) -> points |> List.map (fun (q, _, _) -> q) |> List.fold max 0.0) |> List.min
         let checkpoints = [ 0.25; 0.5; 0.75; 1.0 ] |> List.map (fun f -> Math.Round(f * common))
-        let cell (v: float option) = v |> Option.map (fun a -> $"{a:F2}") |> Option.defaultValue "–"
         let markdown =
-            "| questions seen | " + String.concat " | " (curves |> List.map fst) + " |\n| ---: |"
-            + String.replicate curves.Length " ---: |" + "\n"
-            + String.concat "" [ for q in checkpoints -> $"| {q:N0} | " + String.concat " | " [ for _, points in curves -> cell (accuracyAt points q) ] + " |\n" ]
+            Lnmn.Analysis.Table.markdown
+                { Columns = "questions seen" :: List.map fst curves
+                  Rows =
+                    [ for q in checkpoints ->
+                        Lnmn.Analysis.Table.Count q
+                        :: [ for _, points in curves -> Lnmn.Analysis.Table.Number(accuracyAt points q |> Option.defaultValue nan, 2) ] ] }
+            + "\n"
         AtomicFile.writeAllText (file "learning-curves.csv") csv
         AtomicFile.writeAllText (file "learning-curves.md") markdown
         let figure = Lnmn.Analysis.Plots.learningCurvesFigure curves
@@ -89,11 +93,7 @@ let run (settings: Settings) : Result<string list, string> =
             match Lnmn.Analysis.Chromium.find () with
             | None -> "(no PNG: no chromium on PATH)"
             | Some browser ->
-                let still = file "learning-curves.still.html"
-                File.WriteAllText(still, Lnmn.Analysis.Plots.still page)
-                let shot = Lnmn.Analysis.Chromium.screenshot browser still (file "learning-curves.png") (figure.Width, figure.Height)
-                File.Delete still
-                match shot with
+                match Lnmn.Analysis.Chromium.screenshotPlot browser page figure (file "learning-curves.png") with
                 | Ok() -> file "learning-curves.png"
                 | Error why -> $"(no PNG: {why})"
         printfn "%s" markdown

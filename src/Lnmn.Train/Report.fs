@@ -65,13 +65,7 @@ let private drawPictures (dir: string) (browser: string option) (pictures: Pictu
     match browser with
     | None -> Ok()
     | Some b ->
-        let shoot (p: Picture) =
-            // The picture without plotly's toolbar, which a still image cannot use.
-            let still = Path.Combine(dir, p.Name + ".still.html")
-            File.WriteAllText(still, Plots.still (page p))
-            let shot = Chromium.screenshot b still (Path.Combine(dir, p.Name + ".png")) (p.Figure.Width, p.Figure.Height)
-            File.Delete still
-            shot
+        let shoot (p: Picture) = Chromium.screenshotPlot b (page p) p.Figure (Path.Combine(dir, p.Name + ".png"))
         // One at a time: on two cores, browsers side by side were slower (measured).
         pictures |> List.fold (fun drawn p -> drawn |> Result.bind (fun () -> shoot p)) (Ok())
 

@@ -65,14 +65,14 @@ let vqaSoftAndHardMax device (network: LnmnNetwork.LnmnNetwork) batchSize (sourc
 /// Also the soft-α overall accuracy (%).
 let evaluation device (network: LnmnNetwork.LnmnNetwork) batchSize (source: Source) : string * string * float =
     let labelled columns = columns |> List.map (fun (e, b) -> Lnmn.Analysis.ScoreTables.evalColumn e, b)
+    // Without α the one breakdown is both.
+    let json columns = SpecJson.serialize {| Soft = snd (List.head columns); HardMax = snd (List.last columns) |}
     if isVqa source then
         let columns = vqaSoftAndHardMax device network batchSize source
-        let soft = snd columns.Head
-        Lnmn.Analysis.ScoreTables.vqaMarkdown (labelled columns), SpecJson.serialize {| Soft = soft; HardMax = snd (List.last columns) |}, VqaScore.Group.percent soft.Overall
+        Lnmn.Analysis.ScoreTables.vqaMarkdown (labelled columns), json columns, VqaScore.Group.percent (snd columns.Head).Overall
     else
         let columns = softAndHardMax device network batchSize source
-        let soft = snd columns.Head
-        Lnmn.Analysis.Table.markdown (Lnmn.Analysis.ScoreTables.accuracy (labelled columns)), SpecJson.serialize {| Soft = soft; HardMax = snd (List.last columns) |}, Evaluation.Accuracy.percent soft.Overall
+        Lnmn.Analysis.Table.markdown (Lnmn.Analysis.ScoreTables.accuracy (labelled columns)), json columns, Evaluation.Accuracy.percent (snd columns.Head).Overall
 
 /// One entry of the official VQA results format, its fields in the format's order.
 type VqaResult = { question_id: int; answer: string }
