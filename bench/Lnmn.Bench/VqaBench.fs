@@ -6,6 +6,7 @@ open System
 open System.Diagnostics
 open System.IO
 open Lnmn.Core.Data
+open Lnmn.Analysis
 
 /// Writes images until at least `bytes` of features are on disk (1 GB; 128 MB with --quick), opens
 /// them (every header is checked there), streams them once, and deletes them.
@@ -40,13 +41,12 @@ let run (quick: bool) : string =
                 source.Read batch |> ignore
                 peakRss <- max peakRss (Timing.procStatusKb "VmRSS" / 1024.0)
             let seconds = streamed.Elapsed.TotalSeconds
-            String.Join(
-                "\n",
-                [ "| VQA feature streaming (7×7×2048 .npy per image) | result |"
-                  "|---|---|"
-                  $"| writing {n} images ({totalMb:F0} MB) | {totalMb / writeSeconds:F0} MB/s |"
-                  $"| opening: every header checked | {openSeconds:F2} s ({float n / openSeconds:F0} files/s) |"
-                  $"| streaming, batches of 64 | {float n / seconds:F0} images/s, {totalMb / seconds:F0} MB/s |"
-                  $"| memory while streaming | RSS {rssBefore:F0} MB before, at most {peakRss:F0} MB during, vs {totalMb:F0} MB of files |" ])
+            Table.markdown (
+                Table.ofText
+                    [ "VQA feature streaming (7×7×2048 .npy per image)"; "result" ]
+                    [ [ $"writing {n} images ({totalMb:F0} MB)"; $"{totalMb / writeSeconds:F0} MB/s" ]
+                      [ "opening: every header checked"; $"{openSeconds:F2} s ({float n / openSeconds:F0} files/s)" ]
+                      [ "streaming, batches of 64"; $"{float n / seconds:F0} images/s, {totalMb / seconds:F0} MB/s" ]
+                      [ "memory while streaming"; $"RSS {rssBefore:F0} MB before, at most {peakRss:F0} MB during, vs {totalMb:F0} MB of files" ] ])
     finally
         if Directory.Exists work then Directory.Delete(work, true)

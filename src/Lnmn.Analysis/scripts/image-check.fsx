@@ -8,6 +8,7 @@ open Load
 open TorchSharp
 open Lnmn.Core
 open Lnmn.Core.Network
+open Lnmn.Analysis
 open Lnmn.Train
 
 let args = arguments "src/Lnmn.Analysis/scripts/image-check.fsx CHECKPOINT [DATA_DIR]" 1
@@ -29,14 +30,17 @@ let outcome =
                     yield category, (int own.[i] = e.Answer), (int other.[i] = e.Answer) ]
         return scored
     }
-let percent (xs: bool list) = 100.0 * float (xs |> List.filter id |> List.length) / float (max 1 xs.Length)
-let row name (rows: (string * bool * bool) list) =
-    printfn "| %s | %.2f | %.2f | %d |" name (percent [ for _, a, _ in rows -> a ]) (percent [ for _, _, b in rows -> b ]) rows.Length
+let percent (xs: bool list) = Table.Number(100.0 * float (xs |> List.filter id |> List.length) / float (max 1 xs.Length), 2)
+let row (name: Table.Cell) (rows: (string * bool * bool) list) =
+    [ name; percent [ for _, a, _ in rows -> a ]; percent [ for _, _, b in rows -> b ]; Table.Number(float rows.Length, 0) ]
 match outcome with
 | Ok scored ->
-    printfn "| question type | own image | another image | questions |\n| --- | ---: | ---: | ---: |"
-    row "**Overall**" scored
-    for category, rows in scored |> List.groupBy (fun (c, _, _) -> c) do row category rows
+    { Table.Columns = [ "question type"; "own image"; "another image"; "questions" ]
+      Table.Rows =
+        row (Table.Bold(Table.Text "Overall")) scored
+        :: [ for category, rows in scored |> List.groupBy (fun (c, _, _) -> c) -> row (Table.Text category) rows ] }
+    |> Table.markdown
+    |> printfn "%s"
 | Error e ->
     eprintfn "%s" e
     exit 1
