@@ -39,7 +39,7 @@ let markdownTable (rows: (string * float list) list) =
 /// model's (key, scored rows) in the comparison's order.
 let hardMaxTable (models: (string * Scored list) list) =
     Table.markdown
-        { Columns = [ "Model"; "soft α"; "hard-max α"; "change" ]
+        { Columns = "Model" :: List.map Evaluation.AlphaEvaluation.label [ Evaluation.AlphaEvaluation.Soft; Evaluation.AlphaEvaluation.HardMax ] @ [ "change" ]
           Rows =
             [ for key, rows in models do
                 match rows with
