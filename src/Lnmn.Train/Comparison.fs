@@ -13,6 +13,7 @@ open Lnmn.Core.Specs
 open Lnmn.Core.Data
 open Lnmn.Core.Training
 open Lnmn.Analysis.ComparisonReport
+open Lnmn.Train.Configs
 open Lnmn.Train.Options
 
 /// One model of the comparison: lnmn-train options on top of the shared ones, given the specs of
@@ -48,38 +49,7 @@ let paperTable2 =
       "T = 9, L = 9, map_dim = 256", [ 89.96; 84.03; 93.45; 89.98; 90.75; 93.10 ]
       "Concatenate all inputs followed by conv. layer", [ 47.03; 42.5; 61.15; 68.64; 38.06; 49.43 ] ]
 
-type Settings =
-    { Epochs: int option
-      MaxSteps: int option
-      Out: string
-      Data: string option
-      Seed: int
-      Device: string
-      Threads: int option }
-
-let quickMaxSteps = 25
-
-/// The full comparison on the built-in dataset: the main job's budget, one pass over its 450K
-/// training questions per model (about 11 minutes an LNMN model on this project's 2-core machine).
-let builtInEpochs = 1
-
-let settings (r: ParseResults<CompareArgs>) : Result<Settings, string> =
-    let positive name (v: int option) =
-        match v with
-        | Some n when n <= 0 -> Error $"--{name} must be positive (got {n})"
-        | v -> Ok v
-    let quick = r.Contains Quick
-    result {
-        let! epochs = positive "epochs" (r.TryGetResult CompareArgs.Epochs
-                                |> Option.orElse (if quick then Some 1 elif r.Contains CompareArgs.Data then None else Some builtInEpochs))
-        let! maxSteps = positive "max-steps" (r.TryGetResult CompareArgs.Max_Steps |> Option.orElse (if quick then Some quickMaxSteps else None))
-        let! threads = positive "threads" (r.TryGetResult CompareArgs.Threads)
-        return
-            { Epochs = epochs; MaxSteps = maxSteps; Out = r.GetResult(Out, "comparison"); Data = r.TryGetResult CompareArgs.Data
-              Seed = r.GetResult(CompareArgs.Seed, 0); Device = r.GetResult(CompareArgs.Device, "auto"); Threads = threads }
-    }
-
-let private budgetText (s: Settings) =
+let private budgetText (s: CompareConfig) =
     let show (v: int option) = v |> Option.map string |> Option.defaultValue "default"
     $"epochs {show s.Epochs}, max weight steps {show s.MaxSteps}, seed {s.Seed}"
 
@@ -89,7 +59,7 @@ type Finished = { Budget: string; Seconds: float }
 type private EvalFile = { Soft: Evaluation.Breakdown; HardMax: Evaluation.Breakdown }
 
 /// The model's run: trained (or resumed, or found finished), then its scores and spec.
-let private runEntry (s: Settings) (earlier: Map<string, ModelSpec>) (entry: Entry) =
+let private runEntry (s: CompareConfig) (earlier: Map<string, ModelSpec>) (entry: Entry) =
     let root = Path.Combine(s.Out, "runs", entry.Key)
     let paths = RunFolder.paths root
     let finishedFile = Path.Combine(root, "comparison-run.json")
@@ -111,7 +81,7 @@ let private runEntry (s: Settings) (earlier: Map<string, ModelSpec>) (entry: Ent
             AtomicFile.writeAllText budgetFile budget
             let args =
                 entry.Arguments earlier
-                @ [ "--run-dir"; root; "--seed"; string s.Seed; "--device"; s.Device ]
+                @ [ "--run-dir"; root; "--seed"; string s.Seed; "--device"; (string s.Device).ToLowerInvariant() ]
                 @ (s.Epochs |> Option.map (fun e -> [ "--epochs"; string e ]) |> Option.defaultValue [])
                 @ (s.MaxSteps |> Option.map (fun m -> [ "--max-steps"; string m ]) |> Option.defaultValue [])
                 @ (s.Threads |> Option.map (fun t -> [ "--threads"; string t ]) |> Option.defaultValue [])
@@ -139,7 +109,7 @@ let private runEntry (s: Settings) (earlier: Map<string, ModelSpec>) (entry: Ent
         entry.Key, (spec, rows))
 
 /// `ordered`: (key, (spec, scored rows)) in `entries` order.
-let private markdown (s: Settings) (dataLabel: string) (ordered: (string * (ModelSpec * Scored list)) list) =
+let private markdown (s: CompareConfig) (dataLabel: string) (ordered: (string * (ModelSpec * Scored list)) list) =
     let results = Map.ofList ordered
     let row key evaluation = results.[key] |> snd |> List.find (fun r -> r.Evaluation = evaluation)
     let soft key = let r = row key (if ModelSpec.hasAlpha (fst results.[key]) then "soft α" else "no α") in r.Label, percentages r.Breakdown
@@ -202,7 +172,7 @@ let private markdown (s: Settings) (dataLabel: string) (ordered: (string * (Mode
           "" ]
 
 /// Trains and scores every entry, then writes the report into `s.Out`.
-let run (s: Settings) : Result<string list, string> =
+let run (s: CompareConfig) : Result<string list, string> =
     let rec all acc entries =
         match entries with
         | [] -> Ok(List.rev acc)

@@ -10,7 +10,7 @@ open Lnmn.Core.Specs
 open Lnmn.Core.Data
 open Lnmn.Core.Training
 open Lnmn.Core.Training.TrainingSpec
-open Lnmn.Train.Options
+open Lnmn.Train.Configs
 open Lnmn.Train.TrainingData
 
 let private checkpointEvery = 100

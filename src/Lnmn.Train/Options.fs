@@ -1,4 +1,5 @@
-/// The command line: Argu definitions, and their translation into a checked `TrainConfig`.
+/// The command line: Argu definitions, and their translation into each subcommand's checked config
+/// (`Configs`), with the defaults of `Defaults`. A bad option is a one-line Error naming it.
 module Lnmn.Train.Options
 
 open Argu
@@ -6,24 +7,7 @@ open Lnmn.Core
 open Lnmn.Core.Specs
 open Lnmn.Core.Data
 open Lnmn.Core.Training.TrainingSpec
-
-type ModelChoice =
-    | Lnmn
-    /// Stack-NMN's hand-designed modules.
-    | StackNmn
-    /// LNMN's module counts with concatenation cells (paper Table 2).
-    | ConcatCells
-    /// LNMN's attention cells with Stack-NMN's Describe as the answer modules (a diagnostic).
-    | CellsWithDescribe
-
-module ModelChoice =
-    /// For run names: lnmn-11, stack-nmn, concat-11.
-    let label (model: ModelChoice) (ablation: Ablation) =
-        match model with
-        | Lnmn -> $"lnmn-{Ablation.number ablation}"
-        | StackNmn -> "stack-nmn"
-        | ConcatCells -> $"concat-{Ablation.number ablation}"
-        | CellsWithDescribe -> $"lnmn-describe-{Ablation.number ablation}"
+open Lnmn.Train.Configs
 
 type TrainArgs =
     | Ablation of int
@@ -203,59 +187,26 @@ type ValidateArgs =
             match a with
             | Directory _ -> "dataset directory to check."
 
-/// Everything a training run needs, checked.
-type TrainConfig =
-    { Ablation: Ablation
-      Model: ModelChoice
-      Data: string option
-      Epochs: int option
-      BatchSize: int
-      Steps: int
-      StackLength: int
-      MapDim: int option
-      /// Some true: the paper's sizes; Some false: small; None: by dataset.
-      PaperSize: bool option
-      Stack: StackDiscipline
-      Initialisation: Initialisation
-      /// None: the model's own default.
-      Pointer: PointerSharpening option
-      Seed: int
-      Device: Device.DeviceChoice
-      Threads: int option
-      RunDir: string option
-      Resume: bool
-      FineTuneFrom: string option
-      ArchitectureSplit: ArchitectureSplit
-      Unrolled: bool
-      EntropyScaling: EntropyScaling
-      LambdaWScale: float option
-      LearningRate: float option
-      AlphaLearningRate: float option
-      AlphaRule: Lnmn.Core.Training.AlphaSchedule.Rule
-      AlphaWarmup: float option
-      AlphaInitScale: float option
-      AlphaPreset: AlphaPreset option
-      AnswerPooling: AnswerPooling option
-      LearningRateDecay: LearningRateDecay
-      MaxSteps: int option
-      EvalEvery: int option
-      DryRun: bool
-      /// The answer vocabulary's size on VQA.
-      VqaAnswers: int }
+/// `Ok value` when it is above zero, else a one-line error naming the option (NaN is not positive).
+let inline positive name value =
+    if value > LanguagePrimitives.GenericZero then Ok value else Error $"--{name} must be positive (got {value})"
 
-let positive name value =
-    if value > 0 then Ok value else Error $"--{name} must be positive (got {value})"
+/// `check` applied to an option that may be absent.
+let optional (check: 'T -> Result<'U, string>) (value: 'T option) =
+    match value with
+    | Some v -> check v |> Result.map Some
+    | None -> Ok None
+
+/// --device, or the default device when it is absent.
+let private device (given: string option) =
+    match given with
+    | Some text -> Device.parseDeviceChoice text |> Result.mapError (fun e -> $"--device: {e}")
+    | None -> Ok Defaults.device
 
 let private ofChoice name (choices: (string * 'T) list) (value: string) =
     match choices |> List.tryFind (fun (k, _) -> k = value.ToLowerInvariant()) with
     | Some(_, v) -> Ok v
     | None -> Error $"""--{name}: unknown value '{value}' (expected {choices |> List.map fst |> String.concat " or "})"""
-
-/// `ofChoice` for an option that may be absent.
-let private ofOptionalChoice name (choices: (string * 'T) list) (value: string option) =
-    match value with
-    | Some v -> ofChoice name choices v |> Result.map Some
-    | None -> Ok None
 
 /// Template groups from a comma-separated list of their CLEVR names.
 let templateGroups (text: string) =
@@ -267,25 +218,21 @@ let templateGroups (text: string) =
 
 /// A one-line error for the first invalid option, else the config.
 let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
-    let optionalPositive name (value: int option) =
-        match value with
-        | Some v -> positive name v |> Result.map Some
-        | None -> Ok None
     result {
         let! ablation = Ablation.parse (r.GetResult(TrainArgs.Ablation, 11)) |> Result.mapError (fun e -> $"--ablation: {e}")
         let! model = ofChoice "model" [ "lnmn", Lnmn; "stack-nmn", StackNmn; "concat", ConcatCells; "lnmn-describe", CellsWithDescribe ] (r.GetResult(TrainArgs.Model, "lnmn"))
-        let! epochs = optionalPositive "epochs" (r.TryGetResult TrainArgs.Epochs)
+        let! epochs = optional (positive "epochs") (r.TryGetResult TrainArgs.Epochs)
         let! batch = positive "batch-size" (r.GetResult(Batch_Size, 64))
         let! steps = positive "steps" (r.GetResult(Steps, 5))
         let stackLength = r.GetResult(Stack_Length, 5)
         do! if stackLength >= 2 then Ok() else Error $"--stack-length must be at least 2 (got {stackLength})"
-        let! mapDim = optionalPositive "map-dim" (r.TryGetResult Map_Dim)
-        let! size = ofOptionalChoice "size" [ "paper", true; "small", false ] (r.TryGetResult Size)
+        let! mapDim = optional (positive "map-dim") (r.TryGetResult Map_Dim)
+        let! size = optional (ofChoice "size" [ "paper", true; "small", false ]) (r.TryGetResult Size)
         let! stack = ofChoice "stack" [ "reference", Reference; "push", Push ] (r.GetResult(Stack, "reference"))
         let! initialisation = ofChoice "init" [ "authors", AuthorsCode; "torch", TorchDefaults ] (r.GetResult(Init, "authors"))
-        let! pointer = ofOptionalChoice "pointer" [ "hard", Hard; "soft", PointerSharpening.lnmn ] (r.TryGetResult Pointer)
-        let! device = Device.parseDeviceChoice (r.GetResult(TrainArgs.Device, "auto")) |> Result.mapError (fun e -> $"--device: {e}")
-        let! threads = optionalPositive "threads" (r.TryGetResult TrainArgs.Threads)
+        let! pointer = optional (ofChoice "pointer" [ "hard", Hard; "soft", PointerSharpening.lnmn ]) (r.TryGetResult Pointer)
+        let! device = device (r.TryGetResult TrainArgs.Device)
+        let! threads = optional (positive "threads") (r.TryGetResult TrainArgs.Threads)
         let fraction = r.GetResult(Arch_Fraction, 0.1)
         do! if fraction > 0.0 && fraction < 1.0 then Ok() else Error $"--arch-fraction must be between 0 and 1 (got {fraction})"
         let! archSplit = ofChoice "arch-split" [ "heldout", HeldOutOfTrain fraction; "val", ValidationLeaky ] (r.GetResult(Arch_Split, "heldout"))
@@ -294,19 +241,15 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
             | Some s when not (s >= 0.0) -> Error $"--lambda-w-scale must be 0 or more (got {s})"
             | s -> Ok s
         let! scaling = ofChoice "entropy-scaling" [ "paper", PaperBatchMean; "code", AuthorsCodeSum ] (r.GetResult(Entropy_Scaling, "paper"))
-        let! maxSteps = optionalPositive "max-steps" (r.TryGetResult TrainArgs.Max_Steps)
+        let! maxSteps = optional (positive "max-steps") (r.TryGetResult TrainArgs.Max_Steps)
         let! decay = ofChoice "lr-decay" [ "constant", Constant; "cosine", Cosine ] (r.GetResult(Lr_Decay, "constant"))
-        let! evalEvery = optionalPositive "eval-every" (r.TryGetResult TrainArgs.Eval_Every)
+        let! evalEvery = optional (positive "eval-every") (r.TryGetResult TrainArgs.Eval_Every)
         let! vqaAnswers = positive "vqa-answers" (r.GetResult(Vqa_Answers, Lnmn.Core.Data.VqaAnswers.defaultVocabularySize))
-        let positiveRate name (value: float option) =
-            match value with
-            | Some v when not (v > 0.0) -> Error $"--{name} must be positive (got {v})"
-            | v -> Ok v
-        let! lr = positiveRate "lr" (r.TryGetResult Lr)
-        let! alphaLr = positiveRate "alpha-lr" (r.TryGetResult Alpha_Lr)
-        let! alphaInit = positiveRate "alpha-init" (r.TryGetResult Alpha_Init)
-        let! alphaPreset = ofOptionalChoice "alpha-preset" [ "table6", PaperTable6; "find", FindAttention ] (r.TryGetResult Alpha_Preset)
-        let! pooling = ofOptionalChoice "answer-pooling" [ "sum", SpatialSum; "attention", AttentionWeighted ] (r.TryGetResult Answer_Pooling)
+        let! lr = optional (positive "lr") (r.TryGetResult Lr)
+        let! alphaLr = optional (positive "alpha-lr") (r.TryGetResult Alpha_Lr)
+        let! alphaInit = optional (positive "alpha-init") (r.TryGetResult Alpha_Init)
+        let! alphaPreset = optional (ofChoice "alpha-preset" [ "table6", PaperTable6; "find", FindAttention ]) (r.TryGetResult Alpha_Preset)
+        let! pooling = optional (ofChoice "answer-pooling" [ "sum", SpatialSum; "attention", AttentionWeighted ]) (r.TryGetResult Answer_Pooling)
         let! alphaWarmup =
             match r.TryGetResult Alpha_Warmup with
             | Some w when not (w >= 0.0 && w <= 1.0) -> Error $"--alpha-warmup must be between 0 and 1 (got {w})"
@@ -352,3 +295,47 @@ type CompareArgs =
             | Seed _ -> "the one seed every model is trained with (default 0)."
             | Device _ -> "auto, cpu or cuda (default auto)."
             | Threads _ -> "intra-op CPU threads."
+
+/// A split `eval` or `report` can read.
+let private split (r: string) = ofChoice "split" [ "val", "val"; "train", "train"; "test", "test" ] r
+
+let toEvalConfig (r: ParseResults<EvalArgs>) : Result<EvalConfig, string> =
+    result {
+        let! split = split (r.GetResult(EvalArgs.Split, Defaults.Scoring.split))
+        let! device = device (r.TryGetResult EvalArgs.Device)
+        let! threads = optional (positive "threads") (r.TryGetResult EvalArgs.Threads)
+        return
+            { Checkpoint = r.GetResult EvalArgs.Checkpoint; Data = r.TryGetResult EvalArgs.Data; Split = split
+              OpAblation = r.Contains Op_Ablation; Results = r.TryGetResult Results; Device = device; Threads = threads }
+    }
+
+let toReportConfig (r: ParseResults<ReportArgs>) : Result<ReportConfig, string> =
+    result {
+        let! split = split (r.GetResult(ReportArgs.Split, Defaults.Scoring.split))
+        let! igSteps = positive "ig-steps" (r.GetResult(Ig_Steps, Defaults.Scoring.igSteps))
+        let pictures = r.GetResult(Pictures, Defaults.Scoring.pictures)
+        do! if pictures >= 0 then Ok() else Error $"--pictures must not be negative (got {pictures})"
+        let! questions = optional (positive "questions") (r.TryGetResult Questions)
+        let! device = device (r.TryGetResult ReportArgs.Device)
+        let! threads = optional (positive "threads") (r.TryGetResult ReportArgs.Threads)
+        return
+            { Target = r.GetResult Target; Out = r.TryGetResult ReportArgs.Out; Data = r.TryGetResult ReportArgs.Data; Split = split
+              IgSteps = igSteps; Questions = questions; Pictures = pictures; Device = device; Threads = threads }
+    }
+
+let toCompareConfig (r: ParseResults<CompareArgs>) : Result<CompareConfig, string> =
+    let quick = r.Contains Quick
+    result {
+        let! epochs =
+            r.TryGetResult CompareArgs.Epochs
+            |> Option.orElse (if quick then Some Defaults.Compare.quickEpochs elif r.Contains CompareArgs.Data then None else Some Defaults.Compare.epochsOnBuiltIn)
+            |> optional (positive "epochs")
+        let! maxSteps = r.TryGetResult CompareArgs.Max_Steps |> Option.orElse (if quick then Some Defaults.Compare.quickMaxSteps else None) |> optional (positive "max-steps")
+        let! device = device (r.TryGetResult CompareArgs.Device)
+        let! threads = optional (positive "threads") (r.TryGetResult CompareArgs.Threads)
+        return
+            { Epochs = epochs; MaxSteps = maxSteps; Out = r.GetResult(CompareArgs.Out, Defaults.Compare.out); Data = r.TryGetResult CompareArgs.Data
+              Seed = r.GetResult(CompareArgs.Seed, Defaults.Compare.seed); Device = device; Threads = threads }
+    }
+
+let toValidateConfig (r: ParseResults<ValidateArgs>) : ValidateConfig = { Directory = r.GetResult Directory }

@@ -13,7 +13,7 @@ open Lnmn.Core.Data
 open Lnmn.Core.Network
 open Lnmn.Core.Training
 open Lnmn.Core.Training.TrainingSpec
-open Lnmn.Train.Options
+open Lnmn.Train.Configs
 open Lnmn.Train.TrainingData
 
 /// The built-in dataset trains for this many epochs unless --epochs says otherwise: its train split

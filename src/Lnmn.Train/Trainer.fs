@@ -2,7 +2,7 @@
 module Lnmn.Train.Trainer
 
 open Lnmn.Core
-open Lnmn.Train.Options
+open Lnmn.Train.Configs
 
 type RunSummary =
     { RunDirectory: string
