@@ -16,6 +16,16 @@ type ModelChoice =
     | CellsWithDescribe
 
 module ModelChoice =
+    let all = [ Lnmn; StackNmn; ConcatCells; CellsWithDescribe ]
+
+    /// As --model writes it.
+    let name (model: ModelChoice) =
+        match model with
+        | Lnmn -> "lnmn"
+        | StackNmn -> "stack-nmn"
+        | ConcatCells -> "concat"
+        | CellsWithDescribe -> "lnmn-describe"
+
     /// For run names: lnmn-11, stack-nmn, concat-11.
     let label (model: ModelChoice) (ablation: Ablation) =
         match model with
@@ -23,6 +33,17 @@ module ModelChoice =
         | StackNmn -> "stack-nmn"
         | ConcatCells -> $"concat-{Ablation.number ablation}"
         | CellsWithDescribe -> $"lnmn-describe-{Ablation.number ablation}"
+
+    /// The model as its paper (or, for the diagnostic, this project) defines it.
+    let published (model: ModelChoice) (ablation: Ablation) (dims: ModelDims) =
+        match model with
+        | Lnmn -> ModelSpec.lnmn ablation dims
+        | StackNmn -> ModelSpec.stackNmn dims
+        | ConcatCells -> ModelSpec.concat ablation dims
+        | CellsWithDescribe -> ModelSpec.cellsWithDescribe ablation dims
+
+    /// Whether its modules have α to search (Stack-NMN's hand-designed modules and concatenation cells do not).
+    let hasAlpha (model: ModelChoice) = ModelSpec.hasAlpha (published model Ablation9 (ModelDims.small 1 1 1 1 1))
 
 /// Everything a training run needs, checked.
 type TrainConfig =

@@ -18,7 +18,7 @@ let private checkpointEvery = 100
 /// Trains from `start` until the planned epochs or --max-steps; the last weight step reached, or why it stopped.
 let run (config: TrainConfig) (device: torch.Device) (paths: RunFolder.Paths) (spec: ModelSpec) (training: TrainingSpec) (data: TrainingData) (state: Steps.TrainingState) (start: Checkpoint.Progress) (display: ProgressDisplay.ProgressDisplay) : Result<int, string> =
     use log = new RunFolder.MetricsLog(paths)
-    let plannedSteps = RunSetup.plannedSteps training data.Train.Examples.Length
+    let plannedSteps = Defaults.plannedSteps training data.Train.Examples.Length
     let totalSteps = match config.MaxSteps with Some m -> min plannedSteps m | None -> plannedSteps
     let trainingClock = Diagnostics.Stopwatch()
     let lambdaWAt step = defaultArg training.LambdaWScale 1.0 * EntropySchedule.lambda plannedSteps step

@@ -6,6 +6,7 @@ open Argu
 open Lnmn.Core
 open Lnmn.Core.Specs
 open Lnmn.Core.Data
+open Lnmn.Core.Training
 open Lnmn.Core.Training.TrainingSpec
 open Lnmn.Train.Configs
 
@@ -216,35 +217,62 @@ let templateGroups (text: string) =
     |> List.fold (fun acc name -> Result.bind (fun gs -> ofChoice "groups" choices name |> Result.map (fun g -> gs @ [ g ])) acc) (Ok [])
     |> Result.bind (fun gs -> if gs.IsEmpty then Error "--groups: no template group given" else Ok(List.distinct gs))
 
-/// A one-line error for the first invalid option, else the config.
+/// Options a resumed run takes: how long it goes on, where and how it runs. The rest is its checkpoint's.
+let private resumeOptions = set [ "--epochs"; "--max-steps"; "--eval-every"; "--device"; "--threads"; "--run-dir"; "--resume"; "--dry-run" ]
+
+/// Options that shape the network or its vocabulary, which a fine-tuned run takes from its checkpoint.
+let private modelOptions =
+    set [ "--ablation"; "--model"; "--steps"; "--stack-length"; "--map-dim"; "--size"; "--stack"; "--init"; "--pointer"
+          "--alpha-init"; "--alpha-preset"; "--answer-pooling"; "--vqa-answers" ]
+
+let private alphaOptions = set [ "--alpha-lr"; "--alpha-schedule"; "--alpha-warmup"; "--alpha-init"; "--alpha-preset"; "--unrolled" ]
+
+/// Why `option`, given on the command line, would change nothing in the run `config` describes; None if it applies.
+let private notApplying (config: TrainConfig) (option: string) =
+    let model = $"--model {ModelChoice.name config.Model}"
+    if config.Resume && not (resumeOptions.Contains option) then Some "with --resume (the run goes on with its checkpoint's settings)"
+    elif config.FineTuneFrom.IsSome && modelOptions.Contains option then Some "with --finetune-from (the model is the checkpoint's)"
+    elif option = "--ablation" && config.Model = StackNmn then Some $"to {model} (its nine modules are fixed)"
+    elif alphaOptions.Contains option && not (ModelChoice.hasAlpha config.Model) then Some $"to {model} (it has no α)"
+    elif option = "--answer-pooling" && config.Model <> Lnmn then Some $"to {model} (only LNMN's answer cells pool by it)"
+    elif option = "--arch-fraction" && config.ArchitectureSplit = ValidationLeaky then Some "with --arch-split val (α is fitted on val)"
+    elif List.contains option [ "--alpha-lr"; "--alpha-warmup"; "--unrolled" ] && config.AlphaRule = AlphaSchedule.Frozen then
+        Some "with --alpha-schedule frozen (α is not trained)"
+    elif option = "--alpha-init" && config.AlphaPreset.IsSome then Some "with --alpha-preset (α starts at the preset)"
+    else None
+
+/// A one-line error for the first invalid option, or for one that does not apply to the run the
+/// others describe, else the config; what is not given is `Defaults.train`.
 let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
+    let d = Defaults.train
+    let given check fallback value = optional check value |> Result.map (Option.defaultValue fallback)
     result {
-        let! ablation = Ablation.parse (r.GetResult(TrainArgs.Ablation, 11)) |> Result.mapError (fun e -> $"--ablation: {e}")
-        let! model = ofChoice "model" [ "lnmn", Lnmn; "stack-nmn", StackNmn; "concat", ConcatCells; "lnmn-describe", CellsWithDescribe ] (r.GetResult(TrainArgs.Model, "lnmn"))
+        let! ablation = r.TryGetResult TrainArgs.Ablation |> given (Ablation.parse >> Result.mapError (fun e -> $"--ablation: {e}")) d.Ablation
+        let! model = r.TryGetResult Model |> given (ofChoice "model" [ for m in ModelChoice.all -> ModelChoice.name m, m ]) d.Model
         let! epochs = optional (positive "epochs") (r.TryGetResult TrainArgs.Epochs)
-        let! batch = positive "batch-size" (r.GetResult(Batch_Size, 64))
-        let! steps = positive "steps" (r.GetResult(Steps, 5))
-        let stackLength = r.GetResult(Stack_Length, 5)
+        let! batch = positive "batch-size" (r.GetResult(Batch_Size, d.BatchSize))
+        let! steps = positive "steps" (r.GetResult(Steps, d.Steps))
+        let stackLength = r.GetResult(Stack_Length, d.StackLength)
         do! if stackLength >= 2 then Ok() else Error $"--stack-length must be at least 2 (got {stackLength})"
         let! mapDim = optional (positive "map-dim") (r.TryGetResult Map_Dim)
         let! size = optional (ofChoice "size" [ "paper", true; "small", false ]) (r.TryGetResult Size)
-        let! stack = ofChoice "stack" [ "reference", Reference; "push", Push ] (r.GetResult(Stack, "reference"))
-        let! initialisation = ofChoice "init" [ "authors", AuthorsCode; "torch", TorchDefaults ] (r.GetResult(Init, "authors"))
+        let! stack = r.TryGetResult Stack |> given (ofChoice "stack" [ "reference", Reference; "push", Push ]) d.Stack
+        let! initialisation = r.TryGetResult Init |> given (ofChoice "init" [ "authors", AuthorsCode; "torch", TorchDefaults ]) d.Initialisation
         let! pointer = optional (ofChoice "pointer" [ "hard", Hard; "soft", PointerSharpening.lnmn ]) (r.TryGetResult Pointer)
         let! device = device (r.TryGetResult TrainArgs.Device)
         let! threads = optional (positive "threads") (r.TryGetResult TrainArgs.Threads)
-        let fraction = r.GetResult(Arch_Fraction, 0.1)
+        let fraction = r.GetResult(Arch_Fraction, Defaults.architectureFraction)
         do! if fraction > 0.0 && fraction < 1.0 then Ok() else Error $"--arch-fraction must be between 0 and 1 (got {fraction})"
-        let! archSplit = ofChoice "arch-split" [ "heldout", HeldOutOfTrain fraction; "val", ValidationLeaky ] (r.GetResult(Arch_Split, "heldout"))
+        let! archSplit = r.TryGetResult Arch_Split |> given (ofChoice "arch-split" [ "heldout", HeldOutOfTrain fraction; "val", ValidationLeaky ]) (HeldOutOfTrain fraction)
         let! lambdaWScale =
             match r.TryGetResult Lambda_W_Scale with
             | Some s when not (s >= 0.0) -> Error $"--lambda-w-scale must be 0 or more (got {s})"
             | s -> Ok s
-        let! scaling = ofChoice "entropy-scaling" [ "paper", PaperBatchMean; "code", AuthorsCodeSum ] (r.GetResult(Entropy_Scaling, "paper"))
+        let! scaling = r.TryGetResult Entropy_Scaling |> given (ofChoice "entropy-scaling" [ "paper", PaperBatchMean; "code", AuthorsCodeSum ]) d.EntropyScaling
         let! maxSteps = optional (positive "max-steps") (r.TryGetResult TrainArgs.Max_Steps)
-        let! decay = ofChoice "lr-decay" [ "constant", Constant; "cosine", Cosine ] (r.GetResult(Lr_Decay, "constant"))
+        let! decay = r.TryGetResult Lr_Decay |> given (ofChoice "lr-decay" [ "constant", Constant; "cosine", Cosine ]) d.LearningRateDecay
         let! evalEvery = optional (positive "eval-every") (r.TryGetResult TrainArgs.Eval_Every)
-        let! vqaAnswers = positive "vqa-answers" (r.GetResult(Vqa_Answers, Lnmn.Core.Data.VqaAnswers.defaultVocabularySize))
+        let! vqaAnswers = positive "vqa-answers" (r.GetResult(Vqa_Answers, d.VqaAnswers))
         let! lr = optional (positive "lr") (r.TryGetResult Lr)
         let! alphaLr = optional (positive "alpha-lr") (r.TryGetResult Alpha_Lr)
         let! alphaInit = optional (positive "alpha-init") (r.TryGetResult Alpha_Init)
@@ -255,24 +283,29 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
             | Some w when not (w >= 0.0 && w <= 1.0) -> Error $"--alpha-warmup must be between 0 and 1 (got {w})"
             | w -> Ok w
         let! alphaRule =
-            ofChoice "alpha-schedule"
-                [ "scaled", Lnmn.Core.Training.AlphaSchedule.Rule.ours; "paper", Lnmn.Core.Training.AlphaSchedule.Paper
-                  "frozen", Lnmn.Core.Training.AlphaSchedule.Frozen ]
-                (r.GetResult(Alpha_Schedule, "scaled"))
+            r.TryGetResult Alpha_Schedule
+            |> given (ofChoice "alpha-schedule" [ "scaled", AlphaSchedule.Scaled Defaults.alphaWarmup; "paper", AlphaSchedule.Paper; "frozen", AlphaSchedule.Frozen ]) d.AlphaRule
         let resume = r.Contains Resume
         do! if resume && not (r.Contains Run_Dir) then Error "--resume needs --run-dir (the run to continue)" else Ok()
         let fineTune = r.TryGetResult Finetune_From
         do! if fineTune.IsSome && not (r.Contains TrainArgs.Data) then Error "--finetune-from needs --data (the dataset to fine-tune on)" else Ok()
         do! if fineTune.IsSome && resume then Error "--finetune-from starts a new run; it cannot be combined with --resume" else Ok()
-        return
+        let config =
             { Ablation = ablation; Model = model; Data = r.TryGetResult TrainArgs.Data; Epochs = epochs; BatchSize = batch
               Steps = steps; StackLength = stackLength; MapDim = mapDim; PaperSize = size; Stack = stack; Pointer = pointer
-              Initialisation = initialisation; Seed = r.GetResult(TrainArgs.Seed, 0)
+              Initialisation = initialisation; Seed = r.GetResult(TrainArgs.Seed, d.Seed)
               Device = device; Threads = threads; RunDir = r.TryGetResult Run_Dir; Resume = resume; FineTuneFrom = fineTune
               ArchitectureSplit = archSplit; Unrolled = r.Contains Unrolled; EntropyScaling = scaling; LambdaWScale = lambdaWScale
               LearningRate = lr; AlphaLearningRate = alphaLr; AlphaRule = alphaRule; AlphaWarmup = alphaWarmup
-              AlphaInitScale = alphaInit; AlphaPreset = alphaPreset; AnswerPooling = pooling; MaxSteps = maxSteps; EvalEvery = evalEvery; LearningRateDecay = decay; DryRun = r.Contains Dry_Run
-              VqaAnswers = vqaAnswers }
+              AlphaInitScale = alphaInit; AlphaPreset = alphaPreset; AnswerPooling = pooling; MaxSteps = maxSteps; EvalEvery = evalEvery
+              LearningRateDecay = decay; DryRun = r.Contains Dry_Run; VqaAnswers = vqaAnswers }
+        let refused =
+            r.GetAllResults()
+            |> List.map (fun a -> r.Parser.GetArgumentCaseInfo(a).Name.Value)
+            |> List.tryPick (fun option -> notApplying config option |> Option.map (fun why -> $"{option} does not apply {why}"))
+        match refused with
+        | Some e -> return! Error e
+        | None -> return config
     }
 
 type CompareArgs =
@@ -335,7 +368,7 @@ let toCompareConfig (r: ParseResults<CompareArgs>) : Result<CompareConfig, strin
         let! threads = optional (positive "threads") (r.TryGetResult CompareArgs.Threads)
         return
             { Epochs = epochs; MaxSteps = maxSteps; Out = r.GetResult(CompareArgs.Out, Defaults.Compare.out); Data = r.TryGetResult CompareArgs.Data
-              Seed = r.GetResult(CompareArgs.Seed, Defaults.Compare.seed); Device = device; Threads = threads }
+              Seed = r.GetResult(CompareArgs.Seed, Defaults.train.Seed); Device = device; Threads = threads }
     }
 
 let toValidateConfig (r: ParseResults<ValidateArgs>) : ValidateConfig = { Directory = r.GetResult Directory }

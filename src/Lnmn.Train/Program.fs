@@ -121,14 +121,14 @@ let private learningCurve argv =
     let r = parse<LearningCurveArgs> "lnmn-train learning-curve" argv
     let outcome =
         result {
-            let! every = positive "eval-every" (r.GetResult(LearningCurveArgs.Eval_Every, 250))
+            let! every = positive "eval-every" (r.GetResult(LearningCurveArgs.Eval_Every, Defaults.LearningCurve.evalEvery))
             let optional name value = value |> Option.map (fun (v: int) -> [ $"--{name}"; string v ]) |> Option.defaultValue []
             let common =
-                [ "--seed"; string (r.GetResult(LearningCurveArgs.Seed, 0)) ]
+                [ "--seed"; string (r.GetResult(LearningCurveArgs.Seed, Defaults.train.Seed)) ]
                 @ (r.TryGetResult LearningCurveArgs.Data |> Option.map (fun d -> [ "--data"; d ]) |> Option.defaultValue [])
                 @ optional "epochs" (r.TryGetResult LearningCurveArgs.Epochs)
                 @ optional "max-steps" (r.TryGetResult LearningCurveArgs.Max_Steps)
-            return! LearningCurve.run { Out = r.GetResult(LearningCurveArgs.Out, IO.Path.Combine("bench-results", "learning")); Common = common; EvalEvery = every }
+            return! LearningCurve.run { Out = r.GetResult(LearningCurveArgs.Out, Defaults.LearningCurve.out); Common = common; EvalEvery = every }
         }
     printed outcome
 

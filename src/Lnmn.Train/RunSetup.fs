@@ -1,5 +1,5 @@
 /// What a run starts from, before its first step: a new run's spec, training and data from its
-/// config; a resumed run's from its checkpoint; a fine-tuned run's network from a trained one with
+/// config (`Defaults.specs`); a resumed run's from its checkpoint; a fine-tuned run's network from a trained one with
 /// the vocabulary extended; `--dry-run`'s printout; the run folder made ready (config.json, or the
 /// checkpoint's state and the metrics truncated to it).
 module Lnmn.Train.RunSetup
@@ -15,76 +15,6 @@ open Lnmn.Core.Training
 open Lnmn.Core.Training.TrainingSpec
 open Lnmn.Train.Configs
 open Lnmn.Train.TrainingData
-
-/// The built-in dataset trains for this many epochs unless --epochs says otherwise: its train split
-/// is sized so that the main job sees every question once.
-let builtInEpochs = 1
-
-/// How answer cells pool on the built-in dataset: weighted by the map they read. With the paper's
-/// plain sum no attention grounds there, whatever else is tried (docs/design.md §4); CLEVR runs keep
-/// the paper's cell.
-let builtInAnswerPooling = AttentionWeighted
-
-let modelSpec (config: TrainConfig) (dataset: Dataset.Dataset) (isBuiltIn: bool) =
-    let f = dataset.Train.Features
-    let answers, words = dataset.Vocabulary.Answers.Length, dataset.Vocabulary.Tokens.Length
-    let paperSize = defaultArg config.PaperSize (not isBuiltIn)
-    let baseDims =
-        if paperSize then { ModelDims.paper answers words with InputChannels = f.Channels; GridHeight = f.Height; GridWidth = f.Width }
-        else ModelDims.small answers words f.Channels f.Height f.Width
-    let dims =
-        { baseDims with
-            Steps = config.Steps
-            StackLength = config.StackLength
-            MapDim = defaultArg config.MapDim baseDims.MapDim }
-    let spec =
-        match config.Model with
-        | Lnmn -> ModelSpec.lnmn config.Ablation dims
-        | StackNmn -> ModelSpec.stackNmn dims
-        | ConcatCells -> ModelSpec.concat config.Ablation dims
-        | CellsWithDescribe -> ModelSpec.cellsWithDescribe config.Ablation dims
-    { spec with
-        Stack = config.Stack
-        Pointer = config.Pointer |> Option.orElse spec.Pointer
-        Initialisation = Some config.Initialisation
-        AlphaInitScale = config.AlphaInitScale |> Option.orElse (AlphaSchedule.Rule.initialisationScale config.AlphaRule)
-        AlphaPreset = config.AlphaPreset
-        AnswerPooling = Some(config.AnswerPooling |> Option.defaultValue (if isBuiltIn then builtInAnswerPooling else SpatialSum)) }
-
-/// The built-in dataset is trained for minutes, not days: a larger weight learning rate than the
-/// paper's, which is meant for 30 epochs of 700K questions.
-let builtInLearningRate = 1e-3
-
-/// λ_w's scale on the built-in dataset: the paper's schedule holds module weights uniform while
-/// λ_w > 0 (H(w(t)) stays at log M, measured), the first two thirds of any run; a 15-minute run
-/// cannot spare them (docs/design.md §4). CLEVR runs keep the paper's schedule.
-let builtInLambdaWScale = 0.0
-
-/// Weight steps a run is planned for: its epochs over the training examples. The schedules (λ_w,
-/// α's warm-up and lr, the weights' lr decay) follow this plan; --max-steps only stops a run early.
-let plannedSteps (training: TrainingSpec) (trainExamples: int) =
-    (trainExamples + training.BatchSize - 1) / training.BatchSize * training.Epochs
-
-/// `vqa`: the sigmoid loss on soft targets (`AnswerLoss`), else the paper's softmax CE.
-let trainingSpec (config: TrainConfig) (isBuiltIn: bool) (vqa: bool) (trainExamples: int) =
-    let paper = TrainingSpec.paper
-    let weightLr = config.LearningRate |> Option.defaultValue (if isBuiltIn then builtInLearningRate else paper.Weights.LearningRate)
-    let epochs = config.Epochs |> Option.defaultValue (if isBuiltIn then builtInEpochs else TrainingSpec.paper.Epochs)
-    let steps = plannedSteps { paper with Epochs = epochs; BatchSize = config.BatchSize } trainExamples
-    let alpha = AlphaSchedule.Rule.alphaSettings config.AlphaRule paper.Alpha steps
-    { paper with
-        Weights = { paper.Weights with LearningRate = weightLr }
-        Alpha = { alpha with LearningRate = defaultArg config.AlphaLearningRate alpha.LearningRate }
-        AlphaWarmup = config.AlphaWarmup |> Option.orElse (AlphaSchedule.Rule.warmup config.AlphaRule)
-        WeightLearningRateDecay = Some config.LearningRateDecay
-        LambdaWScale = config.LambdaWScale |> Option.orElse (if isBuiltIn then Some builtInLambdaWScale else None)
-        Epochs = epochs
-        BatchSize = config.BatchSize
-        EntropyScaling = config.EntropyScaling
-        ArchitectureSplit = config.ArchitectureSplit
-        Unrolled = config.Unrolled
-        Seed = config.Seed
-        AnswerLoss = if vqa then Some SigmoidSoftTargets else None }
 
 /// A run about to start: what it trains, on what, and (for a resumed run) the checkpoint it goes on from.
 type Setup =
@@ -125,21 +55,21 @@ let prepare (config: TrainConfig) : Result<Setup, string> =
                 |> Result.map Some |> Result.mapError DataError.describe
             | _ -> Ok None
         let! dataset, location = TrainingData.load choice vocabulary config.VqaAnswers
-        let isBuiltIn = location.Recipe.IsSome
-        let spec =
-            match resumed, fineTune with
-            | Some m, _ -> m.Model
-            | None, Some(_, m) -> FineTune.expandedSpec m.Model dataset.Vocabulary.Tokens.Length
-            | None, None -> modelSpec config dataset isBuiltIn
         let seed, architectureSplit =
             match resumed with
             | Some m -> m.Training.Seed, m.Training.ArchitectureSplit
             | None -> config.Seed, config.ArchitectureSplit
         let data = split seed architectureSplit dataset location
+        let newSpec, newTraining = Defaults.specs config (TrainingData.facts data)
+        let spec =
+            match resumed, fineTune with
+            | Some m, _ -> m.Model
+            | None, Some(_, m) -> FineTune.expandedSpec m.Model dataset.Vocabulary.Tokens.Length
+            | None, None -> newSpec
         let training =
             match resumed with
             | Some m -> { m.Training with Epochs = defaultArg config.Epochs m.Training.Epochs }
-            | None -> trainingSpec config isBuiltIn (TrainingData.isVqa data.Train) data.Train.Examples.Length
+            | None -> newTraining
         let network = LnmnNetwork.compile spec
         let! () =
             match fineTune with
