@@ -36,8 +36,8 @@ let tests =
             Expect.equal spec.Modules (ModelSpec.stackNmn spec.Dims).Modules "Stack-NMN's modules"
             Expect.equal (spec.Pointer, spec.AnswerPooling, spec.Stack, spec.Initialisation) (Some Hard, Some SpatialSum, Reference, Some AuthorsCode) "its own pointer, the paper's cell"
             Expect.equal (training.Epochs, training.Weights.LearningRate, training.LambdaWScale) (30, 1e-4, None) "the paper's schedule"
-            // 9,844 batches × 30 epochs, 80% of them with an α step: 8 / 236,256 is below the paper's 3e-4.
-            Expect.equal (training.Alpha.LearningRate, training.AlphaWarmup) (3e-4, Some 0.2) "scaled α: the paper's lr, 20% warm-up"
+            // 9,844 batches × 30 epochs, half of them with an α step: 8 / 147,660 is below the paper's 3e-4.
+            Expect.equal (training.Alpha.LearningRate, training.AlphaWarmup) (3e-4, Some 0.5) "scaled α: the paper's lr, half the run warm-up"
         }
         test "--map-dim and --size decide the width; otherwise the data does" {
             Expect.equal (Defaults.mapDim Defaults.train true, Defaults.mapDim Defaults.train false) (32, 384) "built-in small, CLEVR the paper's"
