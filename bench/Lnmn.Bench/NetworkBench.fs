@@ -36,12 +36,11 @@ let forwardBackwardSeconds (spec: ModelSpec) (repeats: int) =
 
 let run (quick: bool) =
     let sizes =
-        [ Timing.builtInName, Timing.builtInDims, (if quick then 3 else 10)
-          if not quick then "paper (1024×14×14, map 384)", ModelDims.paper 28 100, 3 ]
+        [ Timing.builtInName (), Timing.builtInSpec Lnmn.Train.Configs.Lnmn, (if quick then 3 else 10)
+          if not quick then "paper (1024×14×14, map 384)", Timing.paperSpec Lnmn.Train.Configs.Lnmn, 3 ]
     let peak = matmulFlops 1024
     let rows =
-        [ for name, dims, repeats in sizes do
-            let spec = ModelSpec.lnmn Ablation11 dims
+        [ for name, spec, repeats in sizes do
             let seconds = forwardBackwardSeconds spec repeats
             let flops = FlopCount.forwardBackward spec batchSize questionLength
             [ name; sprintf "%.3f" seconds; sprintf "%.1f" (float batchSize / seconds); sprintf "%.2f" (flops / 1e9)

@@ -117,7 +117,7 @@ type private Parts(spec: ModelSpec, network: LnmnNetwork.LnmnNetwork, batch: Ste
         timed "classifier" (fun () -> classifier.call(leaf [ B; q + int64 d.MemDim ]))
 
 let run (rounds: int) =
-    let spec = ModelSpec.lnmn Ablation11 Timing.builtInDims
+    let spec = Timing.builtInSpec Lnmn.Train.Configs.Lnmn
     let training = TrainingSpec.TrainingSpec.paper
     let state = Steps.createState training (LnmnNetwork.compile spec)
     let batch = TrainingBench.labelled 64 spec.Dims
@@ -136,6 +136,6 @@ let run (rounds: int) =
     let rows = whole.Rows @ laps.Rows
     let parameters = state.Network.WeightParameters().Length
     Lnmn.Analysis.Table.ofText
-        [ $"LNMN-11, {Timing.builtInName}, batch 64 ({parameters} weight tensors)"; "ms (min of rounds)" ]
+        [ $"LNMN-11, {Timing.builtInName ()}, batch 64 ({parameters} weight tensors)"; "ms (min of rounds)" ]
         [ for name, s in rows -> [ name; sprintf "%.2f" (1000.0 * s) ] ]
     |> Lnmn.Analysis.Table.markdown

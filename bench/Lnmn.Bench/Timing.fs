@@ -2,6 +2,9 @@
 module Lnmn.Bench.Timing
 
 open System.Diagnostics
+open Lnmn.Core.Data
+open Lnmn.Train
+open Lnmn.Train.Configs
 
 /// Median seconds of `repeats` runs after `warmup` untimed ones.
 let medianSeconds (warmup: int) (repeats: int) (action: unit -> unit) =
@@ -14,14 +17,30 @@ let medianSeconds (warmup: int) (repeats: int) (action: unit -> unit) =
     Array.sortInPlace times
     times.[times.Length / 2]
 
-/// The network size `lnmn-train` uses on the built-in dataset with its default options: 28 answers,
-/// a 67-word vocabulary, the rendered channels on the default grid.
-let builtInDims =
-    let g = Lnmn.Core.Data.BuiltInOptions.defaults.GridSize
-    Lnmn.Core.Specs.ModelDims.small 28 67 Lnmn.Core.Data.Render.channels g g
+/// The built-in dataset as `lnmn-train` reads it with its default options (generated on first use).
+let private builtInData =
+    lazy
+        (let d = Defaults.train
+         match TrainingData.load (TrainingData.BuiltInData BuiltInOptions.defaults) None d.VqaAnswers with
+         | Ok(dataset, location) ->
+             use _ = dataset
+             TrainingData.facts (TrainingData.split d.Seed d.ArchitectureSplit dataset location)
+         | Error e -> failwith e)
 
-let builtInName =
-    $"built-in default ({builtInDims.InputChannels}×{builtInDims.GridHeight}×{builtInDims.GridWidth} features, {builtInDims.MapDim} wide)"
+/// CLEVR as the paper trains on it: 28 answers, ResNet-101 layer3 features (1024×14×14), about 90
+/// words; 629,991 training questions after 10% of 699,989 are held out for α.
+let private clevr: Defaults.DataFacts =
+    { BuiltIn = false; Vqa = false; Answers = 28; Words = 90; Channels = 1024; Height = 14; Width = 14; TrainExamples = 629_991 }
+
+/// The spec `lnmn-train --model model` trains on the built-in dataset with its other defaults.
+let builtInSpec (model: ModelChoice) = Defaults.modelSpec { Defaults.train with Model = model } (builtInData.Force())
+
+/// The spec `lnmn-train --model model` trains on CLEVR: the paper's size.
+let paperSpec (model: ModelChoice) = Defaults.modelSpec { Defaults.train with Model = model } clevr
+
+let builtInName () =
+    let d = (builtInSpec Lnmn).Dims
+    $"built-in default ({d.InputChannels}×{d.GridHeight}×{d.GridWidth} features, {d.MapDim} wide)"
 
 /// A "Vm…" line of /proc/self/status in kB ("VmHWM:\t16372704 kB": tab, and no space once the
 /// number has eight digits), NaN if absent.

@@ -48,9 +48,8 @@ let private stepSeconds (spec: ModelSpec) (batchSize: int) (repeats: int) =
 let private perSecond (batchSize: int) (weight: float) (alpha: float option) = float batchSize / (weight + defaultArg alpha 0.0)
 
 let private modelRows (repeats: int) =
-    let dims = Timing.builtInDims
     let measured =
-        [ for model, spec in [ "LNMN-11", ModelSpec.lnmn Ablation11 dims; "Stack-NMN", ModelSpec.stackNmn dims ] do
+        [ for model, spec in [ "LNMN-11", Timing.builtInSpec Lnmn.Train.Configs.Lnmn; "Stack-NMN", Timing.builtInSpec Lnmn.Train.Configs.StackNmn ] do
             for passName, seconds in stepSeconds spec 64 repeats -> model, passName, seconds ]
     let referenceRate model =
         measured |> List.pick (fun (m, p, (w, a)) -> if m = model && p = "reference" then Some(perSecond 64 w a) else None)
@@ -62,13 +61,13 @@ let private modelRows (repeats: int) =
               sprintf "%.1f" rate; sprintf "%.2f×" (rate / referenceRate model)
               sprintf "%.2f" ((weight + defaultArg alpha 0.0) / lnmnFused) ] ]
     Table.ofText
-        [ $"{Timing.builtInName}, batch 64, min of {repeats} interleaved"; "forward"; "weight step (s)"; "α step (s)"; "training questions/s"
+        [ $"{Timing.builtInName ()}, batch 64, min of {repeats} interleaved"; "forward"; "weight step (s)"; "α step (s)"; "training questions/s"
           "× reference"; "cost per question / fused LNMN-11's" ]
         rows
     |> Table.markdown
 
 let private batchRows (repeats: int) =
-    let spec = ModelSpec.lnmn Ablation11 Timing.builtInDims
+    let spec = Timing.builtInSpec Lnmn.Train.Configs.Lnmn
     let rows =
         [ for batchSize in [ 64; 128; 256; 512 ] ->
             let rates = stepSeconds spec batchSize repeats |> List.map (fun (name, (w, a)) -> name, perSecond batchSize w a) |> Map.ofList
@@ -77,7 +76,7 @@ let private batchRows (repeats: int) =
     Table.markdown (Table.ofText [ $"LNMN-11, batch (min of {repeats} interleaved)"; "reference questions/s"; "fused questions/s"; "fused / reference" ] rows)
 
 let private threadRows (threads: int) (repeats: int) =
-    let spec = ModelSpec.lnmn Ablation11 Timing.builtInDims
+    let spec = Timing.builtInSpec Lnmn.Train.Configs.Lnmn
     let rows =
         [ for n in [ 1; 2 ] do
             torch.set_num_threads n
@@ -88,7 +87,7 @@ let private threadRows (threads: int) (repeats: int) =
 /// The paper's size: one weight step, batch 64, in this process; prints "seconds peak-bytes".
 let paperStep (passName: string) =
     let pass = List.find (fst >> (=) passName) passes |> snd
-    let spec = ModelSpec.lnmn Ablation11 (ModelDims.paper 28 90)
+    let spec = Timing.paperSpec Lnmn.Train.Configs.Lnmn
     let training = TrainingSpec.TrainingSpec.paper
     let state = Steps.createState training (LnmnNetwork.compile spec)
     let batch = labelled 64 spec.Dims

@@ -7,33 +7,32 @@ module Lnmn.Train.Comparison
 
 open System
 open System.IO
-open Argu
 open Lnmn.Core
 open Lnmn.Core.Specs
 open Lnmn.Core.Data
 open Lnmn.Core.Training
 open Lnmn.Analysis.ComparisonReport
-open Lnmn.Train.Options
+open Lnmn.Train.Configs
 
-/// One model of the comparison: lnmn-train options on top of the shared ones, given the specs of
-/// the models trained before it.
-type Entry = { Key: string; Label: string; Arguments: Map<string, ModelSpec> -> string list }
+/// One model of the comparison: what it changes in the options every model shares.
+type Entry = { Key: string; Label: string; Variant: TrainConfig -> TrainConfig }
 
 /// Table 2 narrows map_dim from 384 to 256 as it deepens T and L to 9: two thirds of the original
 /// setting's width (256 at the paper's size; a literal 256 would make the built-in size 8× wider).
 let narrower (mapDim: int) = max 1 (mapDim * 2 / 3)
 
-let entries =
-    let fixedArguments args = fun (_: Map<string, ModelSpec>) -> args
-    [ { Key = "stack-nmn"; Label = "Stack-NMN (9 mod.)"; Arguments = fixedArguments [ "--model"; "stack-nmn" ] }
-      { Key = "stack-nmn-soft"; Label = "Stack-NMN, soft pointer"; Arguments = fixedArguments [ "--model"; "stack-nmn"; "--pointer"; "soft" ] }
-      { Key = "lnmn-9"; Label = "LNMN (9 modules)"; Arguments = fixedArguments [ "--ablation"; "9" ] }
-      { Key = "lnmn-11"; Label = "LNMN (11 modules)"; Arguments = fixedArguments [ "--ablation"; "11" ] }
-      { Key = "lnmn-14"; Label = "LNMN (14 modules)"; Arguments = fixedArguments [ "--ablation"; "14" ] }
-      { Key = "lnmn-11-push"; Label = "LNMN (11 modules), push stack"; Arguments = fixedArguments [ "--ablation"; "11"; "--stack"; "push" ] }
+/// `builtInData`: whether the data was made by the built-in generator (the original width depends on it).
+let entries (builtInData: bool) =
+    let lnmn ablation (c: TrainConfig) = { c with Model = Lnmn; Ablation = ablation }
+    [ { Key = "stack-nmn"; Label = "Stack-NMN (9 mod.)"; Variant = fun c -> { c with Model = StackNmn } }
+      { Key = "stack-nmn-soft"; Label = "Stack-NMN, soft pointer"; Variant = fun c -> { c with Model = StackNmn; Pointer = Some PointerSharpening.lnmn } }
+      { Key = "lnmn-9"; Label = "LNMN (9 modules)"; Variant = lnmn Ablation9 }
+      { Key = "lnmn-11"; Label = "LNMN (11 modules)"; Variant = lnmn Ablation11 }
+      { Key = "lnmn-14"; Label = "LNMN (14 modules)"; Variant = lnmn Ablation14 }
+      { Key = "lnmn-11-push"; Label = "LNMN (11 modules), push stack"; Variant = fun c -> { lnmn Ablation11 c with Stack = Push } }
       { Key = "lnmn-11-t9"; Label = "T = 9, L = 9, map_dim narrowed"
-        Arguments = fun earlier -> [ "--ablation"; "11"; "-T"; "9"; "-L"; "9"; "--map-dim"; string (narrower earlier.["lnmn-11"].Dims.MapDim) ] }
-      { Key = "concat-11"; Label = "Concatenate all inputs followed by conv. layer"; Arguments = fixedArguments [ "--model"; "concat"; "--ablation"; "11" ] } ]
+        Variant = fun c -> { lnmn Ablation11 c with Steps = 9; StackLength = 9; MapDim = Some(narrower (Defaults.mapDim c builtInData)) } }
+      { Key = "concat-11"; Label = "Concatenate all inputs followed by conv. layer"; Variant = fun c -> { c with Model = ConcatCells; Ablation = Ablation11 } } ]
 
 /// The paper's numbers (overall and the five categories): Table 1 on CLEVR test, Table 2 on val.
 let paperTable1 =
@@ -48,38 +47,7 @@ let paperTable2 =
       "T = 9, L = 9, map_dim = 256", [ 89.96; 84.03; 93.45; 89.98; 90.75; 93.10 ]
       "Concatenate all inputs followed by conv. layer", [ 47.03; 42.5; 61.15; 68.64; 38.06; 49.43 ] ]
 
-type Settings =
-    { Epochs: int option
-      MaxSteps: int option
-      Out: string
-      Data: string option
-      Seed: int
-      Device: string
-      Threads: int option }
-
-let quickMaxSteps = 25
-
-/// The full comparison on the built-in dataset: the main job's budget, one pass over its 450K
-/// training questions per model (about 11 minutes an LNMN model on this project's 2-core machine).
-let builtInEpochs = 1
-
-let settings (r: ParseResults<CompareArgs>) : Result<Settings, string> =
-    let positive name (v: int option) =
-        match v with
-        | Some n when n <= 0 -> Error $"--{name} must be positive (got {n})"
-        | v -> Ok v
-    let quick = r.Contains Quick
-    result {
-        let! epochs = positive "epochs" (r.TryGetResult CompareArgs.Epochs
-                                |> Option.orElse (if quick then Some 1 elif r.Contains CompareArgs.Data then None else Some builtInEpochs))
-        let! maxSteps = positive "max-steps" (r.TryGetResult CompareArgs.Max_Steps |> Option.orElse (if quick then Some quickMaxSteps else None))
-        let! threads = positive "threads" (r.TryGetResult CompareArgs.Threads)
-        return
-            { Epochs = epochs; MaxSteps = maxSteps; Out = r.GetResult(Out, "comparison"); Data = r.TryGetResult CompareArgs.Data
-              Seed = r.GetResult(CompareArgs.Seed, 0); Device = r.GetResult(CompareArgs.Device, "auto"); Threads = threads }
-    }
-
-let private budgetText (s: Settings) =
+let private budgetText (s: CompareConfig) =
     let show (v: int option) = v |> Option.map string |> Option.defaultValue "default"
     $"epochs {show s.Epochs}, max weight steps {show s.MaxSteps}, seed {s.Seed}"
 
@@ -88,8 +56,12 @@ type Finished = { Budget: string; Seconds: float }
 
 type private EvalFile = { Soft: Evaluation.Breakdown; HardMax: Evaluation.Breakdown }
 
-/// The model's run: trained (or resumed, or found finished), then its scores and spec.
-let private runEntry (s: Settings) (earlier: Map<string, ModelSpec>) (entry: Entry) =
+/// The options every model of the comparison shares.
+let shared (s: CompareConfig) : TrainConfig =
+    { Defaults.train with Data = s.Data; Epochs = s.Epochs; MaxSteps = s.MaxSteps; Seed = s.Seed; Device = s.Device; Threads = s.Threads }
+
+/// The model's run: trained (or resumed, or found finished), then its scores.
+let private runEntry (s: CompareConfig) (entry: Entry) =
     let root = Path.Combine(s.Out, "runs", entry.Key)
     let paths = RunFolder.paths root
     let finishedFile = Path.Combine(root, "comparison-run.json")
@@ -100,6 +72,7 @@ let private runEntry (s: Settings) (earlier: Map<string, ModelSpec>) (entry: Ent
         else None
     let budgetFile = Path.Combine(root, "comparison-budget.txt")
     let resumable = File.Exists paths.Checkpoint && File.Exists budgetFile && File.ReadAllText budgetFile = budget
+    let config = { entry.Variant (shared s) with RunDir = Some root; Resume = resumable }
     let trained =
         match finished with
         | Some f ->
@@ -109,18 +82,9 @@ let private runEntry (s: Settings) (earlier: Map<string, ModelSpec>) (entry: Ent
             if Directory.Exists root && not resumable then Directory.Delete(root, true)
             Directory.CreateDirectory root |> ignore
             AtomicFile.writeAllText budgetFile budget
-            let args =
-                entry.Arguments earlier
-                @ [ "--run-dir"; root; "--seed"; string s.Seed; "--device"; s.Device ]
-                @ (s.Epochs |> Option.map (fun e -> [ "--epochs"; string e ]) |> Option.defaultValue [])
-                @ (s.MaxSteps |> Option.map (fun m -> [ "--max-steps"; string m ]) |> Option.defaultValue [])
-                @ (s.Threads |> Option.map (fun t -> [ "--threads"; string t ]) |> Option.defaultValue [])
-                @ (s.Data |> Option.map (fun d -> [ "--data"; d ]) |> Option.defaultValue [])
-                @ (if resumable then [ "--resume" ] else [])
-            printfn "\n== %s: lnmn-train %s" entry.Key (String.concat " " args)
+            printfn "\n== %s%s" entry.Key (if resumable then " (resumed)" else "")
             let clock = Diagnostics.Stopwatch.StartNew()
-            let parser = ArgumentParser.Create<TrainArgs>(programName = "lnmn-train")
-            parser.ParseCommandLine(Array.ofList args) |> toConfig |> Result.bind Trainer.run
+            Trainer.run config
             |> Result.map (fun _ ->
                 let seconds = clock.Elapsed.TotalSeconds
                 AtomicFile.writeAllText finishedFile (SpecJson.serialize { Budget = budget; Seconds = seconds })
@@ -129,22 +93,20 @@ let private runEntry (s: Settings) (earlier: Map<string, ModelSpec>) (entry: Ent
     trained
     |> Result.map (fun seconds ->
         let scores = SpecJson.deserialize<EvalFile> (File.ReadAllText paths.EvalJson)
-        let spec = SpecJson.deserialize<ModelSpec> (File.ReadAllText paths.Spec)
         let steps = File.ReadAllLines paths.StepMetrics |> Array.filter (fun l -> l <> "") |> Array.length
         let scored evaluation breakdown =
             { Model = entry.Key; Label = entry.Label; Evaluation = evaluation; Breakdown = breakdown; WeightSteps = steps; Seconds = seconds }
         let rows =
-            if not (ModelSpec.hasAlpha spec) then [ scored Evaluation.AlphaEvaluation.NoAlpha scores.Soft ]
+            if not (ModelChoice.hasAlpha config.Model) then [ scored Evaluation.AlphaEvaluation.NoAlpha scores.Soft ]
             else [ scored Evaluation.AlphaEvaluation.Soft scores.Soft; scored Evaluation.AlphaEvaluation.HardMax scores.HardMax ]
-        entry.Key, (spec, rows))
+        entry.Key, (config, rows))
 
-/// `ordered`: (key, (spec, scored rows)) in `entries` order.
-let private markdown (s: Settings) (dataLabel: string) (ordered: (string * (ModelSpec * Scored list)) list) =
+/// `ordered`: (key, (config, scored rows)) in `entries` order.
+let private markdown (s: CompareConfig) (builtInData: bool) (dataLabel: string) (ordered: (string * (TrainConfig * Scored list)) list) =
     let results = Map.ofList ordered
     let row key evaluation = results.[key] |> snd |> List.find (fun r -> r.Evaluation = evaluation)
-    let soft key = let r = row key (if ModelSpec.hasAlpha (fst results.[key]) then Evaluation.AlphaEvaluation.Soft else Evaluation.AlphaEvaluation.NoAlpha) in r.Label, percentages r.Breakdown
-    let dims key = (fst results.[key]).Dims
-    let setting key = let d = dims key in $"T = {d.Steps}, L = {d.StackLength}, map_dim = {d.MapDim}"
+    let soft key = let r = row key (if ModelChoice.hasAlpha (fst results.[key]).Model then Evaluation.AlphaEvaluation.Soft else Evaluation.AlphaEvaluation.NoAlpha) in r.Label, percentages r.Breakdown
+    let setting key = let c = fst results.[key] in $"T = {c.Steps}, L = {c.StackLength}, map_dim = {Defaults.mapDim c builtInData}"
     let table1 = [ for key in [ "stack-nmn"; "stack-nmn-soft"; "lnmn-9"; "lnmn-11"; "lnmn-14"; "lnmn-11-push" ] -> soft key ]
     let original = setting "lnmn-11"
     let table2 =
@@ -188,21 +150,22 @@ let private markdown (s: Settings) (dataLabel: string) (ordered: (string * (Mode
           "" ]
 
 /// Trains and scores every entry, then writes the report into `s.Out`.
-let run (s: Settings) : Result<string list, string> =
+let run (s: CompareConfig) : Result<string list, string> =
+    let builtInData =
+        TrainingData.madeByGenerator (match s.Data with Some dir -> TrainingData.DataDirectory dir | None -> TrainingData.BuiltInData BuiltInOptions.defaults)
     let rec all acc entries =
         match entries with
         | [] -> Ok(List.rev acc)
         | e :: rest ->
-            let earlier = acc |> List.map (fun (key, (spec, _)) -> key, spec) |> Map.ofList
-            match runEntry s earlier e with
+            match runEntry s e with
             | Ok r -> all (r :: acc) rest
             | Error msg -> Error msg
-    all [] entries
+    all [] (entries builtInData)
     |> Result.map (fun results ->
         let scored = results |> List.collect (fun (_, (_, rows)) -> rows)
         let dataLabel = s.Data |> Option.defaultValue "the built-in dataset"
         let file name = Path.Combine(s.Out, name)
-        AtomicFile.writeAllText (file "comparison.md") (markdown s dataLabel results)
+        AtomicFile.writeAllText (file "comparison.md") (markdown s builtInData dataLabel results)
         AtomicFile.writeAllText (file "comparison.csv") (csv scored)
         let bars = scored |> List.map (fun r -> (if r.Evaluation = Evaluation.AlphaEvaluation.HardMax then $"{r.Label}, {Evaluation.AlphaEvaluation.label r.Evaluation}" else r.Label), percentages r.Breakdown)
         AtomicFile.writeAllText (file "comparison.html") (barChart $"Accuracy on the validation split ({dataLabel}, {budgetText s})" bars)

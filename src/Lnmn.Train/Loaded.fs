@@ -20,10 +20,10 @@ type Loaded =
 
 /// Opens a checkpoint with the data at `dataDir`, or else the data the checkpoint records (never
 /// regenerated where it is still there, whatever the working directory).
-let openCheckpoint (path: string) (dataDir: string option) (device: string) (threads: int option) : Result<Loaded, string> =
+let openCheckpoint (path: string) (dataDir: string option) (device: Device.DeviceChoice) (threads: int option) : Result<Loaded, string> =
     result {
         let! metadata = Checkpoint.readMetadata path
-        let! device = Device.parseDeviceChoice device |> Result.bind Device.resolve
+        let! device = Device.resolve device
         Device.seedAndThreads 0 threads
         let vocabulary = { Vocabulary.Tokens = Array.ofList metadata.Words; Vocabulary.Answers = Array.ofList metadata.Answers }
         let choice = dataDir |> Option.map TrainingData.DataDirectory |> Option.defaultWith (fun () -> TrainingData.recorded metadata)

@@ -1,29 +1,14 @@
-/// The command line: Argu definitions, and their translation into a checked `TrainConfig`.
+/// The command line: Argu definitions, and their translation into each subcommand's checked config
+/// (`Configs`), with the defaults of `Defaults`. A bad option is a one-line Error naming it.
 module Lnmn.Train.Options
 
 open Argu
 open Lnmn.Core
 open Lnmn.Core.Specs
 open Lnmn.Core.Data
+open Lnmn.Core.Training
 open Lnmn.Core.Training.TrainingSpec
-
-type ModelChoice =
-    | Lnmn
-    /// Stack-NMN's hand-designed modules.
-    | StackNmn
-    /// LNMN's module counts with concatenation cells (paper Table 2).
-    | ConcatCells
-    /// LNMN's attention cells with Stack-NMN's Describe as the answer modules (a diagnostic).
-    | CellsWithDescribe
-
-module ModelChoice =
-    /// For run names: lnmn-11, stack-nmn, concat-11.
-    let label (model: ModelChoice) (ablation: Ablation) =
-        match model with
-        | Lnmn -> $"lnmn-{Ablation.number ablation}"
-        | StackNmn -> "stack-nmn"
-        | ConcatCells -> $"concat-{Ablation.number ablation}"
-        | CellsWithDescribe -> $"lnmn-describe-{Ablation.number ablation}"
+open Lnmn.Train.Configs
 
 type TrainArgs =
     | Ablation of int
@@ -90,8 +75,8 @@ type TrainArgs =
             | Lambda_W_Scale _ -> "multiply the paper's λ_w schedule (1 → −1 over the run) by this (default: 1 with --data, the paper's; 0 on the built-in dataset, which drops the module-entropy term)."
             | Lr _ -> "weight learning rate (default: the paper's 1e-4 on CLEVR, 1e-3 on the built-in dataset)."
             | Alpha_Lr _ -> "α learning rate (default: the paper's 3e-4 × the paper's α steps / this run's, at most 3e-2, with --alpha-schedule scaled; 3e-4 otherwise)."
-            | Alpha_Schedule _ -> "how α is searched: scaled (ours, default: α ~ 1e-3·N(0,1), lr scaled to the run, weights alone for the first 20%), paper (Algorithm 2 as written: α ~ N(0,1), lr 3e-4, α steps from the first batch) or frozen (α kept at its N(0,1) draw: a random architecture)."
-            | Alpha_Warmup _ -> "fraction of the run's weight steps before the first α step (default: 0.2 with --alpha-schedule scaled, 0 with paper)."
+            | Alpha_Schedule _ -> "how α is searched: scaled (ours, default: α ~ 1e-3·N(0,1), lr scaled to the run, weights alone for the first half), paper (Algorithm 2 as written: α ~ N(0,1), lr 3e-4, α steps from the first batch) or frozen (α kept at its N(0,1) draw: a random architecture)."
+            | Alpha_Warmup _ -> "fraction of the run's weight steps before the first α step (default: 0.5 with --alpha-schedule scaled, 0 with paper)."
             | Alpha_Init _ -> "standard deviation of α's normal initialisation (default: 1e-3 with --alpha-schedule scaled, 1 otherwise)."
             | Alpha_Preset _ -> "start α at a fixed architecture instead of a random draw: table6 (the modules the paper reports learning, its Table 6) or find (Table 6 with Stack-NMN's Find as every 3-input attention cell); with --alpha-schedule frozen the cells keep it."
             | Answer_Pooling _ -> "how answer cells pool their last node over the map: sum (the paper's; default with --data) or attention (ours, default on the built-in dataset: weighted by H·W·softmax of the map the cell read, Stack-NMN's Describe weighting; the plain sum when that map is uniform)."
@@ -203,59 +188,26 @@ type ValidateArgs =
             match a with
             | Directory _ -> "dataset directory to check."
 
-/// Everything a training run needs, checked.
-type TrainConfig =
-    { Ablation: Ablation
-      Model: ModelChoice
-      Data: string option
-      Epochs: int option
-      BatchSize: int
-      Steps: int
-      StackLength: int
-      MapDim: int option
-      /// Some true: the paper's sizes; Some false: small; None: by dataset.
-      PaperSize: bool option
-      Stack: StackDiscipline
-      Initialisation: Initialisation
-      /// None: the model's own default.
-      Pointer: PointerSharpening option
-      Seed: int
-      Device: Device.DeviceChoice
-      Threads: int option
-      RunDir: string option
-      Resume: bool
-      FineTuneFrom: string option
-      ArchitectureSplit: ArchitectureSplit
-      Unrolled: bool
-      EntropyScaling: EntropyScaling
-      LambdaWScale: float option
-      LearningRate: float option
-      AlphaLearningRate: float option
-      AlphaRule: Lnmn.Core.Training.AlphaSchedule.Rule
-      AlphaWarmup: float option
-      AlphaInitScale: float option
-      AlphaPreset: AlphaPreset option
-      AnswerPooling: AnswerPooling option
-      LearningRateDecay: LearningRateDecay
-      MaxSteps: int option
-      EvalEvery: int option
-      DryRun: bool
-      /// The answer vocabulary's size on VQA.
-      VqaAnswers: int }
+/// `Ok value` when it is above zero, else a one-line error naming the option (NaN is not positive).
+let inline positive name value =
+    if value > LanguagePrimitives.GenericZero then Ok value else Error $"--{name} must be positive (got {value})"
 
-let positive name value =
-    if value > 0 then Ok value else Error $"--{name} must be positive (got {value})"
+/// `check` applied to an option that may be absent.
+let optional (check: 'T -> Result<'U, string>) (value: 'T option) =
+    match value with
+    | Some v -> check v |> Result.map Some
+    | None -> Ok None
+
+/// --device, or the default device when it is absent.
+let private device (given: string option) =
+    match given with
+    | Some text -> Device.parseDeviceChoice text |> Result.mapError (fun e -> $"--device: {e}")
+    | None -> Ok Defaults.device
 
 let private ofChoice name (choices: (string * 'T) list) (value: string) =
     match choices |> List.tryFind (fun (k, _) -> k = value.ToLowerInvariant()) with
     | Some(_, v) -> Ok v
     | None -> Error $"""--{name}: unknown value '{value}' (expected {choices |> List.map fst |> String.concat " or "})"""
-
-/// `ofChoice` for an option that may be absent.
-let private ofOptionalChoice name (choices: (string * 'T) list) (value: string option) =
-    match value with
-    | Some v -> ofChoice name choices v |> Result.map Some
-    | None -> Ok None
 
 /// Template groups from a comma-separated list of their CLEVR names.
 let templateGroups (text: string) =
@@ -265,71 +217,95 @@ let templateGroups (text: string) =
     |> List.fold (fun acc name -> Result.bind (fun gs -> ofChoice "groups" choices name |> Result.map (fun g -> gs @ [ g ])) acc) (Ok [])
     |> Result.bind (fun gs -> if gs.IsEmpty then Error "--groups: no template group given" else Ok(List.distinct gs))
 
-/// A one-line error for the first invalid option, else the config.
+/// Options a resumed run takes: how long it goes on, where and how it runs. The rest is its checkpoint's.
+let private resumeOptions = set [ "--epochs"; "--max-steps"; "--eval-every"; "--device"; "--threads"; "--run-dir"; "--resume"; "--dry-run" ]
+
+/// Options that shape the network or its vocabulary, which a fine-tuned run takes from its checkpoint.
+let private modelOptions =
+    set [ "--ablation"; "--model"; "--steps"; "--stack-length"; "--map-dim"; "--size"; "--stack"; "--init"; "--pointer"
+          "--alpha-init"; "--alpha-preset"; "--answer-pooling"; "--vqa-answers" ]
+
+let private alphaOptions = set [ "--alpha-lr"; "--alpha-schedule"; "--alpha-warmup"; "--alpha-init"; "--alpha-preset"; "--unrolled" ]
+
+/// Why `option`, given on the command line, would change nothing in the run `config` describes; None if it applies.
+let private notApplying (config: TrainConfig) (option: string) =
+    let model = $"--model {ModelChoice.name config.Model}"
+    if config.Resume && not (resumeOptions.Contains option) then Some "with --resume (the run goes on with its checkpoint's settings)"
+    elif config.FineTuneFrom.IsSome && modelOptions.Contains option then Some "with --finetune-from (the model is the checkpoint's)"
+    elif option = "--ablation" && config.Model = StackNmn then Some $"to {model} (its nine modules are fixed)"
+    elif alphaOptions.Contains option && not (ModelChoice.hasAlpha config.Model) then Some $"to {model} (it has no α)"
+    elif option = "--answer-pooling" && config.Model <> Lnmn then Some $"to {model} (only LNMN's answer cells pool by it)"
+    elif option = "--arch-fraction" && config.ArchitectureSplit = ValidationLeaky then Some "with --arch-split val (α is fitted on val)"
+    elif List.contains option [ "--alpha-lr"; "--alpha-warmup"; "--unrolled" ] && config.AlphaRule = AlphaSchedule.Frozen then
+        Some "with --alpha-schedule frozen (α is not trained)"
+    elif option = "--alpha-init" && config.AlphaPreset.IsSome then Some "with --alpha-preset (α starts at the preset)"
+    else None
+
+/// A one-line error for the first invalid option, or for one that does not apply to the run the
+/// others describe, else the config; what is not given is `Defaults.train`.
 let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
-    let optionalPositive name (value: int option) =
-        match value with
-        | Some v -> positive name v |> Result.map Some
-        | None -> Ok None
+    let d = Defaults.train
+    let given check fallback value = optional check value |> Result.map (Option.defaultValue fallback)
     result {
-        let! ablation = Ablation.parse (r.GetResult(TrainArgs.Ablation, 11)) |> Result.mapError (fun e -> $"--ablation: {e}")
-        let! model = ofChoice "model" [ "lnmn", Lnmn; "stack-nmn", StackNmn; "concat", ConcatCells; "lnmn-describe", CellsWithDescribe ] (r.GetResult(TrainArgs.Model, "lnmn"))
-        let! epochs = optionalPositive "epochs" (r.TryGetResult TrainArgs.Epochs)
-        let! batch = positive "batch-size" (r.GetResult(Batch_Size, 64))
-        let! steps = positive "steps" (r.GetResult(Steps, 5))
-        let stackLength = r.GetResult(Stack_Length, 5)
+        let! ablation = r.TryGetResult TrainArgs.Ablation |> given (Ablation.parse >> Result.mapError (fun e -> $"--ablation: {e}")) d.Ablation
+        let! model = r.TryGetResult Model |> given (ofChoice "model" [ for m in ModelChoice.all -> ModelChoice.name m, m ]) d.Model
+        let! epochs = optional (positive "epochs") (r.TryGetResult TrainArgs.Epochs)
+        let! batch = positive "batch-size" (r.GetResult(Batch_Size, d.BatchSize))
+        let! steps = positive "steps" (r.GetResult(Steps, d.Steps))
+        let stackLength = r.GetResult(Stack_Length, d.StackLength)
         do! if stackLength >= 2 then Ok() else Error $"--stack-length must be at least 2 (got {stackLength})"
-        let! mapDim = optionalPositive "map-dim" (r.TryGetResult Map_Dim)
-        let! size = ofOptionalChoice "size" [ "paper", true; "small", false ] (r.TryGetResult Size)
-        let! stack = ofChoice "stack" [ "reference", Reference; "push", Push ] (r.GetResult(Stack, "reference"))
-        let! initialisation = ofChoice "init" [ "authors", AuthorsCode; "torch", TorchDefaults ] (r.GetResult(Init, "authors"))
-        let! pointer = ofOptionalChoice "pointer" [ "hard", Hard; "soft", PointerSharpening.lnmn ] (r.TryGetResult Pointer)
-        let! device = Device.parseDeviceChoice (r.GetResult(TrainArgs.Device, "auto")) |> Result.mapError (fun e -> $"--device: {e}")
-        let! threads = optionalPositive "threads" (r.TryGetResult TrainArgs.Threads)
-        let fraction = r.GetResult(Arch_Fraction, 0.1)
+        let! mapDim = optional (positive "map-dim") (r.TryGetResult Map_Dim)
+        let! size = optional (ofChoice "size" [ "paper", true; "small", false ]) (r.TryGetResult Size)
+        let! stack = r.TryGetResult Stack |> given (ofChoice "stack" [ "reference", Reference; "push", Push ]) d.Stack
+        let! initialisation = r.TryGetResult Init |> given (ofChoice "init" [ "authors", AuthorsCode; "torch", TorchDefaults ]) d.Initialisation
+        let! pointer = optional (ofChoice "pointer" [ "hard", Hard; "soft", PointerSharpening.lnmn ]) (r.TryGetResult Pointer)
+        let! device = device (r.TryGetResult TrainArgs.Device)
+        let! threads = optional (positive "threads") (r.TryGetResult TrainArgs.Threads)
+        let fraction = r.GetResult(Arch_Fraction, Defaults.architectureFraction)
         do! if fraction > 0.0 && fraction < 1.0 then Ok() else Error $"--arch-fraction must be between 0 and 1 (got {fraction})"
-        let! archSplit = ofChoice "arch-split" [ "heldout", HeldOutOfTrain fraction; "val", ValidationLeaky ] (r.GetResult(Arch_Split, "heldout"))
+        let! archSplit = r.TryGetResult Arch_Split |> given (ofChoice "arch-split" [ "heldout", HeldOutOfTrain fraction; "val", ValidationLeaky ]) (HeldOutOfTrain fraction)
         let! lambdaWScale =
             match r.TryGetResult Lambda_W_Scale with
             | Some s when not (s >= 0.0) -> Error $"--lambda-w-scale must be 0 or more (got {s})"
             | s -> Ok s
-        let! scaling = ofChoice "entropy-scaling" [ "paper", PaperBatchMean; "code", AuthorsCodeSum ] (r.GetResult(Entropy_Scaling, "paper"))
-        let! maxSteps = optionalPositive "max-steps" (r.TryGetResult TrainArgs.Max_Steps)
-        let! decay = ofChoice "lr-decay" [ "constant", Constant; "cosine", Cosine ] (r.GetResult(Lr_Decay, "constant"))
-        let! evalEvery = optionalPositive "eval-every" (r.TryGetResult TrainArgs.Eval_Every)
-        let! vqaAnswers = positive "vqa-answers" (r.GetResult(Vqa_Answers, Lnmn.Core.Data.VqaAnswers.defaultVocabularySize))
-        let positiveRate name (value: float option) =
-            match value with
-            | Some v when not (v > 0.0) -> Error $"--{name} must be positive (got {v})"
-            | v -> Ok v
-        let! lr = positiveRate "lr" (r.TryGetResult Lr)
-        let! alphaLr = positiveRate "alpha-lr" (r.TryGetResult Alpha_Lr)
-        let! alphaInit = positiveRate "alpha-init" (r.TryGetResult Alpha_Init)
-        let! alphaPreset = ofOptionalChoice "alpha-preset" [ "table6", PaperTable6; "find", FindAttention ] (r.TryGetResult Alpha_Preset)
-        let! pooling = ofOptionalChoice "answer-pooling" [ "sum", SpatialSum; "attention", AttentionWeighted ] (r.TryGetResult Answer_Pooling)
+        let! scaling = r.TryGetResult Entropy_Scaling |> given (ofChoice "entropy-scaling" [ "paper", PaperBatchMean; "code", AuthorsCodeSum ]) d.EntropyScaling
+        let! maxSteps = optional (positive "max-steps") (r.TryGetResult TrainArgs.Max_Steps)
+        let! decay = r.TryGetResult Lr_Decay |> given (ofChoice "lr-decay" [ "constant", Constant; "cosine", Cosine ]) d.LearningRateDecay
+        let! evalEvery = optional (positive "eval-every") (r.TryGetResult TrainArgs.Eval_Every)
+        let! vqaAnswers = positive "vqa-answers" (r.GetResult(Vqa_Answers, d.VqaAnswers))
+        let! lr = optional (positive "lr") (r.TryGetResult Lr)
+        let! alphaLr = optional (positive "alpha-lr") (r.TryGetResult Alpha_Lr)
+        let! alphaInit = optional (positive "alpha-init") (r.TryGetResult Alpha_Init)
+        let! alphaPreset = optional (ofChoice "alpha-preset" [ "table6", PaperTable6; "find", FindAttention ]) (r.TryGetResult Alpha_Preset)
+        let! pooling = optional (ofChoice "answer-pooling" [ "sum", SpatialSum; "attention", AttentionWeighted ]) (r.TryGetResult Answer_Pooling)
         let! alphaWarmup =
             match r.TryGetResult Alpha_Warmup with
             | Some w when not (w >= 0.0 && w <= 1.0) -> Error $"--alpha-warmup must be between 0 and 1 (got {w})"
             | w -> Ok w
         let! alphaRule =
-            ofChoice "alpha-schedule"
-                [ "scaled", Lnmn.Core.Training.AlphaSchedule.Rule.ours; "paper", Lnmn.Core.Training.AlphaSchedule.Paper
-                  "frozen", Lnmn.Core.Training.AlphaSchedule.Frozen ]
-                (r.GetResult(Alpha_Schedule, "scaled"))
+            r.TryGetResult Alpha_Schedule
+            |> given (ofChoice "alpha-schedule" [ "scaled", AlphaSchedule.Scaled Defaults.alphaWarmup; "paper", AlphaSchedule.Paper; "frozen", AlphaSchedule.Frozen ]) d.AlphaRule
         let resume = r.Contains Resume
         do! if resume && not (r.Contains Run_Dir) then Error "--resume needs --run-dir (the run to continue)" else Ok()
         let fineTune = r.TryGetResult Finetune_From
         do! if fineTune.IsSome && not (r.Contains TrainArgs.Data) then Error "--finetune-from needs --data (the dataset to fine-tune on)" else Ok()
         do! if fineTune.IsSome && resume then Error "--finetune-from starts a new run; it cannot be combined with --resume" else Ok()
-        return
+        let config =
             { Ablation = ablation; Model = model; Data = r.TryGetResult TrainArgs.Data; Epochs = epochs; BatchSize = batch
               Steps = steps; StackLength = stackLength; MapDim = mapDim; PaperSize = size; Stack = stack; Pointer = pointer
-              Initialisation = initialisation; Seed = r.GetResult(TrainArgs.Seed, 0)
+              Initialisation = initialisation; Seed = r.GetResult(TrainArgs.Seed, d.Seed)
               Device = device; Threads = threads; RunDir = r.TryGetResult Run_Dir; Resume = resume; FineTuneFrom = fineTune
               ArchitectureSplit = archSplit; Unrolled = r.Contains Unrolled; EntropyScaling = scaling; LambdaWScale = lambdaWScale
               LearningRate = lr; AlphaLearningRate = alphaLr; AlphaRule = alphaRule; AlphaWarmup = alphaWarmup
-              AlphaInitScale = alphaInit; AlphaPreset = alphaPreset; AnswerPooling = pooling; MaxSteps = maxSteps; EvalEvery = evalEvery; LearningRateDecay = decay; DryRun = r.Contains Dry_Run
-              VqaAnswers = vqaAnswers }
+              AlphaInitScale = alphaInit; AlphaPreset = alphaPreset; AnswerPooling = pooling; MaxSteps = maxSteps; EvalEvery = evalEvery
+              LearningRateDecay = decay; DryRun = r.Contains Dry_Run; VqaAnswers = vqaAnswers }
+        let refused =
+            r.GetAllResults()
+            |> List.map (fun a -> r.Parser.GetArgumentCaseInfo(a).Name.Value)
+            |> List.tryPick (fun option -> notApplying config option |> Option.map (fun why -> $"{option} does not apply {why}"))
+        match refused with
+        | Some e -> return! Error e
+        | None -> return config
     }
 
 type CompareArgs =
@@ -352,3 +328,47 @@ type CompareArgs =
             | Seed _ -> "the one seed every model is trained with (default 0)."
             | Device _ -> "auto, cpu or cuda (default auto)."
             | Threads _ -> "intra-op CPU threads."
+
+/// A split `eval` or `report` can read.
+let private split (r: string) = ofChoice "split" [ "val", "val"; "train", "train"; "test", "test" ] r
+
+let toEvalConfig (r: ParseResults<EvalArgs>) : Result<EvalConfig, string> =
+    result {
+        let! split = split (r.GetResult(EvalArgs.Split, Defaults.Scoring.split))
+        let! device = device (r.TryGetResult EvalArgs.Device)
+        let! threads = optional (positive "threads") (r.TryGetResult EvalArgs.Threads)
+        return
+            { Checkpoint = r.GetResult EvalArgs.Checkpoint; Data = r.TryGetResult EvalArgs.Data; Split = split
+              OpAblation = r.Contains Op_Ablation; Results = r.TryGetResult Results; Device = device; Threads = threads }
+    }
+
+let toReportConfig (r: ParseResults<ReportArgs>) : Result<ReportConfig, string> =
+    result {
+        let! split = split (r.GetResult(ReportArgs.Split, Defaults.Scoring.split))
+        let! igSteps = positive "ig-steps" (r.GetResult(Ig_Steps, Defaults.Scoring.igSteps))
+        let pictures = r.GetResult(Pictures, Defaults.Scoring.pictures)
+        do! if pictures >= 0 then Ok() else Error $"--pictures must not be negative (got {pictures})"
+        let! questions = optional (positive "questions") (r.TryGetResult Questions)
+        let! device = device (r.TryGetResult ReportArgs.Device)
+        let! threads = optional (positive "threads") (r.TryGetResult ReportArgs.Threads)
+        return
+            { Target = r.GetResult Target; Out = r.TryGetResult ReportArgs.Out; Data = r.TryGetResult ReportArgs.Data; Split = split
+              IgSteps = igSteps; Questions = questions; Pictures = pictures; Device = device; Threads = threads }
+    }
+
+let toCompareConfig (r: ParseResults<CompareArgs>) : Result<CompareConfig, string> =
+    let quick = r.Contains Quick
+    result {
+        let! epochs =
+            r.TryGetResult CompareArgs.Epochs
+            |> Option.orElse (if quick then Some Defaults.Compare.quickEpochs elif r.Contains CompareArgs.Data then None else Some Defaults.Compare.epochsOnBuiltIn)
+            |> optional (positive "epochs")
+        let! maxSteps = r.TryGetResult CompareArgs.Max_Steps |> Option.orElse (if quick then Some Defaults.Compare.quickMaxSteps else None) |> optional (positive "max-steps")
+        let! device = device (r.TryGetResult CompareArgs.Device)
+        let! threads = optional (positive "threads") (r.TryGetResult CompareArgs.Threads)
+        return
+            { Epochs = epochs; MaxSteps = maxSteps; Out = r.GetResult(CompareArgs.Out, Defaults.Compare.out); Data = r.TryGetResult CompareArgs.Data
+              Seed = r.GetResult(CompareArgs.Seed, Defaults.train.Seed); Device = device; Threads = threads }
+    }
+
+let toValidateConfig (r: ParseResults<ValidateArgs>) : ValidateConfig = { Directory = r.GetResult Directory }

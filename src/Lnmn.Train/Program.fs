@@ -42,30 +42,30 @@ let private train argv =
     | Error e -> fail e
 
 let private evaluate argv =
-    let r = parse<EvalArgs> "lnmn-train eval" argv
     let outcome =
         result {
-            let path = r.GetResult EvalArgs.Checkpoint
-            use! loaded = Loaded.openCheckpoint path (r.TryGetResult EvalArgs.Data) (r.GetResult(EvalArgs.Device, "auto")) (r.TryGetResult EvalArgs.Threads)
-            let! source = Loaded.split loaded (r.GetResult(EvalArgs.Split, "val"))
+            let! config = parse<EvalArgs> "lnmn-train eval" argv |> toEvalConfig
+            let path = config.Checkpoint
+            use! loaded = Loaded.openCheckpoint path config.Data config.Device config.Threads
+            let! source = Loaded.split loaded config.Split
             let device, network, metadata, label = loaded.Device, loaded.Network, loaded.Metadata, loaded.Data.Directory
             let vqa = TrainingData.isVqa source
             let unanswered = vqa && source.Examples[0].Vqa.Value.HumanAnswers.Length = 0
-            do! if r.Contains Op_Ablation && vqa then Error "--op-ablation scores CLEVR's categories; it does not apply to VQA" else Ok()
-            do! if r.Contains Results && not vqa then Error "--results writes VQA predictions; this is not a VQA dataset" else Ok()
+            do! if config.OpAblation && vqa then Error "--op-ablation scores CLEVR's categories; it does not apply to VQA" else Ok()
+            do! if config.Results.IsSome && not vqa then Error "--results writes VQA predictions; this is not a VQA dataset" else Ok()
             let scored =
                 if unanswered then $"{path} on {label}: {source.Examples.Length} test questions, no annotations to score"
                 else
                     let table, _, _ = Scoring.evaluation device network metadata.Training.BatchSize source
                     $"{path} on {label} ({source.Examples.Length} questions)\n\n{table}"
             printfn "%s" scored
-            r.TryGetResult Results
+            config.Results
             |> Option.iter (fun file ->
                 AtomicFile.writeAllText file (Scoring.vqaResults device network metadata.Training.BatchSize source loaded.Dataset.Vocabulary.Answers)
                 printfn "results: %s" file)
-            if r.Contains Op_Ablation && not (Lnmn.Core.Specs.ModelSpec.hasAlpha network.Spec) then
+            if config.OpAblation && not (Lnmn.Core.Specs.ModelSpec.hasAlpha network.Spec) then
                 printfn "\nthis model has no α (hand-designed or concatenation cells): no op ablation"
-            elif r.Contains Op_Ablation then
+            elif config.OpAblation then
                 printfn "\nops removed from every node (soft α):\n\n%s"
                     (Lnmn.Analysis.Table.markdown (Lnmn.Analysis.ScoreTables.opAblation (Scoring.opAblation device network metadata.Training.BatchSize source)))
         }
@@ -82,16 +82,10 @@ let private printed (outcome: Result<string list, string>) =
     | Error e -> fail e
 
 let private compare argv =
-    let r = parse<CompareArgs> "lnmn-train compare" argv
-    Comparison.settings r |> Result.bind Comparison.run |> printed
+    parse<CompareArgs> "lnmn-train compare" argv |> toCompareConfig |> Result.bind Comparison.run |> printed
 
 let private report argv =
-    let r = parse<ReportArgs> "lnmn-train report" argv
-    let config: Report.ReportConfig =
-        { Target = r.GetResult Target; Out = r.TryGetResult ReportArgs.Out; Data = r.TryGetResult ReportArgs.Data
-          Split = r.GetResult(ReportArgs.Split, "val"); IgSteps = r.GetResult(Ig_Steps, 16); Questions = r.TryGetResult Questions
-          Pictures = r.GetResult(Pictures, 3); Device = r.GetResult(ReportArgs.Device, "auto"); Threads = r.TryGetResult ReportArgs.Threads }
-    match Report.run config with
+    match parse<ReportArgs> "lnmn-train report" argv |> toReportConfig |> Result.bind Report.run with
     | Ok dir ->
         printfn "report: %s" (IO.Path.Combine(dir, "index.html"))
         0
@@ -127,14 +121,14 @@ let private learningCurve argv =
     let r = parse<LearningCurveArgs> "lnmn-train learning-curve" argv
     let outcome =
         result {
-            let! every = positive "eval-every" (r.GetResult(LearningCurveArgs.Eval_Every, 250))
+            let! every = positive "eval-every" (r.GetResult(LearningCurveArgs.Eval_Every, Defaults.LearningCurve.evalEvery))
             let optional name value = value |> Option.map (fun (v: int) -> [ $"--{name}"; string v ]) |> Option.defaultValue []
             let common =
-                [ "--seed"; string (r.GetResult(LearningCurveArgs.Seed, 0)) ]
+                [ "--seed"; string (r.GetResult(LearningCurveArgs.Seed, Defaults.train.Seed)) ]
                 @ (r.TryGetResult LearningCurveArgs.Data |> Option.map (fun d -> [ "--data"; d ]) |> Option.defaultValue [])
                 @ optional "epochs" (r.TryGetResult LearningCurveArgs.Epochs)
                 @ optional "max-steps" (r.TryGetResult LearningCurveArgs.Max_Steps)
-            return! LearningCurve.run { Out = r.GetResult(LearningCurveArgs.Out, IO.Path.Combine("bench-results", "learning")); Common = common; EvalEvery = every }
+            return! LearningCurve.run { Out = r.GetResult(LearningCurveArgs.Out, Defaults.LearningCurve.out); Common = common; EvalEvery = every }
         }
     printed outcome
 
@@ -149,8 +143,7 @@ let private import argv =
     Exported.import (r.GetResult Weights) (r.GetResult ImportArgs.Out) |> Result.map List.singleton |> printed
 
 let private validate argv =
-    let r = parse<ValidateArgs> "lnmn-train validate" argv
-    let dir = r.GetResult Directory
+    let dir = (parse<ValidateArgs> "lnmn-train validate" argv |> toValidateConfig).Directory
     match Validate.directory dir with
     | [] ->
         printfn "%s: ok" dir

@@ -12,18 +12,7 @@ open Lnmn.Core.Network
 open Lnmn.Core.Training
 open Lnmn.Analysis
 open Lnmn.Analysis.ReportPage
-
-type ReportConfig =
-    { Target: string
-      Out: string option
-      Data: string option
-      Split: string
-      IgSteps: int
-      /// Only the split's first N questions; None: all.
-      Questions: int option
-      Pictures: int
-      Device: string
-      Threads: int option }
+open Lnmn.Train.Configs
 
 /// The checkpoint to read, and the run folder around it, if any (for its curves).
 let resolve (target: string) : Result<string * RunFolder.Paths option, string> =
@@ -155,9 +144,6 @@ let private replaceDirectory (source: string) (destination: string) =
 let run (config: ReportConfig) : Result<string, string> =
     let started = Diagnostics.Stopwatch.StartNew()
     result {
-        do! if config.IgSteps > 0 then Ok() else Error $"--ig-steps must be positive (got {config.IgSteps})"
-        do! if config.Pictures >= 0 then Ok() else Error $"--pictures must not be negative (got {config.Pictures})"
-        do! match config.Questions with Some n when n <= 0 -> Error $"--questions must be positive (got {n})" | _ -> Ok()
         let! checkpoint, run = resolve config.Target
         let out = config.Out |> Option.defaultWith (fun () -> defaultOut config.Target run)
         do! if File.Exists out || (Directory.Exists out && not (File.Exists(Path.Combine(out, "index.html")))) then

@@ -43,6 +43,13 @@ type TrainingData =
       Validation: Source
       Location: Location }
 
+/// Whether the data was made by the built-in generator: it then trains at the built-in size and
+/// learning rate (`Defaults`). A directory records its recipe, as `load`'s `Location` does.
+let madeByGenerator (choice: Choice) =
+    match choice with
+    | BuiltInData _ -> true
+    | DataDirectory dir -> (BuiltIn.readRecipe (IO.Path.GetFullPath dir)).IsSome
+
 /// The data a checkpoint trained on: its directory as it stands; where that is gone and the
 /// generator can make it again, the built-in dataset of its recipe; the built-in default for
 /// checkpoints older than that record.
@@ -81,6 +88,13 @@ let split (seed: int) (archSplit: ArchitectureSplit) (dataset: Dataset.Dataset) 
         { Dataset = dataset; Train = { train with Examples = s.Train }; Architecture = { train with Examples = s.Architecture }
           Validation = validation; Location = location }
     | ValidationLeaky -> { Dataset = dataset; Train = train; Architecture = validation; Validation = validation; Location = location }
+
+/// What the defaults (`Defaults.specs`) read off the data a run trains on.
+let facts (data: TrainingData) : Lnmn.Train.Defaults.DataFacts =
+    let f = data.Dataset.Train.Features
+    { BuiltIn = data.Location.Recipe.IsSome; Vqa = isVqa data.Train
+      Answers = data.Dataset.Vocabulary.Answers.Length; Words = data.Dataset.Vocabulary.Tokens.Length
+      Channels = f.Channels; Height = f.Height; Width = f.Width; TrainExamples = data.Train.Examples.Length }
 
 /// (B, answers) float32: min(1, humans who gave the answer / 3) for each example at `indices`.
 let softTargets (device: torch.Device) (source: Source) (indices: int[]) =

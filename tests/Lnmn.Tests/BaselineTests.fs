@@ -241,8 +241,8 @@ let tests =
                 |> Lnmn.Train.Options.toConfig
             match parse [ "--model"; "stack-nmn" ], parse [ "--model"; "concat"; "--pointer"; "hard" ], parse [ "--pointer"; "soft" ] with
             | Ok s, Ok c, Ok l ->
-                Expect.equal (s.Model, s.Pointer) (Lnmn.Train.Options.StackNmn, None) "stack-nmn, its own default pointer"
-                Expect.equal (c.Model, c.Pointer) (Lnmn.Train.Options.ConcatCells, Some Hard) "concat, hard"
+                Expect.equal (s.Model, s.Pointer) (Lnmn.Train.Configs.StackNmn, None) "stack-nmn, its own default pointer"
+                Expect.equal (c.Model, c.Pointer) (Lnmn.Train.Configs.ConcatCells, Some Hard) "concat, hard"
                 Expect.equal l.Pointer (Some(Soft 0.2)) "soft is LNMN's temperature"
             | _ -> failtest "valid options refused"
             match parse [ "--model"; "nmn" ] with

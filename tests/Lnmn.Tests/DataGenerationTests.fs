@@ -61,7 +61,7 @@ let generationTests =
             Expect.equal (BuiltIn.generateSplit options "train" 700) (shortScenes, shortQuestions) "again: the same"
         }
         test "the default main job sees each question once: one epoch over a split of scenes × questions per scene" {
-            Expect.equal Lnmn.Train.Trainer.builtInEpochs 1 "one epoch"
+            Expect.equal Lnmn.Train.Defaults.builtInEpochs 1 "one epoch"
             let dir = generated.Force()
             let questions = ClevrJson.readQuestions (DatasetLayout.questionsFile dir "train") |> Seq.length
             let asked = smallOptions.TrainScenes * smallOptions.QuestionsPerScene

@@ -34,6 +34,12 @@ let train (runDir: string) (extra: string list) =
     | Ok summary -> summary
     | Error e -> failtestf "training failed: %s" e
 
+/// Continues the run in `runDir` in-process: a resumed run takes only its length and where it runs.
+let private resume (runDir: string) (extra: string list) =
+    match config ([ "--resume"; "--run-dir"; runDir; "--threads"; "2" ] @ extra) |> Result.bind Trainer.run with
+    | Ok summary -> summary
+    | Error e -> failtestf "resuming failed: %s" e
+
 let private lines path = File.ReadAllLines path |> Array.filter (fun l -> l <> "")
 
 /// (tag, step, value) of every scalar in a run's TensorBoard events files (TFRecords: length,
@@ -84,7 +90,7 @@ let tests =
             // 270 training questions: 5 batches an epoch. Stop after 7 steps (inside the second
             // epoch), then resume to the end.
             train resumed [ "--max-steps"; "7" ] |> ignore
-            train resumed [ "--resume" ] |> ignore
+            resume resumed [] |> ignore
             for file in [ "metrics-steps.jsonl"; "metrics-epochs.jsonl" ] do
                 Expect.sequenceEqual (lines (Path.Combine(resumed, file))) (lines (Path.Combine(whole, file))) file
             Expect.equal (File.ReadAllText(Path.Combine(resumed, "eval.md"))) (File.ReadAllText(Path.Combine(whole, "eval.md"))) "same final evaluation"
@@ -98,9 +104,9 @@ let tests =
             train resumed [ "--max-steps"; "5" ] |> ignore
             let checkpoint = Path.Combine(resumed, "checkpoints", "last.ckpt")
             let atStep5 = File.ReadAllBytes checkpoint
-            train resumed [ "--resume"; "--max-steps"; "8" ] |> ignore
+            resume resumed [ "--max-steps"; "8" ] |> ignore
             File.WriteAllBytes(checkpoint, atStep5)
-            train resumed [ "--resume" ] |> ignore
+            resume resumed [] |> ignore
             let expected = distinctScalars whole
             Expect.isGreaterThan (expected |> List.filter (fun (tag, _, _) -> tag = "step/loss")).Length 8 "steps logged"
             Expect.sequenceEqual (distinctScalars resumed) expected "the same scalars at the same steps"
@@ -113,11 +119,11 @@ let tests =
             let code, _, err = runCli (args whole)
             Expect.equal code 0 $"uninterrupted ({err})"
             let checkpoint = Path.Combine(killed, "checkpoints", "last.ckpt")
-            let resume () = if File.Exists checkpoint then [ "--resume" ] else []
+            let orResumed dir = if File.Exists checkpoint then [ "--resume"; "--run-dir"; dir; "--threads"; "1" ] else args dir
             let random = Random 11
             let mutable kills = 0
             for _ in 1 .. 4 do
-                let psi = ProcessStartInfo("dotnet", Path.Combine(AppContext.BaseDirectory, "lnmn-train.dll") :: args killed @ resume (), RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
+                let psi = ProcessStartInfo("dotnet", Path.Combine(AppContext.BaseDirectory, "lnmn-train.dll") :: orResumed killed, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
                 use p = Process.Start psi
                 p.OutputDataReceived.Add ignore
                 p.ErrorDataReceived.Add ignore
@@ -128,7 +134,7 @@ let tests =
                     kills <- kills + 1
                 p.WaitForExit()
             Expect.isGreaterThan kills 0 "killed at least once"
-            let code, _, err = runCli (args killed @ resume ())
+            let code, _, err = runCli (orResumed killed)
             Expect.equal code 0 $"resumed to the end ({err})"
             for file in [ "metrics-steps.jsonl"; "metrics-epochs.jsonl" ] do
                 Expect.sequenceEqual (lines (Path.Combine(killed, file))) (lines (Path.Combine(whole, file))) file
@@ -152,7 +158,7 @@ let tests =
 
         test "resuming a run that holds no checkpoint, or training into one that does, is refused" {
             let run = freshDir "exists"
-            Expect.isError (config [ "--resume"; "--run-dir"; run; "--data"; dataDir.Force() ] |> Result.bind Trainer.run) "nothing to resume"
+            Expect.isError (config [ "--resume"; "--run-dir"; run ] |> Result.bind Trainer.run) "nothing to resume"
             train run [ "--max-steps"; "1" ] |> ignore
             Expect.isError (config [ "--run-dir"; run; "--data"; dataDir.Force(); "--size"; "small" ] |> Result.bind Trainer.run) "would overwrite"
         }
@@ -183,7 +189,7 @@ let tests =
 
         test "bad options give a usage error and no stack trace" {
             for args in [ [ "--ablation"; "10" ]; [ "--epochs"; "0" ]; [ "--no-such-option" ]; [ "--device"; "tpu" ]
-                          [ "--batch-size"; "x" ]; [ "--data"; "/no/such/dir" ]; [ "--resume" ] ] do
+                          [ "--batch-size"; "x" ]; [ "--data"; "/no/such/dir" ]; [ "--resume" ]; [ "--model"; "stack-nmn"; "--ablation"; "9" ] ] do
                 let code, _, err = runCli args
                 Expect.notEqual code 0 $"{args}: non-zero exit"
                 // A stack frame reads "   at Namespace.Type.Method(…)"; usage text may wrap a line at "at".
@@ -202,7 +208,11 @@ let tests =
             let firstQuestion = text.IndexOf("\"question\":")
             File.WriteAllText(questions, text.Insert(text.IndexOf('"', firstQuestion + 11) + 1, "zorblax quuxly "))
             let tuned = freshDir "tuned"
-            train tuned [ "--finetune-from"; Path.Combine(first, "checkpoints", "last.ckpt"); "--data"; humans; "--max-steps"; "1" ] |> ignore
+            // The model is the checkpoint's: no size options.
+            let tuning = [ "--finetune-from"; Path.Combine(first, "checkpoints", "last.ckpt"); "--data"; humans; "--max-steps"; "1"; "--threads"; "2"; "--run-dir"; tuned ]
+            match config tuning |> Result.bind Trainer.run with
+            | Ok _ -> ()
+            | Error e -> failtestf "fine-tuning failed: %s" e
             let read dir = (Vocabulary.load (Path.Combine(dir, "vocabulary.json")) |> Result.defaultWith (fun e -> failtest (DataError.describe e))).Tokens
             let before, after = read first, read tuned
             Expect.sequenceEqual after.[.. before.Length - 1] before "old words keep their ids"

@@ -15,7 +15,7 @@ let questions, steps, split = int (at 1 "200"), int (at 2 "16"), at 3 "val"
 
 let outcome =
     result {
-        use! loaded = Loaded.openCheckpoint args.[0] None "cpu" None
+        use! loaded = Loaded.openCheckpoint args.[0] None Device.Cpu None
         let! whole = Loaded.split loaded split
         let source = { whole with Examples = Array.truncate questions whole.Examples }
         let batches =

@@ -14,7 +14,7 @@ open Lnmn.Train
 let args = arguments "src/Lnmn.Analysis/scripts/image-check.fsx CHECKPOINT [DATA_DIR]" 1
 let outcome =
     result {
-        use! loaded = Loaded.openCheckpoint args.[0] (Array.tryItem 1 args) "cpu" None
+        use! loaded = Loaded.openCheckpoint args.[0] (Array.tryItem 1 args) Device.Cpu None
         let! source = Loaded.split loaded "val"
         use _ = torch.no_grad ()
         let scored =

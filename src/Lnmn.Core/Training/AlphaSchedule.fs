@@ -40,8 +40,6 @@ module Rule =
     /// DARTS' initialisation scale.
     let scaledInitialisation = 1e-3
 
-    let ours = Scaled 0.2
-
     let name rule =
         match rule with
         | Paper -> "paper"

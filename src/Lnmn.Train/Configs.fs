@@ -1,0 +1,125 @@
+/// What each subcommand needs, checked: the records `Options` makes from a command line and
+/// `Defaults` fills in; compare builds `TrainConfig`s as values.
+module Lnmn.Train.Configs
+
+open Lnmn.Core
+open Lnmn.Core.Specs
+open Lnmn.Core.Training.TrainingSpec
+
+type ModelChoice =
+    | Lnmn
+    /// Stack-NMN's hand-designed modules.
+    | StackNmn
+    /// LNMN's module counts with concatenation cells (paper Table 2).
+    | ConcatCells
+    /// LNMN's attention cells with Stack-NMN's Describe as the answer modules (a diagnostic).
+    | CellsWithDescribe
+
+module ModelChoice =
+    let all = [ Lnmn; StackNmn; ConcatCells; CellsWithDescribe ]
+
+    /// As --model writes it.
+    let name (model: ModelChoice) =
+        match model with
+        | Lnmn -> "lnmn"
+        | StackNmn -> "stack-nmn"
+        | ConcatCells -> "concat"
+        | CellsWithDescribe -> "lnmn-describe"
+
+    /// For run names: lnmn-11, stack-nmn, concat-11.
+    let label (model: ModelChoice) (ablation: Ablation) =
+        match model with
+        | Lnmn -> $"lnmn-{Ablation.number ablation}"
+        | StackNmn -> "stack-nmn"
+        | ConcatCells -> $"concat-{Ablation.number ablation}"
+        | CellsWithDescribe -> $"lnmn-describe-{Ablation.number ablation}"
+
+    /// The model as its paper (or, for the diagnostic, this project) defines it.
+    let published (model: ModelChoice) (ablation: Ablation) (dims: ModelDims) =
+        match model with
+        | Lnmn -> ModelSpec.lnmn ablation dims
+        | StackNmn -> ModelSpec.stackNmn dims
+        | ConcatCells -> ModelSpec.concat ablation dims
+        | CellsWithDescribe -> ModelSpec.cellsWithDescribe ablation dims
+
+    /// Whether its modules have α to search (Stack-NMN's hand-designed modules and concatenation cells do not).
+    let hasAlpha (model: ModelChoice) = ModelSpec.hasAlpha (published model Ablation9 (ModelDims.small 1 1 1 1 1))
+
+/// Everything a training run needs, checked.
+type TrainConfig =
+    { Ablation: Ablation
+      Model: ModelChoice
+      Data: string option
+      Epochs: int option
+      BatchSize: int
+      Steps: int
+      StackLength: int
+      MapDim: int option
+      /// Some true: the paper's sizes; Some false: small; None: by dataset.
+      PaperSize: bool option
+      Stack: StackDiscipline
+      Initialisation: Initialisation
+      /// None: the model's own default.
+      Pointer: PointerSharpening option
+      Seed: int
+      Device: Device.DeviceChoice
+      Threads: int option
+      RunDir: string option
+      Resume: bool
+      FineTuneFrom: string option
+      ArchitectureSplit: ArchitectureSplit
+      Unrolled: bool
+      EntropyScaling: EntropyScaling
+      LambdaWScale: float option
+      LearningRate: float option
+      AlphaLearningRate: float option
+      AlphaRule: Lnmn.Core.Training.AlphaSchedule.Rule
+      AlphaWarmup: float option
+      AlphaInitScale: float option
+      AlphaPreset: AlphaPreset option
+      AnswerPooling: AnswerPooling option
+      LearningRateDecay: LearningRateDecay
+      MaxSteps: int option
+      EvalEvery: int option
+      DryRun: bool
+      /// The answer vocabulary's size on VQA.
+      VqaAnswers: int }
+
+/// `lnmn-train eval`: a checkpoint scored on one split.
+type EvalConfig =
+    { Checkpoint: string
+      /// None: the data the run recorded.
+      Data: string option
+      /// val, train or test.
+      Split: string
+      OpAblation: bool
+      /// VQA: where the predictions on the split go.
+      Results: string option
+      Device: Device.DeviceChoice
+      Threads: int option }
+
+/// `lnmn-train report`: what a trained run computes, read back into one folder.
+type ReportConfig =
+    { Target: string
+      Out: string option
+      Data: string option
+      Split: string
+      IgSteps: int
+      /// Only the split's first N questions; None: all.
+      Questions: int option
+      Pictures: int
+      Device: Device.DeviceChoice
+      Threads: int option }
+
+/// `lnmn-train compare`: the budget every model gets, and where the comparison is written.
+type CompareConfig =
+    { Epochs: int option
+      MaxSteps: int option
+      Out: string
+      Data: string option
+      Seed: int
+      Device: Device.DeviceChoice
+      Threads: int option }
+
+/// `lnmn-train validate`: the dataset directory to check.
+type ValidateConfig = { Directory: string }

@@ -1,0 +1,104 @@
+/// Algorithm 2 over epochs: per batch an α step (after the warm-up) and a weight step, metrics
+/// logged, checkpoints every few steps and at each epoch's end, the validation split scored at each
+/// epoch's end and every --eval-every steps.
+module Lnmn.Train.EpochLoop
+
+open System
+open TorchSharp
+open Lnmn.Core
+open Lnmn.Core.Specs
+open Lnmn.Core.Data
+open Lnmn.Core.Training
+open Lnmn.Core.Training.TrainingSpec
+open Lnmn.Train.Configs
+open Lnmn.Train.TrainingData
+
+let private checkpointEvery = 100
+
+/// Trains from `start` until the planned epochs or --max-steps; the last weight step reached, or why it stopped.
+let run (config: TrainConfig) (device: torch.Device) (paths: RunFolder.Paths) (spec: ModelSpec) (training: TrainingSpec) (data: TrainingData) (state: Steps.TrainingState) (start: Checkpoint.Progress) (display: ProgressDisplay.ProgressDisplay) : Result<int, string> =
+    use log = new RunFolder.MetricsLog(paths)
+    let plannedSteps = Defaults.plannedSteps training data.Train.Examples.Length
+    let totalSteps = match config.MaxSteps with Some m -> min plannedSteps m | None -> plannedSteps
+    let trainingClock = Diagnostics.Stopwatch()
+    let lambdaWAt step = defaultArg training.LambdaWScale 1.0 * EntropySchedule.lambda plannedSteps step
+    let save (progress: Checkpoint.Progress) =
+        log.Sync()
+        let metadata: Checkpoint.Metadata =
+            { Model = spec; Training = training
+              Words = List.ofArray data.Dataset.Vocabulary.Tokens; Answers = List.ofArray data.Dataset.Vocabulary.Answers
+              DataDirectory = Some data.Location.Directory; DataRecipe = data.Location.Recipe
+              Progress = progress; RngState = Checkpoint.currentRngState () }
+        Checkpoint.save paths.Checkpoint metadata state
+    let progress epoch step (loss, accuracy, batches) : Checkpoint.Progress =
+        { Epoch = epoch; BatchInEpoch = batches; GlobalStep = step; EpochLossSum = loss; EpochAccuracySum = accuracy }
+    /// One batch of Algorithm 2 in its own dispose scope: (step, epoch sums) after it, or why it stopped.
+    let trainOne epoch (indices: int[]) (step: int) (sums: float * float * int) : Result<int * (float * float * int), string> =
+        use _ = torch.NewDisposeScope()
+        trainingClock.Start()
+        let trainBatch = batch device data.Train indices
+        let archBatch =
+            lazy (batch device data.Architecture (architectureIndices training.Seed step training.BatchSize data.Architecture.Examples.Length))
+        let lambdaW = lambdaWAt step
+        let alpha =
+            if AlphaSchedule.isSearching training.AlphaWarmup step plannedSteps then
+                Steps.architectureStep training lambdaW state trainBatch archBatch
+            else None
+        let learningRate = training.Weights.LearningRate * LearningRateDecay.factor training.WeightLearningRateDecay step plannedSteps
+        Steps.setLearningRate state.WeightOptimiser learningRate
+        let weights = Steps.weightStep training lambdaW state trainBatch
+        let alphaFinite = alpha |> Option.forall Steps.StepMetrics.isFinite
+        if not (alphaFinite && Steps.StepMetrics.isFinite weights) then
+            let loss = match alpha with Some a when not alphaFinite -> a.Loss | _ -> weights.Loss
+            Error $"loss became {loss} at epoch {epoch + 1}, step {step + 1}: training stopped; the last good checkpoint is kept at {paths.Checkpoint}"
+        else
+            let step = step + 1
+            trainingClock.Stop()
+            match config.EvalEvery with
+            | Some every when step % every = 0 ->
+                let v = Scoring.overallPercent device state.Network training.BatchSize data.Validation
+                log.Evaluation(step, [ "questions", float (step * training.BatchSize); "seconds", trainingClock.Elapsed.TotalSeconds
+                                       "val_accuracy", v ])
+            | _ -> ()
+            if step = 1 && Steps.hasAlpha state then
+                AtomicFile.writeAllText paths.AlphaStepOne (SpecJson.serialize (Lnmn.Analysis.AlphaReadout.read state.Network))
+            log.Step(step,
+                [ "epoch", float epoch; "lambda_w", lambdaW; "loss", weights.Loss; "cross_entropy", weights.CrossEntropy
+                  "accuracy", weights.Accuracy; "module_entropy", weights.ModuleEntropy
+                  "lr", learningRate ]
+                @ [ for t, h in List.indexed weights.ModuleEntropyPerStep -> $"module_entropy_t{t + 1}", h ]
+                @ [ for part, norm in weights.GradientNorms -> $"grad_norm_{part}", norm ]
+                @ [ for a in Option.toList alpha do yield! [ "alpha_loss", a.Loss; "alpha_cross_entropy", a.CrossEntropy ] ])
+            display.Update { Epoch = epoch; Epochs = training.Epochs; Step = step; TotalSteps = totalSteps; Loss = weights.Loss; Accuracy = weights.Accuracy }
+            let loss, acc, n = sums
+            let sums = loss + weights.Loss, acc + weights.Accuracy, n + 1
+            if step % checkpointEvery = 0 then save (progress epoch step sums)
+            Ok(step, sums)
+    let rec epochs epoch (step: int) =
+        if epoch >= training.Epochs || step >= totalSteps then Ok step
+        else
+            let order = Batching.batches training.Seed epoch training.BatchSize data.Train.Examples.Length
+            let first = if epoch = start.Epoch then start.BatchInEpoch else 0
+            let rec batches b step (sums: float * float * int) =
+                if b >= order.Length then Ok(step, sums)
+                elif step >= totalSteps then Ok(step, sums)
+                else
+                    // Not inside the dispose scope: the call stays in tail position over thousands of batches.
+                    match trainOne epoch order.[b] step sums with
+                    | Error e -> Error e
+                    | Ok(step, sums) -> batches (b + 1) step sums
+            let resumedSums = if epoch = start.Epoch then start.EpochLossSum, start.EpochAccuracySum, first else 0.0, 0.0, 0
+            match batches first step resumedSums with
+            | Error e -> Error e
+            | Ok(step, ((_, _, n) as sums)) when step >= totalSteps && n < order.Length ->
+                // Stopped inside the epoch (--max-steps): checkpoint where it stands.
+                save (progress epoch step sums)
+                Ok step
+            | Ok(step, (loss, acc, n)) ->
+                let valAccuracy = Scoring.overallPercent device state.Network training.BatchSize data.Validation
+                log.Epoch(epoch, [ "lambda_w", lambdaWAt (step - 1); "train_loss", loss / float (max n 1); "train_accuracy", 100.0 * acc / float (max n 1)
+                                   "val_accuracy", valAccuracy ])
+                display.Line $"epoch {epoch + 1}/{training.Epochs}: train loss {loss / float (max n 1):F3}, train acc {100.0 * acc / float (max n 1):F1}%%, val acc {valAccuracy:F2}%%"
+                save { Checkpoint.Progress.start with Epoch = epoch + 1; GlobalStep = step }
+                epochs (epoch + 1) step
+    epochs start.Epoch start.GlobalStep

@@ -1,0 +1,46 @@
+/// What a finished run writes into its folder: the evaluation tables (soft and hard-max α, per
+/// category) and grounding, VQA test predictions, what each module computes (α read back as formulas
+/// and a heat map), the learning curves.
+module Lnmn.Train.FinishedRun
+
+open System.IO
+open Lnmn.Core
+open TorchSharp
+open Lnmn.Core.Data
+open Lnmn.Core.Training
+open Lnmn.Core.Training.TrainingSpec
+open Lnmn.Train.TrainingData
+
+/// Writes the run's tables and pages; the soft-α validation accuracy (%).
+let write (device: torch.Device) (paths: RunFolder.Paths) (training: TrainingSpec) (data: TrainingData) (state: Steps.TrainingState) (display: ProgressDisplay.ProgressDisplay) =
+    let table, json, softOverall = Scoring.evaluation device state.Network training.BatchSize data.Validation
+    let title = match training.ArchitectureSplit with ValidationLeaky -> "validation (α fitted on it: not held out)" | HeldOutOfTrain _ -> "validation"
+    let grounding =
+        Scoring.grounding device state.Network training.BatchSize data.Validation data.Location.Directory "val"
+        |> Option.map (fun g -> "\n" + Lnmn.Analysis.Grounding.describe g + "\n") |> Option.defaultValue ""
+    let text = $"## {title}\n\n{table}\n{grounding}"
+    AtomicFile.writeAllText paths.EvalMarkdown text
+    AtomicFile.writeAllText paths.EvalJson json
+    match data.Dataset.Test |> Option.map (TrainingData.source data.Dataset) with
+    | Some test when TrainingData.isVqa test ->
+        let path = Path.Combine(paths.Root, VqaLayout.resultsFileName data.Dataset.Test.Value.Name)
+        AtomicFile.writeAllText path (Scoring.vqaResults device state.Network training.BatchSize test data.Dataset.Vocabulary.Answers)
+        display.Line $"{test.Examples.Length} test predictions: {path}"
+    | _ -> ()
+    if Steps.hasAlpha state then
+        let alpha = Lnmn.Analysis.AlphaReadout.read state.Network
+        let search =
+            if File.Exists paths.AlphaStepOne then
+                let start = SpecJson.deserialize<Lnmn.Analysis.AlphaReadout.NodeReadout list> (File.ReadAllText paths.AlphaStepOne)
+                let moved, nodes = Lnmn.Analysis.AlphaReadout.moved start alpha
+                $"## The search\n\n{moved} of {nodes} nodes end on another op than they had after step 1.\n\n"
+            else ""
+        AtomicFile.writeAllText paths.Alpha
+            (search + "## What each module computes (argmax op per node, simplified)\n\n"
+             + Lnmn.Analysis.Extraction.markdown (Lnmn.Analysis.Extraction.extract state.Network)
+             + "\n\n## softmax(α) per node (%)\n\n" + Lnmn.Analysis.AlphaReadout.markdown alpha + "\n")
+        AtomicFile.writeAllText paths.AlphaPlot (Lnmn.Analysis.Plots.alphaHeatmap alpha)
+    else AtomicFile.writeAllText paths.Alpha "This model has no α (its modules are hand-designed or concatenation cells): nothing to read out.\n"
+    AtomicFile.writeAllText paths.CurvesPlot (Lnmn.Analysis.Plots.trainingCurves (RunFolder.readEpochAccuracies paths))
+    display.Line text
+    softOverall

@@ -1,0 +1,150 @@
+/// What a run starts from, before its first step: a new run's spec, training and data from its
+/// config (`Defaults.specs`); a resumed run's from its checkpoint; a fine-tuned run's network from a trained one with
+/// the vocabulary extended; `--dry-run`'s printout; the run folder made ready (config.json, or the
+/// checkpoint's state and the metrics truncated to it).
+module Lnmn.Train.RunSetup
+
+open System
+open System.IO
+open TorchSharp
+open Lnmn.Core
+open Lnmn.Core.Specs
+open Lnmn.Core.Data
+open Lnmn.Core.Network
+open Lnmn.Core.Training
+open Lnmn.Core.Training.TrainingSpec
+open Lnmn.Train.Configs
+open Lnmn.Train.TrainingData
+
+/// A run about to start: what it trains, on what, and (for a resumed run) the checkpoint it goes on from.
+type Setup =
+    { Device: torch.Device
+      Spec: ModelSpec
+      Training: TrainingSpec
+      Data: TrainingData
+      Network: LnmnNetwork.LnmnNetwork
+      /// The checkpoint a resumed run continues from.
+      ResumeFrom: string option }
+
+/// The spec, training, data and network of the run the config asks for; a user's mistake as a one-line Error.
+let prepare (config: TrainConfig) : Result<Setup, string> =
+    result {
+        let! device = Device.resolve config.Device
+        Device.seedAndThreads config.Seed config.Threads
+        let resumeFrom = config.RunDir |> Option.map (fun d -> (RunFolder.paths d).Checkpoint) |> Option.filter (fun _ -> config.Resume)
+        let! resumed =
+            match resumeFrom with
+            | Some path -> Checkpoint.readMetadata path |> Result.map Some
+            | None -> Ok None
+        let! fineTune =
+            match config.FineTuneFrom with
+            | Some path -> Checkpoint.readMetadata path |> Result.map (fun m -> Some(path, m))
+            | None -> Ok None
+        let choice =
+            match resumed, config.Data with
+            | Some m, _ -> recorded m
+            | None, Some dir -> DataDirectory dir
+            | None, None -> BuiltInData BuiltInOptions.defaults
+        let trainedVocabulary (m: Checkpoint.Metadata) = { Vocabulary.Tokens = Array.ofList m.Words; Vocabulary.Answers = Array.ofList m.Answers }
+        let! vocabulary =
+            match resumed, fineTune, choice with
+            | Some m, _, _ -> Ok(Some(trainedVocabulary m))
+            | None, Some(_, m), DataDirectory dir ->
+                let path = DatasetLayout.questionsFile dir "train"
+                DataError.catch path (fun () -> ClevrJson.readQuestions path |> Seq.map (fun q -> q.Text) |> Vocabulary.extend (trainedVocabulary m))
+                |> Result.map Some |> Result.mapError DataError.describe
+            | _ -> Ok None
+        let! dataset, location = TrainingData.load choice vocabulary config.VqaAnswers
+        let seed, architectureSplit =
+            match resumed with
+            | Some m -> m.Training.Seed, m.Training.ArchitectureSplit
+            | None -> config.Seed, config.ArchitectureSplit
+        let data = split seed architectureSplit dataset location
+        let newSpec, newTraining = Defaults.specs config (TrainingData.facts data)
+        let spec =
+            match resumed, fineTune with
+            | Some m, _ -> m.Model
+            | None, Some(_, m) -> FineTune.expandedSpec m.Model dataset.Vocabulary.Tokens.Length
+            | None, None -> newSpec
+        let training =
+            match resumed with
+            | Some m -> { m.Training with Epochs = defaultArg config.Epochs m.Training.Epochs }
+            | None -> newTraining
+        let network = LnmnNetwork.compile spec
+        let! () =
+            match fineTune with
+            | Some(path, m) ->
+                let trained = LnmnNetwork.compile m.Model
+                Checkpoint.load path (Steps.createState m.Training trained)
+                |> Result.map (fun _ ->
+                    FineTune.copyInto trained network
+                    printfn "fine-tuning from %s: %d words, %d of them new" path dataset.Vocabulary.Tokens.Length (dataset.Vocabulary.Tokens.Length - m.Words.Length))
+            | None -> Ok()
+        network.``to``(device) |> ignore
+        return { Device = device; Spec = spec; Training = training; Data = data; Network = network; ResumeFrom = resumeFrom }
+    }
+
+let private parameterCount (ps: Modules.Parameter seq) = ps |> Seq.sumBy (fun p -> p.numel())
+
+/// `--dry-run`: the resolved spec and training, parameter and α counts, the split sizes.
+let printDryRun (setup: Setup) =
+    let data = setup.Data
+    printfn "%s" (SpecJson.serialize setup.Spec)
+    printfn "%s" (SpecJson.serialize setup.Training)
+    printfn "parameters: %d weights, %d α (%d nodes)"
+        (parameterCount (setup.Network.WeightParameters())) (parameterCount (setup.Network.AlphaParameters())) (ModelSpec.nodeCount setup.Spec)
+    printfn "data: %d train, %d architecture, %d validation questions" data.Train.Examples.Length data.Architecture.Examples.Length data.Validation.Examples.Length
+
+let defaultRunDirectory (config: TrainConfig) (data: Location) =
+    let stamp = DateTime.UtcNow.ToString "yyyyMMdd-HHmmss"
+    Path.Combine("runs", $"{ModelChoice.label config.Model config.Ablation}-{data.Name}-seed{config.Seed}-{stamp}")
+
+let private writeConfig (paths: RunFolder.Paths) (config: TrainConfig) (spec: ModelSpec) (training: TrainingSpec) (data: TrainingData) =
+    let leak =
+        match training.ArchitectureSplit with
+        | ValidationLeaky -> "α is fitted on val (the authors' choice): val accuracy is NOT held out"
+        | HeldOutOfTrain f -> $"α is fitted on {f:P0} of train held out from the weight steps; val is held out"
+    let configJson =
+        SpecJson.serialize
+            {| Command = Environment.GetCommandLineArgs() |> String.concat " "
+               GitCommit = BuildInfo.gitCommit
+               Data = data.Location.Directory
+               DataRecipe = data.Location.Recipe
+               ArchitectureSplitNote = leak
+               TrainExamples = data.Train.Examples.Length
+               ArchitectureExamples = data.Architecture.Examples.Length
+               ValidationExamples = data.Validation.Examples.Length
+               Training = training
+               Device = string config.Device
+               Threads = torch.get_num_threads () |}
+    AtomicFile.writeAllText paths.Config configJson
+    AtomicFile.writeAllText paths.Spec (SpecJson.serialize spec)
+    Vocabulary.save (Path.Combine(paths.Root, "vocabulary.json")) data.Dataset.Vocabulary
+
+/// The run folder (locked by the caller) made ready for the first step: a resumed run's state
+/// loaded and its metrics cut back to its checkpoint; a new run's config, spec and vocabulary written.
+let start (config: TrainConfig) (setup: Setup) (paths: RunFolder.Paths) : Result<Steps.TrainingState * Checkpoint.Progress, string> =
+    result {
+        do! if not config.Resume && File.Exists paths.Checkpoint then
+                Error $"{paths.Root} already holds a run: add --resume to continue it, or choose another --run-dir"
+            else Ok()
+        Directory.CreateDirectory paths.Root |> ignore
+        let state = Steps.createState setup.Training setup.Network
+        let! start =
+            match setup.ResumeFrom with
+            | Some path ->
+                Checkpoint.load path state
+                |> Result.map (fun m ->
+                    Checkpoint.restoreRngState m.RngState
+                    let p = m.Progress
+                    RunFolder.truncateJsonl paths.StepMetrics (fun e -> e.GetProperty("step").GetDouble() <= float p.GlobalStep)
+                    RunFolder.truncateJsonl paths.EpochMetrics (fun e -> e.GetProperty("epoch").GetDouble() < float p.Epoch)
+                    RunFolder.truncateJsonl paths.EvalMetrics (fun e -> e.GetProperty("step").GetDouble() <= float p.GlobalStep)
+                    p)
+            | None ->
+                // Metrics left by a run killed before its first checkpoint would be doubled.
+                for stale in [ paths.StepMetrics; paths.EpochMetrics; paths.EvalMetrics ] do File.Delete stale
+                writeConfig paths config setup.Spec setup.Training setup.Data
+                Ok Checkpoint.Progress.start
+        return state, start
+    }
