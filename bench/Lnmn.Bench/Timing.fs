@@ -21,7 +21,7 @@ let medianSeconds (warmup: int) (repeats: int) (action: unit -> unit) =
 let private builtInData =
     lazy
         (let d = Defaults.train
-         match TrainingData.load (TrainingData.BuiltInData BuiltInOptions.defaults) None d.VqaAnswers with
+         match TrainingData.load (TrainingData.BuiltInData BuiltInOptions.defaults) Vocabulary.FromTraining d.VqaAnswers with
          | Ok(dataset, location) ->
              use _ = dataset
              TrainingData.facts (TrainingData.split d.Seed d.ArchitectureSplit dataset location)

@@ -11,6 +11,7 @@ open Lnmn.Core.Data
 open Lnmn.Core.Training
 open Lnmn.Core.Training.TrainingSpec
 open Lnmn.Train.Configs
+open Lnmn.Core.Training.LabelledBatches
 open Lnmn.Train.TrainingData
 
 let private checkpointEvery = 100

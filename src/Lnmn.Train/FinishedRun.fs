@@ -21,9 +21,9 @@ let write (device: torch.Device) (paths: RunFolder.Paths) (training: TrainingSpe
     let text = $"## {title}\n\n{table}\n{grounding}"
     AtomicFile.writeAllText paths.EvalMarkdown text
     AtomicFile.writeAllText paths.EvalJson json
-    match data.Dataset.Test |> Option.map (TrainingData.source data.Dataset) with
-    | Some test when TrainingData.isVqa test ->
-        let path = Path.Combine(paths.Root, VqaLayout.resultsFileName data.Dataset.Test.Value.Name)
+    match data.Dataset.Test with
+    | Some test when Batching.isVqa test ->
+        let path = Path.Combine(paths.Root, VqaLayout.resultsFileName test.Name)
         AtomicFile.writeAllText path (Scoring.vqaResults device state.Network training.BatchSize test data.Dataset.Vocabulary.Answers)
         display.Line $"{test.Examples.Length} test predictions: {path}"
     | _ -> ()

@@ -27,7 +27,7 @@ let openCheckpoint (path: string) (dataDir: string option) (device: Device.Devic
         Device.seedAndThreads 0 threads
         let vocabulary = { Vocabulary.Tokens = Array.ofList metadata.Words; Vocabulary.Answers = Array.ofList metadata.Answers }
         let choice = dataDir |> Option.map TrainingData.DataDirectory |> Option.defaultWith (fun () -> TrainingData.recorded metadata)
-        let! dataset, location = TrainingData.load choice (Some vocabulary) vocabulary.Answers.Length
+        let! dataset, location = TrainingData.load choice (Vocabulary.Saved vocabulary) vocabulary.Answers.Length
         let network = LnmnNetwork.compile metadata.Model
         network.``to``(device) |> ignore
         match Checkpoint.load path (Steps.createState metadata.Training network) with
@@ -38,12 +38,12 @@ let openCheckpoint (path: string) (dataDir: string option) (device: Device.Devic
     }
 
 /// "val", "train" or "test" of the dataset.
-let split (loaded: Loaded) (name: string) : Result<TrainingData.Source, string> =
+let split (loaded: Loaded) (name: string) : Result<Batching.Split, string> =
     match name with
-    | "val" -> Ok(TrainingData.source loaded.Dataset loaded.Dataset.Val)
-    | "train" -> Ok(TrainingData.source loaded.Dataset loaded.Dataset.Train)
+    | "val" -> Ok loaded.Dataset.Val
+    | "train" -> Ok loaded.Dataset.Train
     | "test" ->
-        match loaded.Dataset.Test |> Option.map (TrainingData.source loaded.Dataset) with
-        | Some test when TrainingData.isVqa test -> Ok test
+        match loaded.Dataset.Test with
+        | Some test when Batching.isVqa test -> Ok test
         | _ -> Error $"--split test: {loaded.Data.Directory} has no VQA test split (only VQA test predictions can be written, with --results)"
     | other -> Error $"--split: unknown split '{other}' (expected val, train or test)"

@@ -49,7 +49,7 @@ let private evaluate argv =
             use! loaded = Loaded.openCheckpoint path config.Data config.Device config.Threads
             let! source = Loaded.split loaded config.Split
             let device, network, metadata, label = loaded.Device, loaded.Network, loaded.Metadata, loaded.Data.Directory
-            let vqa = TrainingData.isVqa source
+            let vqa = Batching.isVqa source
             let unanswered = vqa && source.Examples[0].Vqa.Value.HumanAnswers.Length = 0
             do! if config.OpAblation && vqa then Error "--op-ablation scores CLEVR's categories; it does not apply to VQA" else Ok()
             do! if config.Results.IsSome && not vqa then Error "--results writes VQA predictions; this is not a VQA dataset" else Ok()

@@ -59,12 +59,12 @@ let private drawPictures (dir: string) (browser: string option) (pictures: Pictu
         pictures |> List.fold (fun drawn p -> drawn |> Result.bind (fun () -> shoot p)) (Ok())
 
 /// One section per pictured question, with its w(t) and its attention maps.
-let private questionSections (browser: string option) (loaded: Loaded.Loaded) (source: TrainingData.Source) (count: int) =
+let private questionSections (browser: string option) (loaded: Loaded.Loaded) (source: Batching.Split) (count: int) =
     let count = min count source.Examples.Length
     if count = 0 then []
     else
         use _ = torch.no_grad ()
-        let b = TrainingData.batch loaded.Device source (Array.init count id)
+        let b = LabelledBatches.batch loaded.Device source (Array.init count id)
         let result = loaded.Network.Forward(b.Input, NodeOps.NodeEvaluation.soft)
         let predicted = result.Logits.argmax(-1L).cpu().data<int64>().ToArray()
         let answerName i = if i >= 0 && i < loaded.Metadata.Answers.Length then loaded.Metadata.Answers.[i] else "(none)"
@@ -91,7 +91,7 @@ let private build (config: ReportConfig) (dir: string) (browser: string option) 
         let source = { whole with Examples = Array.truncate (defaultArg config.Questions whole.Examples.Length) whole.Examples }
         let network, batchSize = loaded.Network, loaded.Metadata.Training.BatchSize
         let hasAlpha = Lnmn.Core.Specs.ModelSpec.hasAlpha network.Spec
-        let vqa = TrainingData.isVqa source
+        let vqa = Batching.isVqa source
         let questions = questionSections browser loaded source config.Pictures
         let epochs = run |> Option.map RunFolder.readEpochAccuracies |> Option.defaultValue []
         let curves = if epochs.IsEmpty then [] else [ { Name = "curves"; Figure = Plots.trainingCurvesFigure epochs } ]
@@ -104,7 +104,7 @@ let private build (config: ReportConfig) (dir: string) (browser: string option) 
                 let readouts = AlphaReadout.read network
                 // On VQA, p(correct answer) is that of the multiple-choice answer, where it is in the vocabulary.
                 let answered = { source with Examples = source.Examples |> Array.filter (fun e -> e.Answer >= 0) }
-                let batches = Batching.sequentialBatches batchSize answered.Examples.Length |> Seq.map (TrainingData.batch loaded.Device answered)
+                let batches = Batching.sequentialBatches batchSize answered.Examples.Length |> Seq.map (LabelledBatches.batch loaded.Device answered)
                 let attributions = IntegratedGradients.byModule network (IntegratedGradients.attributionsOver network batches config.IgSteps)
                 let alpha = { Name = "alpha"; Figure = Plots.alphaHeatmapFigure readouts }
                 let ig = { Name = "ig"; Figure = Plots.attributionHeatmapFigure attributions }

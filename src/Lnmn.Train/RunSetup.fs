@@ -46,15 +46,12 @@ let prepare (config: TrainConfig) : Result<Setup, string> =
             | None, Some dir -> DataDirectory dir
             | None, None -> BuiltInData BuiltInOptions.defaults
         let trainedVocabulary (m: Checkpoint.Metadata) = { Vocabulary.Tokens = Array.ofList m.Words; Vocabulary.Answers = Array.ofList m.Answers }
-        let! vocabulary =
+        let origin =
             match resumed, fineTune, choice with
-            | Some m, _, _ -> Ok(Some(trainedVocabulary m))
-            | None, Some(_, m), DataDirectory dir ->
-                let path = DatasetLayout.questionsFile dir "train"
-                DataError.catch path (fun () -> ClevrJson.readQuestions path |> Seq.map (fun q -> q.Text) |> Vocabulary.extend (trainedVocabulary m))
-                |> Result.map Some |> Result.mapError DataError.describe
-            | _ -> Ok None
-        let! dataset, location = TrainingData.load choice vocabulary config.VqaAnswers
+            | Some m, _, _ -> Vocabulary.Saved(trainedVocabulary m)
+            | None, Some(_, m), DataDirectory _ -> Vocabulary.Extended(trainedVocabulary m)
+            | _ -> Vocabulary.FromTraining
+        let! dataset, location = TrainingData.load choice origin config.VqaAnswers
         let seed, architectureSplit =
             match resumed with
             | Some m -> m.Training.Seed, m.Training.ArchitectureSplit

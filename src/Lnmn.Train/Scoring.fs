@@ -8,20 +8,21 @@ open Lnmn.Core
 open Lnmn.Core.Data
 open Lnmn.Core.Network
 open Lnmn.Core.Training
-open Lnmn.Train.TrainingData
+open Lnmn.Core.Data.Batching
+open Lnmn.Core.Training.LabelledBatches
 
 let private categoryNames = Clevr.Category.all |> List.map Clevr.Category.name
 let private subtypeNames = Clevr.LastFunction.all |> List.map Clevr.LastFunction.name
 
 /// The predicted answer id of every example, in order.
-let predict (device: torch.Device) (network: LnmnNetwork.LnmnNetwork) (evaluation: NodeOps.NodeEvaluation) (batchSize: int) (source: Source) : int[] =
+let predict (device: torch.Device) (network: LnmnNetwork.LnmnNetwork) (evaluation: NodeOps.NodeEvaluation) (batchSize: int) (source: Split) : int[] =
     use _ = torch.no_grad ()
     [| for indices in Batching.sequentialBatches batchSize source.Examples.Length do
          use _ = torch.NewDisposeScope()
          let b = batch device source indices
          yield! network.Forward(b.Input, evaluation).Logits.argmax(-1L).cpu().data<int64>().ToArray() |> Array.map int |]
 
-let score (device: torch.Device) (network: LnmnNetwork.LnmnNetwork) (evaluation: NodeOps.NodeEvaluation) (batchSize: int) (source: Source) =
+let score (device: torch.Device) (network: LnmnNetwork.LnmnNetwork) (evaluation: NodeOps.NodeEvaluation) (batchSize: int) (source: Split) =
     let scored =
         predict device network evaluation batchSize source
         |> Array.mapi (fun i p ->
@@ -34,7 +35,7 @@ let score (device: torch.Device) (network: LnmnNetwork.LnmnNetwork) (evaluation:
     Evaluation.breakdown categoryNames subtypeNames scored
 
 /// The official VQA accuracy of a split with annotations, overall, per answer and question type.
-let vqaScore device network evaluation batchSize (source: Source) : VqaScore.Breakdown =
+let vqaScore device network evaluation batchSize (source: Split) : VqaScore.Breakdown =
     predict device network evaluation batchSize source
     |> Array.mapi (fun i p ->
         let v = source.Examples[i].Vqa.Value
@@ -43,7 +44,7 @@ let vqaScore device network evaluation batchSize (source: Source) : VqaScore.Bre
     |> VqaScore.breakdown
 
 /// Overall accuracy (%) with soft α: the VQA accuracy on VQA, the share of right answers otherwise.
-let overallPercent device network batchSize (source: Source) =
+let overallPercent device network batchSize (source: Split) =
     if isVqa source then VqaScore.Group.percent (vqaScore device network NodeOps.NodeEvaluation.soft batchSize source).Overall
     else Evaluation.Accuracy.percent (score device network NodeOps.NodeEvaluation.soft batchSize source).Overall
 
@@ -57,13 +58,13 @@ let softAndHardMax device (network: LnmnNetwork.LnmnNetwork) batchSize source =
     byAlphaEvaluation network (fun evaluation -> score device network evaluation batchSize source)
 
 /// VQA breakdowns under soft and hard-max α; a network without α is scored once.
-let vqaSoftAndHardMax device (network: LnmnNetwork.LnmnNetwork) batchSize (source: Source) =
+let vqaSoftAndHardMax device (network: LnmnNetwork.LnmnNetwork) batchSize (source: Split) =
     byAlphaEvaluation network (fun evaluation -> vqaScore device network evaluation batchSize source)
 
 /// What eval.md and eval.json hold for a split: CLEVR's tables by category and subtype, or VQA's by
 /// answer and question type, each with soft and hard-max α.
 /// Also the soft-α overall accuracy (%).
-let evaluation device (network: LnmnNetwork.LnmnNetwork) batchSize (source: Source) : string * string * float =
+let evaluation device (network: LnmnNetwork.LnmnNetwork) batchSize (source: Split) : string * string * float =
     let labelled columns = columns |> List.map (fun (e, b) -> Lnmn.Analysis.ScoreTables.evalColumn e, b)
     // Without α the one breakdown is both.
     let json columns = SpecJson.serialize {| Soft = snd (List.head columns); HardMax = snd (List.last columns) |}
@@ -78,7 +79,7 @@ let evaluation device (network: LnmnNetwork.LnmnNetwork) batchSize (source: Sour
 type VqaResult = { question_id: int; answer: string }
 
 /// Predictions in the official VQA results format, [{"question_id", "answer"}], with soft α.
-let vqaResults device network batchSize (source: Source) (answers: string[]) =
+let vqaResults device network batchSize (source: Split) (answers: string[]) =
     predict device network NodeOps.NodeEvaluation.soft batchSize source
     |> Array.mapi (fun i p -> { question_id = source.Examples[i].Vqa.Value.QuestionId; answer = answers[p] })
     |> fun results -> Text.Json.JsonSerializer.Serialize results
@@ -91,7 +92,7 @@ let opAblation device network batchSize source =
 
 /// Grounding (`Lnmn.Analysis.Grounding`) on a split of a dataset directory that has scenes and
 /// programs; None when it has neither or no question opens with a filter.
-let grounding device (network: LnmnNetwork.LnmnNetwork) batchSize (source: Source) (dataDir: string) (split: string) =
+let grounding device (network: LnmnNetwork.LnmnNetwork) batchSize (source: Split) (dataDir: string) (split: string) =
     let scenesPath = DatasetLayout.scenesFile dataDir split
     if not (IO.File.Exists scenesPath) then None
     else

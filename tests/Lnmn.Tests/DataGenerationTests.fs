@@ -155,13 +155,13 @@ let generationTests =
 let batchingTests =
     testList "batching" [
         let examples n = Array.init n (fun i -> ({ Tokens = Array.create (1 + i % 4) (i + 2); Answer = i % 28; ImageIndex = i; Category = None; LastFunction = None; QuestionIndex = i; Vqa = None }: Batching.Example))
-        test "three disjoint splits covering train and val" {
-            let train, value = examples 100, examples 10
-            let s = Batching.splitArchitecture 7 0.1 train value
-            Expect.equal s.Architecture.Length 10 "architecture size"
+        test "the architecture split: disjoint from train, together covering it" {
+            let train = examples 100
+            let kept, architecture = Batching.splitArchitecture 7 0.1 train
+            Expect.equal architecture.Length 10 "architecture size"
             let ids (xs: Batching.Example[]) = xs |> Array.map (fun e -> e.QuestionIndex) |> Set.ofArray
-            Expect.isEmpty (Set.intersect (ids s.Train) (ids s.Architecture)) "disjoint"
-            Expect.equal (Set.union (ids s.Train) (ids s.Architecture)) (ids train) "cover train"
+            Expect.isEmpty (Set.intersect (ids kept) (ids architecture)) "disjoint"
+            Expect.equal (Set.union (ids kept) (ids architecture)) (ids train) "cover train"
         }
         test "batches: a seeded permutation per epoch" {
             let b = Batching.batches 3 0 8 50

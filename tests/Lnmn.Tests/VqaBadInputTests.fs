@@ -14,7 +14,7 @@ let private v2 = VqaLayout.V2
 let private loadErrorAfter (edit: string -> unit) =
     let dir = VqaFixture.fresh v2
     edit dir
-    match VqaDataset.load None VqaAnswers.defaultVocabularySize dir with
+    match VqaDataset.load Vocabulary.FromTraining VqaAnswers.defaultVocabularySize dir with
     | Ok d ->
         (d :> System.IDisposable).Dispose()
         failtest "the broken fixture was accepted"

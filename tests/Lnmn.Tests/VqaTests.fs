@@ -85,7 +85,7 @@ let tests =
 
         test "the fixture loads: vocabulary, labels, 2048×7×7 features read lazily by COCO image id" {
             let dir = VqaFixture.fresh VqaLayout.V2
-            match VqaDataset.load None VqaAnswers.defaultVocabularySize dir with
+            match VqaDataset.load Vocabulary.FromTraining VqaAnswers.defaultVocabularySize dir with
             | Error e -> failtest (DataError.describe e)
             | Ok dataset ->
                 use _ = dataset
@@ -115,7 +115,7 @@ let tests =
             Features.writeHdf5WithIds (VqaLayout.hdf5File dir "val2014") ids VqaFixture.channels VqaFixture.height VqaFixture.width 2 (fun start count ->
                 Array.concat [ for i in start .. start + count - 1 -> VqaFixture.features (int ids[i]) ])
             System.IO.Directory.Delete(System.IO.Path.Combine(VqaLayout.featureRoot dir, "val2014"), true)
-            match VqaDataset.load None VqaAnswers.defaultVocabularySize dir with
+            match VqaDataset.load Vocabulary.FromTraining VqaAnswers.defaultVocabularySize dir with
             | Error e -> failtest (DataError.describe e)
             | Ok dataset ->
                 use _ = dataset
@@ -125,7 +125,7 @@ let tests =
                 Expect.equal (f.Read [| 0; 2 |]) (Array.append (VqaFixture.features 136) (VqaFixture.features 192)) "rows picked in order"
             Features.writeHdf5WithIds (VqaLayout.hdf5File dir "val2014") [| 192L; 136L |] VqaFixture.channels VqaFixture.height VqaFixture.width 2 (fun start count ->
                 Array.concat [ for i in start .. start + count - 1 -> VqaFixture.features (int ids[i]) ])
-            match VqaDataset.load None VqaAnswers.defaultVocabularySize dir with
+            match VqaDataset.load Vocabulary.FromTraining VqaAnswers.defaultVocabularySize dir with
             | Ok _ -> failtest "an image missing from image_ids was accepted"
             | Error e ->
                 let file = VqaLayout.hdf5File dir "val2014"

@@ -20,7 +20,7 @@ let outcome =
         let source = { whole with Examples = Array.truncate questions whole.Examples }
         let batches =
             Batching.sequentialBatches loaded.Metadata.Training.BatchSize source.Examples.Length
-            |> Seq.map (TrainingData.batch loaded.Device source)
+            |> Seq.map (Training.LabelledBatches.batch loaded.Device source)
         let rows = IntegratedGradients.byModule loaded.Network (IntegratedGradients.attributionsOver loaded.Network batches steps)
         printfn "IG of α, %s split, %d questions, %d steps\n\n%s" split source.Examples.Length steps (Table.markdown (IntegratedGradients.table rows))
     }

@@ -20,7 +20,7 @@ let outcome =
         let scored =
             [ for indices in Lnmn.Core.Data.Batching.sequentialBatches 64 source.Examples.Length do
                 use _ = torch.NewDisposeScope()
-                let b = TrainingData.batch loaded.Device source indices
+                let b = Training.LabelledBatches.batch loaded.Device source indices
                 let predict (features: torch.Tensor) =
                     loaded.Network.Forward({ b.Input with Features = features }, NodeOps.NodeEvaluation.soft).Logits.argmax(-1L).data<int64>().ToArray()
                 let own, other = predict b.Input.Features, predict (b.Input.Features.roll(int64 indices.Length / 2L, 0L))

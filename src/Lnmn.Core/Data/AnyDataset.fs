@@ -2,6 +2,6 @@
 /// names) or CLEVR's (`DatasetLayout`, also the built-in dataset's).
 module Lnmn.Core.Data.AnyDataset
 
-/// `vqaAnswers` sizes a VQA answer vocabulary built here (unused when `vocabulary` is given).
-let load (vocabulary: Vocabulary.Vocabulary option) (vqaAnswers: int) (dir: string) : Result<Dataset.Dataset, DataError> =
-    if (VqaLayout.detect dir).IsSome then VqaDataset.load vocabulary vqaAnswers dir else Dataset.loadWith vocabulary dir
+/// `vqaAnswers` sizes a VQA answer vocabulary built here (used when `origin` is `FromTraining`).
+let load (origin: Vocabulary.Origin) (vqaAnswers: int) (dir: string) : Result<Dataset.Dataset, DataError> =
+    if (VqaLayout.detect dir).IsSome then VqaDataset.load origin vqaAnswers dir else Dataset.loadWith origin dir

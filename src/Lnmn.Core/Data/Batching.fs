@@ -1,4 +1,5 @@
-/// Encoded examples, the three disjoint splits, seeded shuffling and padded batches.
+/// Encoded examples, the split record that carries them with their features, the architecture
+/// split, seeded shuffling and padded batches.
 module Lnmn.Core.Data.Batching
 
 open System
@@ -27,22 +28,27 @@ type Example =
       /// None for CLEVR.
       Vqa: VqaLabels option }
 
-type Splits =
-    { Train: Example[]
-      /// Held out of Train for the α steps.
-      Architecture: Example[]
-      Validation: Example[] }
+/// One split of a dataset: its examples with the feature rows their image indices point into, and
+/// the size of the answer vocabulary (the width of VQA's soft targets).
+type Split =
+    { Name: string
+      Examples: Example[]
+      Features: Features.FeatureSource
+      AnswerCount: int }
 
-/// Moves a seeded random `fraction` of the training examples into the architecture split.
-let splitArchitecture (seed: int) (fraction: float) (train: Example[]) (validation: Example[]) : Splits =
+/// Whether the examples are VQA's (scored by the VQA accuracy, trained on soft targets).
+let isVqa (split: Split) = split.Examples.Length > 0 && split.Examples[0].Vqa.IsSome
+
+/// Moves a seeded random `fraction` of the training examples into the architecture split (held out
+/// of train for the α steps): (train, architecture).
+let splitArchitecture (seed: int) (fraction: float) (train: Example[]) : Example[] * Example[] =
     if fraction < 0.0 || fraction >= 1.0 then invalidArg "fraction" "the architecture fraction must be in [0, 1)"
     let order = Array.init train.Length id
     Random(seed).Shuffle order
     let held = int (Math.Round(fraction * float train.Length))
     let heldSet = Collections.Generic.HashSet(order[.. held - 1])
-    { Train = train |> Array.indexed |> Array.filter (fun (i, _) -> not (heldSet.Contains i)) |> Array.map snd
-      Architecture = order[.. held - 1] |> Array.sort |> Array.map (fun i -> train[i])
-      Validation = validation }
+    train |> Array.indexed |> Array.filter (fun (i, _) -> not (heldSet.Contains i)) |> Array.map snd,
+    order[.. held - 1] |> Array.sort |> Array.map (fun i -> train[i])
 
 /// Index arrays of the batches of one epoch: a permutation fixed by (seed, epoch), cut into
 /// batches of `batchSize` (the last one may be shorter).

@@ -6,17 +6,12 @@ open System.IO
 open Lnmn.Core.Data.Clevr
 open Lnmn.Core.Data.Batching
 
-type SplitData =
-    { Name: string
-      Examples: Example[]
-      Features: Features.FeatureSource }
-
 type Dataset =
     { Directory: string
       Vocabulary: Vocabulary.Vocabulary
-      Train: SplitData
-      Val: SplitData
-      Test: SplitData option }
+      Train: Split
+      Val: Split
+      Test: Split option }
     interface System.IDisposable with
         member this.Dispose() =
             this.Train.Features.Dispose()
@@ -59,40 +54,37 @@ let encode (vocabulary: Vocabulary.Vocabulary) (path: string) (featureRows: int)
           Vqa = None })
     |> Array.ofSeq
 
-let private loadSplit (vocabulary: Vocabulary.Vocabulary) (dir: string) (split: string) (requireAnswers: bool) =
+let private loadSplit (vocabulary: Vocabulary.Vocabulary) (dir: string) (split: string) (requireAnswers: bool) (questions: seq<Question>) =
     let path = DatasetLayout.questionsFile dir split
     match openFeatures dir split with
     | Error e -> Error e
     | Ok features ->
-        match DataError.catch path (fun () -> encode vocabulary path features.Count requireAnswers (ClevrJson.readQuestions path)) with
-        | Ok examples -> Ok { Name = split; Examples = examples; Features = features }
+        match DataError.catch path (fun () -> encode vocabulary path features.Count requireAnswers questions) with
+        | Ok examples -> Ok { Name = split; Examples = examples; Features = features; AnswerCount = vocabulary.Answers.Length }
         | Error e ->
             features.Dispose()
             Error e
 
-/// Loads train and val (and test when present). The vocabulary is built from the training
-/// questions unless one is given (a run's saved vocabulary).
-let loadWith (vocabulary: Vocabulary.Vocabulary option) (dir: string) : Result<Dataset, DataError> =
+let private readSplit (dir: string) (split: string) = ClevrJson.readQuestions (DatasetLayout.questionsFile dir split)
+
+/// Loads train and val (and test when present). The training questions are read once, for the
+/// vocabulary (as `origin` says) and for their examples.
+let loadWith (origin: Vocabulary.Origin) (dir: string) : Result<Dataset, DataError> =
     let trainPath = DatasetLayout.questionsFile dir "train"
-    let vocabularyResult =
-        match vocabulary with
-        | Some v -> Ok v
-        | None ->
-            DataError.catch trainPath (fun () ->
-                Vocabulary.build answers (ClevrJson.readQuestions trainPath |> Seq.map (fun q -> q.Text)))
-    match vocabularyResult with
+    match DataError.catch trainPath (fun () -> readSplit dir "train" |> Array.ofSeq) with
     | Error e -> Error e
-    | Ok vocabulary ->
-        match loadSplit vocabulary dir "train" true with
+    | Ok trainQuestions ->
+        let vocabulary = Vocabulary.ofOrigin origin (Vocabulary.build answers) (trainQuestions |> Seq.map (fun q -> q.Text))
+        match loadSplit vocabulary dir "train" true trainQuestions with
         | Error e -> Error e
         | Ok train ->
-            match loadSplit vocabulary dir "val" true with
+            match loadSplit vocabulary dir "val" true (readSplit dir "val") with
             | Error e ->
                 train.Features.Dispose()
                 Error e
             | Ok value ->
                 let test =
-                    if File.Exists(DatasetLayout.questionsFile dir "test") then Some(loadSplit vocabulary dir "test" false) else None
+                    if File.Exists(DatasetLayout.questionsFile dir "test") then Some(loadSplit vocabulary dir "test" false (readSplit dir "test")) else None
                 match test with
                 | Some(Error e) ->
                     train.Features.Dispose()
@@ -106,4 +98,4 @@ let loadWith (vocabulary: Vocabulary.Vocabulary option) (dir: string) : Result<D
                           Val = value
                           Test = test |> Option.bind (function Ok t -> Some t | Error _ -> None) }
 
-let loadDataset (dir: string) = loadWith None dir
+let loadDataset (dir: string) = loadWith Vocabulary.FromTraining dir

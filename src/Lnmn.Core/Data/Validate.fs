@@ -36,12 +36,12 @@ let private firstMismatch (questionsPath: string) (scenes: Scenes.Scene[]) : Dat
 let directory (dir: string) : string list =
     if not (Directory.Exists dir) then [ $"{dir}: directory not found" ]
     else
-        match AnyDataset.load None VqaAnswers.defaultVocabularySize dir with
+        match AnyDataset.load Vocabulary.FromTraining VqaAnswers.defaultVocabularySize dir with
         | Error e -> [ DataError.describe e ]
         | Ok dataset ->
             use _ = dataset
             let splits = [ dataset.Train; dataset.Val ] @ Option.toList dataset.Test
-            let shape (s: Dataset.SplitData) = s.Features.Channels, s.Features.Height, s.Features.Width
+            let shape (s: Batching.Split) = s.Features.Channels, s.Features.Height, s.Features.Width
             let shown (c, h, w) = $"{c}×{h}×{w}"
             let shapes = splits |> List.countBy shape
             let featureProblems =

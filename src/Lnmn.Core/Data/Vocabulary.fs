@@ -52,6 +52,22 @@ let extend (vocabulary: Vocabulary) (questionTexts: seq<string>) : Vocabulary =
             if seen.Add t then tokens.Add t
     { vocabulary with Tokens = tokens.ToArray() }
 
+/// Where a dataset's vocabulary comes from.
+type Origin =
+    /// Built from the training questions.
+    | FromTraining
+    /// A run's saved vocabulary, used as it is.
+    | Saved of Vocabulary
+    /// A trained vocabulary grown by the training questions' new tokens (fine-tuning).
+    | Extended of Vocabulary
+
+/// The vocabulary `origin` names, given the training questions' texts; `build` makes a new one.
+let ofOrigin (origin: Origin) (build: seq<string> -> Vocabulary) (trainingTexts: seq<string>) =
+    match origin with
+    | FromTraining -> build trainingTexts
+    | Saved vocabulary -> vocabulary
+    | Extended vocabulary -> extend vocabulary trainingTexts
+
 /// A lookup from token to id, for encoding many questions.
 let tokenIds (vocabulary: Vocabulary) =
     let d = Collections.Generic.Dictionary<string, int>()

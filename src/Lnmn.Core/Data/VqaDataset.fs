@@ -57,15 +57,19 @@ let private openFeatures (dir: string) (split: VqaLayout.Split) (questionsPath: 
         | Ok source -> source
         | Error e -> raise (DataException e)
 
-/// Encodes a split's questions. With `labels`, every question must have its annotation; without
-/// (a test split), questions carry only their ids.
-let private loadSplit version (vocabulary: Vocabulary.Vocabulary) (dir: string) (split: VqaLayout.Split) (labels: Dictionary<int, Labels> option) =
+/// A split's questions, read whole.
+let private readSplitQuestions version (dir: string) (split: VqaLayout.Split) =
     let questionsPath = VqaLayout.Version.questionsFile version dir split.QuestionSplit
     if not (File.Exists questionsPath) then DataError.fail questionsPath None "file not found (the split's questions)"
+    VqaJson.readQuestions questionsPath |> Array.ofSeq
+
+/// Encodes a split's questions. With `labels`, every question must have its annotation; without
+/// (a test split), questions carry only their ids.
+let private loadSplit version (vocabulary: Vocabulary.Vocabulary) (dir: string) (split: VqaLayout.Split) (labels: Dictionary<int, Labels> option) (questions: VqaJson.VqaQuestion[]) =
+    let questionsPath = VqaLayout.Version.questionsFile version dir split.QuestionSplit
     let ids = Vocabulary.tokenIds vocabulary
     let answerIds = Dictionary<string, int>()
     vocabulary.Answers |> Array.iteri (fun i a -> answerIds[a] <- i)
-    let questions = VqaJson.readQuestions questionsPath |> Array.ofSeq
     let firstAsker = Dictionary<int, int>()
     for q in questions do firstAsker.TryAdd(q.ImageId, q.Index) |> ignore
     let imageIds = firstAsker.Keys |> Array.ofSeq |> Array.sort
@@ -93,50 +97,51 @@ let private loadSplit version (vocabulary: Vocabulary.Vocabulary) (dir: string) 
               QuestionIndex = q.Index
               Vqa = Some vqa })
     let features = openFeatures dir split questionsPath firstAsker imageIds
-    { Name = split.QuestionSplit; Examples = examples; Features = features }
+    { Name = split.QuestionSplit; Examples = examples; Features = features; AnswerCount = vocabulary.Answers.Length }
 
-/// The vocabulary of a VQA directory: question tokens of the training questions and the
-/// `answerCount` most frequent training multiple-choice answers.
-let buildVocabulary version (dir: string) (answerCount: int) =
+/// The vocabulary of a VQA directory: question tokens of the training questions (their texts given)
+/// and the `answerCount` most frequent training multiple-choice answers.
+let buildVocabulary version (dir: string) (answerCount: int) (trainingTexts: seq<string>) =
     let trainAnnotations = annotationsFile version dir VqaLayout.train
     if not (File.Exists trainAnnotations) then DataError.fail trainAnnotations None "file not found (the split's annotations)"
     let answers =
         VqaJson.readAnnotations trainAnnotations |> Seq.map (fun a -> VqaAnswers.normalise a.MultipleChoiceAnswer) |> VqaAnswers.vocabulary answerCount
-    let questions = VqaLayout.Version.questionsFile version dir VqaLayout.train.QuestionSplit
-    Vocabulary.build (List.ofArray answers) (VqaJson.readQuestions questions |> Seq.map (fun q -> q.Text))
+    Vocabulary.build (List.ofArray answers) trainingTexts
 
-let private checkShape (reference: SplitData) (split: SplitData) =
-    let shape (s: SplitData) = s.Features.Channels, s.Features.Height, s.Features.Width
+let private checkShape (reference: Split) (split: Split) =
+    let shape (s: Split) = s.Features.Channels, s.Features.Height, s.Features.Width
     if shape split <> shape reference then
         let c, h, w = shape split
         let c0, h0, w0 = shape reference
         DataError.fail split.Features.Path None $"feature maps are {c}×{h}×{w}, the training split's are {c0}×{h0}×{w0}"
 
 /// Loads train2014, val2014 and (when its questions are there) test2015 or test-dev2015. The
-/// vocabulary is built from train unless one is given (a run's saved vocabulary).
-let load (vocabulary: Vocabulary.Vocabulary option) (answerCount: int) (dir: string) : Result<Dataset, DataError> =
+/// training questions are read once, for the vocabulary (as `origin` says) and for their examples.
+let load (origin: Vocabulary.Origin) (answerCount: int) (dir: string) : Result<Dataset, DataError> =
     match VqaLayout.detect dir with
     | None -> Error(DataError.make (VqaLayout.Version.questionsFile VqaLayout.V2 dir VqaLayout.train.QuestionSplit) None "file not found (nor its VQA v1 name): not a VQA directory")
     | Some version ->
-        let opened = ResizeArray<SplitData>()
+        let opened = ResizeArray<Split>()
         let result =
             DataError.catch dir (fun () ->
-                let vocabulary = vocabulary |> Option.defaultWith (fun () -> buildVocabulary version dir answerCount)
+                let trainQuestions = readSplitQuestions version dir VqaLayout.train
+                let vocabulary =
+                    Vocabulary.ofOrigin origin (buildVocabulary version dir answerCount) (trainQuestions |> Seq.map (fun q -> q.Text))
                 let answerIds = Dictionary<string, int>()
                 vocabulary.Answers |> Array.iteri (fun i a -> answerIds[a] <- i)
-                let labelled split =
+                let labelled split questions =
                     let labels = readLabels (annotationsFile version dir split) answerIds
-                    let data = loadSplit version vocabulary dir split (Some labels)
+                    let data = loadSplit version vocabulary dir split (Some labels) questions
                     opened.Add data
                     data
-                let train = labelled VqaLayout.train
-                let value = labelled VqaLayout.validation
+                let train = labelled VqaLayout.train trainQuestions
+                let value = labelled VqaLayout.validation (readSplitQuestions version dir VqaLayout.validation)
                 checkShape train value
                 let test =
                     VqaLayout.tests
                     |> List.tryFind (fun s -> File.Exists(VqaLayout.Version.questionsFile version dir s.QuestionSplit))
                     |> Option.map (fun s ->
-                        let data = loadSplit version vocabulary dir s None
+                        let data = loadSplit version vocabulary dir s None (readSplitQuestions version dir s)
                         opened.Add data
                         checkShape train data
                         data)
