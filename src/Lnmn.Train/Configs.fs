@@ -55,6 +55,8 @@ type TrainConfig =
       Steps: int
       StackLength: int
       MapDim: int option
+      /// The embedding, LSTM, kb and memory widths (None: by size).
+      Width: int option
       /// Some true: the paper's sizes; Some false: small; None: by dataset.
       PaperSize: bool option
       Stack: StackDiscipline

@@ -33,6 +33,7 @@ let train: TrainConfig =
       Steps = 5
       StackLength = 5
       MapDim = None
+      Width = None
       PaperSize = None
       Stack = Reference
       Initialisation = AuthorsCode
@@ -105,6 +106,10 @@ let modelSpec (config: TrainConfig) (data: DataFacts) : ModelSpec =
         if paperSize config data.BuiltIn then
             { ModelDims.paper data.Answers data.Words with InputChannels = data.Channels; GridHeight = data.Height; GridWidth = data.Width }
         else ModelDims.small data.Answers data.Words data.Channels data.Height data.Width
+    let dims =
+        match config.Width with
+        | Some w -> { dims with EmbedDim = w; LstmHidden = w; KbDim = w; MemDim = w }
+        | None -> dims
     let dims = { dims with Steps = config.Steps; StackLength = config.StackLength; MapDim = mapDim config data.BuiltIn }
     let published = ModelChoice.published config.Model config.Ablation dims
     { published with

@@ -19,6 +19,7 @@ type TrainArgs =
     | [<AltCommandLine("-T")>] Steps of int
     | [<AltCommandLine("-L")>] Stack_Length of int
     | Map_Dim of int
+    | Width of int
     | Size of string
     | Stack of string
     | Init of string
@@ -58,6 +59,7 @@ type TrainArgs =
             | Steps _ -> "T, controller steps (default 5)."
             | Stack_Length _ -> "L, stack slots (default 5)."
             | Map_Dim _ -> "channels the cells combine (default: by --size, 384 or 32)."
+            | Width _ -> "the word embedding, LSTM, kb and memory widths (default: by --size, 300/256/512/512 or 32)."
             | Size _ -> "model size: paper (map 384, kb 512, LSTM 256) or small (32 wide); default paper with --data, small on the built-in dataset."
             | Stack _ -> "stack discipline: reference (the authors' code, default) or push (the paper's prose)."
             | Init _ -> "weight initialisation: authors (the authors' code: xavier weights, N(0,1) conv biases; default) or torch (PyTorch's layer defaults)."
@@ -222,7 +224,7 @@ let private resumeOptions = set [ "--epochs"; "--max-steps"; "--eval-every"; "--
 
 /// Options that shape the network or its vocabulary, which a fine-tuned run takes from its checkpoint.
 let private modelOptions =
-    set [ "--ablation"; "--model"; "--steps"; "--stack-length"; "--map-dim"; "--size"; "--stack"; "--init"; "--pointer"
+    set [ "--ablation"; "--model"; "--steps"; "--stack-length"; "--map-dim"; "--width"; "--size"; "--stack"; "--init"; "--pointer"
           "--alpha-init"; "--alpha-preset"; "--answer-pooling"; "--vqa-answers" ]
 
 let private alphaOptions = set [ "--alpha-lr"; "--alpha-schedule"; "--alpha-warmup"; "--alpha-init"; "--alpha-preset"; "--unrolled" ]
@@ -255,6 +257,7 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
         let stackLength = r.GetResult(Stack_Length, d.StackLength)
         do! if stackLength >= 2 then Ok() else Error $"--stack-length must be at least 2 (got {stackLength})"
         let! mapDim = optional (positive "map-dim") (r.TryGetResult Map_Dim)
+        let! width = optional (positive "width") (r.TryGetResult Width)
         let! size = optional (ofChoice "size" [ "paper", true; "small", false ]) (r.TryGetResult Size)
         let! stack = r.TryGetResult Stack |> given (ofChoice "stack" [ "reference", Reference; "push", Push ]) d.Stack
         let! initialisation = r.TryGetResult Init |> given (ofChoice "init" [ "authors", AuthorsCode; "torch", TorchDefaults ]) d.Initialisation
@@ -292,7 +295,7 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
         do! if fineTune.IsSome && resume then Error "--finetune-from starts a new run; it cannot be combined with --resume" else Ok()
         let config =
             { Ablation = ablation; Model = model; Data = r.TryGetResult TrainArgs.Data; Epochs = epochs; BatchSize = batch
-              Steps = steps; StackLength = stackLength; MapDim = mapDim; PaperSize = size; Stack = stack; Pointer = pointer
+              Steps = steps; StackLength = stackLength; MapDim = mapDim; Width = width; PaperSize = size; Stack = stack; Pointer = pointer
               Initialisation = initialisation; Seed = r.GetResult(TrainArgs.Seed, d.Seed)
               Device = device; Threads = threads; RunDir = r.TryGetResult Run_Dir; Resume = resume; FineTuneFrom = fineTune
               ArchitectureSplit = archSplit; Unrolled = r.Contains Unrolled; EntropyScaling = scaling; LambdaWScale = lambdaWScale

@@ -44,6 +44,13 @@ let tests =
             Expect.equal (Defaults.mapDim { Defaults.train with PaperSize = Some true } true) 384 "--size paper"
             Expect.equal (Defaults.mapDim { Defaults.train with MapDim = Some 21 } false) 21 "--map-dim"
         }
+        test "--width sets the embedding, LSTM, kb and memory widths at either size, and nothing else" {
+            let dims config builtIn = (fst (Defaults.specs config { builtInData with BuiltIn = builtIn })).Dims
+            for builtIn in [ true; false ] do
+                let plain, wide = dims Defaults.train builtIn, dims { Defaults.train with Width = Some 48 } builtIn
+                Expect.equal wide { plain with EmbedDim = 48; LstmHidden = 48; KbDim = 48; MemDim = 48 } $"built-in {builtIn}"
+                Expect.notEqual plain.KbDim 48 "the default differs"
+        }
         test "compare gives each model the shared options changed by its variant, Table 2's width two thirds of the original" {
             let configs builtIn = Comparison.entries builtIn |> List.map (fun e -> e.Key, e.Variant Defaults.train) |> Map.ofList
             let builtIn, clevr = configs true, configs false
