@@ -24,10 +24,12 @@ module ModelDims =
           MemDim = 512; Answers = answers; Vocabulary = vocabulary; InputChannels = 1024
           GridHeight = 14; GridWidth = 14 }
 
-    /// A size that trains in minutes on two CPU cores (the built-in dataset's default).
+    /// A size that trains in minutes on two CPU cores (the built-in dataset's default): cells 32
+    /// wide, the rest 64. Against 32 everywhere: +1.9 points over three seeds at the main job's
+    /// budget, ahead on each, for 1.3× the step time (README, "Where it stands").
     let small answers vocabulary inputChannels gridHeight gridWidth =
-        { Steps = 5; StackLength = 5; MapDim = 32; EmbedDim = 32; LstmHidden = 32; KbDim = 32
-          MemDim = 32; Answers = answers; Vocabulary = vocabulary; InputChannels = inputChannels
+        { Steps = 5; StackLength = 5; MapDim = 32; EmbedDim = 64; LstmHidden = 64; KbDim = 64
+          MemDim = 64; Answers = answers; Vocabulary = vocabulary; InputChannels = inputChannels
           GridHeight = gridHeight; GridWidth = gridWidth }
 
     let questionDim (d: ModelDims) = 2 * d.LstmHidden
