@@ -18,8 +18,8 @@ let private builtInData: Defaults.DataFacts =
     { BuiltIn = true; Vqa = false; Answers = 28; Words = 68; Channels = 16; Height = 4; Width = 4; TrainExamples = 450_000 }
 
 /// spec.json and config.json's Training of the main job (`lnmn-train --ablation 11 --threads 1
-/// --max-steps 40 --eval-every 20`), written by lnmn-train built from fb3b88c, before the defaults moved; its widths since set to the
-/// small size's 64 (issue 10).
+/// --max-steps 40 --eval-every 20`), written by lnmn-train built from fb3b88c, before the defaults
+/// moved; spec.json's widths since set to the small size's 64 (issue 10).
 let private fixture name = File.ReadAllText(Path.Combine(repositoryRoot (), "tests", "Lnmn.Tests", "fixtures", name))
 
 [<Tests>]
