@@ -106,11 +106,11 @@ let modelSpec (config: TrainConfig) (data: DataFacts) : ModelSpec =
         if paperSize config data.BuiltIn then
             { ModelDims.paper data.Answers data.Words with InputChannels = data.Channels; GridHeight = data.Height; GridWidth = data.Width }
         else ModelDims.small data.Answers data.Words data.Channels data.Height data.Width
+    let width given = defaultArg config.Width given
     let dims =
-        match config.Width with
-        | Some w -> { dims with EmbedDim = w; LstmHidden = w; KbDim = w; MemDim = w }
-        | None -> dims
-    let dims = { dims with Steps = config.Steps; StackLength = config.StackLength; MapDim = mapDim config data.BuiltIn }
+        { dims with
+            Steps = config.Steps; StackLength = config.StackLength; MapDim = mapDim config data.BuiltIn
+            EmbedDim = width dims.EmbedDim; LstmHidden = width dims.LstmHidden; KbDim = width dims.KbDim; MemDim = width dims.MemDim }
     let published = ModelChoice.published config.Model config.Ablation dims
     { published with
         Stack = config.Stack
