@@ -96,12 +96,13 @@ type private Parts(spec: ModelSpec, network: LnmnNetwork.LnmnNetwork, batch: Ste
             { Image = leaf [ B; H; W; D ]; TextMap = leaf [ B; D ]; Memory = leaf [ B; int64 d.MemDim ]
               Attention1 = leaf [ B; H; W ]; Attention2 = Some(leaf [ B; H; W ]) }
         let prepared () = FusedCells.prepare NodeOps.NodeEvaluation.soft network.CellGroups
-        timed "cells (fused node chain + outputs), T steps" (fun () ->
-            let p = prepared ()
-            [ for _ in 1 .. d.Steps ->
-                  let attention, answer = FusedCells.apply p (cellInputs ())
-                  attention.Value.sum() + answer.Value.sum() ]
-            |> List.reduce (+))
+        for name, arithmetic in [ "node kernel", NodeOps.Kernel; "torch's composed ops", NodeOps.Composed ] do
+            timed $"cells (fused node chain + outputs, {name}), T steps" (fun () ->
+                let p = FusedCells.prepare { NodeOps.NodeEvaluation.soft with Arithmetic = arithmetic } network.CellGroups
+                [ for _ in 1 .. d.Steps ->
+                      let attention, answer = FusedCells.apply p (cellInputs ())
+                      attention.Value.sum() + answer.Value.sum() ]
+                |> List.reduce (+))
         timed "cells + stack/memory folding (FusedStep), T steps" (fun () ->
             let p = prepared ()
             let L = int64 d.StackLength

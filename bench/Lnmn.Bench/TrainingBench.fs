@@ -1,6 +1,7 @@
 /// Training throughput: one α step against one weight step, and questions/s of a whole training
-/// step (α step + weight step, Algorithm 2), for the reference forward (`ReferenceForward`) and
-/// the fused one (`Forward`) side by side; a batch-size sweep; threads 1 against 2; and, in the
+/// step (α step + weight step, Algorithm 2), for the reference forward (`ReferenceForward`), the
+/// fused one (`Forward`) with torch's composed node ops, and the fused one with the node kernel
+/// (the default), side by side; a batch-size sweep; threads 1 against 2; and, in the
 /// full bench, one weight step at the paper's size with its peak memory, each in a fresh process.
 module Lnmn.Bench.TrainingBench
 
@@ -21,7 +22,7 @@ let labelled (batchSize: int) (d: ModelDims) : Steps.LabelledBatch =
       Answers = torch.randint(0L, int64 d.Answers, [| int64 batchSize |])
       SoftTargets = None }
 
-let private passes = [ "reference", Steps.referenceForward; "fused", Steps.forward ]
+let private passes = [ "reference", Steps.referenceForward; "composed", Steps.composedForward; "kernel", Steps.forward ]
 
 /// Seconds of a weight step and of an α step (None for a model without α) for each forward pass,
 /// the minimum over `repeats` rounds that run every pass once in turn: on a shared machine, load
@@ -51,18 +52,18 @@ let private modelRows (repeats: int) =
     let measured =
         [ for model, spec in [ "LNMN-11", Timing.builtInSpec Lnmn.Train.Configs.Lnmn; "Stack-NMN", Timing.builtInSpec Lnmn.Train.Configs.StackNmn ] do
             for passName, seconds in stepSeconds spec 64 repeats -> model, passName, seconds ]
-    let referenceRate model =
-        measured |> List.pick (fun (m, p, (w, a)) -> if m = model && p = "reference" then Some(perSecond 64 w a) else None)
-    let lnmnFused = measured |> List.pick (fun (m, p, (w, a)) -> if m = "LNMN-11" && p = "fused" then Some(w + defaultArg a 0.0) else None)
+    let composedRate model =
+        measured |> List.pick (fun (m, p, (w, a)) -> if m = model && p = "composed" then Some(perSecond 64 w a) else None)
+    let stackNmn = measured |> List.pick (fun (m, p, (w, a)) -> if m = "Stack-NMN" && p = "kernel" then Some(w + defaultArg a 0.0) else None)
     let rows =
         [ for model, passName, (weight, alpha) in measured ->
             let rate = perSecond 64 weight alpha
             [ model; passName; sprintf "%.4f" weight; alpha |> Option.map (sprintf "%.4f") |> Option.defaultValue "—"
-              sprintf "%.1f" rate; sprintf "%.2f×" (rate / referenceRate model)
-              sprintf "%.2f" ((weight + defaultArg alpha 0.0) / lnmnFused) ] ]
+              sprintf "%.1f" rate; sprintf "%.2f×" (rate / composedRate model)
+              sprintf "%.2f" ((weight + defaultArg alpha 0.0) / stackNmn) ] ]
     Table.ofText
         [ $"{Timing.builtInName ()}, batch 64, min of {repeats} interleaved"; "forward"; "weight step (s)"; "α step (s)"; "training questions/s"
-          "× reference"; "cost per question / fused LNMN-11's" ]
+          "× composed"; "cost per question / Stack-NMN's (kernel)" ]
         rows
     |> Table.markdown
 
@@ -71,9 +72,9 @@ let private batchRows (repeats: int) =
     let rows =
         [ for batchSize in [ 64; 128; 256; 512 ] ->
             let rates = stepSeconds spec batchSize repeats |> List.map (fun (name, (w, a)) -> name, perSecond batchSize w a) |> Map.ofList
-            let reference, fused = rates.["reference"], rates.["fused"]
-            [ string batchSize; sprintf "%.1f" reference; sprintf "%.1f" fused; sprintf "%.2f×" (fused / reference) ] ]
-    Table.markdown (Table.ofText [ $"LNMN-11, batch (min of {repeats} interleaved)"; "reference questions/s"; "fused questions/s"; "fused / reference" ] rows)
+            let reference, composed, kernel = rates.["reference"], rates.["composed"], rates.["kernel"]
+            [ string batchSize; sprintf "%.1f" reference; sprintf "%.1f" composed; sprintf "%.1f" kernel; sprintf "%.2f×" (kernel / composed) ] ]
+    Table.markdown (Table.ofText [ $"LNMN-11, batch (min of {repeats} interleaved)"; "reference questions/s"; "composed questions/s"; "kernel questions/s"; "kernel / composed" ] rows)
 
 let private threadRows (threads: int) (repeats: int) =
     let spec = Timing.builtInSpec Lnmn.Train.Configs.Lnmn

@@ -35,7 +35,7 @@ let sixOpNode (weights: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) =
 
 let private node (alpha: float list) evaluation =
     let coefficients = NodeOps.coefficients (NodeOps.opWeights evaluation (tensorOf [| 1L; 6L |] alpha))
-    NodeOps.mixNode coefficients (tensorOf shape x1v) (tensorOf shape x2v)
+    NodeOps.mixNode NodeOps.Composed coefficients (tensorOf shape x1v) (tensorOf shape x2v)
 
 [<Tests>]
 let tests =
@@ -64,9 +64,9 @@ let tests =
             let x1 = torch.randn([| 4L; 1L; 3L; 3L; 5L |])
             let x2 = torch.randn([| 4L; 3L; 3L; 3L; 5L |])
             let weights = NodeOps.opWeights NodeOps.NodeEvaluation.soft alpha
-            expectAllClose 1e-5 (NodeOps.mixNode (NodeOps.coefficients weights) x1 x2) (sixOpNode weights x1 x2) "same node"
+            expectAllClose 1e-5 (NodeOps.mixNode NodeOps.Composed (NodeOps.coefficients weights) x1 x2) (sixOpNode weights x1 x2) "same node"
             let small = torch.randn([| 4L; 1L; 1L; 1L; 5L |]) // the smaller input first, as a text vector is
-            expectAllClose 1e-5 (NodeOps.mixNode (NodeOps.coefficients weights) small x2) (sixOpNode weights small x2) "x1 smaller"
+            expectAllClose 1e-5 (NodeOps.mixNode NodeOps.Composed (NodeOps.coefficients weights) small x2) (sixOpNode weights small x2) "x1 smaller"
         }
 
         test "hard-max picks the largest α and a disabled op is never picked" {

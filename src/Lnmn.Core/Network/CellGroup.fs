@@ -91,7 +91,7 @@ type CellGroup(kind: CellKind, count: int, dims: ModelDims, pooling: AnswerPooli
     /// The last node's output for every cell: (B, k, H, W, D).
     member _.LastNode(inputs: CellInputs, evaluation: NodeOps.NodeEvaluation) : torch.Tensor =
         let coefficients = NodeOps.coefficients (NodeOps.opWeights evaluation alpha) // (k, nodes, 4)
-        let node i = NodeOps.mixNode (coefficients.select(1L, int64 i))
+        let node i = NodeOps.mixNode NodeOps.Composed (coefficients.select(1L, int64 i)) // the reference path stays composed
         let asCells (x: torch.Tensor) = x.unsqueeze(1L) // module axis
         let map (a: torch.Tensor) = a.unsqueeze(-1L) |> asCells // (B, 1, H, W, 1)
         let image = asCells inputs.Image // (B, 1, H, W, D)

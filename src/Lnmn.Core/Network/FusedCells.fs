@@ -24,7 +24,8 @@ type Prepared =
       Attention: (torch.Tensor * torch.Tensor) option
       /// Answer output layer over all answer cells: (k_ans, mem_dim, ·), (k_ans, mem_dim).
       Answer: (torch.Tensor * torch.Tensor) option
-      AnswerPooling: AnswerPooling }
+      AnswerPooling: AnswerPooling
+      Arithmetic: NodeOps.NodeArithmetic }
 
 let private catRows (xs: torch.Tensor list) = match xs with [ x ] -> x | _ -> torch.cat(Array.ofList xs, 0L)
 
@@ -51,7 +52,8 @@ let prepare (evaluation: NodeOps.NodeEvaluation) (groups: CellGroup list) : Prep
       Layout = List.map2 (fun (g: CellGroup) offset -> g.Kind.Arity, int64 g.Count, offset) groups (List.take groups.Length offsets)
       Attention = outputLayer Attention
       Answer = outputLayer Answer
-      AnswerPooling = groups |> List.tryHead |> Option.map (fun g -> g.Pooling) |> Option.defaultValue SpatialSum }
+      AnswerPooling = groups |> List.tryHead |> Option.map (fun g -> g.Pooling) |> Option.defaultValue SpatialSum
+      Arithmetic = evaluation.Arithmetic }
 
 /// Attention cells' logits (B, k_att, H, W) and answer cells' outputs (B, k_ans, mem_dim), each
 /// None when there are no such cells.
@@ -60,7 +62,7 @@ let apply (prepared: Prepared) (inputs: CellInputs) =
     let first = map inputs.Attention1
     let pair =
         match prepared.Pair, inputs.Attention2 with
-        | Some columns, Some second -> Some(NodeOps.mixColumns columns first (map second)) // (B, k4, H, W, 1)
+        | Some columns, Some second -> Some(NodeOps.mixColumns prepared.Arithmetic columns first (map second)) // (B, k4, H, W, 1)
         | Some _, None -> invalidArg "inputs" "a 4-input cell needs two attention maps"
         | None, _ -> None
     let secondInput =
@@ -77,7 +79,8 @@ let apply (prepared: Prepared) (inputs: CellInputs) =
             torch.cat(layout |> List.map piece |> Array.ofList, 1L)
     let image = inputs.Image.unsqueeze(1L) // (B, 1, H, W, D)
     let text = inputs.TextMap.unsqueeze(1L).unsqueeze(1L).unsqueeze(1L) // (B, 1, 1, 1, D)
-    let last = NodeOps.mixColumns prepared.Text (NodeOps.mixColumns prepared.Image image secondInput) text
+    let node = NodeOps.mixColumns prepared.Arithmetic
+    let last = node prepared.Text (node prepared.Image image secondInput) text
     let attentionCount = prepared.Attention |> Option.map (fun (w, _) -> w.shape.[0]) |> Option.defaultValue 0L
     let role (r: CellRole) (layer: (torch.Tensor * torch.Tensor) option) start =
         layer |> Option.map (fun (weight, bias) -> output prepared.AnswerPooling r weight bias inputs (last.narrow(1L, start, weight.shape.[0])))

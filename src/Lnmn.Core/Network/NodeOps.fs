@@ -18,12 +18,21 @@ type AlphaMode =
     /// One-hot at argmax α per node (paper Table 2).
     | HardMax
 
-/// α evaluation: the mode and the ops switched off in every node (paper Table 7).
-type NodeEvaluation = { Mode: AlphaMode; DisabledOps: NodeOp list }
+/// How a node's arithmetic runs; both give the same values and gradients up to float rounding.
+type NodeArithmetic =
+    /// `NodeKernel`: one vectorised pass forward and one backward. float32 on the CPU; a node on
+    /// anything else runs `Composed`.
+    | Kernel
+    /// Torch's ops composed, as first written: the reference the kernel is tested and benchmarked against.
+    | Composed
+
+/// α evaluation: the mode and the ops switched off in every node (paper Table 7), and how the
+/// nodes are computed.
+type NodeEvaluation = { Mode: AlphaMode; DisabledOps: NodeOp list; Arithmetic: NodeArithmetic }
 
 module NodeEvaluation =
-    let soft = { Mode = Soft; DisabledOps = [] }
-    let hardMax = { Mode = HardMax; DisabledOps = [] }
+    let soft = { Mode = Soft; DisabledOps = []; Arithmetic = Kernel }
+    let hardMax = { Mode = HardMax; DisabledOps = []; Arithmetic = Kernel }
 
 /// Op weights (…, 6) from α (…, 6). A disabled op gets weight 0 and the others are renormalised,
 /// as if the node had never had that op.
@@ -49,12 +58,13 @@ let coefficients (weights: torch.Tensor) : torch.Tensor =
            w Product |], -1L)
 
 /// The four coefficient columns of a (k, 4) coefficient tensor, each shaped (1, k, 1, 1, 1) to
-/// scale a (B, k, H, W, C) node: computed once per forward, used at every step.
-type Columns = { A: torch.Tensor; B: torch.Tensor; C: torch.Tensor; D: torch.Tensor }
+/// scale a (B, k, H, W, C) node, and the (k, 4) tensor itself: computed once per forward, used at
+/// every step.
+type Columns = { A: torch.Tensor; B: torch.Tensor; C: torch.Tensor; D: torch.Tensor; Coefficients: torch.Tensor }
 
 let columns (coefficients: torch.Tensor) : Columns =
     let c (i: int64) = coefficients.select(1L, i).reshape(1L, -1L, 1L, 1L, 1L)
-    { A = c 0L; B = c 1L; C = c 2L; D = c 3L }
+    { A = c 0L; B = c 1L; C = c 2L; D = c 3L; Coefficients = coefficients }
 
 /// One node for k cells at once, channels last. x1, x2: (B, k or 1, H, W, C) or broadcastable to
 /// it. Result (B, k, H, W, C') normalised over channels (the last dim: a reduction over a
@@ -79,14 +89,26 @@ let private outputElements (tensors: torch.Tensor list) =
     let padded (t: torch.Tensor) = Array.append (Array.create (rank - t.shape.Length) 1L) t.shape
     tensors |> List.map padded |> List.reduce (Array.map2 max) |> Array.fold (*) 1L
 
-/// `mix`, recomputed in backward when its output is large.
-let mixColumns (c: Columns) (x1: torch.Tensor) (x2: torch.Tensor) : torch.Tensor =
+/// `mix` in torch's ops, recomputed in backward when its output is large.
+let private composed (c: Columns) (x1: torch.Tensor) (x2: torch.Tensor) : torch.Tensor =
     if outputElements [ c.A; x1; x2 ] <= recomputeAbove then mix c x1 x2
     else
-        match Recompute.apply (function [ a; b; cc; d; y1; y2 ] -> [ mix { A = a; B = b; C = cc; D = d } y1 y2 ] | _ -> invalidArg "inputs" "six tensors") [ c.A; c.B; c.C; c.D; x1; x2 ] with
+        let recomputed inputs =
+            match inputs with
+            | [ a; b; cc; d; y1; y2 ] -> [ mix { A = a; B = b; C = cc; D = d; Coefficients = c.Coefficients } y1 y2 ]
+            | _ -> invalidArg "inputs" "six tensors"
+        match Recompute.apply recomputed [ c.A; c.B; c.C; c.D; x1; x2 ] with
         | [ y ] -> y
         | _ -> invalidOp "one output"
 
+/// One node for k cells at once (`mix`), computed as `arithmetic` says. The kernel splits the
+/// batch over torch's thread count.
+let mixColumns (arithmetic: NodeArithmetic) (c: Columns) (x1: torch.Tensor) (x2: torch.Tensor) : torch.Tensor =
+    match arithmetic with
+    | Kernel when NodeKernel.handles c.Coefficients x1 x2 -> NodeKernel.mix (torch.get_num_threads ()) c.Coefficients x1 x2
+    | Kernel
+    | Composed -> composed c x1 x2
+
 /// `mixColumns` with coefficients (k, 4).
-let mixNode (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) : torch.Tensor =
-    mixColumns (columns coefficients) x1 x2
+let mixNode (arithmetic: NodeArithmetic) (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) : torch.Tensor =
+    mixColumns arithmetic (columns coefficients) x1 x2

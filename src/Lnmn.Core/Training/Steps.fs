@@ -79,11 +79,12 @@ let private stepIfFinite (optimiser: torch.optim.Optimizer) (m: StepMetrics) =
     if StepMetrics.isFinite m then optimiser.step () |> ignore
     m
 
-/// How a step runs the network: `LnmnNetwork.Forward`, or its `ReferenceForward` (the bench
-/// times both).
+/// How a step runs the network: `LnmnNetwork.Forward` with the node kernel, the same with torch's
+/// composed ops, or its `ReferenceForward` (the bench times all three).
 type ForwardPass = LnmnNetwork -> Batch -> ForwardResult
 
 let forward: ForwardPass = fun network batch -> network.Forward(batch, NodeOps.NodeEvaluation.soft)
+let composedForward: ForwardPass = fun network batch -> network.Forward(batch, { NodeOps.NodeEvaluation.soft with Arithmetic = NodeOps.Composed })
 let referenceForward: ForwardPass = fun network batch -> network.ReferenceForward(batch, NodeOps.NodeEvaluation.soft)
 
 let private weightObjectiveWith (pass: ForwardPass) (spec: TrainingSpec) lambdaW (state: TrainingState) (batch: LabelledBatch) =

@@ -1,0 +1,286 @@
+/// One node, out = normalise_c(A·x1 + B·x2 + C·|x1 − x2| + D·x1⊙x2), as one vectorised pass over
+/// the data forward and one backward (`NodeOps` explains the four coefficients), instead of a dozen
+/// torch ops each reading and writing full-size tensors. Backward keeps only the inputs and
+/// recomputes the mix, so a node saves nothing of its own size.
+///
+/// Layout: every tensor is (B, k, H, W, C), channels last; an input may be 1 along any of B, k, C,
+/// and along H and W together (a text vector), read with stride 0. The coefficients are (k, 4).
+/// float32 on the CPU only; `NodeOps` keeps the composed torch ops for everything else and as the
+/// reference the tests compare this with.
+module Lnmn.Core.Network.NodeKernel
+
+#nowarn "9" // native pointers into tensor memory
+
+open System
+open System.Collections.Generic
+open System.Runtime.CompilerServices
+open System.Runtime.InteropServices
+open System.Runtime.Intrinsics
+open System.Threading.Tasks
+open Microsoft.FSharp.NativeInterop
+open TorchSharp
+
+// TorchSharp 0.107 has no public data pointer; its own native export gives the first element.
+[<DllImport("LibTorchSharp")>]
+extern nativeint private THSTensor_data(nativeint tensor)
+
+let private dataOf (t: torch.Tensor) : nativeptr<float32> = NativePtr.ofNativeInt (THSTensor_data t.Handle)
+
+/// ε² of `Tensors.l2Normalize`: below it the norm is clamped and has no gradient.
+let private floor = 1e-24f
+
+/// Where an input's element (b, k, p, c) lies: strides in elements, 0 along a broadcast dim.
+[<Struct>]
+type private Strides = { Batch: int; Cell: int; Position: int; Channel: int }
+
+/// The loop's extent: batch, cells, positions (H·W), channels.
+[<Struct>]
+type private Extent = { Batch: int; Cells: int; Positions: int; Channels: int }
+
+let private stridesOf (x: torch.Tensor) =
+    let s = x.shape
+    let positions = s.[2] * s.[3]
+    let along size stride = if size = 1L then 0 else int stride
+    { Batch = along s.[0] (s.[1] * positions * s.[4])
+      Cell = along s.[1] (positions * s.[4])
+      Position = along positions s.[4]
+      Channel = along s.[4] 1L }
+
+let private extentOf (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) =
+    let dim i = max x1.shape.[i] x2.shape.[i]
+    let fits (x: torch.Tensor) =
+        let s = x.shape
+        x.dim() = 5L && x.dtype = torch.ScalarType.Float32 && x.device_type = DeviceType.CPU
+        && (s.[0] = 1L || s.[0] = dim 0) && (s.[1] = 1L || s.[1] = coefficients.shape.[0]) && (s.[4] = 1L || s.[4] = dim 4)
+        && (s.[2] * s.[3] = 1L || (s.[2] = dim 2 && s.[3] = dim 3))
+    if not (fits x1 && fits x2) then invalidArg "inputs" $"node kernel: inputs {x1.shape} and {x2.shape} do not broadcast to {coefficients.shape.[0]} cells"
+    { Batch = int (dim 0); Cells = int coefficients.shape.[0]; Positions = int (dim 2 * dim 3); Channels = int (dim 4) }
+
+let inline private read (x: nativeptr<float32>) (step: int) (c: int) =
+    if step = 0 then Vector256.Create(NativePtr.read x) else Vector256.Load(NativePtr.add x c)
+
+let inline private readOne (x: nativeptr<float32>) (step: int) (c: int) = NativePtr.get x (c * step)
+
+// The hot functions take scalars and pointers, not records: a struct record passed by value is
+// copied at every field access (measured: 45 ns a one-channel position with a record of the four
+// coefficients as vectors, against a few ns without).
+
+/// Writes the unnormalised mix of one position into `m` (C values); returns Σ m².
+[<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
+let private mixInto (coefficients: nativeptr<float32>) (x1: nativeptr<float32>) (step1: int) (x2: nativeptr<float32>) (step2: int) (channels: int) (m: nativeptr<float32>) =
+    let a, b, cc, d = NativePtr.get coefficients 0, NativePtr.get coefficients 1, NativePtr.get coefficients 2, NativePtr.get coefficients 3
+    let mutable sum = 0.0f
+    let mutable c = 0
+    if channels >= 8 then
+        let va, vb, vc, vd = Vector256.Create a, Vector256.Create b, Vector256.Create cc, Vector256.Create d
+        let mutable squares = Vector256<float32>.Zero
+        while c + 8 <= channels do
+            let v1 = read x1 step1 c
+            let v2 = read x2 step2 c
+            let mixed = v1 * (va + vd * v2) + (vb * v2 + vc * Vector256.Abs(v1 - v2))
+            Vector256.Store(mixed, NativePtr.add m c)
+            squares <- squares + mixed * mixed
+            c <- c + 8
+        sum <- Vector256.Sum squares
+    while c < channels do
+        let v1 = readOne x1 step1 c
+        let v2 = readOne x2 step2 c
+        let mixed = v1 * (a + d * v2) + (b * v2 + cc * MathF.Abs(v1 - v2))
+        NativePtr.set m c mixed
+        sum <- sum + mixed * mixed
+        c <- c + 1
+    sum
+
+/// 1 / max(‖m‖, ε), as `Tensors.l2Normalize` computes it.
+let inline private inverseNorm (squares: float32) = 1.0f / MathF.Sqrt(if squares >= floor then squares else floor)
+
+[<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
+let private scale (factor: float32) (m: nativeptr<float32>) (channels: int) =
+    let mutable c = 0
+    if channels >= 8 then
+        let v = Vector256.Create factor
+        while c + 8 <= channels do
+            Vector256.Store(Vector256.Load(NativePtr.add m c) * v, NativePtr.add m c)
+            c <- c + 8
+    while c < channels do
+        NativePtr.set m c (NativePtr.get m c * factor)
+        c <- c + 1
+
+/// The batch split into at most `parts` contiguous ranges, run in parallel, each given its index.
+let private overBatch (parts: int) (batch: int) (body: int -> int -> int -> unit) =
+    if parts <= 1 then body 0 0 batch
+    else Parallel.For(0, parts, fun i -> body i (batch * i / parts) (batch * (i + 1) / parts)) |> ignore
+
+/// Pointers and strides of one node evaluation: the coefficients (k, 4), the inputs, and the
+/// output or its gradient (B, k, P, C), contiguous.
+type private Operands =
+    { Extent: Extent; Coefficients: nativeptr<float32>
+      X1: nativeptr<float32>; S1: Strides; X2: nativeptr<float32>; S2: Strides; Out: nativeptr<float32> }
+
+[<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
+let private forwardRange (o: Operands) (first: int) (last: int) =
+    let cells, positions, channels = o.Extent.Cells, o.Extent.Positions, o.Extent.Channels
+    let s1, s2 = o.S1, o.S2
+    let position1, channel1, position2, channel2 = s1.Position, s1.Channel, s2.Position, s2.Channel
+    for b in first .. last - 1 do
+        for k in 0 .. cells - 1 do
+            let coefficients = NativePtr.add o.Coefficients (4 * k)
+            let x1 = NativePtr.add o.X1 (b * s1.Batch + k * s1.Cell)
+            let x2 = NativePtr.add o.X2 (b * s2.Batch + k * s2.Cell)
+            let out = NativePtr.add o.Out ((b * cells + k) * positions * channels)
+            for p in 0 .. positions - 1 do
+                let m = NativePtr.add out (p * channels)
+                let squares = mixInto coefficients (NativePtr.add x1 (p * position1)) channel1 (NativePtr.add x2 (p * position2)) channel2 channels m
+                scale (inverseNorm squares) m channels
+
+let private operands (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) (out: torch.Tensor) =
+    { Extent = extentOf coefficients x1 x2; Coefficients = dataOf coefficients
+      X1 = dataOf x1; S1 = stridesOf x1; X2 = dataOf x2; S2 = stridesOf x2; Out = dataOf out }
+
+let private forward (threads: int) (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) =
+    let e = extentOf coefficients x1 x2
+    let out = torch.empty([| int64 e.Batch; int64 e.Cells; max x1.shape.[2] x2.shape.[2]; max x1.shape.[3] x2.shape.[3]; int64 e.Channels |])
+    let o = operands coefficients x1 x2 out
+    overBatch (min threads e.Batch) e.Batch (fun _ first last -> forwardRange o first last)
+    for t in [ coefficients; x1; x2 ] do GC.KeepAlive t
+    out
+
+/// Adds the lanes of `v` into the input gradient at `g` + c: C values, or, where the input is one
+/// channel (step 0), their sum into `one`.
+let inline private accumulate (g: nativeptr<float32>) (step: int) (c: int) (v: Vector256<float32>) (one: byref<Vector256<float32>>) =
+    if step = 0 then one <- one + v
+    else Vector256.Store(Vector256.Load(NativePtr.add g c) + v, NativePtr.add g c)
+
+let inline private accumulateOne (g: nativeptr<float32>) (step: int) (c: int) (v: float32) =
+    let q = NativePtr.add g (c * step)
+    NativePtr.write q (NativePtr.read q + v)
+
+/// One batch range of the backward pass: input gradients into g1, g2 (zeroed, the inputs' shapes)
+/// and the coefficients' into `sums` (k × 4, this range's own). `m` holds C floats of scratch.
+[<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
+let private backwardRange (o: Operands) (g1: nativeptr<float32>) (g2: nativeptr<float32>) (sums: float[]) (m: nativeptr<float32>) (first: int) (last: int) =
+    let cells, positions, channels = o.Extent.Cells, o.Extent.Positions, o.Extent.Channels
+    let s1, s2 = o.S1, o.S2
+    let position1, channel1, position2, channel2 = s1.Position, s1.Channel, s2.Position, s2.Channel
+    let zero = Vector256<float32>.Zero
+    for b in first .. last - 1 do
+        let base1, base2 = b * s1.Batch, b * s2.Batch
+        for k in 0 .. cells - 1 do
+            let start1, start2 = base1 + k * s1.Cell, base2 + k * s2.Cell
+            let coefficients = NativePtr.add o.Coefficients (4 * k)
+            let a, bb, cc, d = NativePtr.get coefficients 0, NativePtr.get coefficients 1, NativePtr.get coefficients 2, NativePtr.get coefficients 3
+            let va, vb, vc, vd = Vector256.Create a, Vector256.Create bb, Vector256.Create cc, Vector256.Create d
+            let mutable dA, dB, dC, dD = zero, zero, zero, zero
+            let mutable sA, sB, sC, sD = 0.0f, 0.0f, 0.0f, 0.0f
+            for p in 0 .. positions - 1 do
+                let x1 = NativePtr.add o.X1 (start1 + p * position1)
+                let x2 = NativePtr.add o.X2 (start2 + p * position2)
+                let q1 = NativePtr.add g1 (start1 + p * position1)
+                let q2 = NativePtr.add g2 (start2 + p * position2)
+                let g = NativePtr.add o.Out (((b * cells + k) * positions + p) * channels)
+                let squares = mixInto coefficients x1 channel1 x2 channel2 channels m
+                let r = inverseNorm squares
+                let mutable gm = 0.0f
+                let mutable c = 0
+                if channels >= 8 then
+                    let mutable dot = zero
+                    while c + 8 <= channels do
+                        dot <- dot + Vector256.Load(NativePtr.add g c) * Vector256.Load(NativePtr.add m c)
+                        c <- c + 8
+                    gm <- Vector256.Sum dot
+                while c < channels do
+                    gm <- gm + NativePtr.get g c * NativePtr.get m c
+                    c <- c + 1
+                // d out_c / d m_j = r·δ_cj − r³·m_c·m_j, the second term only where the norm is not clamped.
+                let radial = if squares >= floor then gm * r * r * r else 0.0f
+                c <- 0
+                if channels >= 8 then
+                    let vr, vRadial = Vector256.Create r, Vector256.Create radial
+                    let mutable one1, one2 = zero, zero
+                    while c + 8 <= channels do
+                        let v1 = read x1 channel1 c
+                        let v2 = read x2 channel2 c
+                        let dm = vr * Vector256.Load(NativePtr.add g c) - vRadial * Vector256.Load(NativePtr.add m c)
+                        let difference = v1 - v2
+                        // C·sign(x1 − x2), 0 at a tie as in torch's abs backward.
+                        let signed =
+                            Vector256.ConditionalSelect(Vector256.GreaterThan(difference, zero), vc,
+                                Vector256.ConditionalSelect(Vector256.LessThan(difference, zero), -vc, zero))
+                        accumulate q1 channel1 c (dm * (va + vd * v2 + signed)) &one1
+                        accumulate q2 channel2 c (dm * (vb + vd * v1 - signed)) &one2
+                        dA <- dA + dm * v1
+                        dB <- dB + dm * v2
+                        dC <- dC + dm * Vector256.Abs difference
+                        dD <- dD + dm * v1 * v2
+                        c <- c + 8
+                    if channel1 = 0 then NativePtr.write q1 (NativePtr.read q1 + Vector256.Sum one1)
+                    if channel2 = 0 then NativePtr.write q2 (NativePtr.read q2 + Vector256.Sum one2)
+                while c < channels do
+                    let v1 = readOne x1 channel1 c
+                    let v2 = readOne x2 channel2 c
+                    let dm = r * NativePtr.get g c - radial * NativePtr.get m c
+                    let difference = v1 - v2
+                    let signed = if difference > 0.0f then cc elif difference < 0.0f then -cc else 0.0f
+                    accumulateOne q1 channel1 c (dm * (a + d * v2 + signed))
+                    accumulateOne q2 channel2 c (dm * (bb + d * v1 - signed))
+                    sA <- sA + dm * v1
+                    sB <- sB + dm * v2
+                    sC <- sC + dm * MathF.Abs difference
+                    sD <- sD + dm * v1 * v2
+                    c <- c + 1
+            sums.[4 * k] <- sums.[4 * k] + float (Vector256.Sum dA + sA)
+            sums.[4 * k + 1] <- sums.[4 * k + 1] + float (Vector256.Sum dB + sB)
+            sums.[4 * k + 2] <- sums.[4 * k + 2] + float (Vector256.Sum dC + sC)
+            sums.[4 * k + 3] <- sums.[4 * k + 3] + float (Vector256.Sum dD + sD)
+
+/// Gradients of x1, x2 (their own shapes) and of the coefficients (k, 4) from the output's.
+let private backward (threads: int) (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) (gradient: torch.Tensor) =
+    let o = operands coefficients x1 x2 gradient
+    let e = o.Extent
+    // Threads own batch ranges, so an input shared over the batch would be written by all of them.
+    let parts = if o.S1.Batch = 0 || o.S2.Batch = 0 then 1 else max 1 (min threads e.Batch)
+    let g1, g2 = torch.zeros_like x1, torch.zeros_like x2
+    let p1, p2 = dataOf g1, dataOf g2
+    let coefficientSums = Array.init parts (fun _ -> Array.zeroCreate<float> (4 * e.Cells))
+    overBatch parts e.Batch (fun part first last ->
+        let scratch = NativePtr.stackalloc<float32> (max 1 e.Channels)
+        backwardRange o p1 p2 coefficientSums.[part] scratch first last)
+    for t in [ coefficients; x1; x2; gradient; g1; g2 ] do GC.KeepAlive t
+    let total = Array.init (4 * e.Cells) (fun i -> coefficientSums |> Array.sumBy (fun s -> s.[i]) |> float32)
+    g1, g2, torch.tensor(total).reshape(int64 e.Cells, 4L)
+
+type private Node() =
+    inherit torch.autograd.SingleTensorFunction<Node>()
+    override _.Name = "NodeKernel"
+
+    // vars: threads, then coefficients (k, 4), x1, x2, each contiguous.
+    override _.forward(ctx, vars) =
+        let threads = vars.[0] :?> int
+        let tensors = [ for v in Array.tail vars -> v :?> torch.Tensor ]
+        ctx.save_data("threads", threads)
+        ctx.save_data("requires_grad", [ for x in tensors -> x.requires_grad ])
+        ctx.save_for_backward(List tensors)
+        match tensors with
+        | [ coefficients; x1; x2 ] -> forward threads coefficients x1 x2
+        | _ -> invalidArg "vars" "coefficients, x1, x2"
+
+    override _.backward(ctx, gradient) =
+        let threads = ctx.get_data "threads" :?> int
+        let requiresGrad = ctx.get_data "requires_grad" :?> bool list
+        match List.ofSeq (ctx.get_saved_variables()) with
+        | [ coefficients; x1; x2 ] ->
+            let g1, g2, gc = backward threads coefficients x1 x2 (gradient.contiguous())
+            let wanted (g: torch.Tensor) required = if required then g else null
+            List<torch.Tensor>(null :: List.map2 wanted [ gc; g1; g2 ] requiresGrad)
+        | _ -> invalidOp "three saved tensors"
+
+/// Whether the kernel computes a node of these tensors (float32, CPU); otherwise `NodeOps` uses
+/// torch's ops.
+let handles (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) =
+    [ coefficients; x1; x2 ] |> List.forall (fun t -> t.dtype = torch.ScalarType.Float32 && t.device_type = DeviceType.CPU)
+    && x1.dim() = 5L && x2.dim() = 5L
+
+/// normalise_c(A·x1 + B·x2 + C·|x1 − x2| + D·x1⊙x2) for coefficients (k, 4) and inputs
+/// (B or 1, k or 1, H, W or 1, 1, C or 1); result (B, k, H, W, C). `threads` splits the batch.
+let mix (threads: int) (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) : torch.Tensor =
+    Node.apply(box threads, box (coefficients.contiguous()), box (x1.contiguous()), box (x2.contiguous()))
