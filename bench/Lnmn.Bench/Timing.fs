@@ -1,7 +1,8 @@
-/// Wall-clock timing for the benchmarks, and the size they measure.
+/// Timing for the benchmarks (wall clock, or this process's CPU time), and the size they measure.
 module Lnmn.Bench.Timing
 
 open System.Diagnostics
+open System.Runtime.InteropServices
 open Lnmn.Core.Data
 open Lnmn.Train
 open Lnmn.Train.Configs
@@ -16,6 +17,38 @@ let medianSeconds (warmup: int) (repeats: int) (action: unit -> unit) =
              sw.Elapsed.TotalSeconds |]
     Array.sortInPlace times
     times.[times.Length / 2]
+
+[<Struct; StructLayout(LayoutKind.Sequential)>]
+type private Timespec =
+    val mutable Seconds: int64
+    val mutable Nanoseconds: int64
+
+[<DllImport("libc", EntryPoint = "clock_gettime")>]
+extern int private clockGettime(int clock, Timespec& time)
+
+/// CPU seconds this process has used, every thread together (Linux CLOCK_PROCESS_CPUTIME_ID, ns
+/// resolution). On a machine where other work competes for the cores, a one-thread run's CPU time
+/// moves far less than its wall time; with several threads it counts their sum, not the wait.
+let processCpuSeconds () =
+    let mutable t = Timespec()
+    if clockGettime (2, &t) <> 0 then nan else float t.Seconds + float t.Nanoseconds * 1e-9
+
+/// How a bench row is timed.
+type Clock =
+    | Wall
+    | ProcessCpu
+
+/// Seconds `action` took on `clock`.
+let timed (clock: Clock) (action: unit -> unit) =
+    match clock with
+    | Wall ->
+        let sw = Stopwatch.StartNew()
+        action ()
+        sw.Elapsed.TotalSeconds
+    | ProcessCpu ->
+        let start = processCpuSeconds ()
+        action ()
+        processCpuSeconds () - start
 
 /// The built-in dataset as `lnmn-train` reads it with its default options (generated on first use).
 let private builtInData =

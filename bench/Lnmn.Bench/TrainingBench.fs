@@ -26,8 +26,10 @@ let private passes = [ "reference", Steps.referenceForward; "composed", Steps.co
 
 /// Seconds of a weight step and of an α step (None for a model without α) for each forward pass,
 /// the minimum over `repeats` rounds that run every pass once in turn: on a shared machine, load
-/// then slows all passes alike and the minimum is the least disturbed run.
+/// then slows all passes alike and the minimum is the least disturbed run. One-thread rows take
+/// the process's CPU time, which other load hardly moves; rows with more threads the wall clock.
 let private stepSeconds (spec: ModelSpec) (batchSize: int) (repeats: int) =
+    let clock = if torch.get_num_threads () = 1 then Timing.ProcessCpu else Timing.Wall
     let training = TrainingSpec.TrainingSpec.paper
     let trainBatch, archBatch = labelled batchSize spec.Dims, labelled batchSize spec.Dims
     let runs =
@@ -40,11 +42,12 @@ let private stepSeconds (spec: ModelSpec) (batchSize: int) (repeats: int) =
         List.iteri (fun i steps ->
             List.iteri (fun j (step: (unit -> unit) option) ->
                 step |> Option.iter (fun run ->
-                    let sw = Stopwatch.StartNew()
-                    run ()
+                    let seconds = Timing.timed clock run
                     // Round 0 warms up.
-                    if round > 0 then best.[i].[j] <- Some(min best.[i].[j].Value sw.Elapsed.TotalSeconds))) steps) runs
+                    if round > 0 then best.[i].[j] <- Some(min best.[i].[j].Value seconds))) steps) runs
     [ for (name, _), times in List.zip passes (List.ofArray best) -> name, (times.[0].Value, times.[1]) ]
+
+let private clockName () = if torch.get_num_threads () = 1 then "CPU time" else "wall clock"
 
 let private perSecond (batchSize: int) (weight: float) (alpha: float option) = float batchSize / (weight + defaultArg alpha 0.0)
 
@@ -62,7 +65,7 @@ let private modelRows (repeats: int) =
               sprintf "%.1f" rate; sprintf "%.2f×" (rate / composedRate model)
               sprintf "%.2f" ((weight + defaultArg alpha 0.0) / stackNmn) ] ]
     Table.ofText
-        [ $"{Timing.builtInName ()}, batch 64, min of {repeats} interleaved"; "forward"; "weight step (s)"; "α step (s)"; "training questions/s"
+        [ $"{Timing.builtInName ()}, batch 64, min of {repeats} interleaved ({clockName ()})"; "forward"; "weight step (s)"; "α step (s)"; "training questions/s"
           "× composed"; "cost per question / Stack-NMN's (kernel)" ]
         rows
     |> Table.markdown
@@ -74,7 +77,7 @@ let private batchRows (repeats: int) =
             let rates = stepSeconds spec batchSize repeats |> List.map (fun (name, (w, a)) -> name, perSecond batchSize w a) |> Map.ofList
             let reference, composed, kernel = rates.["reference"], rates.["composed"], rates.["kernel"]
             [ string batchSize; sprintf "%.1f" reference; sprintf "%.1f" composed; sprintf "%.1f" kernel; sprintf "%.2f×" (kernel / composed) ] ]
-    Table.markdown (Table.ofText [ $"LNMN-11, batch (min of {repeats} interleaved)"; "reference questions/s"; "composed questions/s"; "kernel questions/s"; "kernel / composed" ] rows)
+    Table.markdown (Table.ofText [ $"LNMN-11, batch (min of {repeats} interleaved, {clockName ()})"; "reference questions/s"; "composed questions/s"; "kernel questions/s"; "kernel / composed" ] rows)
 
 let private threadRows (threads: int) (repeats: int) =
     let spec = Timing.builtInSpec Lnmn.Train.Configs.Lnmn
@@ -83,7 +86,7 @@ let private threadRows (threads: int) (repeats: int) =
             torch.set_num_threads n
             for passName, (w, a) in stepSeconds spec 64 repeats -> [ string n; passName; sprintf "%.1f" (perSecond 64 w a) ] ]
     torch.set_num_threads threads
-    Table.markdown (Table.ofText [ "threads"; $"LNMN-11 forward, batch 64, min of {repeats} interleaved"; "training questions/s" ] rows)
+    Table.markdown (Table.ofText [ "threads"; $"LNMN-11 forward, batch 64, min of {repeats} interleaved (1 thread: CPU time; 2: wall clock)"; "training questions/s" ] rows)
 
 /// The paper's size: one weight step, batch 64, in this process; prints "seconds peak-bytes".
 let paperStep (passName: string) =
