@@ -34,7 +34,10 @@ let private loadSplit (vocabulary: Vocabulary.Vocabulary) (found: HumansLayout.F
             for s in clevrSplits do
                 match openFeatures found.Features s with
                 | Ok f -> opened.Add f
-                | Error e -> raise (DataException e)
+                | Error e when not (e.Message.StartsWith "features not found") -> raise (DataException e)
+                | Error e ->
+                    let k = images |> Array.findIndex (fun (split, _) -> split = s)
+                    DataError.fail path (Some $"question {k}") $"{questions[k].ImageFilename} is a CLEVR {s} image, and CLEVR's {s} features are not found (expected {e.File}, or {DatasetLayout.npyDirectory found.Features s}{Path.DirectorySeparatorChar})"
             let sourceOf = clevrSplits |> Array.mapi (fun k s -> s, k) |> dict
             for k in 0 .. questions.Length - 1 do
                 let s, index = images[k]
