@@ -10,18 +10,22 @@ open Lnmn.Tests.TestUtil
 
 let private v2 = VqaLayout.V2
 
-/// The one-line load error of a fixture after `edit` is applied to it.
-let private loadErrorAfter (edit: string -> unit) =
-    let dir = VqaFixture.fresh v2
-    edit dir
-    match VqaDataset.load Vocabulary.FromTraining VqaAnswers.defaultVocabularySize dir with
+/// The one-line error of loading `dir` in whichever layout it has.
+let loadError (dir: string) =
+    match AnyDataset.load Vocabulary.FromTraining VqaAnswers.defaultVocabularySize dir with
     | Ok d ->
         (d :> System.IDisposable).Dispose()
         failtest "the broken fixture was accepted"
     | Error e ->
         let line = DataError.describe e
         Expect.isFalse (line.Contains '\n') "one line"
-        dir, line
+        line
+
+/// The one-line load error of a fixture after `edit` is applied to it.
+let private loadErrorAfter (edit: string -> unit) =
+    let dir = VqaFixture.fresh v2
+    edit dir
+    dir, loadError dir
 
 /// Rewrites a JSON file through `edit` on its root object.
 let private editJson (path: string) (edit: JsonObject -> unit) =

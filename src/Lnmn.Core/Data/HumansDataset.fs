@@ -32,18 +32,20 @@ let private loadSplit (vocabulary: Vocabulary.Vocabulary) (found: HumansLayout.F
     let features =
         try
             for s in clevrSplits do
+                let hdf5 = DatasetLayout.featureCandidates found.Features s
+                let npy = DatasetLayout.npyDirectory found.Features s
+                if not (List.exists File.Exists hdf5 || Directory.Exists npy) then
+                    let q = questions[images |> Array.findIndex (fun (split, _) -> split = s)]
+                    let expected = String.concat ", " (hdf5 @ [ npy + string Path.DirectorySeparatorChar ])
+                    DataError.fail path (Some $"question {q.Index}") $"{q.ImageFilename} is a CLEVR {s} image, and CLEVR's {s} features are not found (expected {expected})"
                 match openFeatures found.Features s with
                 | Ok f -> opened.Add f
-                | Error e when not (e.Message.StartsWith "features not found") -> raise (DataException e)
-                | Error e ->
-                    let k = images |> Array.findIndex (fun (split, _) -> split = s)
-                    DataError.fail path (Some $"question {k}") $"{questions[k].ImageFilename} is a CLEVR {s} image, and CLEVR's {s} features are not found (expected {e.File}, or {DatasetLayout.npyDirectory found.Features s}{Path.DirectorySeparatorChar})"
+                | Error e -> raise (DataException e)
             let sourceOf = clevrSplits |> Array.mapi (fun k s -> s, k) |> dict
-            for k in 0 .. questions.Length - 1 do
-                let s, index = images[k]
+            for q, (s, index) in Array.zip questions images do
                 let source = opened[sourceOf[s]]
                 if index >= source.Count then
-                    DataError.fail path (Some $"question {k}") $"{questions[k].ImageFilename}: image {index} is beyond the {source.Count} rows of {source.Path}"
+                    DataError.fail path (Some $"question {q.Index}") $"{q.ImageFilename}: image {index} is beyond the {source.Count} rows of {source.Path}"
             Features.join (opened.ToArray()) (distinct |> Array.map (fun (s, index) -> sourceOf[s], index))
         with e ->
             for f in opened do f.Dispose()
