@@ -18,7 +18,8 @@ let run (quick: bool) : string =
     let work = Path.Combine(Path.GetTempPath(), $"lnmn-vqabench-{Guid.NewGuid():N}")
     Directory.CreateDirectory work |> ignore
     try
-        let files = Array.init n (fun i -> VqaLayout.npyFile work "train2014" (i + 1))
+        let layout: VqaLayout.Found = { Root = work; Version = VqaLayout.V2; Layout = VqaLayout.lowerCase }
+        let files = Array.init n (fun i -> VqaLayout.npyFile layout "train2014" (i + 1))
         Directory.CreateDirectory(Path.GetDirectoryName files[0]) |> ignore
         let map = Array.zeroCreate<float32> (c * h * w)
         let written = Stopwatch.StartNew()

@@ -37,13 +37,14 @@ let openCheckpoint (path: string) (dataDir: string option) (device: Device.Devic
             return! Error e
     }
 
-/// "val", "train" or "test" of the dataset.
+/// "val", "train" or "test" of the dataset; test where it is VQA's (predictions, with --results) or
+/// every question has its answer (CLEVR-Humans').
 let split (loaded: Loaded) (name: string) : Result<Batching.Split, string> =
     match name with
     | "val" -> Ok loaded.Dataset.Val
     | "train" -> Ok loaded.Dataset.Train
     | "test" ->
         match loaded.Dataset.Test with
-        | Some test when Batching.isVqa test -> Ok test
-        | _ -> Error $"--split test: {loaded.Data.Directory} has no VQA test split (only VQA test predictions can be written, with --results)"
+        | Some test when Batching.isVqa test || test.Examples |> Array.forall (fun e -> e.Answer >= 0) -> Ok test
+        | _ -> Error $"--split test: {loaded.Data.Directory} has no test split with answers, nor VQA's (whose predictions --results writes)"
     | other -> Error $"--split: unknown split '{other}' (expected val, train or test)"

@@ -144,6 +144,7 @@ let private import argv =
 
 let private validate argv =
     let dir = (parse<ValidateArgs> "lnmn-train validate" argv |> toValidateConfig).Directory
+    Validate.layout dir |> Option.iter (printfn "%s: read as %s" dir)
     match Validate.directory dir with
     | [] ->
         printfn "%s: ok" dir

@@ -94,7 +94,7 @@ let opAblation device network batchSize source =
 /// programs; None when it has neither or no question opens with a filter.
 let grounding device (network: LnmnNetwork.LnmnNetwork) batchSize (source: Split) (dataDir: string) (split: string) =
     let scenesPath = DatasetLayout.scenesFile dataDir split
-    if not (IO.File.Exists scenesPath) then None
+    if not (IO.File.Exists scenesPath && IO.File.Exists(DatasetLayout.questionsFile dataDir split)) then None
     else
         let scenes = ClevrJson.readScenes scenesPath |> Seq.map (fun s -> s.ImageIndex, s) |> dict
         let programs =

@@ -30,8 +30,10 @@ let private write (path: string) (value: obj) =
 /// Random (seeded) features for one image, C×H×W.
 let features (imageId: int) = let r = Random(imageId) in Array.init (channels * height * width) (fun _ -> float32 (r.NextDouble()))
 
-/// Writes the fixture into `dir` (VQA v2 names, or v1's with `multiple_choices`); returns `dir`.
-let writeTo (version: VqaLayout.Version) (dir: string) =
+/// Writes the fixture into `dir` in `layout`'s folders (VQA v2 names, or v1's with `multiple_choices`);
+/// returns `dir`.
+let writeIn (layout: VqaLayout.Layout) (version: VqaLayout.Version) (dir: string) =
+    let found: VqaLayout.Found = { Root = dir; Version = version; Layout = layout }
     let split (s: VqaLayout.Split) (images: int list) (annotated: bool) =
         let items =
             [ for image in images do
@@ -41,7 +43,7 @@ let writeTo (version: VqaLayout.Version) (dir: string) =
             match version with
             | VqaLayout.V1 -> box {| question_id = id; image_id = image; question = text; multiple_choices = [| "yes"; "no"; "2"; "red" |] |}
             | VqaLayout.V2 -> box {| question_id = id; image_id = image; question = text |}
-        write (VqaLayout.Version.questionsFile version dir s.QuestionSplit)
+        write (VqaLayout.questionsFile found s.QuestionSplit)
             {| info = {| description = "Lnmn test fixture" |}; task_type = "Open-Ended"; data_subtype = s.QuestionSplit
                questions = items |> List.map question |}
         if annotated then
@@ -49,9 +51,9 @@ let writeTo (version: VqaLayout.Version) (dir: string) =
                 {| question_id = id; image_id = image; question_type = questionType; answer_type = answerType
                    multiple_choice_answer = VqaAnswers.normalise answers[1]
                    answers = answers |> Array.mapi (fun i a -> {| answer = a; answer_confidence = "yes"; answer_id = i + 1 |}) |}
-            write (VqaLayout.Version.annotationsFile version dir s.QuestionSplit) {| info = {||}; annotations = items |> List.map annotation |}
+            write (VqaLayout.annotationsFile found s.QuestionSplit) {| info = {||}; annotations = items |> List.map annotation |}
         for image in images do
-            let path = VqaLayout.npyFile dir s.ImageSplit image
+            let path = VqaLayout.npyFile found s.ImageSplit image
             Directory.CreateDirectory(Path.GetDirectoryName path) |> ignore
             Features.writeNpy path channels height width (features image)
     split VqaLayout.train trainImages true
@@ -59,6 +61,15 @@ let writeTo (version: VqaLayout.Version) (dir: string) =
     split VqaLayout.tests.Head testImages false
     dir
 
-/// A fresh fixture in a new temporary directory.
-let fresh (version: VqaLayout.Version) =
-    writeTo version (Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), $"lnmn-tests-vqa-{Guid.NewGuid():N}")).FullName)
+/// The fixture in the lower-case layout.
+let writeTo (version: VqaLayout.Version) (dir: string) = writeIn VqaLayout.lowerCase version dir
+
+/// A fresh fixture in `layout` in a new temporary directory.
+let freshIn (layout: VqaLayout.Layout) (version: VqaLayout.Version) =
+    writeIn layout version (Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), $"lnmn-tests-vqa-{Guid.NewGuid():N}")).FullName)
+
+/// A fresh fixture in the lower-case layout.
+let fresh (version: VqaLayout.Version) = freshIn VqaLayout.lowerCase version
+
+/// Where the fixture in `dir` keeps its files, as `VqaLayout.detect` finds them.
+let found (dir: string) = (VqaLayout.detect dir).Value

@@ -73,11 +73,11 @@ let tests =
         test "the readers stream the fixture's questions and annotations, v1 and v2" {
             for version in [ VqaLayout.V1; VqaLayout.V2 ] do
                 let dir = VqaFixture.fresh version
-                Expect.equal (VqaLayout.detect dir) (Some version) "layout detected"
-                let questions = VqaJson.readQuestions (VqaLayout.Version.questionsFile version dir "train2014") |> Array.ofSeq
+                Expect.equal ((VqaLayout.detect dir) |> Option.map (fun f -> f.Version, f.Layout)) (Some(version, VqaLayout.lowerCase)) "layout detected"
+                let questions = VqaJson.readQuestions (VqaLayout.questionsFile (VqaFixture.found dir) "train2014") |> Array.ofSeq
                 Expect.equal questions.Length 18 "6 images × 3 questions"
                 Expect.equal (questions[0].QuestionId, questions[0].ImageId, questions[0].Text) (9000, 9, "Is there a dog?") "first question"
-                let annotations = VqaJson.readAnnotations (VqaLayout.Version.annotationsFile version dir "val2014") |> Array.ofSeq
+                let annotations = VqaJson.readAnnotations (VqaLayout.annotationsFile (VqaFixture.found dir) "val2014") |> Array.ofSeq
                 Expect.equal annotations.Length 9 "3 images × 3 questions"
                 Expect.equal annotations[1].Answers.Length 10 "ten answers"
                 Expect.equal (annotations[1].QuestionType, annotations[1].AnswerType) ("how many", "number") "types"
@@ -112,9 +112,9 @@ let tests =
             let dir = VqaFixture.fresh VqaLayout.V2
             // Rows in another order than the sorted image ids, to check the lookup.
             let ids = [| 192L; 136L; 164L |]
-            Features.writeHdf5WithIds (VqaLayout.hdf5File dir "val2014") ids VqaFixture.channels VqaFixture.height VqaFixture.width 2 (fun start count ->
+            Features.writeHdf5WithIds (VqaLayout.hdf5File (VqaFixture.found dir) "val2014") ids VqaFixture.channels VqaFixture.height VqaFixture.width 2 (fun start count ->
                 Array.concat [ for i in start .. start + count - 1 -> VqaFixture.features (int ids[i]) ])
-            System.IO.Directory.Delete(System.IO.Path.Combine(VqaLayout.featureRoot dir, "val2014"), true)
+            System.IO.Directory.Delete(System.IO.Path.Combine(VqaLayout.featureRoot (VqaFixture.found dir), "val2014"), true)
             match VqaDataset.load Vocabulary.FromTraining VqaAnswers.defaultVocabularySize dir with
             | Error e -> failtest (DataError.describe e)
             | Ok dataset ->
@@ -123,19 +123,19 @@ let tests =
                 Expect.equal (f.Count, f.Channels, f.Height, f.Width) (3, 2048, 7, 7) "three rows"
                 Expect.equal (f.Read [| 1 |]) (VqaFixture.features 164) "image 164 is file row 2"
                 Expect.equal (f.Read [| 0; 2 |]) (Array.append (VqaFixture.features 136) (VqaFixture.features 192)) "rows picked in order"
-            Features.writeHdf5WithIds (VqaLayout.hdf5File dir "val2014") [| 192L; 136L |] VqaFixture.channels VqaFixture.height VqaFixture.width 2 (fun start count ->
+            Features.writeHdf5WithIds (VqaLayout.hdf5File (VqaFixture.found dir) "val2014") [| 192L; 136L |] VqaFixture.channels VqaFixture.height VqaFixture.width 2 (fun start count ->
                 Array.concat [ for i in start .. start + count - 1 -> VqaFixture.features (int ids[i]) ])
             match VqaDataset.load Vocabulary.FromTraining VqaAnswers.defaultVocabularySize dir with
             | Ok _ -> failtest "an image missing from image_ids was accepted"
             | Error e ->
-                let file = VqaLayout.hdf5File dir "val2014"
+                let file = VqaLayout.hdf5File (VqaFixture.found dir) "val2014"
                 Expect.equal (DataError.describe e) $"{file}: no features for image 164 (not in its 'image_ids')" "one line naming the file"
         }
 
         test "lnmn-train validate checks a VQA directory" {
             let dir = VqaFixture.fresh VqaLayout.V1
             Expect.equal (Validate.directory dir) [] "the fixture is fine"
-            System.IO.File.Delete(VqaLayout.npyFile dir "val2014" 192)
+            System.IO.File.Delete(VqaLayout.npyFile (VqaFixture.found dir) "val2014" 192)
             match Validate.directory dir with
             | [ line ] -> Expect.stringContains line "no features for image 192" "the problem"
             | problems -> failtestf "expected one problem, got %A" problems

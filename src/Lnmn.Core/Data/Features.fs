@@ -252,6 +252,50 @@ type private PickedRows(inner: FeatureSource, rows: int[]) =
             inner.Read(indices |> Array.map (fun i -> rows[i]))
         member _.Dispose() = inner.Dispose()
 
+/// Rows picked from several sources of one shape: row i is row `snd rows[i]` of `sources[fst rows[i]]`.
+type private JoinedRows(label: string, sources: FeatureSource[], rows: (int * int)[]) =
+    let first = sources[0]
+    let size = imageSize first
+    interface FeatureSource with
+        member _.Path = label
+        member _.Count = rows.Length
+        member _.Channels = first.Channels
+        member _.Height = first.Height
+        member _.Width = first.Width
+        member _.Read(indices) =
+            checkIndices label rows.Length indices
+            let result = Array.zeroCreate<float32> (indices.Length * size)
+            indices
+            |> Array.indexed
+            |> Array.groupBy (fun (_, i) -> fst rows[i])
+            |> Array.iter (fun (k, group) ->
+                let data = sources[k].Read(group |> Array.map (fun (_, i) -> snd rows[i]))
+                group |> Array.iteri (fun g (b, _) -> Array.blit data (g * size) result (b * size) size))
+            result
+        member _.Dispose() = for s in sources do s.Dispose()
+
+/// One source made of rows of others (CLEVR-Humans: a split's images from several CLEVR splits):
+/// row i is row `snd rows[i]` of `sources[fst rows[i]]`. The sources must have one shape; disposing
+/// the result disposes them, as does an error here.
+let join (sources: FeatureSource[]) (rows: (int * int)[]) : Result<FeatureSource, DataError> =
+    let label = sources |> Array.map (fun s -> s.Path) |> String.concat ", "
+    let shape (s: FeatureSource) = s.Channels, s.Height, s.Width
+    let shown (c, h, w) = $"{c}×{h}×{w}"
+    let result =
+        if sources.Length = 0 then Error(DataError.make label None "no features to join")
+        else
+            match sources |> Array.tryFind (fun s -> shape s <> shape sources[0]) with
+            | Some other ->
+                Error(DataError.make other.Path None $"feature maps are {shown (shape other)}, {sources[0].Path}'s are {shown (shape sources[0])}")
+            | None ->
+                match rows |> Array.tryFind (fun (k, row) -> k < 0 || k >= sources.Length || row < 0 || row >= sources[k].Count) with
+                | Some(k, row) when k >= 0 && k < sources.Length ->
+                    Error(DataError.make sources[k].Path (Some $"row {row}") $"image index beyond the {sources[k].Count} feature rows")
+                | Some(k, _) -> invalidArg "rows" $"source {k} is not one of the {sources.Length} sources"
+                | None -> Ok(new JoinedRows(label, sources, rows) :> FeatureSource)
+    if Result.isError result then for s in sources do s.Dispose()
+    result
+
 /// The integer ids of an HDF5 file's rows, from a 1-D dataset of 32- or 64-bit integers.
 let private readIds (path: string) (name: string) (expectedCount: int) : int64[] =
     use file = H5File.OpenRead path

@@ -70,6 +70,11 @@ let directory (dir: string) : string list =
                               | Ok None -> () ]
             featureProblems @ sceneProblems
 
+/// The layout `dir` was read in, in words; None where it is not a directory or its layout is in doubt
+/// (`directory` then says why).
+let layout (dir: string) : string option =
+    if Directory.Exists dir then AnyDataset.detect dir |> Result.toOption |> Option.map AnyDataset.describe else None
+
 /// One line per split whose questions carry family indices: the per-family answer balance
 /// (see `Balance.describe`), for a `validate` report or a benchmark table.
 let balanceReport (dir: string) : string list =

@@ -18,11 +18,11 @@ let private interned (pool: Dictionary<string, string>) (s: string) =
         pool[s] <- s
         s
 
-let private annotationsFile version dir (split: VqaLayout.Split) = VqaLayout.Version.annotationsFile version dir split.QuestionSplit
+let private annotationsFile (found: VqaLayout.Found) (split: VqaLayout.Split) = VqaLayout.annotationsFile found split.QuestionSplit
 
 /// The annotations of a split by question id; raises DataException (a missing file included).
-let private readLabels (path: string) (answerIds: Dictionary<string, int>) : Dictionary<int, Labels> =
-    if not (File.Exists path) then DataError.fail path None "file not found (the split's annotations)"
+let private readLabels (path: string) (questionSplit: string) (answerIds: Dictionary<string, int>) : Dictionary<int, Labels> =
+    if not (File.Exists path) then DataError.fail path None $"file not found (the VQA annotations of the {questionSplit} questions)"
     let pool = Dictionary<string, string>()
     let byQuestion = Dictionary<int, Labels>()
     for a in VqaJson.readAnnotations path do
@@ -42,31 +42,31 @@ let private readLabels (path: string) (answerIds: Dictionary<string, int>) : Dic
 
 /// The features of the images `imageIds` (sorted), row i holding imageIds[i]: one HDF5 file when it
 /// is there, else one .npy per image, every one of which must exist.
-let private openFeatures (dir: string) (split: VqaLayout.Split) (questionsPath: string) (firstAsker: Dictionary<int, int>) (imageIds: int[]) =
-    let hdf5 = VqaLayout.hdf5File dir split.ImageSplit
+let private openFeatures (found: VqaLayout.Found) (split: VqaLayout.Split) (questionsPath: string) (firstAsker: Dictionary<int, int>) (imageIds: int[]) =
+    let hdf5 = VqaLayout.hdf5File found split.ImageSplit
     if File.Exists hdf5 then
         match Features.openHdf5Rows hdf5 imageIds with
         | Ok source -> source
         | Error e -> raise (DataException e)
     else
-        let files = imageIds |> Array.map (VqaLayout.npyFile dir split.ImageSplit)
+        let files = imageIds |> Array.map (VqaLayout.npyFile found split.ImageSplit)
         for imageId, file in Array.zip imageIds files do
             if not (File.Exists file) then
                 DataError.fail questionsPath (Some $"question {firstAsker[imageId]}") $"no features for image {imageId} (expected {file})"
-        match Features.openNpyFiles (Path.Combine(VqaLayout.featureRoot dir, split.ImageSplit)) files with
+        match Features.openNpyFiles (Path.Combine(VqaLayout.featureRoot found, split.ImageSplit)) files with
         | Ok source -> source
         | Error e -> raise (DataException e)
 
 /// A split's questions, read whole.
-let private readSplitQuestions version (dir: string) (split: VqaLayout.Split) =
-    let questionsPath = VqaLayout.Version.questionsFile version dir split.QuestionSplit
-    if not (File.Exists questionsPath) then DataError.fail questionsPath None "file not found (the split's questions)"
+let private readSplitQuestions (found: VqaLayout.Found) (split: VqaLayout.Split) =
+    let questionsPath = VqaLayout.questionsFile found split.QuestionSplit
+    if not (File.Exists questionsPath) then DataError.fail questionsPath None $"file not found (the VQA {split.QuestionSplit} questions)"
     VqaJson.readQuestions questionsPath |> Array.ofSeq
 
 /// Encodes a split's questions. With `labels`, every question must have its annotation; without
 /// (a test split), questions carry only their ids.
-let private loadSplit version (vocabulary: Vocabulary.Vocabulary) (dir: string) (split: VqaLayout.Split) (labels: Dictionary<int, Labels> option) (questions: VqaJson.VqaQuestion[]) =
-    let questionsPath = VqaLayout.Version.questionsFile version dir split.QuestionSplit
+let private loadSplit (found: VqaLayout.Found) (vocabulary: Vocabulary.Vocabulary) (split: VqaLayout.Split) (labels: Dictionary<int, Labels> option) (questions: VqaJson.VqaQuestion[]) =
+    let questionsPath = VqaLayout.questionsFile found split.QuestionSplit
     let ids = Vocabulary.tokenIds vocabulary
     let answerIds = Dictionary<string, int>()
     vocabulary.Answers |> Array.iteri (fun i a -> answerIds[a] <- i)
@@ -75,7 +75,7 @@ let private loadSplit version (vocabulary: Vocabulary.Vocabulary) (dir: string) 
     let imageIds = firstAsker.Keys |> Array.ofSeq |> Array.sort
     let rowOf = Dictionary<int, int>()
     imageIds |> Array.iteri (fun row id -> rowOf[id] <- row)
-    let annotationsPath = annotationsFile version dir split
+    let annotationsPath = annotationsFile found split
     let examples =
         questions
         |> Array.map (fun q ->
@@ -96,14 +96,15 @@ let private loadSplit version (vocabulary: Vocabulary.Vocabulary) (dir: string) 
               LastFunction = None
               QuestionIndex = q.Index
               Vqa = Some vqa })
-    let features = openFeatures dir split questionsPath firstAsker imageIds
+    let features = openFeatures found split questionsPath firstAsker imageIds
     { Name = split.QuestionSplit; Examples = examples; Features = features; AnswerCount = vocabulary.Answers.Length }
 
 /// The vocabulary of a VQA directory: question tokens of the training questions (their texts given)
 /// and the `answerCount` most frequent training multiple-choice answers.
-let buildVocabulary version (dir: string) (answerCount: int) (trainingTexts: seq<string>) =
-    let trainAnnotations = annotationsFile version dir VqaLayout.train
-    if not (File.Exists trainAnnotations) then DataError.fail trainAnnotations None "file not found (the split's annotations)"
+let buildVocabulary (found: VqaLayout.Found) (answerCount: int) (trainingTexts: seq<string>) =
+    let trainAnnotations = annotationsFile found VqaLayout.train
+    if not (File.Exists trainAnnotations) then
+        DataError.fail trainAnnotations None $"file not found (the VQA annotations of the {VqaLayout.train.QuestionSplit} questions)"
     let answers =
         VqaJson.readAnnotations trainAnnotations |> Seq.map (fun a -> VqaAnswers.normalise a.MultipleChoiceAnswer) |> VqaAnswers.vocabulary answerCount
     Vocabulary.build (List.ofArray answers) trainingTexts
@@ -115,36 +116,47 @@ let private checkShape (reference: Split) (split: Split) =
         let c0, h0, w0 = shape reference
         DataError.fail split.Features.Path None $"feature maps are {c}×{h}×{w}, the training split's are {c0}×{h0}×{w0}"
 
-/// Loads train2014, val2014 and (when its questions are there) test2015 or test-dev2015. The
-/// training questions are read once, for the vocabulary (as `origin` says) and for their examples.
+/// Loads train2014, val2014 and (when its questions are there) test2015 or test-dev2015 of a VQA
+/// directory as `VqaLayout.detect` found it. The training questions are read once, for the
+/// vocabulary (as `origin` says) and for their examples.
+let loadFound (origin: Vocabulary.Origin) (answerCount: int) (found: VqaLayout.Found) : Result<Dataset, DataError> =
+    let dir = found.Root
+    let opened = ResizeArray<Split>()
+    let result =
+        DataError.catch dir (fun () ->
+            let trainQuestions = readSplitQuestions found VqaLayout.train
+            let vocabulary =
+                Vocabulary.ofOrigin origin (buildVocabulary found answerCount) (trainQuestions |> Seq.map (fun q -> q.Text))
+            let answerIds = Dictionary<string, int>()
+            vocabulary.Answers |> Array.iteri (fun i a -> answerIds[a] <- i)
+            let labelled split questions =
+                let labels = readLabels (annotationsFile found split) split.QuestionSplit answerIds
+                let data = loadSplit found vocabulary split (Some labels) questions
+                opened.Add data
+                data
+            let train = labelled VqaLayout.train trainQuestions
+            let value = labelled VqaLayout.validation (readSplitQuestions found VqaLayout.validation)
+            checkShape train value
+            let test =
+                VqaLayout.tests
+                |> List.tryFind (fun s -> File.Exists(VqaLayout.questionsFile found s.QuestionSplit))
+                |> Option.map (fun s ->
+                    let data = loadSplit found vocabulary s None (readSplitQuestions found s)
+                    opened.Add data
+                    checkShape train data
+                    data)
+            { Directory = dir; Vocabulary = vocabulary; Train = train; Val = value; Test = test })
+    if Result.isError result then for s in opened do s.Features.Dispose()
+    result
+
+/// `loadFound` on `dir` in whichever VQA layout it has; not VQA: the error `VqaLayout.missingQuestions`
+/// gives, else one naming the lower-case layout's training questions.
 let load (origin: Vocabulary.Origin) (answerCount: int) (dir: string) : Result<Dataset, DataError> =
     match VqaLayout.detect dir with
-    | None -> Error(DataError.make (VqaLayout.Version.questionsFile VqaLayout.V2 dir VqaLayout.train.QuestionSplit) None "file not found (nor its VQA v1 name): not a VQA directory")
-    | Some version ->
-        let opened = ResizeArray<Split>()
-        let result =
-            DataError.catch dir (fun () ->
-                let trainQuestions = readSplitQuestions version dir VqaLayout.train
-                let vocabulary =
-                    Vocabulary.ofOrigin origin (buildVocabulary version dir answerCount) (trainQuestions |> Seq.map (fun q -> q.Text))
-                let answerIds = Dictionary<string, int>()
-                vocabulary.Answers |> Array.iteri (fun i a -> answerIds[a] <- i)
-                let labelled split questions =
-                    let labels = readLabels (annotationsFile version dir split) answerIds
-                    let data = loadSplit version vocabulary dir split (Some labels) questions
-                    opened.Add data
-                    data
-                let train = labelled VqaLayout.train trainQuestions
-                let value = labelled VqaLayout.validation (readSplitQuestions version dir VqaLayout.validation)
-                checkShape train value
-                let test =
-                    VqaLayout.tests
-                    |> List.tryFind (fun s -> File.Exists(VqaLayout.Version.questionsFile version dir s.QuestionSplit))
-                    |> Option.map (fun s ->
-                        let data = loadSplit version vocabulary dir s None (readSplitQuestions version dir s)
-                        opened.Add data
-                        checkShape train data
-                        data)
-                { Directory = dir; Vocabulary = vocabulary; Train = train; Val = value; Test = test })
-        if Result.isError result then for s in opened do s.Features.Dispose()
-        result
+    | Some found -> loadFound origin answerCount found
+    | None ->
+        match VqaLayout.missingQuestions dir with
+        | Some e -> Error e
+        | None ->
+            let expected = VqaLayout.questionsFile { Root = dir; Version = VqaLayout.V2; Layout = VqaLayout.lowerCase } VqaLayout.train.QuestionSplit
+            Error(DataError.make expected None "file not found (nor its VQA v1 name, nor in the VQA API's Questions/): not a VQA directory")
