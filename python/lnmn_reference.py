@@ -189,7 +189,10 @@ def forward(w, spec, tokens, lengths, features, hard_max):
     position = position_map(height, width)[None].expand(b, -1, -1, -1)
     kb = F.conv2d(torch.cat([features, position], 1), w["kb.conv1.weight"], w["kb.conv1.bias"])
     kb = F.conv2d(F.elu(kb), w["kb.conv2.weight"], w["kb.conv2.bias"])
-    image = F.conv2d(kb, w["image_projection.weight"], w["image_projection.bias"]).permute(0, 2, 3, 1)  # (B, H, W, D)
+    # CellInputs "UnitNorm" (ours, not the paper's): image and text maps L2-normalised per position.
+    unit = spec.get("CellInputs") == "UnitNorm"
+    cell_input = (lambda x: F.normalize(x, p=2.0, dim=-1, eps=1e-12)) if unit else (lambda x: x)
+    image = cell_input(F.conv2d(kb, w["image_projection.weight"], w["image_projection.bias"]).permute(0, 2, 3, 1))  # (B, H, W, D)
 
     # Per cell kind: α, output weight and bias; cells of a kind are numbered in module order.
     cells = {}
@@ -212,7 +215,7 @@ def forward(w, spec, tokens, lengths, features, hard_max):
         text = (attention[:, :, None] * words).sum(1)
         weights = (u @ w["controller.module_scores.weight"].t()).softmax(-1)  # (B, M)
 
-        text_map = F.linear(text, w["text_projection.weight"], w["text_projection.bias"])  # (B, D)
+        text_map = cell_input(F.linear(text, w["text_projection.weight"], w["text_projection.bias"]))  # (B, D)
         c = text_map[:, None, None, :]
         popped = pop(pointer)
         a1 = read(stack, pointer)[..., None]  # (B, H, W, 1)

@@ -150,6 +150,16 @@ type AnswerPooling =
     /// Describe weighting; equals the paper's sum when a is uniform (docs/design.md §4).
     | AttentionWeighted
 
+/// The scale at which the image map I and the text map c enter the cells' nodes.
+type CellInputScale =
+    /// The paper's and the authors' code: the 1×1 conv of kb and the linear of c_t as they come.
+    /// A node mixing I (‖I‖ ≈ 150 per position, measured) with a one-channel map (|a| ≤ 1) is then
+    /// dominated by any op that carries I, even at 1% of softmax(α).
+    | Raw
+    /// Ours: I and c each L2-normalised over channels per position, as every node's output is, so
+    /// no input outweighs another by its scale alone.
+    | UnitNorm
+
 /// How the weights start (α is always N(0,1), as the paper says).
 type Initialisation =
     /// The authors' code: xavier-normal linear and LSTM weights with zero biases, xavier-uniform
@@ -183,7 +193,9 @@ type ModelSpec =
       /// None: α drawn at random (`AlphaInitScale`).
       AlphaPreset: AlphaPreset option
       /// None: `SpatialSum`, the paper's.
-      AnswerPooling: AnswerPooling option }
+      AnswerPooling: AnswerPooling option
+      /// None: `Raw`, the paper's.
+      CellInputs: CellInputScale option }
 
 /// The paper's three module sets (Table 3); NoOp is always added.
 type Ablation =
@@ -215,12 +227,12 @@ module Ablation =
         @ cells Answer ThreeInput an3 @ cells Answer FourInput an4 @ [ NoOp ]
 
 module ModelSpec =
-    let lnmn ablation dims = { Dims = dims; Modules = Ablation.modules ablation; Stack = Reference; Pointer = None; Initialisation = Some AuthorsCode; AlphaInitScale = None; AlphaPreset = None; AnswerPooling = None }
+    let lnmn ablation dims = { Dims = dims; Modules = Ablation.modules ablation; Stack = Reference; Pointer = None; Initialisation = Some AuthorsCode; AlphaInitScale = None; AlphaPreset = None; AnswerPooling = None; CellInputs = None }
 
     /// Stack-NMN's 9 modules, pointer sharpened hard. Its modules move the pointer themselves; the
     /// stack starts at zero as `Reference` says.
     let stackNmn dims =
-        { Dims = dims; Modules = List.map Hand HandModule.all @ [ NoOp ]; Stack = Reference; Pointer = Some Hard; Initialisation = Some AuthorsCode; AlphaInitScale = None; AlphaPreset = None; AnswerPooling = None }
+        { Dims = dims; Modules = List.map Hand HandModule.all @ [ NoOp ]; Stack = Reference; Pointer = Some Hard; Initialisation = Some AuthorsCode; AlphaInitScale = None; AlphaPreset = None; AnswerPooling = None; CellInputs = None }
 
     /// A diagnostic: the ablation's attention cells, its answer cells replaced by Stack-NMN's Describe
     /// (3 inputs: DescribeOne, 4 inputs: DescribeTwo), which reads a map through a softmax over it.

@@ -80,6 +80,8 @@ type TrainConfig =
       AlphaInitScale: float option
       AlphaPreset: AlphaPreset option
       AnswerPooling: AnswerPooling option
+      CellInputs: CellInputScale option
+      HardenAt: float option
       LearningRateDecay: LearningRateDecay
       MaxSteps: int option
       EvalEvery: int option

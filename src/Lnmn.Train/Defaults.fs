@@ -55,6 +55,8 @@ let train: TrainConfig =
       AlphaInitScale = None
       AlphaPreset = None
       AnswerPooling = None
+      CellInputs = None
+      HardenAt = None
       LearningRateDecay = Constant
       MaxSteps = None
       EvalEvery = None
@@ -118,7 +120,8 @@ let modelSpec (config: TrainConfig) (data: DataFacts) : ModelSpec =
         Initialisation = Some config.Initialisation
         AlphaInitScale = config.AlphaInitScale |> Option.orElse (AlphaSchedule.Rule.initialisationScale config.AlphaRule)
         AlphaPreset = config.AlphaPreset
-        AnswerPooling = Some(config.AnswerPooling |> Option.defaultValue (if data.BuiltIn then builtInAnswerPooling else SpatialSum)) }
+        AnswerPooling = Some(config.AnswerPooling |> Option.defaultValue (if data.BuiltIn then builtInAnswerPooling else SpatialSum))
+        CellInputs = Some(defaultArg config.CellInputs Raw) }
 
 /// Weight steps a run is planned for: its epochs over the training examples. The schedules (λ_w,
 /// α's warm-up and lr, the weights' lr decay) follow this plan; --max-steps only stops a run early.
@@ -131,7 +134,7 @@ let trainingSpec (config: TrainConfig) (data: DataFacts) : TrainingSpec =
     let weightLr = config.LearningRate |> Option.defaultValue (if data.BuiltIn then builtInLearningRate else paper.Weights.LearningRate)
     let epochs = config.Epochs |> Option.defaultValue (if data.BuiltIn then builtInEpochs else paper.Epochs)
     let steps = plannedSteps { paper with Epochs = epochs; BatchSize = config.BatchSize } data.TrainExamples
-    let alpha = AlphaSchedule.Rule.alphaSettings config.AlphaRule paper.Alpha steps
+    let alpha = AlphaSchedule.Rule.alphaSettings config.AlphaRule paper.Alpha steps config.HardenAt
     { paper with
         Weights = { paper.Weights with LearningRate = weightLr }
         Alpha = { alpha with LearningRate = defaultArg config.AlphaLearningRate alpha.LearningRate }
@@ -144,7 +147,8 @@ let trainingSpec (config: TrainConfig) (data: DataFacts) : TrainingSpec =
         ArchitectureSplit = config.ArchitectureSplit
         Unrolled = config.Unrolled
         Seed = config.Seed
-        AnswerLoss = if data.Vqa then Some SigmoidSoftTargets else None }
+        AnswerLoss = if data.Vqa then Some SigmoidSoftTargets else None
+        HardenAt = config.HardenAt }
 
 /// The model and training a new run with these options trains on this data.
 let specs (config: TrainConfig) (data: DataFacts) = modelSpec config data, trainingSpec config data

@@ -42,6 +42,8 @@ type TrainArgs =
     | Alpha_Init of float
     | Alpha_Preset of string
     | Answer_Pooling of string
+    | Cell_Inputs of string
+    | Harden_At of float
     | Lr_Decay of string
     | Max_Steps of int
     | Eval_Every of int
@@ -81,6 +83,8 @@ type TrainArgs =
             | Alpha_Warmup _ -> "fraction of the run's weight steps before the first α step (default: 0.5 with --alpha-schedule scaled, 0 with paper)."
             | Alpha_Init _ -> "standard deviation of α's normal initialisation (default: 1e-3 with --alpha-schedule scaled, 1 otherwise)."
             | Alpha_Preset _ -> "start α at a fixed architecture instead of a random draw: table6 (the modules the paper reports learning, its Table 6) or find (Table 6 with Stack-NMN's Find as every 3-input attention cell); with --alpha-schedule frozen the cells keep it."
+            | Cell_Inputs _ -> "the scale the image and text maps enter the cells at: raw (the paper's, default) or unit (ours, a departure: each L2-normalised over channels per position, as node outputs are)."
+            | Harden_At _ -> "the fraction of the run after which α is frozen at its argmax and the weights train the hard-max network (one op per node; a departure, DARTS' derived-cell training); default: never."
             | Answer_Pooling _ -> "how answer cells pool their last node over the map: sum (the paper's; default with --data) or attention (ours, default on the built-in dataset: weighted by H·W·softmax of the map the cell read, Stack-NMN's Describe weighting; the plain sum when that map is uniform)."
             | Max_Steps _ -> "stop after this many weight steps in total (for smoke tests)."
             | Lr_Decay _ -> "weight learning rate over the run: constant (the paper's, default) or cosine (half a cosine down to 0 at the last step)."
@@ -225,9 +229,9 @@ let private resumeOptions = set [ "--epochs"; "--max-steps"; "--eval-every"; "--
 /// Options that shape the network or its vocabulary, which a fine-tuned run takes from its checkpoint.
 let private modelOptions =
     set [ "--ablation"; "--model"; "--steps"; "--stack-length"; "--map-dim"; "--width"; "--size"; "--stack"; "--init"; "--pointer"
-          "--alpha-init"; "--alpha-preset"; "--answer-pooling"; "--vqa-answers" ]
+          "--alpha-init"; "--alpha-preset"; "--answer-pooling"; "--cell-inputs"; "--vqa-answers" ]
 
-let private alphaOptions = set [ "--alpha-lr"; "--alpha-schedule"; "--alpha-warmup"; "--alpha-init"; "--alpha-preset"; "--unrolled" ]
+let private alphaOptions = set [ "--alpha-lr"; "--alpha-schedule"; "--alpha-warmup"; "--alpha-init"; "--alpha-preset"; "--unrolled"; "--harden-at" ]
 
 /// Why `option`, given on the command line, would change nothing in the run `config` describes; None if it applies.
 let private notApplying (config: TrainConfig) (option: string) =
@@ -237,6 +241,7 @@ let private notApplying (config: TrainConfig) (option: string) =
     elif option = "--ablation" && config.Model = StackNmn then Some $"to {model} (its nine modules are fixed)"
     elif alphaOptions.Contains option && not (ModelChoice.hasAlpha config.Model) then Some $"to {model} (it has no α)"
     elif option = "--answer-pooling" && config.Model <> Lnmn then Some $"to {model} (only LNMN's answer cells pool by it)"
+    elif option = "--cell-inputs" && config.Model = StackNmn then Some $"to {model} (it has no cells)"
     elif option = "--arch-fraction" && config.ArchitectureSplit = ValidationLeaky then Some "with --arch-split val (α is fitted on val)"
     elif List.contains option [ "--alpha-lr"; "--alpha-warmup"; "--unrolled" ] && config.AlphaRule = AlphaSchedule.Frozen then
         Some "with --alpha-schedule frozen (α is not trained)"
@@ -281,6 +286,11 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
         let! alphaInit = optional (positive "alpha-init") (r.TryGetResult Alpha_Init)
         let! alphaPreset = optional (ofChoice "alpha-preset" [ "table6", PaperTable6; "find", FindAttention ]) (r.TryGetResult Alpha_Preset)
         let! pooling = optional (ofChoice "answer-pooling" [ "sum", SpatialSum; "attention", AttentionWeighted ]) (r.TryGetResult Answer_Pooling)
+        let! cellInputs = optional (ofChoice "cell-inputs" [ "raw", Raw; "unit", UnitNorm ]) (r.TryGetResult Cell_Inputs)
+        let! hardenAt =
+            match r.TryGetResult Harden_At with
+            | Some h when not (h > 0.0 && h < 1.0) -> Error $"--harden-at must be between 0 and 1, exclusive (got {h})"
+            | h -> Ok h
         let! alphaWarmup =
             match r.TryGetResult Alpha_Warmup with
             | Some w when not (w >= 0.0 && w <= 1.0) -> Error $"--alpha-warmup must be between 0 and 1 (got {w})"
@@ -300,7 +310,7 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
               Device = device; Threads = threads; RunDir = r.TryGetResult Run_Dir; Resume = resume; FineTuneFrom = fineTune
               ArchitectureSplit = archSplit; Unrolled = r.Contains Unrolled; EntropyScaling = scaling; LambdaWScale = lambdaWScale
               LearningRate = lr; AlphaLearningRate = alphaLr; AlphaRule = alphaRule; AlphaWarmup = alphaWarmup
-              AlphaInitScale = alphaInit; AlphaPreset = alphaPreset; AnswerPooling = pooling; MaxSteps = maxSteps; EvalEvery = evalEvery
+              AlphaInitScale = alphaInit; AlphaPreset = alphaPreset; AnswerPooling = pooling; CellInputs = cellInputs; HardenAt = hardenAt; MaxSteps = maxSteps; EvalEvery = evalEvery
               LearningRateDecay = decay; DryRun = r.Contains Dry_Run; VqaAnswers = vqaAnswers }
         let refused =
             r.GetAllResults()

@@ -46,14 +46,16 @@ let private compareWithPython (network: LnmnNetwork.LnmnNetwork) (weights: strin
             expectAllClose 1e-4 ours.Pointers theirs.[$"{mode}.pointers"] $"{mode}: stack pointers"
         Directory.Delete(dir, true)
 
-let private initialised (ablation: Ablation) (stack: StackDiscipline) (pooling: AnswerPooling) =
-    test $"an initialised LNMN-{Ablation.number ablation}, {stack} stack, answers pooled by {pooling}: the Python reference gives our outputs" {
+let private initialisedWith (ablation: Ablation) (stack: StackDiscipline) (pooling: AnswerPooling) (cellInputs: CellInputScale) =
+    test $"an initialised LNMN-{Ablation.number ablation}, {stack} stack, answers pooled by {pooling}, {cellInputs} cell inputs: the Python reference gives our outputs" {
         torch.random.manual_seed 21L |> ignore
-        let network = LnmnNetwork.compile { NetworkTests.tinySpec ablation stack with AnswerPooling = Some pooling }
+        let network = LnmnNetwork.compile { NetworkTests.tinySpec ablation stack with AnswerPooling = Some pooling; CellInputs = Some cellInputs }
         let weights = Path.Combine(temporaryDirectory (), "w.safetensors")
         Exported.exportNetwork network (placeholderDescription network.Spec) Exported.Safetensors weights |> Result.defaultWith failtest |> ignore
         compareWithPython network weights (int64 (Ablation.number ablation))
     }
+
+let private initialised ablation stack pooling = initialisedWith ablation stack pooling Raw
 
 [<Tests>]
 let tests =
@@ -63,6 +65,7 @@ let tests =
                 yield initialised ablation stack SpatialSum
         for stack in [ Reference; Push ] do
             yield initialised Ablation11 stack AttentionWeighted
+        yield initialisedWith Ablation11 Reference AttentionWeighted UnitNorm
         yield test "a trained LNMN-11 exported as a PyTorch state dict: the Python reference gives our outputs" {
             let checkpoint = ExportTests.trainedCheckpoint.Force()
             let weights = Path.Combine(temporaryDirectory (), "w.pt")

@@ -41,18 +41,27 @@ let tests =
             Expect.floatClose Accuracy.high (AlphaSchedule.learningRate 3e-4 10_000) 8e-4 "10K α steps"
             Expect.floatClose Accuracy.veryHigh (AlphaSchedule.learningRate 3e-4 100) 3e-2 "100 steps: capped"
             Expect.floatClose Accuracy.veryHigh (AlphaSchedule.learningRate 3e-4 328_000) 3e-4 "the paper's run: the paper's lr"
-            let scaled = AlphaSchedule.Rule.alphaSettings (AlphaSchedule.Scaled 0.2) TrainingSpec.paper.Alpha 12_500
+            let scaled = AlphaSchedule.Rule.alphaSettings (AlphaSchedule.Scaled 0.2) TrainingSpec.paper.Alpha 12_500 None
             Expect.floatClose Accuracy.high scaled.LearningRate 8e-4 "12.5K weight steps, 20% warm-up: 10K α steps"
-            Expect.equal (AlphaSchedule.Rule.alphaSettings AlphaSchedule.Paper TrainingSpec.paper.Alpha 12_500) TrainingSpec.paper.Alpha "paper rules: the paper's Adam"
+            Expect.equal (AlphaSchedule.Rule.alphaSettings AlphaSchedule.Paper TrainingSpec.paper.Alpha 12_500 None) TrainingSpec.paper.Alpha "paper rules: the paper's Adam"
             // one-hot after the travel: the winner leads the other five by 8
             let weights = torch.tensor([| 8.0f; 0.0f; 0.0f; 0.0f; 0.0f; 0.0f |]).softmax(0L)
             Expect.isGreaterThan (weights.[0].item<float32>() |> float) 0.998 "99.8%"
         }
         test "α steps start after the warm-up; frozen α never steps; the paper's rule from the first batch" {
-            let searching warmup = [ 0 .. 9 ] |> List.filter (fun s -> AlphaSchedule.isSearching warmup s 10)
+            let searching warmup = [ 0 .. 9 ] |> List.filter (fun s -> AlphaSchedule.isSearching warmup None s 10)
             Expect.equal (searching (Some 0.2)) [ 2 .. 9 ] "20% of 10 steps"
             Expect.equal (searching None) [ 0 .. 9 ] "paper"
             Expect.equal (searching (AlphaSchedule.Rule.warmup AlphaSchedule.Frozen)) [] "frozen"
+        }
+        test "a run hardened at 70% searches α from its warm-up to step 7 and trains the hard-max network after" {
+            let steps = [ 0 .. 9 ]
+            Expect.equal (steps |> List.filter (fun s -> AlphaSchedule.isSearching (Some 0.2) (Some 0.7) s 10)) [ 2 .. 6 ] "α steps"
+            Expect.equal (steps |> List.filter (fun s -> AlphaSchedule.isHardened (Some 0.7) s 10)) [ 7 .. 9 ] "hard-max weight steps"
+            Expect.isEmpty (steps |> List.filter (fun s -> AlphaSchedule.isHardened None s 10)) "never without --harden-at"
+            // 12.5K weight steps, α from 20% to 70%: 6,250 α steps, so α's lr is 8 / 6,250.
+            let scaled = AlphaSchedule.Rule.alphaSettings (AlphaSchedule.Scaled 0.2) TrainingSpec.paper.Alpha 12_500 (Some 0.7)
+            Expect.floatClose Accuracy.high scaled.LearningRate (8.0 / 6250.0) "α's lr over the shorter search"
         }
         test "uniform α gives ‖σ‖₂/‖σ‖₁ = 1/√6 per node" {
             use _ = torch.NewDisposeScope()
@@ -85,6 +94,23 @@ let tests =
             Steps.alphaStep spec state (labelled 2L) |> ignore
             Expect.allEqual (changed weights (net.WeightParameters())) false "weights unchanged by the α step"
             Expect.isTrue (changed alphas (net.AlphaParameters()) |> List.forall id) "every α moved"
+        }
+        test "the closing phase's weight step trains the hard-max network's weights and leaves α untouched" {
+            use _ = torch.NewDisposeScope()
+            torch.random.manual_seed 13L |> ignore
+            let net = LnmnNetwork.compile (NetworkTests.tinySpec Ablation11 Reference)
+            let state = Steps.createState spec net
+            let batch = labelled 3L
+            let crossEntropy (evaluation: NodeOps.NodeEvaluation) =
+                use _ = torch.no_grad ()
+                torch.nn.functional.cross_entropy(net.Forward(batch.Input, evaluation).Logits, batch.Answers).item<float32>() |> float
+            let hard, soft = crossEntropy NodeOps.NodeEvaluation.hardMax, crossEntropy NodeOps.NodeEvaluation.soft
+            let alphas, weights = snapshot (net.AlphaParameters()), snapshot (net.WeightParameters())
+            let m = Steps.weightStepWith Steps.hardMaxForward spec 1.0 state batch
+            Expect.floatClose Accuracy.medium m.CrossEntropy hard "the step's loss is the hard-max network's"
+            Expect.isGreaterThan (abs (hard - soft)) 1e-3 "which the soft network's is not"
+            Expect.allEqual (changed alphas (net.AlphaParameters())) false "α unchanged"
+            Expect.isTrue (changed weights (net.WeightParameters()) |> List.exists id) "weights moved"
         }
         test "the unrolled α step changes α only, and restores the weights exactly" {
             use _ = torch.NewDisposeScope()

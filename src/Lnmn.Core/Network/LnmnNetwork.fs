@@ -133,7 +133,8 @@ type LnmnNetwork(spec: ModelSpec) as this =
         let valid = Tensors.lengthMask batch.Lengths batch.Tokens.shape.[1]
         let position = this.get_buffer("position_map").unsqueeze(0L).expand(B, -1L, -1L, -1L)
         let knowledge = kb.call(torch.cat([| batch.Features; position |], 1L))
-        let image = projections |> Option.map (fun (i, _) -> i.call(knowledge).permute(0L, 2L, 3L, 1L).contiguous()) // (B, H, W, D)
+        let cellInput (x: torch.Tensor) = match spec.CellInputs with Some UnitNorm -> Tensors.l2Normalize -1L x | Some Raw | None -> x
+        let image = projections |> Option.map (fun (i, _) -> cellInput (i.call(knowledge).permute(0L, 2L, 3L, 1L).contiguous())) // (B, H, W, D)
         let knowledgeLast = knowledge.permute(0L, 2L, 3L, 1L) // (B, H, W, kb_dim), for hand modules
         let order = torch.tensor(concatOrder, device = device)
         let initialStack =
@@ -147,7 +148,7 @@ type LnmnNetwork(spec: ModelSpec) as this =
                 match image, projections with
                 | Some image, Some(_, textProjection) ->
                     let inputs: CellGroup.CellInputs =
-                        { Image = image; TextMap = textProjection.call c.Text; Memory = memory
+                        { Image = image; TextMap = cellInput (textProjection.call c.Text); Memory = memory
                           Attention1 = Stack.read stack pointer; Attention2 = Some(Stack.read stack (Stack.pop pointer)) }
                     Some inputs
                 | _ -> None

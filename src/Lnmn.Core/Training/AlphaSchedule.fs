@@ -59,16 +59,25 @@ module Rule =
         | Scaled w -> Some w
         | Frozen -> Some 1.0
 
-    /// α's Adam settings for a run of `weightSteps` weight steps.
-    let alphaSettings rule (paper: AdamSettings) (weightSteps: int) =
+    /// α's Adam settings for a run of `weightSteps` weight steps whose search ends at `hardenAt`
+    /// of the run (None: at its end).
+    let alphaSettings rule (paper: AdamSettings) (weightSteps: int) (hardenAt: float option) =
         match rule with
         | Paper | Frozen -> paper
         | Scaled w ->
-            let alphaSteps = int (float weightSteps * (1.0 - w))
+            let alphaSteps = int (System.Math.Round(float weightSteps * (defaultArg hardenAt 1.0 - w)))
             { paper with LearningRate = learningRate paper.LearningRate alphaSteps }
 
-/// Whether the α step runs at weight step `step` (0-based) of `totalSteps`.
-let isSearching (warmup: float option) (step: int) (totalSteps: int) =
-    match warmup with
-    | None -> true
-    | Some w -> w < 1.0 && float step >= w * float totalSteps
+/// Whether weight step `step` (0-based) of `totalSteps` trains the hard-max network with α frozen.
+let isHardened (hardenAt: float option) (step: int) (totalSteps: int) =
+    match hardenAt with
+    | None -> false
+    | Some h -> float step >= h * float totalSteps
+
+/// Whether the α step runs at weight step `step` (0-based) of `totalSteps`: after the warm-up and
+/// before the run hardens.
+let isSearching (warmup: float option) (hardenAt: float option) (step: int) (totalSteps: int) =
+    not (isHardened hardenAt step totalSteps)
+    && match warmup with
+       | None -> true
+       | Some w -> w < 1.0 && float step >= w * float totalSteps

@@ -84,6 +84,8 @@ let private stepIfFinite (optimiser: torch.optim.Optimizer) (m: StepMetrics) =
 type ForwardPass = LnmnNetwork -> Batch -> ForwardResult
 
 let forward: ForwardPass = fun network batch -> network.Forward(batch, NodeOps.NodeEvaluation.soft)
+/// One op per node, argmax α: the network a search derives, as the closing phase trains it.
+let hardMaxForward: ForwardPass = fun network batch -> network.Forward(batch, NodeOps.NodeEvaluation.hardMax)
 let composedForward: ForwardPass = fun network batch -> network.Forward(batch, { NodeOps.NodeEvaluation.soft with Arithmetic = NodeOps.Composed })
 let referenceForward: ForwardPass = fun network batch -> network.ReferenceForward(batch, NodeOps.NodeEvaluation.soft)
 

@@ -54,7 +54,11 @@ type TrainingSpec =
       /// λ_w's schedule multiplied by this (None: 1, the paper's schedule).
       LambdaWScale: float option
       /// None: `SoftmaxCrossEntropy`.
-      AnswerLoss: AnswerLoss option }
+      AnswerLoss: AnswerLoss option
+      /// The fraction of the run's weight steps after which α is frozen and the weights train the
+      /// hard-max network (one op per node), as DARTS trains its derived cell. None: never, the
+      /// paper's soft training to the end.
+      HardenAt: float option }
 
 module TrainingSpec =
     let paper =
@@ -70,7 +74,8 @@ module TrainingSpec =
           AlphaWarmup = None
           WeightLearningRateDecay = None
           LambdaWScale = None
-          AnswerLoss = None }
+          AnswerLoss = None
+          HardenAt = None }
 
 module LearningRateDecay =
     /// The multiple of the base rate at weight step `step` (0-based) of `totalSteps`.
