@@ -91,6 +91,37 @@ let private mixInto (coefficients: nativeptr<float32>) (x1: nativeptr<float32>) 
         c <- c + 1
     sum
 
+/// `mixInto` for backward: also Σ g·m against the output's gradient `g`, in the same pass.
+[<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
+let private mixAndDot (coefficients: nativeptr<float32>) (x1: nativeptr<float32>) (step1: int) (x2: nativeptr<float32>) (step2: int) (channels: int) (m: nativeptr<float32>) (g: nativeptr<float32>) =
+    let a, b, cc, d = NativePtr.get coefficients 0, NativePtr.get coefficients 1, NativePtr.get coefficients 2, NativePtr.get coefficients 3
+    let mutable sum = 0.0f
+    let mutable dot = 0.0f
+    let mutable c = 0
+    if channels >= 8 then
+        let va, vb, vc, vd = Vector256.Create a, Vector256.Create b, Vector256.Create cc, Vector256.Create d
+        let mutable squares = Vector256<float32>.Zero
+        let mutable dots = Vector256<float32>.Zero
+        while c + 8 <= channels do
+            let v1 = read x1 step1 c
+            let v2 = read x2 step2 c
+            let mixed = v1 * (va + vd * v2) + (vb * v2 + vc * Vector256.Abs(v1 - v2))
+            Vector256.Store(mixed, NativePtr.add m c)
+            squares <- squares + mixed * mixed
+            dots <- dots + mixed * Vector256.Load(NativePtr.add g c)
+            c <- c + 8
+        sum <- Vector256.Sum squares
+        dot <- Vector256.Sum dots
+    while c < channels do
+        let v1 = readOne x1 step1 c
+        let v2 = readOne x2 step2 c
+        let mixed = v1 * (a + d * v2) + (b * v2 + cc * MathF.Abs(v1 - v2))
+        NativePtr.set m c mixed
+        sum <- sum + mixed * mixed
+        dot <- dot + mixed * NativePtr.get g c
+        c <- c + 1
+    struct (sum, dot)
+
 /// 1 / max(‖m‖, ε), as `Tensors.l2Normalize` computes it.
 let inline private inverseNorm (squares: float32) = 1.0f / MathF.Sqrt(if squares >= floor then squares else floor)
 
@@ -178,22 +209,11 @@ let private backwardRange (o: Operands) (g1: nativeptr<float32>) (g2: nativeptr<
                 let q1 = NativePtr.add g1 (start1 + p * position1)
                 let q2 = NativePtr.add g2 (start2 + p * position2)
                 let g = NativePtr.add o.Out (((b * cells + k) * positions + p) * channels)
-                let squares = mixInto coefficients x1 channel1 x2 channel2 channels m
+                let struct (squares, gm) = mixAndDot coefficients x1 channel1 x2 channel2 channels m g
                 let r = inverseNorm squares
-                let mutable gm = 0.0f
                 let mutable c = 0
-                if channels >= 8 then
-                    let mutable dot = zero
-                    while c + 8 <= channels do
-                        dot <- dot + Vector256.Load(NativePtr.add g c) * Vector256.Load(NativePtr.add m c)
-                        c <- c + 8
-                    gm <- Vector256.Sum dot
-                while c < channels do
-                    gm <- gm + NativePtr.get g c * NativePtr.get m c
-                    c <- c + 1
                 // d out_c / d m_j = r·δ_cj − r³·m_c·m_j, the second term only where the norm is not clamped.
                 let radial = if squares >= floor then gm * r * r * r else 0.0f
-                c <- 0
                 if channels >= 8 then
                     let vr, vRadial = Vector256.Create r, Vector256.Create radial
                     let mutable one1, one2 = zero, zero
