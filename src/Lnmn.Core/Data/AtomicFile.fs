@@ -2,8 +2,17 @@ namespace Lnmn.Core.Data
 
 open System.IO
 
+/// A file that could not be written because its disk is full (ENOSPC): the file meant.
+exception NoSpaceLeft of path: string
+
 /// Writes that leave either the old file or the complete new one, never a half-written one.
 module AtomicFile =
+    /// Runs `write`; a full disk (ENOSPC) is raised as `NoSpaceLeft path`, naming the file meant
+    /// rather than a temporary one.
+    let failingForSpace (path: string) (write: unit -> 'T) : 'T =
+        try write ()
+        with :? IOException as e when e.HResult = 28 -> raise (NoSpaceLeft path)
+
     let private temporaryName (path: string) =
         Path.Combine(Path.GetDirectoryName(Path.GetFullPath path), $".{Path.GetFileName path}.{System.Guid.NewGuid():N}.tmp")
 
@@ -11,7 +20,7 @@ module AtomicFile =
     let write (path: string) (write: string -> unit) =
         let temporary = temporaryName path
         try
-            write temporary
+            failingForSpace path (fun () -> write temporary)
             File.Move(temporary, path, true)
         finally
             if File.Exists temporary then File.Delete temporary
