@@ -10,17 +10,18 @@ open Lnmn.Core.Specs
 open Lnmn.Core.Data
 open Lnmn.Core.Training
 open Lnmn.Core.Training.TrainingSpec
-open Lnmn.Train.Configs
 open Lnmn.Core.Training.LabelledBatches
 open Lnmn.Train.TrainingData
 
 let private checkpointEvery = 100
 
-/// Trains from `start` until the planned epochs or --max-steps; the last weight step reached, or why it stopped.
-let run (config: TrainConfig) (device: torch.Device) (paths: RunFolder.Paths) (spec: ModelSpec) (training: TrainingSpec) (data: TrainingData) (state: Steps.TrainingState) (start: Checkpoint.Progress) (display: ProgressDisplay.ProgressDisplay) : Result<int, string> =
+/// Trains from `start` until the plan's last step (its epochs, or --max-steps); a new run's state is
+/// checkpointed before its first step, so that a kill at any moment can be resumed. The last weight
+/// step reached, or why it stopped.
+let run (plan: Checkpoint.Plan) (device: torch.Device) (paths: RunFolder.Paths) (spec: ModelSpec) (training: TrainingSpec) (data: TrainingData) (state: Steps.TrainingState) (start: Checkpoint.Progress) (display: ProgressDisplay.ProgressDisplay) : Result<int, string> =
     use log = new RunFolder.MetricsLog(paths)
-    let plannedSteps = Defaults.plannedSteps training data.Train.Examples.Length
-    let totalSteps = match config.MaxSteps with Some m -> min plannedSteps m | None -> plannedSteps
+    let plannedSteps = plan.PlannedSteps
+    let totalSteps = Checkpoint.Plan.lastStep plan
     let trainingClock = Diagnostics.Stopwatch()
     let lambdaWAt step = defaultArg training.LambdaWScale 1.0 * EntropySchedule.lambda plannedSteps step
     let save (progress: Checkpoint.Progress) =
@@ -29,7 +30,7 @@ let run (config: TrainConfig) (device: torch.Device) (paths: RunFolder.Paths) (s
             { Model = spec; Training = training
               Words = List.ofArray data.Dataset.Vocabulary.Tokens; Answers = List.ofArray data.Dataset.Vocabulary.Answers
               DataDirectory = Some data.Location.Directory; DataRecipe = data.Location.Recipe
-              Progress = progress; RngState = Checkpoint.currentRngState () }
+              Progress = progress; Plan = Some plan; RngState = Checkpoint.currentRngState () }
         Checkpoint.save paths.Checkpoint metadata state
     let progress epoch step (loss, accuracy, batches) : Checkpoint.Progress =
         { Epoch = epoch; BatchInEpoch = batches; GlobalStep = step; EpochLossSum = loss; EpochAccuracySum = accuracy }
@@ -57,7 +58,7 @@ let run (config: TrainConfig) (device: torch.Device) (paths: RunFolder.Paths) (s
         else
             let step = step + 1
             trainingClock.Stop()
-            match config.EvalEvery with
+            match plan.EvalEvery with
             | Some every when step % every = 0 ->
                 let v = Scoring.overallPercent device state.Network training.BatchSize data.Validation
                 log.Evaluation(step, [ "questions", float (step * training.BatchSize); "seconds", trainingClock.Elapsed.TotalSeconds
@@ -104,4 +105,5 @@ let run (config: TrainConfig) (device: torch.Device) (paths: RunFolder.Paths) (s
                 display.Line $"epoch {epoch + 1}/{training.Epochs}: train loss {loss / float (max n 1):F3}, train acc {100.0 * acc / float (max n 1):F1}%%, val acc {valAccuracy:F2}%%"
                 save { Checkpoint.Progress.start with Epoch = epoch + 1; GlobalStep = step }
                 epochs (epoch + 1) step
+    if start = Checkpoint.Progress.start then save start
     epochs start.Epoch start.GlobalStep

@@ -131,7 +131,7 @@ let import (weights: string) (out: string) : Result<string, string> =
         let metadata: Checkpoint.Metadata =
             { Model = description.Model; Training = description.Training; Words = description.Words
               Answers = description.Answers; DataDirectory = description.DataDirectory; DataRecipe = description.DataRecipe
-              Progress = Checkpoint.Progress.start; RngState = Checkpoint.currentRngState () }
+              Progress = Checkpoint.Progress.start; Plan = None; RngState = Checkpoint.currentRngState () }
         Checkpoint.save out metadata (Steps.createState description.Training network)
         return out
     }

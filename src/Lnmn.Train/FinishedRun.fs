@@ -11,7 +11,11 @@ open Lnmn.Core.Training
 open Lnmn.Core.Training.TrainingSpec
 open Lnmn.Train.TrainingData
 
-/// Writes the run's tables and pages; the soft-α validation accuracy (%).
+/// Whether a run's tables and pages are all written: curves.html is the last file `write` writes,
+/// each of them atomically.
+let isWritten (paths: RunFolder.Paths) = File.Exists paths.CurvesPlot
+
+/// Writes the run's tables and pages (curves.html last); the soft-α validation accuracy (%).
 let write (device: torch.Device) (paths: RunFolder.Paths) (training: TrainingSpec) (data: TrainingData) (state: Steps.TrainingState) (display: ProgressDisplay.ProgressDisplay) =
     let table, json, softOverall = Scoring.evaluation device state.Network training.BatchSize data.Validation
     let title = match training.ArchitectureSplit with ValidationLeaky -> "validation (α fitted on it: not held out)" | HeldOutOfTrain _ -> "validation"

@@ -68,9 +68,9 @@ type TrainArgs =
             | Pointer _ -> "pointer sharpening: hard (argmax; default for stack-nmn) or soft (softmax(·/0.2); default otherwise)."
             | Seed _ -> "random seed (default 0)."
             | Device _ -> "auto, cpu or cuda (default auto)."
-            | Threads _ -> "intra-op CPU threads (default: all cores)."
+            | Threads _ -> "intra-op CPU threads (default: all cores; with --resume, the run's own: on CPU another count may change the metrics' last digits)."
             | Run_Dir _ -> "run folder (default runs/<model>-<data>-seed<seed>-<UTC time>, model lnmn-<ablation>, stack-nmn or concat-<ablation>)."
-            | Resume -> "continue the run in --run-dir from its last checkpoint."
+            | Resume -> "continue the run in --run-dir from its last checkpoint, as it started (only --threads and --device may be given)."
             | Finetune_From _ -> "start from a trained checkpoint, on --data with a possibly larger vocabulary (e.g. CLEVR → CLEVR-Humans): new words get new embedding rows."
             | Arch_Split _ -> "where α's batches come from: heldout (a slice of train, default) or val (the authors' choice: val is then not held out)."
             | Arch_Fraction _ -> "fraction of train held out for α with --arch-split heldout (default 0.1)."
@@ -223,8 +223,9 @@ let templateGroups (text: string) =
     |> List.fold (fun acc name -> Result.bind (fun gs -> ofChoice "groups" choices name |> Result.map (fun g -> gs @ [ g ])) acc) (Ok [])
     |> Result.bind (fun gs -> if gs.IsEmpty then Error "--groups: no template group given" else Ok(List.distinct gs))
 
-/// Options a resumed run takes: how long it goes on, where and how it runs. The rest is its checkpoint's.
-let private resumeOptions = set [ "--epochs"; "--max-steps"; "--eval-every"; "--device"; "--threads"; "--run-dir"; "--resume"; "--dry-run" ]
+/// Options a resumed run takes: where it runs, on how many threads. Everything that defines the run
+/// (its length, evaluations, seeds, data, schedules) is its checkpoint's.
+let private resumeOptions = set [ "--device"; "--threads"; "--run-dir"; "--resume"; "--dry-run" ]
 
 /// Options that shape the network or its vocabulary, which a fine-tuned run takes from its checkpoint.
 let private modelOptions =
@@ -236,7 +237,7 @@ let private alphaOptions = set [ "--alpha-lr"; "--alpha-schedule"; "--alpha-warm
 /// Why `option`, given on the command line, would change nothing in the run `config` describes; None if it applies.
 let private notApplying (config: TrainConfig) (option: string) =
     let model = $"--model {ModelChoice.name config.Model}"
-    if config.Resume && not (resumeOptions.Contains option) then Some "with --resume (the run goes on with its checkpoint's settings)"
+    if config.Resume && not (resumeOptions.Contains option) then Some "with --resume (the run goes on as it started: its length, evaluations, seeds, data and schedules are its checkpoint's)"
     elif config.FineTuneFrom.IsSome && modelOptions.Contains option then Some "with --finetune-from (the model is the checkpoint's)"
     elif option = "--ablation" && config.Model = StackNmn then Some $"to {model} (its nine modules are fixed)"
     elif alphaOptions.Contains option && not (ModelChoice.hasAlpha config.Model) then Some $"to {model} (it has no α)"

@@ -170,4 +170,5 @@ let main argv =
     with
     | :? ArguParseException as e -> fail e.Message
     | DataException e -> fail (DataError.describe e)
+    | NoSpaceLeft path -> fail $"{path}: no space left on device"
     | :? IO.IOException as e -> fail e.Message

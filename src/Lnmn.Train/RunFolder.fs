@@ -67,10 +67,15 @@ let lock (root: string) : Result<IDisposable, string> =
         Error $"{root} is in use by process {holder}: wait for it to finish, or choose another --run-dir"
 
 /// Keeps the lines of a JSONL file for which `keep` holds (on resume: those before the checkpoint).
+/// A last line cut short (a write stopped by a full disk or a kill) is dropped; it is past the
+/// checkpoint, whose metrics were fsynced whole before it was written.
 let truncateJsonl (path: string) (keep: JsonElement -> bool) =
     if File.Exists path then
-        File.ReadAllLines path
-        |> Array.filter (fun line -> line.Length > 0 && (use doc = JsonDocument.Parse line in keep (doc.RootElement.Clone())))
+        let text = File.ReadAllText path
+        let lines = text.Split('\n') |> Array.filter (fun l -> l <> "")
+        let whole = if text.EndsWith "\n" || lines.Length = 0 then lines else lines.[.. lines.Length - 2]
+        whole
+        |> Array.filter (fun line -> use doc = JsonDocument.Parse line in keep (doc.RootElement.Clone()))
         |> fun lines -> Lnmn.Core.Data.AtomicFile.writeAllText path (String.concat "" (lines |> Array.map (fun l -> l + "\n")))
 
 /// The JSONL files mirrored to TensorBoard: (file, tag prefix, the field that is the x axis).
@@ -99,19 +104,22 @@ type MetricsLog(paths: Paths) =
     let steps = new StreamWriter(paths.StepMetrics, true)
     let epochs = new StreamWriter(paths.EpochMetrics, true)
     let evals = new StreamWriter(paths.EvalMetrics, true)
+    let fileOf (writer: StreamWriter) = (writer.BaseStream :?> FileStream).Name
     let write (writer: StreamWriter) (prefix: string) (step: int) (fields: (string * float) list) (tags: (string * string) list) =
         let numbers = fields |> List.map (fun (k, v) -> $"\"{k}\":{JsonSerializer.Serialize v}")
         let texts = tags |> List.map (fun (k, v) -> $"\"{k}\":{JsonSerializer.Serialize v}")
-        writer.WriteLine("{" + String.concat "," (texts @ numbers) + "}")
-        writer.Flush()
-        mirror prefix step fields
+        Lnmn.Core.Data.AtomicFile.failingForSpace (fileOf writer) (fun () ->
+            writer.WriteLine("{" + String.concat "," (texts @ numbers) + "}")
+            writer.Flush())
+        Lnmn.Core.Data.AtomicFile.failingForSpace paths.TensorBoard (fun () -> mirror prefix step fields)
 
     /// Puts every line written so far on the disk (fsync), so that a checkpoint written next never
     /// claims a step whose metrics could still be lost.
     member _.Sync() =
         for writer in [ steps; epochs; evals ] do
-            writer.Flush()
-            (writer.BaseStream :?> FileStream).Flush true
+            Lnmn.Core.Data.AtomicFile.failingForSpace (fileOf writer) (fun () ->
+                writer.Flush()
+                (writer.BaseStream :?> FileStream).Flush true)
 
     member _.Step(step: int, fields) = write steps "step" step (("step", float step) :: fields) []
     member _.Epoch(epoch: int, fields) = write epochs "epoch" epoch (("epoch", float epoch) :: fields) []
@@ -119,9 +127,10 @@ type MetricsLog(paths: Paths) =
 
     interface IDisposable with
         member _.Dispose() =
-            steps.Dispose()
-            epochs.Dispose()
-            evals.Dispose()
+            // Every line was flushed as it was written: a Dispose that fails can only follow a write
+            // that failed, whose error is the one to report.
+            for writer in [ steps; epochs; evals ] do
+                try writer.Dispose() with :? IOException -> ()
 
 /// One value per line of a JSONL file, made from the line's numeric fields (none if it is absent).
 let private readNumbers (path: string) (row: (string -> float) -> 'T) =

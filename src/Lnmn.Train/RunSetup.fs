@@ -1,5 +1,5 @@
-/// What a run starts from, before its first step: a new run's spec, training and data from its
-/// config (`Defaults.specs`); a resumed run's from its checkpoint; a fine-tuned run's network from a trained one with
+/// What a run starts from, before its first step: a new run's spec, training, plan and data from its
+/// config (`Defaults.specs`); a resumed run's from its checkpoint, all of them; a fine-tuned run's network from a trained one with
 /// the vocabulary extended; `--dry-run`'s printout; the run folder made ready (config.json, or the
 /// checkpoint's state and the metrics truncated to it).
 module Lnmn.Train.RunSetup
@@ -23,19 +23,40 @@ type Setup =
       Training: TrainingSpec
       Data: TrainingData
       Network: LnmnNetwork.LnmnNetwork
-      /// The checkpoint a resumed run continues from.
-      ResumeFrom: string option }
+      /// Its length, evaluations and threads: a new run's from its options, a resumed run's as recorded.
+      Plan: Checkpoint.Plan
+      /// The checkpoint a resumed run continues from, and where it stands.
+      ResumeFrom: (string * Checkpoint.Progress) option }
+
+/// Whether a run standing at `progress` has trained all its steps.
+let trained (setup: Setup) (progress: Checkpoint.Progress) =
+    progress.GlobalStep >= Checkpoint.Plan.lastStep setup.Plan || progress.Epoch >= setup.Training.Epochs
+
+/// The checkpoint a resumed run goes on from. A damaged one is refused in one line, which says how
+/// to go on from the previous checkpoint where that one is whole.
+let private resumable (path: string) : Result<Checkpoint.Metadata, string> =
+    match Checkpoint.readMetadata path with
+    | Ok m -> Ok m
+    | Error e when File.Exists path ->
+        let previous = Checkpoint.previousPath path
+        match if File.Exists previous then Checkpoint.readMetadata previous |> Result.toOption else None with
+        | Some p ->
+            Error $"{e}; the previous checkpoint, {previous} (step {p.Progress.GlobalStep}), is whole: to continue from it, cp {previous} {path} and resume again"
+        | None -> Error $"{e}; there is no whole checkpoint to continue from"
+    | Error _ -> Error $"{path}: no checkpoint to resume (the run was stopped before its first one): start it again with its own options"
 
 /// The spec, training, data and network of the run the config asks for; a user's mistake as a one-line Error.
 let prepare (config: TrainConfig) : Result<Setup, string> =
     result {
         let! device = Device.resolve config.Device
-        Device.seedAndThreads config.Seed config.Threads
         let resumeFrom = config.RunDir |> Option.map (fun d -> (RunFolder.paths d).Checkpoint) |> Option.filter (fun _ -> config.Resume)
         let! resumed =
             match resumeFrom with
-            | Some path -> Checkpoint.readMetadata path |> Result.map Some
+            | Some path -> resumable path |> Result.map Some
             | None -> Ok None
+        let recordedPlan = resumed |> Option.bind (fun m -> m.Plan)
+        let seed = match resumed with Some m -> m.Training.Seed | None -> config.Seed
+        Device.seedAndThreads seed (config.Threads |> Option.orElse (recordedPlan |> Option.map (fun p -> p.Threads)))
         let! fineTune =
             match config.FineTuneFrom with
             | Some path -> Checkpoint.readMetadata path |> Result.map (fun m -> Some(path, m))
@@ -52,10 +73,10 @@ let prepare (config: TrainConfig) : Result<Setup, string> =
             | None, Some(_, m), DataDirectory _ -> Vocabulary.Extended(trainedVocabulary m)
             | _ -> Vocabulary.FromTraining
         let! dataset, location = TrainingData.load choice origin config.VqaAnswers
-        let seed, architectureSplit =
+        let architectureSplit =
             match resumed with
-            | Some m -> m.Training.Seed, m.Training.ArchitectureSplit
-            | None -> config.Seed, config.ArchitectureSplit
+            | Some m -> m.Training.ArchitectureSplit
+            | None -> config.ArchitectureSplit
         let data = split seed architectureSplit dataset location
         let newSpec, newTraining = Defaults.specs config (TrainingData.facts data)
         let spec =
@@ -65,8 +86,17 @@ let prepare (config: TrainConfig) : Result<Setup, string> =
             | None, None -> newSpec
         let training =
             match resumed with
-            | Some m -> { m.Training with Epochs = defaultArg config.Epochs m.Training.Epochs }
+            | Some m -> m.Training
             | None -> newTraining
+        let plannedSteps = Defaults.plannedSteps training data.Train.Examples.Length
+        let! plan =
+            match recordedPlan, resumed with
+            | Some p, _ when p.PlannedSteps <> plannedSteps ->
+                Error $"{data.Location.Directory}: the data has changed since the run started ({data.Train.Examples.Length} training questions now make {plannedSteps} steps, the run was planned for {p.PlannedSteps}); resume it on the data it started on"
+            | Some p, _ -> Ok p
+            // Checkpoints older than the plan's record: their epochs, no stop before.
+            | None, _ -> Ok { PlannedSteps = plannedSteps; MaxSteps = (if resumed.IsSome then None else config.MaxSteps)
+                              EvalEvery = (if resumed.IsSome then None else config.EvalEvery); Threads = torch.get_num_threads () }
         let network = LnmnNetwork.compile spec
         let! () =
             match fineTune with
@@ -78,7 +108,8 @@ let prepare (config: TrainConfig) : Result<Setup, string> =
                     printfn "fine-tuning from %s: %d words, %d of them new" path dataset.Vocabulary.Tokens.Length (dataset.Vocabulary.Tokens.Length - m.Words.Length))
             | None -> Ok()
         network.``to``(device) |> ignore
-        return { Device = device; Spec = spec; Training = training; Data = data; Network = network; ResumeFrom = resumeFrom }
+        let resumeFrom = Option.map2 (fun path (m: Checkpoint.Metadata) -> path, m.Progress) resumeFrom resumed
+        return { Device = device; Spec = spec; Training = training; Data = data; Network = network; Plan = plan; ResumeFrom = resumeFrom }
     }
 
 let private parameterCount (ps: Modules.Parameter seq) = ps |> Seq.sumBy (fun p -> p.numel())
@@ -96,7 +127,8 @@ let defaultRunDirectory (config: TrainConfig) (data: Location) =
     let stamp = DateTime.UtcNow.ToString "yyyyMMdd-HHmmss"
     Path.Combine("runs", $"{ModelChoice.label config.Model config.Ablation}-{data.Name}-seed{config.Seed}-{stamp}")
 
-let private writeConfig (paths: RunFolder.Paths) (config: TrainConfig) (spec: ModelSpec) (training: TrainingSpec) (data: TrainingData) =
+let private writeConfig (paths: RunFolder.Paths) (config: TrainConfig) (setup: Setup) =
+    let training, data = setup.Training, setup.Data
     let leak =
         match training.ArchitectureSplit with
         | ValidationLeaky -> "α is fitted on val (the authors' choice): val accuracy is NOT held out"
@@ -112,10 +144,11 @@ let private writeConfig (paths: RunFolder.Paths) (config: TrainConfig) (spec: Mo
                ArchitectureExamples = data.Architecture.Examples.Length
                ValidationExamples = data.Validation.Examples.Length
                Training = training
+               Plan = setup.Plan
                Device = string config.Device
                Threads = torch.get_num_threads () |}
     AtomicFile.writeAllText paths.Config configJson
-    AtomicFile.writeAllText paths.Spec (SpecJson.serialize spec)
+    AtomicFile.writeAllText paths.Spec (SpecJson.serialize setup.Spec)
     Vocabulary.save (Path.Combine(paths.Root, "vocabulary.json")) data.Dataset.Vocabulary
 
 /// The run folder (locked by the caller) made ready for the first step: a resumed run's state
@@ -129,7 +162,7 @@ let start (config: TrainConfig) (setup: Setup) (paths: RunFolder.Paths) : Result
         let state = Steps.createState setup.Training setup.Network
         let! start =
             match setup.ResumeFrom with
-            | Some path ->
+            | Some(path, _) ->
                 Checkpoint.load path state
                 |> Result.map (fun m ->
                     Checkpoint.restoreRngState m.RngState
@@ -141,7 +174,7 @@ let start (config: TrainConfig) (setup: Setup) (paths: RunFolder.Paths) : Result
             | None ->
                 // Metrics left by a run killed before its first checkpoint would be doubled.
                 for stale in [ paths.StepMetrics; paths.EpochMetrics; paths.EvalMetrics ] do File.Delete stale
-                writeConfig paths config setup.Spec setup.Training setup.Data
+                writeConfig paths config setup
                 Ok Checkpoint.Progress.start
         return state, start
     }

@@ -39,6 +39,10 @@ let tests =
             refused [ "--resume"; "--run-dir"; "r"; "--ablation"; "9" ] "--ablation" "--resume"
             refused [ "--resume"; "--run-dir"; "r"; "--data"; "d" ] "--data" "--resume"
             refused [ "--resume"; "--run-dir"; "r"; "--seed"; "2" ] "--seed" "--resume"
+            // A resumed run's length and evaluations are its checkpoint's (issue 24).
+            refused [ "--resume"; "--run-dir"; "r"; "--epochs"; "3" ] "--epochs" "--resume"
+            refused [ "--resume"; "--run-dir"; "r"; "--max-steps"; "9" ] "--max-steps" "--resume"
+            refused [ "--resume"; "--run-dir"; "r"; "--eval-every"; "2" ] "--eval-every" "--resume"
             refused [ "--finetune-from"; "c"; "--data"; "d"; "--size"; "small" ] "--size" "--finetune-from"
             refused [ "--finetune-from"; "c"; "--data"; "d"; "--map-dim"; "16" ] "--map-dim" "--finetune-from"
             refused [ "--arch-split"; "val"; "--arch-fraction"; "0.2" ] "--arch-fraction" "--arch-split val"
@@ -47,7 +51,7 @@ let tests =
         }
         test "options that apply are kept" {
             let ok args = match train args with Ok c -> c | Error e -> failtestf "%A refused: %s" args e
-            Expect.equal (ok [ "--resume"; "--run-dir"; "r"; "--epochs"; "3"; "--max-steps"; "9"; "--threads"; "1" ]).Epochs (Some 3) "a resumed run's length"
+            Expect.equal (ok [ "--resume"; "--run-dir"; "r"; "--threads"; "1"; "--device"; "cpu" ]).Threads (Some 1) "where a resumed run runs"
             Expect.equal (ok [ "--model"; "stack-nmn"; "--pointer"; "soft" ]).Pointer (Some(Specs.Soft 0.2)) "Stack-NMN's pointer"
             Expect.equal (ok [ "--model"; "concat"; "--ablation"; "9" ]).Ablation Specs.Ablation9 "concatenation cells count by ablation"
             Expect.equal (ok [ "--model"; "lnmn-describe"; "--alpha-lr"; "0.01" ]).AlphaLearningRate (Some 0.01) "its attention cells have α"

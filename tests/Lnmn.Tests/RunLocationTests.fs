@@ -27,7 +27,7 @@ let private metadata (dir: string) (recipe: BuiltIn.Recipe option) : Checkpoint.
       Training = TrainingSpec.TrainingSpec.paper
       Words = []; Answers = []
       DataDirectory = Some dir; DataRecipe = recipe
-      Progress = Checkpoint.Progress.start; RngState = "" }
+      Progress = Checkpoint.Progress.start; Plan = None; RngState = "" }
 
 [<Tests>]
 let tests =

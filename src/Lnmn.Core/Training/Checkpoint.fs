@@ -1,9 +1,10 @@
 /// Checkpoints: one file with the model, both optimisers, the RNG state, where training stands, and
 /// the specs and vocabularies needed to rebuild everything from the file alone.
 ///
-/// Layout: "LNMNCKPT" | int32 format | int64 payload length | payload | "LNMN-END".
-/// A file whose length or end marker disagrees with its header is refused, so a checkpoint cut
-/// short by a kill is never half-read. Written to a temporary name, flushed, then renamed.
+/// Layout: "LNMNCKPT" | int32 format | int64 payload length | payload | SHA-256 of the payload | "LNMN-END"
+/// (format 1 has no SHA-256). A file whose length, end marker or checksum disagrees is refused, so a
+/// checkpoint cut short or changed on disk is never read. Written to a temporary name, flushed, then
+/// renamed over the last one, which is kept beside it as `previous.ckpt` (a hard link, no copy).
 module Lnmn.Core.Training.Checkpoint
 
 open System
@@ -12,6 +13,7 @@ open System.Text
 open TorchSharp
 open Lnmn.Core
 open Lnmn.Core.Specs
+open Lnmn.Core.Data
 open Lnmn.Core.Training.TrainingSpec
 
 /// Where training stands: the next batch to run is `BatchInEpoch` of `Epoch`. The sums of the
@@ -27,6 +29,27 @@ type Progress =
 module Progress =
     let start = { Epoch = 0; BatchInEpoch = 0; GlobalStep = 0; EpochLossSum = 0.0; EpochAccuracySum = 0.0 }
 
+/// How long a run goes and how it is watched: fixed when the run starts, recorded in every
+/// checkpoint, and honoured when it is resumed (the rest of what defines a run is its
+/// `TrainingSpec`: epochs, seed, α's warm-up fraction, and its data).
+type Plan =
+    { /// The weight steps the schedules (λ_w, α's warm-up and lr, the lr decay) are laid over: the
+      /// epochs over the training examples.
+      PlannedSteps: int
+      /// --max-steps: the run stops there when it comes before PlannedSteps.
+      MaxSteps: int option
+      /// --eval-every.
+      EvalEvery: int option
+      /// Intra-op CPU threads the run started with: a resumed run's default (CPU sums depend on them).
+      Threads: int }
+
+module Plan =
+    /// The weight step the run ends at.
+    let lastStep (plan: Plan) =
+        match plan.MaxSteps with
+        | Some m -> min plan.PlannedSteps m
+        | None -> plan.PlannedSteps
+
 type Metadata =
     { Model: ModelSpec
       Training: TrainingSpec
@@ -38,12 +61,21 @@ type Metadata =
       /// For data made by the built-in generator, what made it (to make it again where it is gone).
       DataRecipe: Lnmn.Core.Data.BuiltIn.Recipe option
       Progress: Progress
+      /// None in checkpoints older than that record.
+      Plan: Plan option
       /// torch's CPU generator state, base64.
       RngState: string }
 
 let private header = "LNMNCKPT"B
 let private footer = "LNMN-END"B
-let private formatVersion = 1
+let private formatVersion = 2
+let private checksumLength = 32
+
+/// Where the checkpoint before the last is kept, next to `path`.
+let previousPath (path: string) = Path.Combine(Path.GetDirectoryName(Path.GetFullPath path), "previous.ckpt")
+
+[<System.Runtime.InteropServices.DllImport("libc", SetLastError = true)>]
+extern int link(string existing, string newPath)
 
 let private writeBlock (w: BinaryWriter) (bytes: byte[]) =
     w.Write(int64 bytes.Length)
@@ -64,7 +96,9 @@ let restoreRngState (base64: string) =
     use state = torch.tensor(Convert.FromBase64String base64)
     torch.random.set_rng_state state
 
-/// Writes atomically: a kill at any moment leaves the previous file at `path` intact.
+/// Writes atomically: a kill at any moment leaves the previous file at `path` intact, and a whole
+/// checkpoint there. The one it replaces stays as `previousPath path`. A full disk raises
+/// `AtomicFile.NoSpaceLeft path`, with the partial file removed and both checkpoints as they were.
 let save (path: string) (metadata: Metadata) (state: Steps.TrainingState) =
     let payload =
         toBytes (fun w ->
@@ -74,15 +108,27 @@ let save (path: string) (metadata: Metadata) (state: Steps.TrainingState) =
             writeBlock w (toBytes state.AlphaOptimiser.save_state_dict))
     Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath path)) |> ignore
     let temporary = path + ".partial"
-    do
-        use file = new FileStream(temporary, FileMode.Create, FileAccess.Write)
-        use w = new BinaryWriter(file)
-        w.Write(header)
-        w.Write(formatVersion)
-        writeBlock w payload
-        w.Write(footer)
-        w.Flush()
-        file.Flush(true)
+    try
+        AtomicFile.failingForSpace path (fun () ->
+            use file = new FileStream(temporary, FileMode.Create, FileAccess.Write)
+            use w = new BinaryWriter(file)
+            w.Write(header)
+            w.Write(formatVersion)
+            writeBlock w payload
+            w.Write(Security.Cryptography.SHA256.HashData payload)
+            w.Write(footer)
+            w.Flush()
+            file.Flush(true))
+    with _ ->
+        File.Delete temporary
+        reraise ()
+    if File.Exists path then
+        // The last checkpoint becomes the previous one: linked (no copy; a kill leaves both names whole).
+        let previous = previousPath path
+        let linking = previous + ".partial"
+        File.Delete linking
+        if link (path, linking) <> 0 then AtomicFile.failingForSpace previous (fun () -> File.Copy(path, linking))
+        File.Move(linking, previous, true)
     File.Move(temporary, path, true)
 
 /// The payload's blocks, or a one-line reason the file is not a whole checkpoint.
@@ -90,19 +136,26 @@ let private readBlocks (path: string) : Result<byte[] list, string> =
     let bytes = File.ReadAllBytes path
     let fail why = Error $"{path}: {why}"
     let headerLength = header.Length + 4 + 8
-    if bytes.Length < headerLength || bytes.[0 .. header.Length - 1] <> header then fail "not an lnmn checkpoint"
-    elif BitConverter.ToInt32(bytes, header.Length) <> formatVersion then fail "unknown checkpoint format version"
+    let version = if bytes.Length < headerLength then 0 else BitConverter.ToInt32(bytes, header.Length)
+    let checksum = if version >= 2 then checksumLength else 0
+    if bytes.Length < headerLength || bytes.[0 .. header.Length - 1] <> header then fail "not an lnmn checkpoint (damaged, or another kind of file)"
+    elif version <> 1 && version <> formatVersion then fail $"unknown checkpoint format version {version} (damaged, or written by a newer lnmn-train)"
     else
         let payloadLength = BitConverter.ToInt64(bytes, header.Length + 4)
-        if int64 bytes.Length <> int64 headerLength + payloadLength + int64 footer.Length
-           || bytes.[bytes.Length - footer.Length ..] <> footer then
-            fail $"checkpoint is truncated or corrupt ({bytes.Length} bytes, header promises {int64 headerLength + payloadLength + int64 footer.Length})"
+        let expected = int64 headerLength + payloadLength + int64 checksum + int64 footer.Length
+        if payloadLength < 0L || int64 bytes.Length <> expected || bytes.[bytes.Length - footer.Length ..] <> footer then
+            fail $"checkpoint is truncated or corrupt ({bytes.Length} bytes, header promises {expected})"
+        elif checksum > 0
+             && bytes.[headerLength + int payloadLength .. headerLength + int payloadLength + checksum - 1]
+                <> Security.Cryptography.SHA256.HashData(ReadOnlySpan(bytes, headerLength, int payloadLength)) then
+            fail "checkpoint is corrupt (its checksum does not match: bytes changed since it was written)"
         else
             let rec blocks offset acc =
                 if offset >= headerLength + int payloadLength then Ok(List.rev acc)
                 else
-                    let n = int (BitConverter.ToInt64(bytes, offset))
-                    blocks (offset + 8 + n) (bytes.[offset + 8 .. offset + 7 + n] :: acc)
+                    let n = BitConverter.ToInt64(bytes, offset)
+                    if n < 0L || int64 offset + 8L + n > int64 headerLength + payloadLength then fail "checkpoint is corrupt (a block runs past its end)"
+                    else blocks (offset + 8 + int n) (bytes.[offset + 8 .. offset + 7 + int n] :: acc)
             blocks headerLength []
 
 let readMetadata (path: string) : Result<Metadata, string> =
