@@ -114,7 +114,8 @@ type StackDiscipline =
     /// The authors' code: the stack starts at zero and the pointer never moves up, so it stays at
     /// the bottom. Reproduces the published numbers.
     | Reference
-    /// The paper's prose made to work: the stack starts uniform, attention cells push their result.
+    /// Stack-NMN's Find behaviour, a departure (the paper's prose describes `Reference`): the stack
+    /// starts uniform, attention cells push their result.
     | Push
 
 /// A fixed architecture to start α from instead of a random draw: per cell kind, the ops of each

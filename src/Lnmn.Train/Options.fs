@@ -63,7 +63,7 @@ type TrainArgs =
             | Map_Dim _ -> "channels the cells combine (default: by --size, 384 or 32)."
             | Width _ -> "the word embedding, LSTM, kb and memory widths (default: by --size, 300/256/512/512 or 64)."
             | Size _ -> "model size: paper (map 384, kb 512, LSTM 256) or small (map 32, kb, LSTM and memory 64); default paper with --data, small on the built-in dataset."
-            | Stack _ -> "stack discipline: reference (the authors' code, default) or push (the paper's prose)."
+            | Stack _ -> "stack discipline: reference (the authors' code and the paper's prose, default) or push (Stack-NMN's Find pushes; a departure)."
             | Init _ -> "weight initialisation: authors (the authors' code: xavier weights, N(0,1) conv biases; default) or torch (PyTorch's layer defaults)."
             | Pointer _ -> "pointer sharpening: hard (argmax; default for stack-nmn) or soft (softmax(·/0.2); default otherwise)."
             | Seed _ -> "random seed (default 0)."
