@@ -123,6 +123,17 @@ let tests =
             expectClose 1e-4 g1 (central x1s (fun x -> loss alpha x x2s)) "dx1"
             expectClose 1e-4 g2 (central x2s (fun x -> loss alpha x1s x)) "dx2"
         }
+        test "a trained checkpoint scores the same through the kernel and through torch's ops, soft and hard-max" {
+            use _ = torch.NewDisposeScope()
+            let network = ExportTests.loadNetwork (ExportTests.trainedCheckpoint.Force())
+            let batch = NetworkTests.randomBatch 9L 16 6 network.Spec.Dims
+            use _ = torch.no_grad ()
+            for evaluation in [ NodeOps.NodeEvaluation.soft; NodeOps.NodeEvaluation.hardMax ] do
+                let kernel = network.Forward(batch, evaluation).Logits
+                let composed = network.Forward(batch, { evaluation with Arithmetic = NodeOps.Composed }).Logits
+                expectAllClose 1e-4 kernel composed $"{evaluation.Mode}: logits"
+                Expect.equal (values (kernel.argmax(-1L))) (values (composed.argmax(-1L))) $"{evaluation.Mode}: answers"
+        }
         test "a node on float64 runs torch's ops (the kernel is float32 only)" {
             use _ = torch.NewDisposeScope()
             let x = torch.randn([| 1L; 1L; 2L; 2L; 3L |], dtype = torch.float64)
