@@ -21,6 +21,12 @@ let expectClose (tolerance: float) (actual: torch.Tensor) (expected: float[]) me
 let expectAllClose (tolerance: float) (actual: torch.Tensor) (expected: torch.Tensor) message =
     expectClose tolerance actual (values expected) message
 
+/// Skips the running test and says why on stderr: Expecto's summary names an ignored test but prints
+/// its reason only at --debug.
+let skipBecause (reason: string) : 'T =
+    eprintfn "skipped: %s" reason
+    skiptest reason
+
 /// Runs a test body inside a dispose scope so tensors it makes are freed.
 let scoped (body: unit -> unit) () =
     use _ = torch.NewDisposeScope()
