@@ -71,7 +71,7 @@ let private independentAnswer (threshold: float) (scene: Scenes.Scene) (program:
 /// scenes, a family's answer is accepted only while its count so far is below tolerance × the
 /// family's questions so far / its distinct answers so far (the new one, and for yes/no both,
 /// counted) + 2. The questions that break it.
-let balanceViolations (tolerance: float) (questions: Question[]) =
+let private balanceViolations (tolerance: float) (questions: Question[]) =
     questions
     |> Array.groupBy (fun q -> q.ImageIndex / BuiltIn.chunkScenes, q.FamilyIndex.Value)
     |> Array.collect (fun (_, family) ->
@@ -84,9 +84,9 @@ let balanceViolations (tolerance: float) (questions: Question[]) =
                if float current >= tolerance * mean + 2.0 then yield q
                counts <- counts.Add(answer, current + 1) |])
 
-/// What the rule gives a yes/no family of n questions in one chunk, both answers counted from the
+/// What the rule gives a yes/no family's n questions in one chunk, both answers counted from the
 /// start: the last accepted majority answer had count − 1 < tolerance · (n − 1)/2 + 2 before it.
-let yesNoWithinBound (tolerance: float) (counts: int[]) =
+let private yesNoWithinBound (tolerance: float) (counts: int[]) =
     let n = Array.sum counts
     float (Array.max counts) < tolerance * float (n - 1) / 2.0 + 3.0
 
@@ -136,9 +136,10 @@ let generationTests =
             Expect.isEmpty (balanceViolations tolerance questions |> Array.map (fun q -> q.FamilyIndex.Value, q.Answer.Value)) "every answer accepted within the bound"
             let yesNo = questions |> Array.filter (fun q -> q.Answer = Some "yes" || q.Answer = Some "no") |> Array.map (fun q -> q.FamilyIndex.Value) |> set
             Expect.isGreaterThan yesNo.Count 20 "yes/no families"
-            for family, qs in questions |> Array.groupBy (fun q -> q.FamilyIndex.Value) |> Array.filter (fun (f, _) -> yesNo.Contains f) do
+            let byChunk = questions |> Array.groupBy (fun q -> q.ImageIndex / BuiltIn.chunkScenes, q.FamilyIndex.Value)
+            for (chunk, family), qs in byChunk |> Array.filter (fun ((_, f), _) -> yesNo.Contains f) do
                 let counts = qs |> Array.countBy (fun q -> q.Answer.Value) |> Array.map snd
-                Expect.isTrue (yesNoWithinBound tolerance counts) $"family {family}: {counts}"
+                Expect.isTrue (yesNoWithinBound tolerance counts) $"chunk {chunk}, family {family}: {counts}"
             // The checks fail on an unbalanced family: 15 yes then 3 no (the old bound, 1.25·mean + 4, let it through).
             let unbalanced =
                 [| for answer in List.replicate 15 "yes" @ List.replicate 3 "no" ->
