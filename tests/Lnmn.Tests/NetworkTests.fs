@@ -43,12 +43,40 @@ let tests =
             expectAllClose 1e-5 (r.Pointers.sum(-1L)) (torch.ones(5L, 3L)) "pointer sums to one"
         }
 
-        test "α and the weights are two disjoint parameter sets covering every parameter" {
-            let net = compile (tinySpec Ablation11 Reference)
-            let alphas = net.AlphaParameters()
-            Expect.equal (alphas |> List.sumBy (fun a -> int (a.numel()))) 144 "144 α values"
-            let weights = net.WeightParameters()
-            Expect.equal (alphas.Length + weights.Length) (Seq.length (net.parameters())) "together all"
+        // Shown to fail with the text projection's bias dropped (textProjection built without one).
+        test "α and the weights hold the values counted by hand from docs/design.md §3, disjoint and covering every parameter" {
+            use _ = torch.NewDisposeScope()
+            let dims =
+                { Steps = 2; StackLength = 3; MapDim = 4; EmbedDim = 3; LstmHidden = 2; KbDim = 5; MemDim = 3
+                  Answers = 4; Vocabulary = 7; InputChannels = 2; GridHeight = 2; GridWidth = 3 }
+            let net = compile (ModelSpec.lnmn Ablation9 dims)
+            // q = 2·2 = 4; M = 9 modules: 4 + 2 attention cells, 1 + 1 answer cells, NoOp.
+            let expected =
+                [ "encoder", 7 * 3 + 2 * (4 * 2 * (3 + 2) + 2 * 4 * 2) // embedding; per direction W_ih, W_hh, two biases
+                  "controller", 2 * 4 * 4 + 4 + 4 + (8 * 4 + 4) + 9 * 4 + (4 + 1) // W1(t) per step, b1, c_0, W2, module scores, W3
+                  "kb", (130 * 5 + 5) + (5 * 5 + 5) // conv1x1(C + 128 → kb), conv1x1(kb → kb)
+                  "image_projection", 5 * 4 + 4
+                  "text_projection", 4 * 4 + 4
+                  "cell_groups", 6 * (4 + 1) + 2 * (11 * 3 + 3) // attention conv1x1(map → 1); answer Linear([c; mem; Σ] → mem)
+                  "classifier", (7 * 512 + 512) + (512 * 4 + 4) ] // Linear([q; mem] → 512), Linear(512 → answers)
+            let alphaCount = 6 * (4 * 2 + 2 * 3 + 1 * 2 + 1 * 3) // 19 nodes: Table 3's LNMN-9, 114 α
+            let alphas, weights = net.AlphaParameters(), net.WeightParameters()
+            let numel (ps: Modules.Parameter list) = ps |> List.sumBy (fun p -> int (p.numel()))
+            Expect.equal (numel alphas) alphaCount "α values"
+            let handles (ps: seq<Modules.Parameter>) = ps |> Seq.map (fun p -> p.Handle) |> set
+            Expect.isEmpty (Set.intersect (handles alphas) (handles weights)) "disjoint"
+            Expect.equal (Set.union (handles alphas) (handles weights)) (handles (net.parameters())) "covering"
+            let alphaHandles = handles alphas
+            let perPart =
+                net.named_parameters()
+                |> Seq.filter (fun struct (_, p) -> not (alphaHandles.Contains p.Handle))
+                |> Seq.groupBy (fun struct (name, _) -> name.Split('.').[0])
+                |> Seq.map (fun (part, ps) -> part, ps |> Seq.sumBy (fun struct (_, p) -> int (p.numel())))
+                |> List.ofSeq
+            Expect.equal (List.sortBy fst perPart) (List.sortBy fst expected) "weights per part"
+            Expect.equal (numel weights) (List.sumBy snd expected) "weights in all"
+            for ablation, count in [ Ablation11, 144; Ablation14, 192 ] do
+                Expect.equal (numel ((compile (ModelSpec.lnmn ablation dims)).AlphaParameters())) count $"{ablation}: α values"
         }
 
         for stack in [ Reference; Push ] do

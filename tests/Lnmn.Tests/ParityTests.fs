@@ -28,7 +28,7 @@ let private placeholderDescription (spec: ModelSpec) : Exported.Description =
 /// module weights and pointers with ours, soft and hard-max α, within 1e-4.
 let private compareWithPython (network: LnmnNetwork.LnmnNetwork) (weights: string) (seed: int64) =
     match python.Force() with
-    | None -> skiptest "python3-torch is not installed (apt-get install python3-torch): no independent forward to compare with"
+    | None -> skipBecause "parity: python3-torch is not installed (apt-get install python3-torch): no independent forward to compare with"
     | Some python ->
         use _ = torch.NewDisposeScope()
         let dir = Path.GetDirectoryName weights

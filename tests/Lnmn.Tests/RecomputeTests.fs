@@ -39,6 +39,30 @@ let tests =
                 | None, None -> ()
                 | _ -> failtest "a gradient on one side only"
         }
+        // Shown to fail with Recompute's backward dropping the gradient of its first input (column A):
+        // α's gradient then differs, which no node below the threshold would show.
+        test "mixColumns above the recompute threshold: values and gradients of the six-op node" {
+            use _ = torch.NewDisposeScope()
+            torch.random.manual_seed 8L |> ignore
+            let shape = [| 1L; 2L; 32L; 32L; 2100L |]
+            Expect.isGreaterThan (Array.reduce (*) shape) 4_194_304L "4,300,800 output elements, above NodeOps' 1 <<< 22"
+            let alpha = torch.randn([| 2L; 6L |])
+            for x2Shape, what in [ shape, "two maps"; [| 1L; 1L; 1L; 1L; 2100L |], "a map and a text vector" ] do
+                let x1, x2, upstream = torch.randn(shape), torch.randn(x2Shape), torch.randn(shape)
+                let run (node: torch.Tensor -> torch.Tensor -> torch.Tensor -> torch.Tensor) =
+                    let leaves = [ alpha; x1; x2 ] |> List.map (fun t -> t.clone().requires_grad_(true))
+                    let y = node (leaves.[0].softmax(-1L)) leaves.[1] leaves.[2]
+                    (y * upstream).sum().backward ()
+                    y.detach() :: [ for l in leaves -> l.grad ]
+                let reference = run NodeOpsTests.sixOpNode
+                // Composed: the recomputed path; Kernel: the node kernel at the same size.
+                for arithmetic in [ NodeOps.Composed; NodeOps.Kernel ] do
+                    let fused = run (fun weights a b -> NodeOps.mixNode arithmetic (NodeOps.coefficients weights) a b)
+                    for name, actual, expected in List.zip3 [ "values"; "∂α"; "∂x1"; "∂x2" ] fused reference do
+                        // float32 sums over up to 4.3M terms: a tolerance relative to the largest entry
+                        let scale = expected.abs().max().item<float32>() |> float
+                        expectAllClose (1e-4 * scale) actual expected $"{arithmetic}, {what}: {name}"
+        }
         test "without grad mode it is the function" {
             use _ = torch.NewDisposeScope()
             use _ = torch.no_grad ()

@@ -9,13 +9,23 @@ let values (t: torch.Tensor) : float[] =
 
 let tensorOf (shape: int64[]) (xs: float list) = torch.tensor(Array.ofList (List.map float32 xs)).reshape(shape)
 
+/// Every element within `tolerance` of the expected one. A NaN or an infinity on either side fails:
+/// `abs (x - y) > tolerance` is false for NaN, and no test here expects a non-finite value.
 let expectClose (tolerance: float) (actual: torch.Tensor) (expected: float[]) message =
     let a = values actual
     Expect.equal a.Length expected.Length $"{message}: element count"
-    Array.iteri2 (fun i x y -> if abs (x - y) > tolerance then failtestf "%s: element %d is %g, expected %g" message i x y) a expected
+    Array.iteri2 (fun i x y ->
+        if not (System.Double.IsFinite x && System.Double.IsFinite y) then failtestf "%s: element %d is %g, expected %g (not finite)" message i x y
+        elif abs (x - y) > tolerance then failtestf "%s: element %d is %g, expected %g" message i x y) a expected
 
 let expectAllClose (tolerance: float) (actual: torch.Tensor) (expected: torch.Tensor) message =
     expectClose tolerance actual (values expected) message
+
+/// Skips the running test and says why on stderr: Expecto's summary names an ignored test but prints
+/// its reason only at --debug.
+let skipBecause (reason: string) : 'T =
+    eprintfn "skipped: %s" reason
+    skiptest reason
 
 /// Runs a test body inside a dispose scope so tensors it makes are freed.
 let scoped (body: unit -> unit) () =

@@ -44,9 +44,25 @@ let tests =
             let scaled = AlphaSchedule.Rule.alphaSettings (AlphaSchedule.Scaled 0.2) TrainingSpec.paper.Alpha 12_500 None
             Expect.floatClose Accuracy.high scaled.LearningRate 8e-4 "12.5K weight steps, 20% warm-up: 10K α steps"
             Expect.equal (AlphaSchedule.Rule.alphaSettings AlphaSchedule.Paper TrainingSpec.paper.Alpha 12_500 None) TrainingSpec.paper.Alpha "paper rules: the paper's Adam"
-            // one-hot after the travel: the winner leads the other five by 8
-            let weights = torch.tensor([| 8.0f; 0.0f; 0.0f; 0.0f; 0.0f; 0.0f |]).softmax(0L)
-            Expect.isGreaterThan (weights.[0].item<float32>() |> float) 0.998 "99.8%"
+            Expect.floatClose Accuracy.veryHigh (AlphaSchedule.learningRate 3e-4 400 * 400.0) 8.0 "uncapped, lr × steps is the travel: 8 / 400 = 0.02"
+        }
+        // Shown to fail with AlphaSchedule.travel set to 4: α₀ ends at 4.0, softmax 0.916.
+        test "Adam at the scaled α lr carries a node from uniform to 99.8% one-hot in the run's α steps" {
+            use _ = torch.NewDisposeScope()
+            // 500 weight steps, 20% warm-up: 400 α steps at 8 / 400 = 0.02.
+            let settings = AlphaSchedule.Rule.alphaSettings (AlphaSchedule.Scaled 0.2) TrainingSpec.paper.Alpha 500 None
+            let alpha = torch.nn.Parameter(torch.zeros([| 6L |], dtype = torch.float64))
+            let adam = torch.optim.Adam([ alpha ], lr = settings.LearningRate, beta1 = settings.Beta1, beta2 = settings.Beta2, weight_decay = settings.WeightDecay)
+            for _ in 1 .. 400 do
+                adam.zero_grad ()
+                // A constant push on op 0: Adam's bias-corrected step is lr whatever the gradient's scale.
+                (-alpha.[0]).backward ()
+                adam.step () |> ignore
+            let a = values alpha
+            Expect.floatClose { absolute = 0.05; relative = 0.0 } a.[0] 8.0 "α₀ travelled 8"
+            Expect.sequenceEqual a.[1..] (Array.zeroCreate 5) "no gradient, no decay: the others stay at 0"
+            // e^8 / (e^8 + 5) = 2980.958 / 2985.958 = 0.998325
+            Expect.floatClose { absolute = 2e-4; relative = 0.0 } (values (alpha.softmax(0L))).[0] 0.998325 "one-hot to 99.8%"
         }
         test "α steps start after the warm-up; frozen α never steps; the paper's rule from the first batch" {
             let searching warmup = [ 0 .. 9 ] |> List.filter (fun s -> AlphaSchedule.isSearching warmup None s 10)
