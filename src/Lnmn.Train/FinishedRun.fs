@@ -15,6 +15,9 @@ open Lnmn.Train.TrainingData
 /// each of them atomically.
 let isWritten (paths: RunFolder.Paths) = File.Exists paths.CurvesPlot
 
+/// Validation questions the output-share table of alpha.md is measured on.
+let private outputShareQuestions = 256
+
 /// Writes the run's tables and pages (curves.html last); the soft-α validation accuracy (%).
 let write (device: torch.Device) (paths: RunFolder.Paths) (training: TrainingSpec) (data: TrainingData) (state: Steps.TrainingState) (display: ProgressDisplay.ProgressDisplay) =
     let table, json, softOverall = Scoring.evaluation device state.Network training.BatchSize data.Validation
@@ -39,10 +42,18 @@ let write (device: torch.Device) (paths: RunFolder.Paths) (training: TrainingSpe
                 let moved, nodes = Lnmn.Analysis.AlphaReadout.moved start alpha
                 $"## The search\n\n{moved} of {nodes} nodes end on another op than they had after step 1.\n\n"
             else ""
+        let shares =
+            let questions = min outputShareQuestions data.Validation.Examples.Length
+            use _ = torch.NewDisposeScope()
+            let batch = LabelledBatches.batch device data.Validation [| 0 .. questions - 1 |]
+            $"\n\n## Each node's winner: its share of α and of the node's output (%%, {questions} validation questions)\n\n"
+            + "Output share: p_w·‖op_w‖ / Σ_j p_j·‖op_j‖ per position, averaged over questions, steps and positions; "
+            + "bold below 90%: there, hard-max drops what the other ops contribute.\n\n"
+            + Lnmn.Analysis.OutputShare.markdown (Lnmn.Analysis.OutputShare.measure state.Network batch.Input)
         AtomicFile.writeAllText paths.Alpha
             (search + "## What each module computes (argmax op per node, simplified)\n\n"
              + Lnmn.Analysis.Extraction.markdown (Lnmn.Analysis.Extraction.extract state.Network)
-             + "\n\n## softmax(α) per node (%)\n\n" + Lnmn.Analysis.AlphaReadout.markdown alpha + "\n")
+             + "\n\n## softmax(α) per node (%)\n\n" + Lnmn.Analysis.AlphaReadout.markdown alpha + shares + "\n")
         AtomicFile.writeAllText paths.AlphaPlot (Lnmn.Analysis.Plots.alphaHeatmap alpha)
     else AtomicFile.writeAllText paths.Alpha "This model has no α (its modules are hand-designed or concatenation cells): nothing to read out.\n"
     AtomicFile.writeAllText paths.CurvesPlot (Lnmn.Analysis.Plots.trainingCurves (RunFolder.readEpochAccuracies paths))

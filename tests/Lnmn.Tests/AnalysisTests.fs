@@ -10,6 +10,27 @@ open Lnmn.Tests.TestUtil
 [<Tests>]
 let tests =
     testList "analysis" [
+        test "a node's output share by hand: six weights, x1 = (3, 4), x2 = (0, 1)" {
+            use _ = torch.NewDisposeScope()
+            // ‖op‖: min (0, 1) 1, max (3, 4) 5, sum (3, 5) √34, product (0, 4) 4, choose_1 5, choose_2 1.
+            let p = torch.tensor([| 0.1f; 0.05f; 0.05f; 0.1f; 0.1f; 0.6f |]).reshape(1L, 6L)
+            let x1 = torch.tensor([| 3.0f; 4.0f |]).reshape(1L, 1L, 1L, 1L, 2L)
+            let x2 = torch.tensor([| 0.0f; 1.0f |]).reshape(1L, 1L, 1L, 1L, 2L)
+            let total = 0.1 * 1.0 + 0.05 * 5.0 + 0.05 * sqrt 34.0 + 0.1 * 4.0 + 0.1 * 5.0 + 0.6 * 1.0
+            expectClose 1e-6 (OutputShare.nodeShares p x1 x2) [| 0.6 / total |] "choose_2's share: 0.6 of α, 28% of the output"
+        }
+        test "a network whose α is one-hot has every winner at 100% of its node's output" {
+            use _ = torch.NewDisposeScope()
+            let net = LnmnNetwork.compile (NetworkTests.tinySpec Ablation9 Reference)
+            use _ = torch.no_grad ()
+            // exp(−200) is 0 in float32: softmax(α) is exactly one-hot.
+            for g in net.CellGroups do g.Alpha.zero_().select(-1L, 3L).fill_(200.0) |> ignore
+            let shares = OutputShare.measure net (NetworkTests.randomBatch 3L 4 6 net.Spec.Dims)
+            Expect.equal shares.Length 19 "LNMN-9's 19 nodes"
+            for s in shares do
+                Expect.equal s.Winner Product "the product op"
+                Expect.floatClose Accuracy.medium s.OutputShare 1.0 $"module {s.Module} node {s.Node}"
+        }
         test "the α readout maps each cell back to its spec module, with softmax weights and the winning op" {
             use _ = torch.NewDisposeScope()
             // Spec order interleaves kinds, so the readout must undo the grouping by kind.

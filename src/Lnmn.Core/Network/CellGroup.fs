@@ -88,18 +88,31 @@ type CellGroup(kind: CellKind, count: int, dims: ModelDims, pooling: AnswerPooli
 
     member _.InitialiseAsAuthors() = initialiseOutputAsAuthors kind.Role outWeight outBias
 
-    /// The last node's output for every cell: (B, k, H, W, D).
-    member _.LastNode(inputs: CellInputs, evaluation: NodeOps.NodeEvaluation) : torch.Tensor =
+    /// Every node's inputs and output (x1, x2, out), in node order, for every cell: inputs
+    /// broadcastable to the output (B, k, H, W, D or 1).
+    member _.Nodes(inputs: CellInputs, evaluation: NodeOps.NodeEvaluation) : (torch.Tensor * torch.Tensor * torch.Tensor) list =
         let coefficients = NodeOps.coefficients (NodeOps.opWeights evaluation alpha) // (k, nodes, 4)
-        let node i = NodeOps.mixNode NodeOps.Composed (coefficients.select(1L, int64 i)) // the reference path stays composed
+        // The reference path stays composed.
+        let node i x1 x2 = x1, x2, NodeOps.mixNode NodeOps.Composed (coefficients.select(1L, int64 i)) x1 x2
+        let out (_, _, y) = y
         let asCells (x: torch.Tensor) = x.unsqueeze(1L) // module axis
         let map (a: torch.Tensor) = a.unsqueeze(-1L) |> asCells // (B, 1, H, W, 1)
         let image = asCells inputs.Image // (B, 1, H, W, D)
         let text = inputs.TextMap.unsqueeze(1L).unsqueeze(1L) |> asCells // (B, 1, 1, 1, D)
         match kind.Arity, inputs.Attention2 with
-        | ThreeInput, _ -> node 1 (node 0 image (map inputs.Attention1)) text
-        | FourInput, Some second -> node 2 (node 1 image (node 0 (map inputs.Attention1) (map second))) text
+        | ThreeInput, _ ->
+            let n0 = node 0 image (map inputs.Attention1)
+            [ n0; node 1 (out n0) text ]
+        | FourInput, Some second ->
+            let n0 = node 0 (map inputs.Attention1) (map second)
+            let n1 = node 1 image (out n0)
+            [ n0; n1; node 2 (out n1) text ]
         | FourInput, None -> invalidArg "inputs" "a 4-input cell needs two attention maps"
+
+    /// The last node's output for every cell: (B, k, H, W, D).
+    member this.LastNode(inputs: CellInputs, evaluation: NodeOps.NodeEvaluation) : torch.Tensor =
+        let _, _, last = List.last (this.Nodes(inputs, evaluation))
+        last
 
     /// Attention cells: (B, k, H, W) logits. Answer cells: (B, k, mem_dim).
     member this.Forward(inputs: CellInputs, evaluation: NodeOps.NodeEvaluation) : torch.Tensor =

@@ -183,6 +183,10 @@ type LnmnNetwork(spec: ModelSpec) as this =
         let prepared = if groups.IsEmpty then None else Some(FusedCells.prepare evaluation groups)
         this.Run(batch, FusedStep.apply stepModules prepared)
 
+    /// `ReferenceForward`, with `observe` shown each step's inputs before the step runs (analysis).
+    member this.ObservedForward(batch: Batch, evaluation: NodeOps.NodeEvaluation, observe: StepModules.StepInputs -> unit) : ForwardResult =
+        this.Run(batch, fun inputs -> observe inputs; ReferenceStep.apply stepModules evaluation inputs)
+
     /// The forward pass as first written (`ReferenceStep`): what `Forward` is tested and benchmarked
     /// against. Same parameters, same results up to float rounding.
     member this.ReferenceForward(batch: Batch, evaluation: NodeOps.NodeEvaluation) : ForwardResult =
