@@ -7,7 +7,14 @@ open TorchSharp
 open Lnmn.Core.Specs
 open Lnmn.Core.Network.StepModules
 
-let apply (modules: StepModules) (evaluation: NodeOps.NodeEvaluation) (inputs: StepInputs) : StepOutputs =
+/// Maps (B, H, W), as logits like the stack's, that answer cells read in place of the stack: a
+/// 3-input answer cell reads `First` as a (and attention-weighted pooling weighs by it), a 4-input
+/// one `First` and `Second` as a1 and a2. Attention cells still read the stack. A diagnostic (the
+/// oracle maps of `Lnmn.Analysis.OracleMaps`), not part of the paper's network.
+type AnswerMaps = { First: torch.Tensor; Second: torch.Tensor }
+
+/// The step, with answer cells reading `answerMaps` instead of the stack when given.
+let applyWith (answerMaps: AnswerMaps option) (modules: StepModules) (evaluation: NodeOps.NodeEvaluation) (inputs: StepInputs) : StepOutputs =
     let d = modules.Spec.Dims
     let stack, pointer = inputs.Hand.Stack, inputs.Hand.Pointer
     let B, L, H, W = stack.shape.[0], stack.shape.[1], stack.shape.[2], stack.shape.[3]
@@ -28,8 +35,12 @@ let apply (modules: StepModules) (evaluation: NodeOps.NodeEvaluation) (inputs: S
     let cells =
         match inputs.Cells with
         | Some cellInputs ->
-            (modules.Groups |> List.map (fun g -> routed g.Kind g.Count (g.Forward(cellInputs, evaluation))))
-            @ (modules.Concats |> List.map (fun g -> routed g.Kind g.Count (g.Forward cellInputs)))
+            let inputsOf (kind: CellKind) =
+                match kind.Role, answerMaps with
+                | Answer, Some maps -> { cellInputs with Attention1 = maps.First; Attention2 = Some maps.Second }
+                | _ -> cellInputs
+            (modules.Groups |> List.map (fun g -> routed g.Kind g.Count (g.Forward(inputsOf g.Kind, evaluation))))
+            @ (modules.Concats |> List.map (fun g -> routed g.Kind g.Count (g.Forward(inputsOf g.Kind))))
         | None -> []
     let results = cells @ (modules.Hands |> List.map hand)
     let noOps = int64 modules.NoOps
@@ -44,3 +55,6 @@ let apply (modules: StepModules) (evaluation: NodeOps.NodeEvaluation) (inputs: S
     { Stack = (stacks * w.unsqueeze(-1L).unsqueeze(-1L)).sum(1L)
       Pointer = Stack.sharpen (ModelSpec.pointer modules.Spec) ((pointers * w).sum(1L))
       Memory = (memories * w).sum(1L) }
+
+let apply (modules: StepModules) (evaluation: NodeOps.NodeEvaluation) (inputs: StepInputs) : StepOutputs =
+    applyWith None modules evaluation inputs
