@@ -35,20 +35,33 @@ let comparedObjects (scene: Scene) (program: ProgramStep list) : (Set<int> * Set
         | _ -> None
     | None -> None
 
-/// The cells (row-major, gridSize × gridSize) under the objects: the cells each object shows in the
-/// rendered features (`Render.owners`), or its centre cell (`SceneGen.cellOf`) where another object
-/// hides all of it.
-let cells (gridSize: int) (scene: Scene) (objects: Set<int>) : Set<int> =
-    let owned = Render.owners gridSize scene
-    objects
-    |> Seq.collect (fun o ->
-        let shown = [ for cell in 0 .. owned.Length - 1 do match owned[cell] with Some(i, _) when i = o -> yield cell | _ -> () ]
-        if shown.IsEmpty then
-            let c = scene.Objects[o].Coords
-            let column, row = SceneGen.cellOf gridSize c[0] c[1]
-            [ row * gridSize + column ]
-        else shown)
-    |> Set.ofSeq
+/// Which cells stand for an object on the map.
+type Footprint =
+    /// Its centre cell (`SceneGen.cellOf`), one per object: the map says where, nothing about what.
+    | Centre
+    /// The cells its disc shows in the rendered features (`Render.owners`; its centre cell where
+    /// another object hides all of it): a large object covers up to five cells on the built-in
+    /// grid, a small one one, so the map's extent tells size.
+    | Shown
+
+module Footprint =
+    let name f = match f with Centre -> "centre" | Shown -> "shown"
+
+/// The cells (row-major, gridSize × gridSize) standing for the objects.
+let cells (footprint: Footprint) (gridSize: int) (scene: Scene) (objects: Set<int>) : Set<int> =
+    let centre o =
+        let c = scene.Objects[o].Coords
+        let column, row = SceneGen.cellOf gridSize c[0] c[1]
+        row * gridSize + column
+    match footprint with
+    | Centre -> objects |> Set.map centre
+    | Shown ->
+        let owned = Render.owners gridSize scene
+        objects
+        |> Seq.collect (fun o ->
+            let shown = [ for cell in 0 .. owned.Length - 1 do match owned[cell] with Some(i, _) when i = o -> yield cell | _ -> () ]
+            if shown.IsEmpty then [ centre o ] else shown)
+        |> Set.ofSeq
 
 /// The logit an oracle map puts on the objects' cells (0 elsewhere): the stack holds raw attention
 /// logits, and attention-weighted pooling takes their softmax over H×W; at 10 the objects' cells
@@ -71,10 +84,10 @@ module Mode =
     let name m = match m with Union -> "union" | PerObject -> "per-object"
 
 /// The (first, second) maps of one question; two zero maps (a uniform softmax) when it has no comparison.
-let questionMaps (mode: Mode) (gridSize: int) (scene: Scene) (program: ProgramStep list) : float32[] * float32[] =
+let questionMaps (mode: Mode) (footprint: Footprint) (gridSize: int) (scene: Scene) (program: ProgramStep list) : float32[] * float32[] =
     match comparedObjects scene program with
     | Some(a, b) ->
-        let mapOf objects = map gridSize objectLogit (cells gridSize scene objects)
+        let mapOf objects = map gridSize objectLogit (cells footprint gridSize scene objects)
         match mode with
         | Union -> let u = mapOf (Set.union a b) in u, u
         | PerObject -> mapOf a, mapOf b

@@ -59,24 +59,29 @@ let tests =
             Expect.isNone (OracleMaps.comparedObjects scene (List.take 5 sameColour)) "a query is no comparison"
         }
         test "cells: a small object its own cell, a large one its cell and the four beside it" {
-            Expect.equal (OracleMaps.cells 4 scene (set [ 0 ])) (set [ 0 ]) "small cube"
-            Expect.equal (OracleMaps.cells 4 scene (set [ 1 ])) (set [ 6; 9; 10; 11; 14 ]) "large sphere"
-            Expect.equal (OracleMaps.cells 4 scene (set [ 0; 2 ])) (set [ 0; 3 ]) "both small red things"
+            Expect.equal (OracleMaps.cells OracleMaps.Shown 4 scene (set [ 0 ])) (set [ 0 ]) "small cube"
+            Expect.equal (OracleMaps.cells OracleMaps.Shown 4 scene (set [ 1 ])) (set [ 6; 9; 10; 11; 14 ]) "large sphere"
+            Expect.equal (OracleMaps.cells OracleMaps.Shown 4 scene (set [ 0; 2 ])) (set [ 0; 3 ]) "both small red things"
+        }
+        test "centre cells: one per object, whatever its size" {
+            Expect.equal (OracleMaps.cells OracleMaps.Centre 4 scene (set [ 0; 1; 2 ])) (set [ 0; 10; 3 ]) "centres"
+            let first, second = OracleMaps.questionMaps OracleMaps.PerObject OracleMaps.Centre 4 scene sameColour
+            Expect.equal (first, second) (onCells [ 0 ], onCells [ 10 ]) "red cube, blue sphere"
         }
         test "a hidden object keeps its centre cell" {
             // a large cube on the small one's cell covers it fully (1.0 against 0.95) and takes it
             let hidden = { scene with Objects = Array.append scene.Objects [| objectAt "cube" "gray" "large" -2.25 -2.25 |] }
-            Expect.equal (OracleMaps.cells 4 hidden (set [ 0 ])) (set [ 0 ]) "the small cube under a large one"
-            Expect.equal (OracleMaps.cells 4 hidden (set [ 3 ])) (set [ 0; 1; 4 ]) "the large one owns its cell and two beside it"
+            Expect.equal (OracleMaps.cells OracleMaps.Shown 4 hidden (set [ 0 ])) (set [ 0 ]) "the small cube under a large one"
+            Expect.equal (OracleMaps.cells OracleMaps.Shown 4 hidden (set [ 3 ])) (set [ 0; 1; 4 ]) "the large one owns its cell and two beside it"
         }
         test "maps: the union, or one per object, 10 on the cells and 0 elsewhere" {
-            let union1, union2 = OracleMaps.questionMaps OracleMaps.Union 4 scene sameColour
+            let union1, union2 = OracleMaps.questionMaps OracleMaps.Union OracleMaps.Shown 4 scene sameColour
             Expect.equal union1 (onCells [ 0; 6; 9; 10; 11; 14 ]) "union"
             Expect.equal union2 union1 "4-input cells read the union twice"
-            let first, second = OracleMaps.questionMaps OracleMaps.PerObject 4 scene fewer
+            let first, second = OracleMaps.questionMaps OracleMaps.PerObject OracleMaps.Shown 4 scene fewer
             Expect.equal first (onCells [ 0; 3 ]) "the red things"
             Expect.equal second (onCells [ 6; 9; 10; 11; 14 ]) "the sphere"
-            let none1, none2 = OracleMaps.questionMaps OracleMaps.Union 4 scene (List.take 5 sameColour)
+            let none1, none2 = OracleMaps.questionMaps OracleMaps.Union OracleMaps.Centre 4 scene (List.take 5 sameColour)
             Expect.equal (none1, none2) (Array.zeroCreate 16, Array.zeroCreate 16) "no comparison: zero maps"
             let batch = OracleMaps.answerMaps torch.CPU 4 [| union1, union2; first, second |]
             Expect.equal batch.First.shape [| 2L; 4L; 4L |] "(B, H, W)"

@@ -4,10 +4,11 @@
 // schedules; no checkpoints or run folder) with the answer cells reading oracle maps built from
 // each question's scene and program (`OracleMaps`) in place of the stack, attention cells as usual,
 // and prints the validation accuracy per category and subtype, the oracle maps given there too.
-//   dotnet fsi src/Lnmn.Analysis/scripts/oracle.fsx MODE [lnmn-train options]
+//   dotnet fsi src/Lnmn.Analysis/scripts/oracle.fsx MODE [centre|shown] [lnmn-train options]
 // MODE: learnt (no oracle: the network as it is), union (answer cells read the union of the two
 // compared objects), per-object (3-input answer cells read the first object, 4-input ones the
-// first and the second as a1 and a2). The data must be a generated built-in dataset (it has scenes
+// first and the second as a1 and a2). centre (default): each object is its centre cell; shown: the
+// cells its disc shows in the features (the map's extent then tells size). The data must be a generated built-in dataset (it has scenes
 // and programs), e.g. `lnmn-train generate --groups comparison,compare_integer --out DIR`.
 //   dotnet fsi src/Lnmn.Analysis/scripts/oracle.fsx union --data DIR --ablation 11 --threads 1 --max-steps 1500
 #load "load.fsx"
@@ -22,7 +23,7 @@ open Lnmn.Core.Training
 open Lnmn.Analysis
 open Lnmn.Train
 
-let usage = "src/Lnmn.Analysis/scripts/oracle.fsx learnt|union|per-object [lnmn-train options]"
+let usage = "src/Lnmn.Analysis/scripts/oracle.fsx learnt|union|per-object [centre|shown] [lnmn-train options]"
 let args = arguments usage 1
 let mode =
     match args[0] with
@@ -33,12 +34,18 @@ let mode =
         eprintfn "unknown mode '%s'; usage: dotnet fsi %s" other usage
         exit 2
 
+let footprint, trainArgs =
+    match Array.tryItem 1 args with
+    | Some "centre" -> OracleMaps.Centre, args[2..]
+    | Some "shown" -> OracleMaps.Shown, args[2..]
+    | _ -> OracleMaps.Centre, args[1..]
+
 let fail (e: string) =
     eprintfn "%s" e
     exit 1
 
 let config =
-    let parsed = ArgumentParser.Create<Options.TrainArgs>(programName = "oracle.fsx").ParseCommandLine(args[1..])
+    let parsed = ArgumentParser.Create<Options.TrainArgs>(programName = "oracle.fsx").ParseCommandLine(trainArgs)
     match Options.toConfig parsed with
     | Ok c -> c
     | Error e -> fail e
@@ -56,14 +63,14 @@ let oracleOf (split: string) : Batching.Example -> float32[] * float32[] =
         questions
         |> Array.map (fun q ->
             match q.Program with
-            | Some program -> OracleMaps.questionMaps modeOr gridSize scenes[q.ImageIndex] program
+            | Some program -> OracleMaps.questionMaps modeOr footprint gridSize scenes[q.ImageIndex] program
             | None -> fail $"question {q.Index} of {split} has no program: the oracle needs the built-in data's programs")
     fun e -> maps[e.QuestionIndex]
 
 let trainOracle, valOracle = oracleOf "train", oracleOf "val"
 let covered = data.Validation.Examples |> Array.filter (fun e -> fst (valOracle e) |> Array.exists (fun v -> v > 0.0f)) |> Array.length
-printfn "oracle: %s; %d of %d validation questions have an oracle map (a comparison); grid %d×%d, object logit %g"
-    args[0] covered data.Validation.Examples.Length gridSize gridSize OracleMaps.objectLogit
+printfn "oracle: %s (%s cells); %d of %d validation questions have a non-zero oracle map; grid %d×%d, object logit %g"
+    args[0] (OracleMaps.Footprint.name footprint) covered data.Validation.Examples.Length gridSize gridSize OracleMaps.objectLogit
 
 /// The forward pass for a batch of examples: the usual one, or the reference one with oracle maps.
 let passFor (oracle: Batching.Example -> float32[] * float32[]) (examples: Batching.Example[]) : Steps.ForwardPass =
@@ -134,4 +141,4 @@ while step < totalSteps do
     epoch <- epoch + 1
 let final = report step
 let row = [ final.Overall ] @ final.ByCategory |> List.map (fun a -> $"{Evaluation.Accuracy.percent a:F2}") |> String.concat " | "
-printfn "| %s | %d | %s |" args[0] step row
+printfn "| %s (%s) | %d | %s |" args[0] (OracleMaps.Footprint.name footprint) step row
