@@ -116,4 +116,17 @@ let tests =
                 let swapped = net.ReferenceForward(batch, NodeOps.NodeEvaluation.soft, maps a2 a1)
                 Expect.isGreaterThan ((swapped.Logits - oracle.Logits).abs().max().item<float32>()) 1e-6f $"{pooling}: first and second are read"
         }
+        test "Stack-NMN's Describe reads the oracle; its attention path and stack are untouched" {
+            use _ = torch.NewDisposeScope()
+            torch.random.manual_seed 3L |> ignore
+            let net = LnmnNetwork.compile (ModelSpec.stackNmn dims)
+            let batch = NetworkTests.randomBatch 6L 4 6 dims
+            let g = new torch.Generator(8UL)
+            let a1, a2 = torch.randn([| 4L; 3L; 4L |], generator = g) * 5.0f, torch.randn([| 4L; 3L; 4L |], generator = g) * 5.0f
+            let plain = net.ReferenceForward(batch, NodeOps.NodeEvaluation.soft)
+            let oracle = net.ReferenceForward(batch, NodeOps.NodeEvaluation.soft, maps a1 a2)
+            expectAllClose 1e-6 oracle.Pointers plain.Pointers "pointers"
+            expectAllClose 1e-6 oracle.AttentionMaps plain.AttentionMaps "the maps on the stack"
+            Expect.isGreaterThan ((oracle.Logits - plain.Logits).abs().max().item<float32>()) 1e-4f "the logits move"
+        }
     ]

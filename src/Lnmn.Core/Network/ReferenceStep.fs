@@ -9,7 +9,8 @@ open Lnmn.Core.Network.StepModules
 
 /// Maps (B, H, W), as logits like the stack's, that answer cells read in place of the stack: a
 /// 3-input answer cell reads `First` as a (and attention-weighted pooling weighs by it), a 4-input
-/// one `First` and `Second` as a1 and a2. Attention cells still read the stack. A diagnostic (the
+/// one `First` and `Second` as a1 and a2; Stack-NMN's Describe modules read a stack holding `First`
+/// at the pointer and `Second` below. Attention cells and modules still read the stack. A diagnostic (the
 /// oracle maps of `Lnmn.Analysis.OracleMaps`), not part of the paper's network.
 type AnswerMaps = { First: torch.Tensor; Second: torch.Tensor }
 
@@ -30,7 +31,14 @@ let applyWith (answerMaps: AnswerMaps option) (modules: StepModules) (evaluation
         let memoryOut = if kind.Role = Answer then Some out else None
         stacks.expand(B, k, L, H, W), p.unsqueeze(1L).expand(B, k, L), memoryOut, k
     let hand (layer: HandModules.HandLayer) =
-        let o = layer.Apply inputs.Hand
+        let o =
+            match answerMaps, layer.Kind with
+            | Some maps, (DescribeOne | DescribeTwo) ->
+                // Describe reads the map at the pointer and the one below it: First there, Second
+                // in every other slot; the stack it hands on is the real one (Describe leaves it).
+                let others = maps.Second.unsqueeze(1L).expand(B, L, H, W)
+                { layer.Apply { inputs.Hand with Stack = Stack.write others pointer maps.First } with Stack = stack }
+            | _ -> layer.Apply inputs.Hand
         o.Stack.unsqueeze(1L), o.Pointer.unsqueeze(1L), o.Memory |> Option.map (fun m -> m.unsqueeze(1L)), 1L
     let cells =
         match inputs.Cells with
