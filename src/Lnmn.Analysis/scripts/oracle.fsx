@@ -7,10 +7,13 @@
 //   dotnet fsi src/Lnmn.Analysis/scripts/oracle.fsx MODE [centre|shown] [lnmn-train options]
 // MODE: learnt (no oracle: the network as it is), union (answer cells read the union of the two
 // compared objects), per-object (3-input answer cells read the first object, 4-input ones the
-// first and the second as a1 and a2). centre (default): each object is its centre cell; shown: the
-// cells its disc shows in the features (the map's extent then tells size). The data must be a generated built-in dataset (it has scenes
-// and programs), e.g. `lnmn-train generate --groups comparison,compare_integer --out DIR`.
-//   dotnet fsi src/Lnmn.Analysis/scripts/oracle.fsx union --data DIR --ablation 11 --threads 1 --max-steps 1500
+// first and the second as a1 and a2; with --model stack-nmn or lnmn-describe, Describe reads a
+// stack holding the first at the pointer and the second below). centre (default): each object is
+// its centre cell; shown: the cells its disc shows in the features (the map's extent then tells
+// size). The data must be a generated built-in dataset (it has scenes and programs), e.g.
+// `lnmn-train generate --groups comparison,compare_integer --out DIR`. docs/comparisons.md has the
+// runs and what they showed.
+//   dotnet fsi src/Lnmn.Analysis/scripts/oracle.fsx union centre --data DIR --ablation 11 --threads 1 --epochs 2
 #load "load.fsx"
 #r "../../Lnmn.Train/bin/Release/net10.0/Argu.dll"
 open Load
