@@ -22,30 +22,37 @@ let private attributeChannels (o: SceneObject) =
           yield offset + List.findIndex ((=) (SceneObject.attribute a o)) values
           offset <- offset + values.Length ]
 
+/// The object each cell of a gridSize × gridSize map shows, row-major, with its coverage (0–1]:
+/// the object covering the cell most, on a tie the one nearer the camera; None where no disc reaches.
+let owners (gridSize: int) (scene: Scene) : (int * float) option[] =
+    let g = gridSize
+    let cellOfObject (o: SceneObject) = (o.Coords[0] + 3.0) / 6.0 * float g - 0.5, (o.Coords[1] + 3.0) / 6.0 * float g - 0.5
+    [| for row in 0 .. g - 1 do
+           for column in 0 .. g - 1 do
+               // (coverage, nearness, object) of the winning object
+               let mutable best = None
+               for i, o in Array.indexed scene.Objects do
+                   let cx, cy = cellOfObject o
+                   let d = sqrt ((float column - cx) ** 2.0 + (float row - cy) ** 2.0)
+                   let coverage = min 1.0 (max 0.0 (radius o.Size + 0.5 - d))
+                   if coverage > 0.0 then
+                       match best with
+                       | Some(c, near, _) when c > coverage || (c = coverage && near >= o.Coords[1]) -> ()
+                       | _ -> best <- Some(coverage, o.Coords[1], i)
+               yield best |> Option.map (fun (coverage, _, i) -> i, coverage) |]
+
 /// The map of one scene as C×H×W (row-major), H = W = gridSize; a cell an object covers fully
 /// reads `intensity` in its attribute channels.
 let render (gridSize: int) (intensity: float) (scene: Scene) : float32[] =
     let g = gridSize
     let result = Array.zeroCreate<float32> (channels * g * g)
-    let cellOfObject (o: SceneObject) = (o.Coords[0] + 3.0) / 6.0 * float g - 0.5, (o.Coords[1] + 3.0) / 6.0 * float g - 0.5
-    let painted =
-        scene.Objects
-        |> Array.map (fun o -> o, cellOfObject o, attributeChannels o)
-    for row in 0 .. g - 1 do
-        for column in 0 .. g - 1 do
-            // (coverage, nearness) of the winning object
-            let mutable best = None
-            for o, (cx, cy), chans in painted do
-                let d = sqrt ((float column - cx) ** 2.0 + (float row - cy) ** 2.0)
-                let coverage = min 1.0 (max 0.0 (radius o.Size + 0.5 - d))
-                if coverage > 0.0 then
-                    match best with
-                    | Some(c, near, _) when c > coverage || (c = coverage && near >= o.Coords[1]) -> ()
-                    | _ -> best <- Some(coverage, o.Coords[1], chans)
-            match best with
-            | Some(coverage, _, chans) ->
-                let value = float32 (coverage * intensity)
-                for c in chans do result[(c * g + row) * g + column] <- value
-                result[((channels - 1) * g + row) * g + column] <- value
-            | None -> ()
+    let chans = scene.Objects |> Array.map attributeChannels
+    owners g scene
+    |> Array.iteri (fun cell owner ->
+        match owner with
+        | Some(i, coverage) ->
+            let value = float32 (coverage * intensity)
+            for c in chans[i] do result[c * g * g + cell] <- value
+            result[(channels - 1) * g * g + cell] <- value
+        | None -> ())
     result

@@ -192,6 +192,11 @@ type LnmnNetwork(spec: ModelSpec) as this =
     member this.ReferenceForward(batch: Batch, evaluation: NodeOps.NodeEvaluation) : ForwardResult =
         this.Run(batch, ReferenceStep.apply stepModules evaluation)
 
+    /// `ReferenceForward` with the answer cells reading `answerMaps` (the same at every step) in
+    /// place of the stack; everything else as usual. A diagnostic: the oracle-map instrument.
+    member this.ReferenceForward(batch: Batch, evaluation: NodeOps.NodeEvaluation, answerMaps: ReferenceStep.AnswerMaps) : ForwardResult =
+        this.Run(batch, ReferenceStep.applyWith (Some answerMaps) stepModules evaluation)
+
 /// α of a preset's chosen op: softmax weight e^10 / (e^10 + 5) = 0.9998.
 let private presetLogit = 10.0
 

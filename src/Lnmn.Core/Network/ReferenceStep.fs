@@ -7,7 +7,15 @@ open TorchSharp
 open Lnmn.Core.Specs
 open Lnmn.Core.Network.StepModules
 
-let apply (modules: StepModules) (evaluation: NodeOps.NodeEvaluation) (inputs: StepInputs) : StepOutputs =
+/// Maps (B, H, W), as logits like the stack's, that answer cells read in place of the stack: a
+/// 3-input answer cell reads `First` as a (and attention-weighted pooling weighs by it), a 4-input
+/// one `First` and `Second` as a1 and a2; Stack-NMN's Describe modules read a stack holding `First`
+/// at the pointer and `Second` below. Attention cells and modules still read the stack. A diagnostic (the
+/// oracle maps of `Lnmn.Analysis.OracleMaps`), not part of the paper's network.
+type AnswerMaps = { First: torch.Tensor; Second: torch.Tensor }
+
+/// The step, with answer cells reading `answerMaps` instead of the stack when given.
+let applyWith (answerMaps: AnswerMaps option) (modules: StepModules) (evaluation: NodeOps.NodeEvaluation) (inputs: StepInputs) : StepOutputs =
     let d = modules.Spec.Dims
     let stack, pointer = inputs.Hand.Stack, inputs.Hand.Pointer
     let B, L, H, W = stack.shape.[0], stack.shape.[1], stack.shape.[2], stack.shape.[3]
@@ -23,13 +31,24 @@ let apply (modules: StepModules) (evaluation: NodeOps.NodeEvaluation) (inputs: S
         let memoryOut = if kind.Role = Answer then Some out else None
         stacks.expand(B, k, L, H, W), p.unsqueeze(1L).expand(B, k, L), memoryOut, k
     let hand (layer: HandModules.HandLayer) =
-        let o = layer.Apply inputs.Hand
+        let o =
+            match answerMaps, layer.Kind with
+            | Some maps, (DescribeOne | DescribeTwo) ->
+                // Describe reads the map at the pointer and the one below it: First there, Second
+                // in every other slot; the stack it hands on is the real one (Describe leaves it).
+                let others = maps.Second.unsqueeze(1L).expand(B, L, H, W)
+                { layer.Apply { inputs.Hand with Stack = Stack.write others pointer maps.First } with Stack = stack }
+            | _ -> layer.Apply inputs.Hand
         o.Stack.unsqueeze(1L), o.Pointer.unsqueeze(1L), o.Memory |> Option.map (fun m -> m.unsqueeze(1L)), 1L
     let cells =
         match inputs.Cells with
         | Some cellInputs ->
-            (modules.Groups |> List.map (fun g -> routed g.Kind g.Count (g.Forward(cellInputs, evaluation))))
-            @ (modules.Concats |> List.map (fun g -> routed g.Kind g.Count (g.Forward cellInputs)))
+            let inputsOf (kind: CellKind) =
+                match kind.Role, answerMaps with
+                | Answer, Some maps -> { cellInputs with Attention1 = maps.First; Attention2 = Some maps.Second }
+                | _ -> cellInputs
+            (modules.Groups |> List.map (fun g -> routed g.Kind g.Count (g.Forward(inputsOf g.Kind, evaluation))))
+            @ (modules.Concats |> List.map (fun g -> routed g.Kind g.Count (g.Forward(inputsOf g.Kind))))
         | None -> []
     let results = cells @ (modules.Hands |> List.map hand)
     let noOps = int64 modules.NoOps
@@ -44,3 +63,6 @@ let apply (modules: StepModules) (evaluation: NodeOps.NodeEvaluation) (inputs: S
     { Stack = (stacks * w.unsqueeze(-1L).unsqueeze(-1L)).sum(1L)
       Pointer = Stack.sharpen (ModelSpec.pointer modules.Spec) ((pointers * w).sum(1L))
       Memory = (memories * w).sum(1L) }
+
+let apply (modules: StepModules) (evaluation: NodeOps.NodeEvaluation) (inputs: StepInputs) : StepOutputs =
+    applyWith None modules evaluation inputs

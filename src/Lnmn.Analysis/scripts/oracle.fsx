@@ -1,0 +1,147 @@
+// The oracle-map instrument (issue 25): does LNMN fail comparisons for want of a map covering the two
+// compared objects, or because its answer cells cannot compare what such a map covers? Trains a
+// network as `lnmn-train` would (same options, same Algorithm 2 steps, λ_w and learning rate
+// schedules; no checkpoints or run folder) with the answer cells reading oracle maps built from
+// each question's scene and program (`OracleMaps`) in place of the stack, attention cells as usual,
+// and prints the validation accuracy per category and subtype, the oracle maps given there too.
+//   dotnet fsi src/Lnmn.Analysis/scripts/oracle.fsx MODE [centre|shown] [lnmn-train options]
+// MODE: learnt (no oracle: the network as it is), union (answer cells read the union of the two
+// compared objects), per-object (3-input answer cells read the first object, 4-input ones the
+// first and the second as a1 and a2; with --model stack-nmn or lnmn-describe, Describe reads a
+// stack holding the first at the pointer and the second below). centre (default): each object is
+// its centre cell; shown: the cells its disc shows in the features (the map's extent then tells
+// size). The data must be a generated built-in dataset (it has scenes and programs), e.g.
+// `lnmn-train generate --groups comparison,compare_integer --out DIR`. docs/comparisons.md has the
+// runs and what they showed.
+//   dotnet fsi src/Lnmn.Analysis/scripts/oracle.fsx union centre --data DIR --ablation 11 --threads 1 --epochs 2
+#load "load.fsx"
+#r "../../Lnmn.Train/bin/Release/net10.0/Argu.dll"
+open Load
+open Argu
+open TorchSharp
+open Lnmn.Core
+open Lnmn.Core.Data
+open Lnmn.Core.Network
+open Lnmn.Core.Training
+open Lnmn.Analysis
+open Lnmn.Train
+
+let usage = "src/Lnmn.Analysis/scripts/oracle.fsx learnt|union|per-object [centre|shown] [lnmn-train options]"
+let args = arguments usage 1
+let mode =
+    match args[0] with
+    | "learnt" -> None
+    | "union" -> Some OracleMaps.Union
+    | "per-object" -> Some OracleMaps.PerObject
+    | other ->
+        eprintfn "unknown mode '%s'; usage: dotnet fsi %s" other usage
+        exit 2
+
+let footprint, trainArgs =
+    match Array.tryItem 1 args with
+    | Some "centre" -> OracleMaps.Centre, args[2..]
+    | Some "shown" -> OracleMaps.Shown, args[2..]
+    | _ -> OracleMaps.Centre, args[1..]
+
+let fail (e: string) =
+    eprintfn "%s" e
+    exit 1
+
+let config =
+    let parsed = ArgumentParser.Create<Options.TrainArgs>(programName = "oracle.fsx").ParseCommandLine(trainArgs)
+    match Options.toConfig parsed with
+    | Ok c -> c
+    | Error e -> fail e
+let setup = match RunSetup.prepare config with Ok s -> s | Error e -> fail e
+let data, training, device = setup.Data, setup.Training, setup.Device
+let gridSize = data.Train.Features.Height
+
+/// Per question of a split's file (by QuestionIndex): its (first, second) oracle maps.
+let oracleOf (split: string) : Batching.Example -> float32[] * float32[] =
+    let dir = data.Location.Directory
+    let scenes = ClevrJson.readScenes (DatasetLayout.scenesFile dir split) |> Seq.map (fun s -> s.ImageIndex, s) |> Map.ofSeq
+    let questions = ClevrJson.readQuestions (DatasetLayout.questionsFile dir split) |> Array.ofSeq
+    let modeOr = defaultArg mode OracleMaps.Union
+    let maps =
+        questions
+        |> Array.map (fun q ->
+            match q.Program with
+            | Some program -> OracleMaps.questionMaps modeOr footprint gridSize scenes[q.ImageIndex] program
+            | None -> fail $"question {q.Index} of {split} has no program: the oracle needs the built-in data's programs")
+    fun e -> maps[e.QuestionIndex]
+
+let trainOracle, valOracle = oracleOf "train", oracleOf "val"
+let covered = data.Validation.Examples |> Array.filter (fun e -> fst (valOracle e) |> Array.exists (fun v -> v > 0.0f)) |> Array.length
+printfn "oracle: %s (%s cells); %d of %d validation questions have a non-zero oracle map; grid %d×%d, object logit %g"
+    args[0] (OracleMaps.Footprint.name footprint) covered data.Validation.Examples.Length gridSize gridSize OracleMaps.objectLogit
+
+/// The forward pass for a batch of examples: the usual one, or the reference one with oracle maps.
+let passFor (oracle: Batching.Example -> float32[] * float32[]) (examples: Batching.Example[]) : Steps.ForwardPass =
+    match mode with
+    | None -> Steps.forward
+    | Some _ ->
+        fun network batch ->
+            let maps = OracleMaps.answerMaps device gridSize (examples |> Array.map oracle)
+            network.ReferenceForward(batch, NodeOps.NodeEvaluation.soft, maps)
+
+let state = Steps.createState training setup.Network
+let plannedSteps = Defaults.plannedSteps training data.Train.Examples.Length
+let totalSteps = match config.MaxSteps with Some m -> min plannedSteps m | None -> plannedSteps
+let clock = System.Diagnostics.Stopwatch.StartNew()
+
+/// Validation accuracy per category and subtype, the oracle maps given as in training.
+let evaluate () =
+    use _ = torch.no_grad ()
+    let source = data.Validation
+    let predicted =
+        [| for indices in Batching.sequentialBatches training.BatchSize source.Examples.Length do
+             use _ = torch.NewDisposeScope()
+             let b = LabelledBatches.batch device source indices
+             let pass = passFor valOracle (indices |> Array.map (fun i -> source.Examples[i]))
+             yield! (pass state.Network b.Input).Logits.argmax(-1L).data<int64>().ToArray() |> Array.map int |]
+    predicted
+    |> Array.mapi (fun i p ->
+        let e = source.Examples[i]
+        { Evaluation.Predicted = p
+          Evaluation.Answer = e.Answer
+          Evaluation.Category = e.Category |> Option.map Clevr.Category.name |> Option.defaultValue "(no program)"
+          Evaluation.Subtype = e.LastFunction |> Option.map Clevr.LastFunction.name |> Option.defaultValue "(no program)" })
+    |> List.ofArray
+    |> Evaluation.breakdown (Clevr.Category.all |> List.map Clevr.Category.name) (Clevr.LastFunction.all |> List.map Clevr.LastFunction.name)
+
+let report (step: int) =
+    let b = evaluate ()
+    let cells = (b.Overall :: b.ByCategory) @ b.BySubtype |> List.map (fun a -> $"{a.Name} {Evaluation.Accuracy.percent a:F2}")
+    printfn "step %d (%.0fs): %s" step clock.Elapsed.TotalSeconds (String.concat ", " cells)
+    b
+
+/// One batch of Algorithm 2, as `EpochLoop` runs it (α step after the warm-up, then the weight step).
+let trainOne (step: int) (indices: int[]) =
+    use _ = torch.NewDisposeScope()
+    let trainBatch = LabelledBatches.batch device data.Train indices
+    let pass = passFor trainOracle (indices |> Array.map (fun i -> data.Train.Examples[i]))
+    let lambdaW = defaultArg training.LambdaWScale 1.0 * EntropySchedule.lambda plannedSteps step
+    if Steps.hasAlpha state && AlphaSchedule.isSearching training.AlphaWarmup training.HardenAt step plannedSteps then
+        let archIndices = TrainingData.architectureIndices training.Seed step training.BatchSize data.Architecture.Examples.Length
+        let archBatch = LabelledBatches.batch device data.Architecture archIndices
+        let archPass = passFor trainOracle (archIndices |> Array.map (fun i -> data.Architecture.Examples[i]))
+        Steps.alphaStepWith archPass training state archBatch |> ignore
+    Steps.setLearningRate state.WeightOptimiser (training.Weights.LearningRate * TrainingSpec.LearningRateDecay.factor training.WeightLearningRateDecay step plannedSteps)
+    let m = Steps.weightStepWith pass training lambdaW state trainBatch
+    if not (Steps.StepMetrics.isFinite m) then fail $"loss became {m.Loss} at step {step + 1}"
+    m
+
+let evalEvery = defaultArg config.EvalEvery totalSteps
+let mutable step = 0
+let mutable epoch = 0
+while step < totalSteps do
+    for indices in Batching.batches training.Seed epoch training.BatchSize data.Train.Examples.Length do
+        if step < totalSteps then
+            let m = trainOne step indices
+            step <- step + 1
+            if step % 100 = 0 then printfn "step %d/%d (%.0fs): loss %.3f, train acc %.1f%%" step totalSteps clock.Elapsed.TotalSeconds m.Loss (100.0 * m.Accuracy)
+            if step % evalEvery = 0 && step < totalSteps then report step |> ignore
+    epoch <- epoch + 1
+let final = report step
+let row = [ final.Overall ] @ final.ByCategory |> List.map (fun a -> $"{Evaluation.Accuracy.percent a:F2}") |> String.concat " | "
+printfn "| %s (%s) | %d | %s |" args[0] (OracleMaps.Footprint.name footprint) step row
