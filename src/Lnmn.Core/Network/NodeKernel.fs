@@ -65,33 +65,8 @@ let inline private readOne (x: nativeptr<float32>) (step: int) (c: int) = Native
 // copied at every field access (measured: 45 ns a one-channel position with a record of the four
 // coefficients as vectors, against a few ns without).
 
-/// Writes the unnormalised mix of one position into `m` (C values); returns Σ m².
-[<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
-let private mixInto (coefficients: nativeptr<float32>) (x1: nativeptr<float32>) (step1: int) (x2: nativeptr<float32>) (step2: int) (channels: int) (m: nativeptr<float32>) =
-    let a, b, cc, d = NativePtr.get coefficients 0, NativePtr.get coefficients 1, NativePtr.get coefficients 2, NativePtr.get coefficients 3
-    let mutable sum = 0.0f
-    let mutable c = 0
-    if channels >= 8 then
-        let va, vb, vc, vd = Vector256.Create a, Vector256.Create b, Vector256.Create cc, Vector256.Create d
-        let mutable squares = Vector256<float32>.Zero
-        while c + 8 <= channels do
-            let v1 = read x1 step1 c
-            let v2 = read x2 step2 c
-            let mixed = v1 * (va + vd * v2) + (vb * v2 + vc * Vector256.Abs(v1 - v2))
-            Vector256.Store(mixed, NativePtr.add m c)
-            squares <- squares + mixed * mixed
-            c <- c + 8
-        sum <- Vector256.Sum squares
-    while c < channels do
-        let v1 = readOne x1 step1 c
-        let v2 = readOne x2 step2 c
-        let mixed = v1 * (a + d * v2) + (b * v2 + cc * MathF.Abs(v1 - v2))
-        NativePtr.set m c mixed
-        sum <- sum + mixed * mixed
-        c <- c + 1
-    sum
-
-/// `mixInto` for backward: also Σ g·m against the output's gradient `g`, in the same pass.
+/// Writes the unnormalised mix of one position into `m` (C values); returns Σ m² and, for backward,
+/// Σ g·m against the output's gradient `g` in the same pass (forward passes m as g and ignores it).
 [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
 let private mixAndDot (coefficients: nativeptr<float32>) (x1: nativeptr<float32>) (step1: int) (x2: nativeptr<float32>) (step2: int) (channels: int) (m: nativeptr<float32>) (g: nativeptr<float32>) =
     let a, b, cc, d = NativePtr.get coefficients 0, NativePtr.get coefficients 1, NativePtr.get coefficients 2, NativePtr.get coefficients 3
@@ -161,7 +136,7 @@ let private forwardRange (o: Operands) (first: int) (last: int) =
             let out = NativePtr.add o.Out ((b * cells + k) * positions * channels)
             for p in 0 .. positions - 1 do
                 let m = NativePtr.add out (p * channels)
-                let squares = mixInto coefficients (NativePtr.add x1 (p * position1)) channel1 (NativePtr.add x2 (p * position2)) channel2 channels m
+                let struct (squares, _) = mixAndDot coefficients (NativePtr.add x1 (p * position1)) channel1 (NativePtr.add x2 (p * position2)) channel2 channels m m
                 scale (inverseNorm squares) m channels
 
 let private operands (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) (out: torch.Tensor) =
