@@ -172,6 +172,10 @@ def pool(last, a, pooling):
         b, h, wd, _ = a.shape
         weights = a.reshape(b, -1).softmax(-1).reshape(b, h, wd, 1) * (h * wd)
         return (last * weights).sum((1, 2))
+    if pooling == "AttentionSquared":  # ours: H*W * m*m, m the softmax-weighted mean
+        b, h, wd, _ = a.shape
+        mean = (last * a.reshape(b, -1).softmax(-1).reshape(b, h, wd, 1)).sum((1, 2))
+        return mean * mean * (h * wd)
     return last.sum((1, 2))
 
 

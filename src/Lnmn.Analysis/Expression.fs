@@ -92,20 +92,23 @@ let render (notation: Notation) (e: Expr) =
     go true e
 
 /// The whole module: attention cells end in conv_2, answer cells in W_2[Σ …, W_1 c_txt, f_mem];
-/// Σ_a is the sum weighted by H·W·softmax(a) (`AnswerPooling.AttentionWeighted`).
+/// Σ_a is the sum weighted by H·W·softmax(a) (`AnswerPooling.AttentionWeighted`); (Σ_a …)² its
+/// elementwise square (`AttentionSquared`, up to the H·W scale).
 let renderModule (notation: Notation) (role: CellRole) (pooling: AnswerPooling) (e: Expr) =
     let inner = render notation e
-    let sum =
+    let pooled =
         match notation, pooling with
-        | Paper, SpatialSum -> "Σ"
-        | Paper, AttentionWeighted -> "Σ_a"
-        | Latex, SpatialSum -> @"\sum"
-        | Latex, AttentionWeighted -> @"\sum_a"
+        | Paper, SpatialSum -> $"Σ {inner}"
+        | Paper, AttentionWeighted -> $"Σ_a {inner}"
+        | Paper, AttentionSquared -> $"(Σ_a {inner})²"
+        | Latex, SpatialSum -> $@"\sum {inner}"
+        | Latex, AttentionWeighted -> $@"\sum_a {inner}"
+        | Latex, AttentionSquared -> $@"(\sum_a {inner})^2"
     match notation, role with
     | Paper, Attention -> $"conv_2({inner})"
-    | Paper, Answer -> $"W_2[{sum} {inner}, W_1 c_txt, f_mem]"
+    | Paper, Answer -> $"W_2[{pooled}, W_1 c_txt, f_mem]"
     | Latex, Attention -> $@"\mathrm{{conv}}_2({inner})"
-    | Latex, Answer -> $@"W_2[{sum} {inner}, W_1 c_{{txt}}, f_{{mem}}]"
+    | Latex, Answer -> $@"W_2[{pooled}, W_1 c_{{txt}}, f_{{mem}}]"
 
 /// The unsimplified expression of a cell whose nodes compute `ops` (one op per node).
 let ofCell (arity: CellArity) (ops: NodeOp list) : Expr =

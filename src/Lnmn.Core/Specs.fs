@@ -150,6 +150,11 @@ type AnswerPooling =
     /// Ours: Σ_p H·W·softmax_p(a) n_p with a the map the cell read at the pointer, Stack-NMN's
     /// Describe weighting; equals the paper's sum when a is uniform (docs/design.md §4).
     | AttentionWeighted
+    /// Ours, a departure: H·W·(m ⊙ m) with m = Σ_p softmax_p(a) n_p, the attention-weighted mean
+    /// times itself, so two objects under one map give their product term n1 ⊙ n2, as Stack-NMN's
+    /// DescribeTwo multiplies its two pools (docs/comparisons.md: the paper's cell does not compare
+    /// from an oracle map, Describe does).
+    | AttentionSquared
 
 /// The scale at which the image map I and the text map c enter the cells' nodes.
 type CellInputScale =

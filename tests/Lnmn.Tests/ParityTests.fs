@@ -66,6 +66,7 @@ let tests =
         for stack in [ Reference; Push ] do
             yield initialised Ablation11 stack AttentionWeighted
         yield initialisedWith Ablation11 Reference AttentionWeighted UnitNorm
+        yield initialised Ablation11 Reference AttentionSquared
         yield test "a trained LNMN-11 exported as a PyTorch state dict: the Python reference gives our outputs" {
             let checkpoint = ExportTests.trainedCheckpoint.Force()
             let weights = Path.Combine(temporaryDirectory (), "w.pt")

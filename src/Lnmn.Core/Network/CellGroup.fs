@@ -62,6 +62,11 @@ let output (pooling: AnswerPooling) (role: CellRole) (weight: torch.Tensor) (bia
                 let softmax = a.reshape(batch, -1L).softmax(-1L).reshape(batch, 1L, a.shape.[1], a.shape.[2], 1L)
                 let weights = Tensors.withScalar (float (a.shape.[1] * a.shape.[2])) (fun positions -> softmax * positions)
                 (last * weights).sum([| 2L; 3L |])
+            | AttentionSquared ->
+                let a = inputs.Attention1 // (B, H, W)
+                let softmax = a.reshape(batch, -1L).softmax(-1L).reshape(batch, 1L, a.shape.[1], a.shape.[2], 1L)
+                let mean = (last * softmax).sum([| 2L; 3L |])
+                Tensors.withScalar (float (a.shape.[1] * a.shape.[2])) (fun positions -> mean * mean * positions)
         let features = torch.cat([| perCell inputs.TextMap; perCell inputs.Memory; pooled |], -1L)
         torch.einsum("bki,koi->bko", features, weight) + bias.unsqueeze(0L)
 
