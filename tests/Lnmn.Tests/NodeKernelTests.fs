@@ -134,6 +134,13 @@ let tests =
                 expectAllClose 1e-4 kernel composed $"{evaluation.Mode}: logits"
                 Expect.equal (values (kernel.argmax(-1L))) (values (composed.argmax(-1L))) $"{evaluation.Mode}: answers"
         }
+        test "inputs broadcast along W alone (not a shape the cells make) run torch's ops" {
+            use _ = torch.NewDisposeScope()
+            let x1, x2 = torch.randn([| 1L; 1L; 2L; 3L; 4L |]), torch.randn([| 1L; 1L; 2L; 1L; 1L |])
+            let coefficients = NodeOps.coefficients (torch.randn(1L, 6L).softmax(-1L))
+            Expect.isFalse (NodeKernel.handles coefficients x1 x2) "the kernel declines"
+            expectAllClose 1e-6 (NodeOps.mixNode NodeOps.Kernel coefficients x1 x2) (NodeOps.mixNode NodeOps.Composed coefficients x1 x2) "same node"
+        }
         test "a node on float64 runs torch's ops (the kernel is float32 only)" {
             use _ = torch.NewDisposeScope()
             let x = torch.randn([| 1L; 1L; 2L; 2L; 3L |], dtype = torch.float64)

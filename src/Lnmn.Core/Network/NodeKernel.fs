@@ -46,15 +46,25 @@ let private stridesOf (x: torch.Tensor) =
       Position = along positions s.[4]
       Channel = along s.[4] 1L }
 
+/// The loop's extent, or None where the tensors are not float32 CPU inputs (B or 1, k or 1, H, W or
+/// both 1, C or 1) of k = coefficients' rows cells.
+let private tryExtent (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) =
+    let cpuFloat (t: torch.Tensor) = t.dtype = torch.ScalarType.Float32 && t.device_type = DeviceType.CPU
+    if not (cpuFloat coefficients && coefficients.dim() = 2L && x1.dim() = 5L && x2.dim() = 5L) then None
+    else
+        let dim i = max x1.shape.[i] x2.shape.[i]
+        let fits (x: torch.Tensor) =
+            let s = x.shape
+            cpuFloat x
+            && (s.[0] = 1L || s.[0] = dim 0) && (s.[1] = 1L || s.[1] = coefficients.shape.[0]) && (s.[4] = 1L || s.[4] = dim 4)
+            && (s.[2] * s.[3] = 1L || (s.[2] = dim 2 && s.[3] = dim 3))
+        if fits x1 && fits x2 then Some { Batch = int (dim 0); Cells = int coefficients.shape.[0]; Positions = int (dim 2 * dim 3); Channels = int (dim 4) }
+        else None
+
 let private extentOf (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) =
-    let dim i = max x1.shape.[i] x2.shape.[i]
-    let fits (x: torch.Tensor) =
-        let s = x.shape
-        x.dim() = 5L && x.dtype = torch.ScalarType.Float32 && x.device_type = DeviceType.CPU
-        && (s.[0] = 1L || s.[0] = dim 0) && (s.[1] = 1L || s.[1] = coefficients.shape.[0]) && (s.[4] = 1L || s.[4] = dim 4)
-        && (s.[2] * s.[3] = 1L || (s.[2] = dim 2 && s.[3] = dim 3))
-    if not (fits x1 && fits x2) then invalidArg "inputs" $"node kernel: inputs {x1.shape} and {x2.shape} do not broadcast to {coefficients.shape.[0]} cells"
-    { Batch = int (dim 0); Cells = int coefficients.shape.[0]; Positions = int (dim 2 * dim 3); Channels = int (dim 4) }
+    match tryExtent coefficients x1 x2 with
+    | Some e -> e
+    | None -> invalidArg "inputs" $"node kernel: inputs {x1.shape} and {x2.shape} do not broadcast to {coefficients.shape.[0]} cells"
 
 let inline private read (x: nativeptr<float32>) (step: int) (c: int) =
     if step = 0 then Vector256.Create(NativePtr.read x) else Vector256.Load(NativePtr.add x c)
@@ -139,14 +149,14 @@ let private forwardRange (o: Operands) (first: int) (last: int) =
                 let struct (squares, _) = mixAndDot coefficients (NativePtr.add x1 (p * position1)) channel1 (NativePtr.add x2 (p * position2)) channel2 channels m m
                 scale (inverseNorm squares) m channels
 
-let private operands (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) (out: torch.Tensor) =
-    { Extent = extentOf coefficients x1 x2; Coefficients = dataOf coefficients
+let private operands (e: Extent) (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) (out: torch.Tensor) =
+    { Extent = e; Coefficients = dataOf coefficients
       X1 = dataOf x1; S1 = stridesOf x1; X2 = dataOf x2; S2 = stridesOf x2; Out = dataOf out }
 
 let private forward (threads: int) (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) =
     let e = extentOf coefficients x1 x2
     let out = torch.empty([| int64 e.Batch; int64 e.Cells; max x1.shape.[2] x2.shape.[2]; max x1.shape.[3] x2.shape.[3]; int64 e.Channels |])
-    let o = operands coefficients x1 x2 out
+    let o = operands e coefficients x1 x2 out
     overBatch (min threads e.Batch) e.Batch (fun _ first last -> forwardRange o first last)
     for t in [ coefficients; x1; x2 ] do GC.KeepAlive t
     out
@@ -230,8 +240,8 @@ let private backwardRange (o: Operands) (g1: nativeptr<float32>) (g2: nativeptr<
 
 /// Gradients of x1, x2 (their own shapes) and of the coefficients (k, 4) from the output's.
 let private backward (threads: int) (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) (gradient: torch.Tensor) =
-    let o = operands coefficients x1 x2 gradient
-    let e = o.Extent
+    let e = extentOf coefficients x1 x2
+    let o = operands e coefficients x1 x2 gradient
     // Threads own batch ranges, so an input shared over the batch would be written by all of them.
     let parts = if o.S1.Batch = 0 || o.S2.Batch = 0 then 1 else max 1 (min threads e.Batch)
     let g1, g2 = torch.zeros_like x1, torch.zeros_like x2
@@ -269,11 +279,9 @@ type private Node() =
             List<torch.Tensor>(null :: List.map2 wanted [ gc; g1; g2 ] requiresGrad)
         | _ -> invalidOp "three saved tensors"
 
-/// Whether the kernel computes a node of these tensors (float32, CPU); otherwise `NodeOps` uses
-/// torch's ops.
-let handles (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) =
-    [ coefficients; x1; x2 ] |> List.forall (fun t -> t.dtype = torch.ScalarType.Float32 && t.device_type = DeviceType.CPU)
-    && x1.dim() = 5L && x2.dim() = 5L
+/// Whether the kernel computes a node of these tensors (float32 on the CPU, in the shapes above);
+/// otherwise `NodeOps` uses torch's ops.
+let handles (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) = (tryExtent coefficients x1 x2).IsSome
 
 /// normalise_c(A·x1 + B·x2 + C·|x1 − x2| + D·x1⊙x2) for coefficients (k, 4) and inputs
 /// (B or 1, k or 1, H, W or 1, 1, C or 1); result (B, k, H, W, C). `threads` splits the batch.
