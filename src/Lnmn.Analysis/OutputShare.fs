@@ -1,8 +1,9 @@
 /// How much of a node's output its winning op makes: p_w·‖op_w(x1, x2)‖ / Σ_j p_j·‖op_j(x1, x2)‖
 /// per position (norms over channels, p = softmax(α)), averaged over questions, controller steps and
-/// positions (a position where every op gives 0 counts as 1). A node can hold 99% of α on one op and still take a third of its output from the
-/// others, when their inputs are larger (the image beside a one-channel map); hard-max then removes
-/// that third. Measured on the mixture before normalisation, through the reference forward.
+/// positions (a position where every op gives 0 counts as 1). A node can hold 99% of α on one op
+/// and still take a third of its output from the others, when their inputs are larger (the image
+/// beside a one-channel map); hard-max then removes that third. Measured on the mixture before
+/// normalisation, through the reference forward.
 module Lnmn.Analysis.OutputShare
 
 open TorchSharp

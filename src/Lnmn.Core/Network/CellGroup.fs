@@ -57,16 +57,15 @@ let output (pooling: AnswerPooling) (role: CellRole) (weight: torch.Tensor) (bia
         let pooled =
             match pooling with
             | SpatialSum -> last.sum([| 2L; 3L |])
-            | AttentionWeighted ->
-                let a = inputs.Attention1 // (B, H, W)
-                let softmax = a.reshape(batch, -1L).softmax(-1L).reshape(batch, 1L, a.shape.[1], a.shape.[2], 1L)
-                let weights = Tensors.withScalar (float (a.shape.[1] * a.shape.[2])) (fun positions -> softmax * positions)
-                (last * weights).sum([| 2L; 3L |])
+            | AttentionWeighted
             | AttentionSquared ->
                 let a = inputs.Attention1 // (B, H, W)
                 let softmax = a.reshape(batch, -1L).softmax(-1L).reshape(batch, 1L, a.shape.[1], a.shape.[2], 1L)
-                let mean = (last * softmax).sum([| 2L; 3L |])
-                Tensors.withScalar (float (a.shape.[1] * a.shape.[2])) (fun positions -> mean * mean * positions)
+                let scaled (x: torch.Tensor) = Tensors.withScalar (float (a.shape.[1] * a.shape.[2])) (fun positions -> x * positions)
+                if pooling = AttentionSquared then
+                    let mean = (last * softmax).sum([| 2L; 3L |]) // Σ_p softmax_p(a) n_p
+                    scaled (mean * mean)
+                else (last * scaled softmax).sum([| 2L; 3L |])
         let features = torch.cat([| perCell inputs.TextMap; perCell inputs.Memory; pooled |], -1L)
         torch.einsum("bki,koi->bko", features, weight) + bias.unsqueeze(0L)
 
