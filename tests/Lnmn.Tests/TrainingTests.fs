@@ -75,8 +75,8 @@ let tests =
             Expect.equal (steps |> List.filter (fun s -> AlphaSchedule.isSearching (Some 0.2) (Some 0.7) s 10)) [ 2 .. 6 ] "α steps"
             Expect.equal (steps |> List.filter (fun s -> AlphaSchedule.isHardened (Some 0.7) s 10)) [ 7 .. 9 ] "hard-max weight steps"
             Expect.isEmpty (steps |> List.filter (fun s -> AlphaSchedule.isHardened None s 10)) "never without --harden-at"
-            // 12.5K weight steps, α from 20% to 70%: 6,250 α steps, so α's lr is 8 / 6,250.
-            let scaled = AlphaSchedule.Rule.alphaSettings (AlphaSchedule.Scaled 0.2) TrainingSpec.paper.Alpha 12_500 (Some 0.7)
+            // 12.5K weight steps, α from 25% to 75% (fractions exact in binary): 6,250 α steps, so α's lr is 8 / 6,250.
+            let scaled = AlphaSchedule.Rule.alphaSettings (AlphaSchedule.Scaled 0.25) TrainingSpec.paper.Alpha 12_500 (Some 0.75)
             Expect.floatClose Accuracy.high scaled.LearningRate (8.0 / 6250.0) "α's lr over the shorter search"
         }
         test "uniform α gives ‖σ‖₂/‖σ‖₁ = 1/√6 per node" {

@@ -65,7 +65,7 @@ module Rule =
         match rule with
         | Paper | Frozen -> paper
         | Scaled w ->
-            let alphaSteps = int (System.Math.Round(float weightSteps * (defaultArg hardenAt 1.0 - w)))
+            let alphaSteps = int (float weightSteps * (defaultArg hardenAt 1.0 - w))
             { paper with LearningRate = learningRate paper.LearningRate alphaSteps }
 
 /// Whether weight step `step` (0-based) of `totalSteps` trains the hard-max network with α frozen.
