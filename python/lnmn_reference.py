@@ -172,10 +172,13 @@ def pool(last, a, pooling):
         b, h, wd, _ = a.shape
         weights = a.reshape(b, -1).softmax(-1).reshape(b, h, wd, 1) * (h * wd)
         return (last * weights).sum((1, 2))
-    if pooling == "AttentionSquared":  # ours: H*W * m*m, m the softmax-weighted mean
+    if pooling in ("AttentionSquared", "AttentionWeightedAndSquared"):
+        # ours: H*W * m*m, m the softmax-weighted mean; or [H*W * m ; H*W * m*m]
         b, h, wd, _ = a.shape
         mean = (last * a.reshape(b, -1).softmax(-1).reshape(b, h, wd, 1)).sum((1, 2))
-        return mean * mean * (h * wd)
+        if pooling == "AttentionSquared":
+            return mean * mean * (h * wd)
+        return torch.cat([mean * (h * wd), mean * mean * (h * wd)], -1)
     return last.sum((1, 2))
 
 

@@ -93,7 +93,8 @@ let render (notation: Notation) (e: Expr) =
 
 /// The whole module: attention cells end in conv_2, answer cells in W_2[Σ …, W_1 c_txt, f_mem];
 /// Σ_a is the sum weighted by H·W·softmax(a) (`AnswerPooling.AttentionWeighted`); (Σ_a …)² its
-/// elementwise square (`AttentionSquared`, up to the H·W scale).
+/// elementwise square (`AttentionSquared`, up to the H·W scale); both side by side
+/// (`AttentionWeightedAndSquared`).
 let renderModule (notation: Notation) (role: CellRole) (pooling: AnswerPooling) (e: Expr) =
     let inner = render notation e
     let pooled =
@@ -101,9 +102,11 @@ let renderModule (notation: Notation) (role: CellRole) (pooling: AnswerPooling) 
         | Paper, SpatialSum -> $"Σ {inner}"
         | Paper, AttentionWeighted -> $"Σ_a {inner}"
         | Paper, AttentionSquared -> $"(Σ_a {inner})²"
+        | Paper, AttentionWeightedAndSquared -> $"Σ_a {inner}, (Σ_a {inner})²"
         | Latex, SpatialSum -> $@"\sum {inner}"
         | Latex, AttentionWeighted -> $@"\sum_a {inner}"
         | Latex, AttentionSquared -> $@"(\sum_a {inner})^2"
+        | Latex, AttentionWeightedAndSquared -> $@"\sum_a {inner}, (\sum_a {inner})^2"
     match notation, role with
     | Paper, Attention -> $"conv_2({inner})"
     | Paper, Answer -> $"W_2[{pooled}, W_1 c_txt, f_mem]"

@@ -155,6 +155,17 @@ type AnswerPooling =
     /// DescribeTwo multiplies its two pools (docs/comparisons.md: the paper's cell does not compare
     /// from an oracle map, Describe does).
     | AttentionSquared
+    /// Ours, a departure: both, side by side, [H·W·m ; H·W·(m ⊙ m)], so the cell keeps the first-order
+    /// term (the sign) that query and count read and gains the product term comparisons read; the
+    /// answer layer reads map_dim more inputs.
+    | AttentionWeightedAndSquared
+
+module AnswerPooling =
+    /// How many values the pooling hands the answer layer, for a last node map_dim wide.
+    let width (pooling: AnswerPooling) (mapDim: int) =
+        match pooling with
+        | AttentionWeightedAndSquared -> 2 * mapDim
+        | SpatialSum | AttentionWeighted | AttentionSquared -> mapDim
 
 /// The scale at which the image map I and the text map c enter the cells' nodes.
 type CellInputScale =

@@ -85,7 +85,7 @@ type TrainArgs =
             | Alpha_Preset _ -> "start α at a fixed architecture instead of a random draw: table6 (the modules the paper reports learning, its Table 6) or find (Table 6 with Stack-NMN's Find as every 3-input attention cell); with --alpha-schedule frozen the cells keep it."
             | Cell_Inputs _ -> "the scale the image and text maps enter the cells at: raw (the paper's, default) or unit (ours, a departure: each L2-normalised over channels per position, as node outputs are)."
             | Harden_At _ -> "the fraction of the run after which α is frozen at its argmax and the weights train the hard-max network (one op per node; a departure, DARTS' derived-cell training); default: never."
-            | Answer_Pooling _ -> "how answer cells pool their last node over the map: sum (the paper's; default with --data) or attention (ours, default on the built-in dataset: weighted by H·W·softmax of the map the cell read, Stack-NMN's Describe weighting; the plain sum when that map is uniform) or squared (ours: H·W·m⊙m with m the softmax-weighted mean, so two objects under one map give their product, as Stack-NMN's DescribeTwo; a departure)."
+            | Answer_Pooling _ -> "how answer cells pool their last node over the map: sum (the paper's; default with --data) or attention (ours, default on the built-in dataset: weighted by H·W·softmax of the map the cell read, Stack-NMN's Describe weighting; the plain sum when that map is uniform) or squared (ours: H·W·m⊙m with m the softmax-weighted mean, so two objects under one map give their product, as Stack-NMN's DescribeTwo; a departure) or both (ours: the attention-weighted sum and its square side by side; a departure)."
             | Max_Steps _ -> "stop after this many weight steps in total (for smoke tests)."
             | Lr_Decay _ -> "weight learning rate over the run: constant (the paper's, default) or cosine (half a cosine down to 0 at the last step)."
             | Eval_Every _ -> "also score the validation split every N weight steps (metrics-evals.jsonl: the learning curve against questions seen and seconds)."
@@ -286,7 +286,7 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
         let! alphaLr = optional (positive "alpha-lr") (r.TryGetResult Alpha_Lr)
         let! alphaInit = optional (positive "alpha-init") (r.TryGetResult Alpha_Init)
         let! alphaPreset = optional (ofChoice "alpha-preset" [ "table6", PaperTable6; "find", FindAttention ]) (r.TryGetResult Alpha_Preset)
-        let! pooling = optional (ofChoice "answer-pooling" [ "sum", SpatialSum; "attention", AttentionWeighted; "squared", AttentionSquared ]) (r.TryGetResult Answer_Pooling)
+        let! pooling = optional (ofChoice "answer-pooling" [ "sum", SpatialSum; "attention", AttentionWeighted; "squared", AttentionSquared; "both", AttentionWeightedAndSquared ]) (r.TryGetResult Answer_Pooling)
         let! cellInputs = optional (ofChoice "cell-inputs" [ "raw", Raw; "unit", UnitNorm ]) (r.TryGetResult Cell_Inputs)
         let! hardenAt =
             match r.TryGetResult Harden_At with

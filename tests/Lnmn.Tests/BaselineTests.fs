@@ -224,6 +224,17 @@ let tests =
             Expect.floatClose Accuracy.high (pooled SpatialSum [ 0.; log 3. ]) 7.0 "the paper's: 2 + 5 whatever the map"
             Expect.floatClose Accuracy.high (pooled AttentionWeighted [ 0.; log 3. ]) 8.5 "2·(0.25·2 + 0.75·5)"
             Expect.floatClose Accuracy.high (pooled AttentionWeighted [ 1.; 1. ]) 7.0 "a uniform map: the plain sum"
+            // m = 0.25·2 + 0.75·5 = 4.25; H·W·m² = 2·18.0625. Side by side, a layer reading [0, 0, u, v].
+            Expect.floatClose Accuracy.high (pooled AttentionSquared [ 0.; log 3. ]) 36.125 "2·4.25²"
+            let both (u: float) (v: float) =
+                let inputs: CellGroup.CellInputs =
+                    { Image = torch.zeros(1L, 1L, 2L, 1L); TextMap = torch.ones(1L, 1L); Memory = torch.ones(1L, 1L)
+                      Attention1 = tensorOf [| 1L; 1L; 2L |] [ 0.; log 3. ]; Attention2 = None }
+                let weight = tensorOf [| 1L; 1L; 4L |] [ 0.; 0.; u; v ]
+                (CellGroup.output AttentionWeightedAndSquared Answer weight bias inputs last).item<float32>() |> float
+            Expect.floatClose Accuracy.high (both 1. 0.) 8.5 "the weighted sum first"
+            Expect.floatClose Accuracy.high (both 0. 1.) 36.125 "its square second"
+            Expect.equal (AnswerPooling.width AttentionWeightedAndSquared 32) 64 "the answer layer reads both"
         }
         test "specs: old JSON without a pointer field reads as LNMN's soft sharpening; Stack-NMN's round-trips" {
             let lnmn = ModelSpec.lnmn Ablation9 NetworkTests.tinyDims

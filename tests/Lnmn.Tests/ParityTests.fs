@@ -67,6 +67,7 @@ let tests =
             yield initialised Ablation11 stack AttentionWeighted
         yield initialisedWith Ablation11 Reference AttentionWeighted UnitNorm
         yield initialised Ablation11 Reference AttentionSquared
+        yield initialised Ablation11 Reference AttentionWeightedAndSquared
         yield test "a trained LNMN-11 exported as a PyTorch state dict: the Python reference gives our outputs" {
             let checkpoint = ExportTests.trainedCheckpoint.Force()
             let weights = Path.Combine(temporaryDirectory (), "w.pt")

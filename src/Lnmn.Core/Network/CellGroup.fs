@@ -24,10 +24,10 @@ type CellInputs =
       Attention2: torch.Tensor option }
 
 /// The output layer's (weight, bias) for k cells of a kind: attention (k, map_dim), (k); answer
-/// (k, mem_dim, map_dim + mem_dim + map_dim), (k, mem_dim).
-let outputParameters (kind: CellKind) (count: int) (dims: ModelDims) =
+/// (k, mem_dim, map_dim + mem_dim + pooled), (k, mem_dim), pooled = `AnswerPooling.width`.
+let outputParameters (pooling: AnswerPooling) (kind: CellKind) (count: int) (dims: ModelDims) =
     let k, mapDim = int64 count, int64 dims.MapDim
-    let answerInputs = dims.MapDim + dims.MemDim + dims.MapDim
+    let answerInputs = dims.MapDim + dims.MemDim + AnswerPooling.width pooling dims.MapDim
     match kind.Role with
     | Attention -> Tensors.uniformParameter [| k; mapDim |] dims.MapDim, Tensors.uniformParameter [| k |] dims.MapDim
     | Answer ->
@@ -58,14 +58,16 @@ let output (pooling: AnswerPooling) (role: CellRole) (weight: torch.Tensor) (bia
             match pooling with
             | SpatialSum -> last.sum([| 2L; 3L |])
             | AttentionWeighted
-            | AttentionSquared ->
+            | AttentionSquared
+            | AttentionWeightedAndSquared ->
                 let a = inputs.Attention1 // (B, H, W)
                 let softmax = a.reshape(batch, -1L).softmax(-1L).reshape(batch, 1L, a.shape.[1], a.shape.[2], 1L)
                 let scaled (x: torch.Tensor) = Tensors.withScalar (float (a.shape.[1] * a.shape.[2])) (fun positions -> x * positions)
-                if pooling = AttentionSquared then
-                    let mean = (last * softmax).sum([| 2L; 3L |]) // Σ_p softmax_p(a) n_p
-                    scaled (mean * mean)
-                else (last * scaled softmax).sum([| 2L; 3L |])
+                let mean () = (last * softmax).sum([| 2L; 3L |]) // Σ_p softmax_p(a) n_p
+                match pooling with
+                | AttentionSquared -> let m = mean () in scaled (m * m)
+                | AttentionWeightedAndSquared -> let m = mean () in torch.cat([| scaled m; scaled (m * m) |], -1L)
+                | _ -> (last * scaled softmax).sum([| 2L; 3L |])
         let features = torch.cat([| perCell inputs.TextMap; perCell inputs.Memory; pooled |], -1L)
         torch.einsum("bki,koi->bko", features, weight) + bias.unsqueeze(0L)
 
@@ -74,7 +76,7 @@ type CellGroup(kind: CellKind, count: int, dims: ModelDims, pooling: AnswerPooli
     let nodes = CellKind.nodeCount kind
     let k = int64 count
     let alpha = torch.nn.Parameter(torch.randn([| k; int64 nodes; 6L |]))
-    let outWeight, outBias = outputParameters kind count dims
+    let outWeight, outBias = outputParameters pooling kind count dims
     do
         this.register_parameter("alpha", alpha)
         this.register_parameter("out_weight", outWeight)

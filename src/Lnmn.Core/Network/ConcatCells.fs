@@ -32,7 +32,7 @@ type ConcatGroup(kind: CellKind, count: int, dims: ModelDims) as this =
     let channels = inputChannels kind dims
     let convWeight = Tensors.uniformParameter [| k; mapDim; int64 channels |] channels
     let convBias = Tensors.uniformParameter [| k; mapDim |] channels
-    let outWeight, outBias = outputParameters kind count dims
+    let outWeight, outBias = outputParameters SpatialSum kind count dims
     do
         this.register_parameter("conv_weight", convWeight)
         this.register_parameter("conv_bias", convBias)
