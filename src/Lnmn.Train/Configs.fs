@@ -82,6 +82,7 @@ type TrainConfig =
       AnswerPooling: AnswerPooling option
       CellInputs: CellInputScale option
       HardenAt: float option
+      AnnealTo: float option
       LearningRateDecay: LearningRateDecay
       MaxSteps: int option
       EvalEvery: int option

@@ -57,6 +57,7 @@ let train: TrainConfig =
       AnswerPooling = None
       CellInputs = None
       HardenAt = None
+      AnnealTo = None
       LearningRateDecay = Constant
       MaxSteps = None
       EvalEvery = None
@@ -148,7 +149,8 @@ let trainingSpec (config: TrainConfig) (data: DataFacts) : TrainingSpec =
         Unrolled = config.Unrolled
         Seed = config.Seed
         AnswerLoss = if data.Vqa then Some SigmoidSoftTargets else None
-        HardenAt = config.HardenAt }
+        HardenAt = config.HardenAt
+        AnnealTo = config.AnnealTo }
 
 /// The model and training a new run with these options trains on this data.
 let specs (config: TrainConfig) (data: DataFacts) = modelSpec config data, trainingSpec config data

@@ -42,15 +42,16 @@ let run (plan: Checkpoint.Plan) (device: torch.Device) (paths: RunFolder.Paths) 
         let archBatch =
             lazy (batch device data.Architecture (architectureIndices training.Seed step training.BatchSize data.Architecture.Examples.Length))
         let lambdaW = lambdaWAt step
+        let soft = Steps.forwardAt (AlphaSchedule.temperature training.AnnealTo training.AlphaWarmup step plannedSteps)
         let alpha =
             if AlphaSchedule.isSearching training.AlphaWarmup training.HardenAt step plannedSteps then
-                Steps.architectureStep training lambdaW state trainBatch archBatch
+                Steps.architectureStepWith soft training lambdaW state trainBatch archBatch
             else None
         let learningRate = training.Weights.LearningRate * LearningRateDecay.factor training.WeightLearningRateDecay step plannedSteps
         Steps.setLearningRate state.WeightOptimiser learningRate
         let weights =
             if AlphaSchedule.isHardened training.HardenAt step plannedSteps then Steps.weightStepWith Steps.hardMaxForward training lambdaW state trainBatch
-            else Steps.weightStep training lambdaW state trainBatch
+            else Steps.weightStepWith soft training lambdaW state trainBatch
         let alphaFinite = alpha |> Option.forall Steps.StepMetrics.isFinite
         if not (alphaFinite && Steps.StepMetrics.isFinite weights) then
             let loss = match alpha with Some a when not alphaFinite -> a.Loss | _ -> weights.Loss

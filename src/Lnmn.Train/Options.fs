@@ -44,6 +44,7 @@ type TrainArgs =
     | Answer_Pooling of string
     | Cell_Inputs of string
     | Harden_At of float
+    | Anneal_To of float
     | Lr_Decay of string
     | Max_Steps of int
     | Eval_Every of int
@@ -84,6 +85,7 @@ type TrainArgs =
             | Alpha_Init _ -> "standard deviation of α's normal initialisation (default: 1e-3 with --alpha-schedule scaled, 1 otherwise)."
             | Alpha_Preset _ -> "start α at a fixed architecture instead of a random draw: table6 (the modules the paper reports learning, its Table 6) or find (Table 6 with Stack-NMN's Find as every 3-input attention cell); with --alpha-schedule frozen the cells keep it."
             | Cell_Inputs _ -> "the scale the image and text maps enter the cells at: raw (the paper's, default) or unit (ours, a departure: each L2-normalised over channels per position, as node outputs are)."
+            | Anneal_To _ -> "the temperature τ of the nodes' softmax(α / τ) at the run's end, reached geometrically from 1 over the α phase, so the soft network becomes the hard-max one gradually (a departure, SNAS/GDAS-style); default: 1 throughout, the paper's softmax."
             | Harden_At _ -> "the fraction of the run after which α is frozen at its argmax and the weights train the hard-max network (one op per node; a departure, DARTS' derived-cell training); default: never."
             | Answer_Pooling _ -> "how answer cells pool their last node over the map: sum (the paper's; default with --data) or attention (ours, default on the built-in dataset: weighted by H·W·softmax of the map the cell read, Stack-NMN's Describe weighting; the plain sum when that map is uniform) or squared (ours: H·W·m⊙m with m the softmax-weighted mean, so two objects under one map give their product, as Stack-NMN's DescribeTwo; a departure) or both (ours: the attention-weighted sum and its square side by side; a departure)."
             | Max_Steps _ -> "stop after this many weight steps in total (for smoke tests)."
@@ -232,7 +234,7 @@ let private modelOptions =
     set [ "--ablation"; "--model"; "--steps"; "--stack-length"; "--map-dim"; "--width"; "--size"; "--stack"; "--init"; "--pointer"
           "--alpha-init"; "--alpha-preset"; "--answer-pooling"; "--cell-inputs"; "--vqa-answers" ]
 
-let private alphaOptions = set [ "--alpha-lr"; "--alpha-schedule"; "--alpha-warmup"; "--alpha-init"; "--alpha-preset"; "--unrolled"; "--harden-at" ]
+let private alphaOptions = set [ "--alpha-lr"; "--alpha-schedule"; "--alpha-warmup"; "--alpha-init"; "--alpha-preset"; "--unrolled"; "--harden-at"; "--anneal-to" ]
 
 /// Why `option`, given on the command line, would change nothing in the run `config` describes; None if it applies.
 let private notApplying (config: TrainConfig) (option: string) =
@@ -244,7 +246,8 @@ let private notApplying (config: TrainConfig) (option: string) =
     elif option = "--answer-pooling" && config.Model <> Lnmn then Some $"to {model} (only LNMN's answer cells pool by it)"
     elif option = "--cell-inputs" && config.Model = StackNmn then Some $"to {model} (it has no cells)"
     elif option = "--arch-fraction" && config.ArchitectureSplit = ValidationLeaky then Some "with --arch-split val (α is fitted on val)"
-    elif List.contains option [ "--alpha-lr"; "--alpha-warmup"; "--unrolled" ] && config.AlphaRule = AlphaSchedule.Frozen then
+    elif option = "--anneal-to" && config.Unrolled then Some "with --unrolled (the second-order α step runs softmax(α) at τ = 1)"
+    elif List.contains option [ "--alpha-lr"; "--alpha-warmup"; "--unrolled"; "--anneal-to" ] && config.AlphaRule = AlphaSchedule.Frozen then
         Some "with --alpha-schedule frozen (α is not trained)"
     elif option = "--alpha-init" && config.AlphaPreset.IsSome then Some "with --alpha-preset (α starts at the preset)"
     else None
@@ -292,6 +295,10 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
             match r.TryGetResult Harden_At with
             | Some h when not (h > 0.0 && h < 1.0) -> Error $"--harden-at must be between 0 and 1, exclusive (got {h})"
             | h -> Ok h
+        let! annealTo =
+            match r.TryGetResult Anneal_To with
+            | Some t when not (t > 0.0 && t <= 1.0) -> Error $"--anneal-to must be above 0 and at most 1 (got {t})"
+            | t -> Ok t
         let! alphaWarmup =
             match r.TryGetResult Alpha_Warmup with
             | Some w when not (w >= 0.0 && w <= 1.0) -> Error $"--alpha-warmup must be between 0 and 1 (got {w})"
@@ -311,7 +318,7 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
               Device = device; Threads = threads; RunDir = r.TryGetResult Run_Dir; Resume = resume; FineTuneFrom = fineTune
               ArchitectureSplit = archSplit; Unrolled = r.Contains Unrolled; EntropyScaling = scaling; LambdaWScale = lambdaWScale
               LearningRate = lr; AlphaLearningRate = alphaLr; AlphaRule = alphaRule; AlphaWarmup = alphaWarmup
-              AlphaInitScale = alphaInit; AlphaPreset = alphaPreset; AnswerPooling = pooling; CellInputs = cellInputs; HardenAt = hardenAt; MaxSteps = maxSteps; EvalEvery = evalEvery
+              AlphaInitScale = alphaInit; AlphaPreset = alphaPreset; AnswerPooling = pooling; CellInputs = cellInputs; HardenAt = hardenAt; AnnealTo = annealTo; MaxSteps = maxSteps; EvalEvery = evalEvery
               LearningRateDecay = decay; DryRun = r.Contains Dry_Run; VqaAnswers = vqaAnswers }
         let refused =
             r.GetAllResults()

@@ -77,6 +77,15 @@ let tests =
             expectClose 0.0 (NodeOps.opWeights noMax alpha) [| 0.; 0.; 0.; 1.; 0.; 0. |] "product next"
         }
 
+        test "softmax(α / τ): τ = 0.5 doubles the logits' gaps; small τ tends to hard-max" {
+            use _ = torch.NewDisposeScope()
+            let alpha = tensorOf [| 1L; 6L |] [ 0.0; log 2.0; 0.0; 0.0; 0.0; 0.0 ]
+            // At τ = 1 the weights are 2:1:1:1:1:1 (1/7 each, 2/7); at τ = 0.5, e^(2 log 2) = 4: 4/9 and 1/9.
+            expectClose 1e-6 (NodeOps.opWeights NodeOps.NodeEvaluation.soft alpha) [| 1./7.; 2./7.; 1./7.; 1./7.; 1./7.; 1./7. |] "τ = 1"
+            expectClose 1e-6 (NodeOps.opWeights (NodeOps.NodeEvaluation.softAt 0.5) alpha) [| 1./9.; 4./9.; 1./9.; 1./9.; 1./9.; 1./9. |] "τ = 0.5"
+            expectClose 1e-6 (NodeOps.opWeights (NodeOps.NodeEvaluation.softAt 0.01) alpha) [| 0.; 1.; 0.; 0.; 0.; 0. |] "τ = 0.01: 2^100 to 1"
+        }
+
         test "a disabled op gets weight 0 and the rest are renormalised" {
             use _ = torch.NewDisposeScope()
             let weights = [ 0.1; 0.2; 0.3; 0.1; 0.2; 0.1 ]

@@ -79,6 +79,16 @@ let tests =
             let scaled = AlphaSchedule.Rule.alphaSettings (AlphaSchedule.Scaled 0.25) TrainingSpec.paper.Alpha 12_500 (Some 0.75)
             Expect.floatClose Accuracy.high scaled.LearningRate (8.0 / 6250.0) "α's lr over the shorter search"
         }
+        test "the temperature is 1 until the α phase, then falls geometrically to --anneal-to at the last step" {
+            // 11 steps (0–10), warm-up 0.1: the phase starts after step 1.1, so steps 0 and 1 are at τ = 1.
+            let tau s = AlphaSchedule.temperature (Some 0.01) (Some 0.1) s 11
+            Expect.floatClose Accuracy.high (tau 0) 1.0 "warm-up"
+            Expect.floatClose Accuracy.high (tau 1) 1.0 "before the phase"
+            Expect.floatClose Accuracy.high (AlphaSchedule.temperature (Some 0.01) (Some 0.0) 5 11) 0.1 "halfway through steps 0–10: 0.01^0.5"
+            Expect.floatClose Accuracy.high (tau 10) 0.01 "the last step"
+            Expect.floatClose Accuracy.high (AlphaSchedule.temperature None (Some 0.1) 10 11) 1.0 "no annealing: the paper's softmax"
+            Expect.isLessThan (tau 6) (tau 5) "falls"
+        }
         test "uniform α gives ‖σ‖₂/‖σ‖₁ = 1/√6 per node" {
             use _ = torch.NewDisposeScope()
             let alphas = [ torch.zeros(2L, 3L, 6L); torch.zeros(1L, 2L, 6L) ]

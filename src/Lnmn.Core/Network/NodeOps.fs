@@ -28,11 +28,14 @@ type NodeArithmetic =
 
 /// α evaluation: the mode and the ops switched off in every node (paper Table 7), and how the
 /// nodes are computed.
-type NodeEvaluation = { Mode: AlphaMode; DisabledOps: NodeOp list; Arithmetic: NodeArithmetic }
+/// `Temperature` τ divides α before the softmax (soft mode only): 1 is the paper's softmax(α).
+type NodeEvaluation = { Mode: AlphaMode; DisabledOps: NodeOp list; Arithmetic: NodeArithmetic; Temperature: float }
 
 module NodeEvaluation =
-    let soft = { Mode = Soft; DisabledOps = []; Arithmetic = Kernel }
-    let hardMax = { Mode = HardMax; DisabledOps = []; Arithmetic = Kernel }
+    let soft = { Mode = Soft; DisabledOps = []; Arithmetic = Kernel; Temperature = 1.0 }
+    let hardMax = { Mode = HardMax; DisabledOps = []; Arithmetic = Kernel; Temperature = 1.0 }
+    /// softmax(α / τ): SNAS/GDAS's annealed relaxation, hard-max as τ → 0.
+    let softAt (temperature: float) = { soft with Temperature = temperature }
 
 /// Op weights (…, 6) from α (…, 6). A disabled op gets weight 0 and the others are renormalised,
 /// as if the node had never had that op.
@@ -43,7 +46,8 @@ let opWeights (evaluation: NodeEvaluation) (alpha: torch.Tensor) : torch.Tensor 
     let valid = torch.tensor(enabled, device = alpha.device)
     let scores = Tensors.withScalar System.Double.NegativeInfinity (fun minusInfinity -> alpha.masked_fill(valid.logical_not(), minusInfinity))
     match evaluation.Mode with
-    | Soft -> scores.softmax(-1L)
+    | Soft when evaluation.Temperature = 1.0 -> scores.softmax(-1L)
+    | Soft -> Tensors.withScalar evaluation.Temperature (fun t -> (scores / t).softmax(-1L))
     | HardMax -> torch.nn.functional.one_hot(scores.argmax(-1L), 6L).to_type(alpha.dtype)
 
 /// Coefficients (…, 4) = [A; B; C; D] of A·x1 + B·x2 + C·|x1 − x2| + D·x1⊙x2 from op weights (…, 6).

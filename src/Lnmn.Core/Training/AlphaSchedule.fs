@@ -74,6 +74,18 @@ let isHardened (hardenAt: float option) (step: int) (totalSteps: int) =
     | None -> false
     | Some h -> float step >= h * float totalSteps
 
+/// τ of softmax(α / τ) at weight step `step` (0-based) of `totalSteps`: 1 until the α phase starts
+/// (after `warmup` of the run), then annealTo^progress, progress going from 0 at the phase's first
+/// step to 1 at the run's last.
+let temperature (annealTo: float option) (warmup: float option) (step: int) (totalSteps: int) =
+    match annealTo with
+    | None -> 1.0
+    | Some final ->
+        let start = defaultArg warmup 0.0 * float totalSteps
+        let span = float (totalSteps - 1) - start
+        if float step <= start || span <= 0.0 then 1.0
+        else final ** (min 1.0 ((float step - start) / span))
+
 /// Whether the α step runs at weight step `step` (0-based) of `totalSteps`: after the warm-up and
 /// before the run hardens.
 let isSearching (warmup: float option) (hardenAt: float option) (step: int) (totalSteps: int) =

@@ -86,6 +86,9 @@ type ForwardPass = LnmnNetwork -> Batch -> ForwardResult
 let forward: ForwardPass = fun network batch -> network.Forward(batch, NodeOps.NodeEvaluation.soft)
 /// One op per node, argmax α: the network a search derives, as the closing phase trains it.
 let hardMaxForward: ForwardPass = fun network batch -> network.Forward(batch, NodeOps.NodeEvaluation.hardMax)
+/// The soft network at temperature τ (`NodeEvaluation.softAt`).
+let forwardAt (temperature: float) : ForwardPass =
+    if temperature = 1.0 then forward else fun network batch -> network.Forward(batch, NodeOps.NodeEvaluation.softAt temperature)
 let composedForward: ForwardPass = fun network batch -> network.Forward(batch, { NodeOps.NodeEvaluation.soft with Arithmetic = NodeOps.Composed })
 let referenceForward: ForwardPass = fun network batch -> network.ReferenceForward(batch, NodeOps.NodeEvaluation.soft)
 
@@ -169,7 +172,10 @@ let hasAlpha (state: TrainingState) = Lnmn.Core.Specs.ModelSpec.hasAlpha state.N
 
 /// The α half of Algorithm 2 for one batch: first-order or unrolled as the spec says, None (and no
 /// architecture batch drawn) for a network without α.
-let architectureStep (spec: TrainingSpec) (lambdaW: float) (state: TrainingState) (trainBatch: LabelledBatch) (archBatch: Lazy<LabelledBatch>) =
+/// `pass` runs the first-order step's network (the unrolled step runs `forward`).
+let architectureStepWith (pass: ForwardPass) (spec: TrainingSpec) (lambdaW: float) (state: TrainingState) (trainBatch: LabelledBatch) (archBatch: Lazy<LabelledBatch>) =
     if not (hasAlpha state) then None
     elif spec.Unrolled then Some(unrolledAlphaStep spec lambdaW state trainBatch archBatch.Value)
-    else Some(alphaStep spec state archBatch.Value)
+    else Some(alphaStepWith pass spec state archBatch.Value)
+
+let architectureStep spec lambdaW state trainBatch archBatch = architectureStepWith forward spec lambdaW state trainBatch archBatch

@@ -58,7 +58,11 @@ type TrainingSpec =
       /// The fraction of the run's weight steps after which α is frozen and the weights train the
       /// hard-max network (one op per node), as DARTS trains its derived cell. None: never, the
       /// paper's soft training to the end.
-      HardenAt: float option }
+      HardenAt: float option
+      /// The temperature τ of softmax(α / τ) at the run's end, reached geometrically from 1 over the
+      /// α phase (SNAS/GDAS-style annealing towards the hard-max network; a departure). None: 1
+      /// throughout, the paper's softmax.
+      AnnealTo: float option }
 
 module TrainingSpec =
     let paper =
@@ -75,7 +79,8 @@ module TrainingSpec =
           WeightLearningRateDecay = None
           LambdaWScale = None
           AnswerLoss = None
-          HardenAt = None }
+          HardenAt = None
+          AnnealTo = None }
 
 module LearningRateDecay =
     /// The multiple of the base rate at weight step `step` (0-based) of `totalSteps`.
