@@ -12,7 +12,7 @@ open Lnmn.Train.Configs
 let device = Device.Auto
 
 /// The fraction of a `scaled` run's weight steps trained before the first α step. Half the run:
-/// measured on the built-in data over seeds 0, 1 and 2 against 20% (README, "Where it stands"),
+/// measured on the built-in data over seeds 0, 1 and 2 against 20% (docs/results.md, "Where it stands"),
 /// equal on two seeds and 12 points up on the third, where 20% let the search settle two Find
 /// cells on the text alone. Those three runs kept the 20% rule's α lr (1.42e-3: `--alpha-warmup`
 /// moves the first α step, not the lr `AlphaSchedule.Rule.alphaSettings` derives from the rule);
