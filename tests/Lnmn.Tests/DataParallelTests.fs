@@ -64,6 +64,12 @@ let tests =
             Expect.equal (DataParallel.partRanges 3 64) [ 0, 21; 21, 42; 42, 64 ] "64 rows over 3"
             Expect.equal (DataParallel.partRanges 4 2) [ 0, 1; 1, 2 ] "2 rows over 4"
         }
+        test "--threads N on the CPU: N workers at one libtorch thread, or N libtorch threads with --parallel intra-op" {
+            let workers parallelism threads = Lnmn.Core.Device.threadsAndWorkers torch.CPU parallelism threads
+            Expect.equal (workers Lnmn.Core.Device.BatchWorkers (Some 3)) (Some 1, 3) "batch: three workers"
+            Expect.equal (workers Lnmn.Core.Device.IntraOp (Some 3)) (Some 3, 1) "intra-op: three threads, one worker"
+            Expect.equal (workers Lnmn.Core.Device.BatchWorkers (Some 1)) (Some 1, 1) "one thread: no split"
+        }
         for scaling in [ PaperBatchMean; AuthorsCodeSum ] do
             testCase $"the weight step over two threads moves the weights as one thread does, with the same gradients and metrics ({scaling})" (scoped (fun () ->
                 let spec = training scaling
