@@ -77,7 +77,7 @@ let targets: (string * string * (string list -> int)) list =
           runProject "src/Lnmn.Train" args)
       "report", "write a run's report folder (report RUN_DIR|CHECKPOINT [--out DIR] [--questions N] [--ig-steps N])", (fun args ->
           runProject "src/Lnmn.Train" ("report" :: args))
-      "bench", "run the benchmarks, write bench-results/*.md (bench [network|training|data|vqa] [--quick]); bench learning: LNMN-11 and Stack-NMN learning curves (bench-results/learning/)", (fun args ->
+      "bench", "run the benchmarks, write bench-results/*.md (bench [network|training|parallel|data|vqa] [--quick]); bench learning: LNMN-11 and Stack-NMN learning curves (bench-results/learning/)", (fun args ->
           match args with
           | "learning" :: rest -> runProject "src/Lnmn.Train" ("learning-curve" :: rest)
           | _ -> runProject "bench/Lnmn.Bench" args)

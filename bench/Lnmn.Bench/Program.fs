@@ -26,9 +26,10 @@ let main argv =
     if Array.contains "profile" argv then
         section "Profile" (Profile.run (if quick then 5 else 20))
         exit 0
-    let only = argv |> Array.tryFind (fun a -> a = "network" || a = "training" || a = "data" || a = "vqa")
+    let only = argv |> Array.tryFind (fun a -> a = "network" || a = "training" || a = "parallel" || a = "data" || a = "vqa")
     if only |> Option.forall ((=) "network") then section "Network" (NetworkBench.run quick)
     if only |> Option.forall ((=) "training") then section "Training" (TrainingBench.run quick threads)
+    if only |> Option.forall ((=) "parallel") then section "Parallel" (TrainingBench.parallelRows threads (if quick then 8 else 25))
     if only |> Option.forall ((=) "data") then section "Data" (DataBench.run quick outDir)
     if only |> Option.forall ((=) "vqa") then section "VQA data" (VqaBench.run quick)
     0

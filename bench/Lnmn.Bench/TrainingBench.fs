@@ -1,8 +1,9 @@
 /// Training throughput: one α step against one weight step, and questions/s of a whole training
 /// step (α step + weight step, Algorithm 2), for the reference forward (`ReferenceForward`), the
 /// fused one (`Forward`) with torch's composed node ops, and the fused one with the node kernel
-/// (the default), side by side; a batch-size sweep; threads 1 against 2; and, in the
-/// full bench, one weight step at the paper's size with its peak memory, each in a fresh process.
+/// (the default), side by side; a batch-size sweep; threads 1 against 2; in the full bench, one
+/// weight step at the paper's size with its peak memory, each in a fresh process. `parallelRows`
+/// (the bench's own `parallel` section): two cores as intra-op threads or data-parallel workers.
 module Lnmn.Bench.TrainingBench
 
 open System.Diagnostics
@@ -87,6 +88,48 @@ let private threadRows (threads: int) (repeats: int) =
             for passName, (w, a) in stepSeconds spec 64 repeats -> [ string n; passName; sprintf "%.1f" (perSecond 64 w a) ] ]
     torch.set_num_threads threads
     Table.markdown (Table.ofText [ "threads"; $"LNMN-11 forward, batch 64, min of {repeats} interleaved (1 thread: CPU time; 2: wall clock)"; "training questions/s" ] rows)
+
+/// Two cores used two ways against one thread: libtorch's intra-op threads, or the batch split over
+/// two worker threads at one intra-op thread each (`DataParallel`). A training step (α step + weight
+/// step, batch 64) per model and way, min over `repeats` interleaved rounds, on the wall clock (every
+/// row, the one-thread row too: the process's CPU time sums the threads and would hide what a second
+/// thread gains) and on the process's CPU clock (the work a step costs, all threads together, spinning
+/// included: on a loaded machine the steadier of the two, and the wall clock's bound on idle cores).
+let parallelRows (threads: int) (repeats: int) =
+    let ways = [ "1 thread", 1, 1; "2 threads, intra-op", 2, 1; "2 workers, data-parallel", 1, 2 ]
+    let training = TrainingSpec.TrainingSpec.paper
+    let runs =
+        [ for model, spec in [ "LNMN-11", Timing.builtInSpec Lnmn.Train.Configs.Lnmn; "Stack-NMN", Timing.builtInSpec Lnmn.Train.Configs.StackNmn ] do
+            let trainBatch, archBatch = labelled 64 spec.Dims, labelled 64 spec.Dims
+            for way, intraOp, workers in ways ->
+                let state = Steps.createState training (LnmnNetwork.compile spec)
+                let step () =
+                    if ModelSpec.hasAlpha spec then DataParallel.alphaStepWith workers Steps.forward training state archBatch |> ignore
+                    DataParallel.weightStepWith workers Steps.forward training 1.0 state trainBatch |> ignore
+                model, way, fun () ->
+                    torch.set_num_threads intraOp
+                    let cpu = Timing.processCpuSeconds ()
+                    let wall = Timing.timed Timing.Wall step
+                    wall, Timing.processCpuSeconds () - cpu ]
+    let best = Array.create runs.Length (System.Double.MaxValue, System.Double.MaxValue)
+    for round in 0 .. repeats do
+        // Round 0 warms up.
+        runs |> List.iteri (fun i (_, _, run) ->
+            let wall, cpu = run ()
+            if round > 0 then best.[i] <- (min (fst best.[i]) wall, min (snd best.[i]) cpu))
+    torch.set_num_threads threads
+    let baseline, _, _ = ways.Head
+    let oneThread model = runs |> List.indexed |> List.pick (fun (i, (m, w, _)) -> if m = model && w = baseline then Some best.[i] else None)
+    let rows =
+        [ for i, (model, way, _) in List.indexed runs ->
+            let wall, cpu = best.[i]
+            let wallOne, cpuOne = oneThread model
+            [ model; way; sprintf "%.4f" wall; sprintf "%.1f" (64.0 / wall); sprintf "%.2f×" (wallOne / wall); sprintf "%.4f" cpu; sprintf "%.2f" (cpu / cpuOne) ] ]
+    Table.markdown
+        (Table.ofText
+            [ $"{Timing.builtInName ()}, batch 64, min of {repeats} interleaved"; "cores used as"; "training step, wall (s)"; "training questions/s (wall)"
+              "× 1 thread (wall)"; "training step, CPU (s)"; "CPU / 1 thread's" ]
+            rows)
 
 /// The paper's size: one weight step, batch 64, in this process; prints "seconds peak-bytes".
 let paperStep (passName: string) =

@@ -66,6 +66,8 @@ type TrainConfig =
       Seed: int
       Device: Device.DeviceChoice
       Threads: int option
+      /// None: a resumed run's own, batch workers for a new one.
+      Parallelism: Device.CpuParallelism option
       RunDir: string option
       Resume: bool
       FineTuneFrom: string option

@@ -41,6 +41,7 @@ let train: TrainConfig =
       Seed = 0
       Device = device
       Threads = None
+      Parallelism = None
       RunDir = None
       Resume = false
       FineTuneFrom = None

@@ -15,10 +15,11 @@ open Lnmn.Train.TrainingData
 
 let private checkpointEvery = 100
 
-/// Trains from `start` until the plan's last step (its epochs, or --max-steps); a new run's state is
+/// Trains from `start` until the plan's last step (its epochs, or --max-steps), each batch split over
+/// `workers` threads (`DataParallel`; 1: not split); a new run's state is
 /// checkpointed before its first step, so that a kill at any moment can be resumed. The last weight
 /// step reached, or why it stopped.
-let run (plan: Checkpoint.Plan) (device: torch.Device) (paths: RunFolder.Paths) (spec: ModelSpec) (training: TrainingSpec) (data: TrainingData) (state: Steps.TrainingState) (start: Checkpoint.Progress) (display: ProgressDisplay.ProgressDisplay) : Result<int, string> =
+let run (plan: Checkpoint.Plan) (workers: int) (device: torch.Device) (paths: RunFolder.Paths) (spec: ModelSpec) (training: TrainingSpec) (data: TrainingData) (state: Steps.TrainingState) (start: Checkpoint.Progress) (display: ProgressDisplay.ProgressDisplay) : Result<int, string> =
     use log = new RunFolder.MetricsLog(paths)
     let plannedSteps = plan.PlannedSteps
     let totalSteps = Checkpoint.Plan.lastStep plan
@@ -45,13 +46,13 @@ let run (plan: Checkpoint.Plan) (device: torch.Device) (paths: RunFolder.Paths) 
         let soft = Steps.forwardAt (AlphaSchedule.temperature training.AnnealTo training.AlphaWarmup step plannedSteps)
         let alpha =
             if AlphaSchedule.isSearching training.AlphaWarmup training.HardenAt step plannedSteps then
-                Steps.architectureStepWith soft training lambdaW state trainBatch archBatch
+                DataParallel.architectureStepWith workers soft training lambdaW state trainBatch archBatch
             else None
         let learningRate = training.Weights.LearningRate * LearningRateDecay.factor training.WeightLearningRateDecay step plannedSteps
         Steps.setLearningRate state.WeightOptimiser learningRate
         let weights =
-            if AlphaSchedule.isHardened training.HardenAt step plannedSteps then Steps.weightStepWith Steps.hardMaxForward training lambdaW state trainBatch
-            else Steps.weightStepWith soft training lambdaW state trainBatch
+            let pass = if AlphaSchedule.isHardened training.HardenAt step plannedSteps then Steps.hardMaxForward else soft
+            DataParallel.weightStepWith workers pass training lambdaW state trainBatch
         let alphaFinite = alpha |> Option.forall Steps.StepMetrics.isFinite
         if not (alphaFinite && Steps.StepMetrics.isFinite weights) then
             let loss = match alpha with Some a when not alphaFinite -> a.Loss | _ -> weights.Loss

@@ -27,6 +27,7 @@ type TrainArgs =
     | Seed of int
     | Device of string
     | Threads of int
+    | Parallel of string
     | Run_Dir of dir: string
     | Resume
     | Finetune_From of checkpoint: string
@@ -69,9 +70,10 @@ type TrainArgs =
             | Pointer _ -> "pointer sharpening: hard (argmax; default for stack-nmn) or soft (softmax(·/0.2); default otherwise)."
             | Seed _ -> "random seed (default 0)."
             | Device _ -> "auto, cpu or cuda (default auto)."
-            | Threads _ -> "intra-op CPU threads (default: all cores; with --resume, the run's own: on CPU another count may change the metrics' last digits)."
+            | Threads _ -> "CPU threads (default: all cores; with --resume, the run's own: on CPU another count may change the metrics' last digits)."
+            | Parallel _ -> "how the CPU threads share a step: batch (each takes a slice of the batch, with one libtorch thread; default) or intra-op (libtorch's threads share each op); with --resume, the run's own."
             | Run_Dir _ -> "run folder (default runs/<model>-<data>-seed<seed>-<UTC time>, model lnmn-<ablation>, stack-nmn or concat-<ablation>)."
-            | Resume -> "continue the run in --run-dir from its last checkpoint, as it started (only --threads and --device may be given)."
+            | Resume -> "continue the run in --run-dir from its last checkpoint, as it started (only --threads, --parallel and --device may be given)."
             | Finetune_From _ -> "start from a trained checkpoint, on --data with a possibly larger vocabulary (e.g. CLEVR → CLEVR-Humans): new words get new embedding rows."
             | Arch_Split _ -> "where α's batches come from: heldout (a slice of train, default) or val (the authors' choice: val is then not held out)."
             | Arch_Fraction _ -> "fraction of train held out for α with --arch-split heldout (default 0.1)."
@@ -227,7 +229,7 @@ let templateGroups (text: string) =
 
 /// Options a resumed run takes: where it runs, on how many threads. Everything that defines the run
 /// (its length, evaluations, seeds, data, schedules) is its checkpoint's.
-let private resumeOptions = set [ "--device"; "--threads"; "--run-dir"; "--resume"; "--dry-run" ]
+let private resumeOptions = set [ "--device"; "--threads"; "--parallel"; "--run-dir"; "--resume"; "--dry-run" ]
 
 /// Options that shape the network or its vocabulary, which a fine-tuned run takes from its checkpoint.
 let private modelOptions =
@@ -273,6 +275,7 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
         let! pointer = optional (ofChoice "pointer" [ "hard", Hard; "soft", PointerSharpening.lnmn ]) (r.TryGetResult Pointer)
         let! device = device (r.TryGetResult TrainArgs.Device)
         let! threads = optional (positive "threads") (r.TryGetResult TrainArgs.Threads)
+        let! parallelism = optional (Device.parseCpuParallelism >> Result.mapError (fun e -> $"--parallel: {e}")) (r.TryGetResult Parallel)
         let fraction = r.GetResult(Arch_Fraction, Defaults.architectureFraction)
         do! if fraction > 0.0 && fraction < 1.0 then Ok() else Error $"--arch-fraction must be between 0 and 1 (got {fraction})"
         let! archSplit = r.TryGetResult Arch_Split |> given (ofChoice "arch-split" [ "heldout", HeldOutOfTrain fraction; "val", ValidationLeaky ]) (HeldOutOfTrain fraction)
@@ -315,7 +318,7 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
             { Ablation = ablation; Model = model; Data = r.TryGetResult TrainArgs.Data; Epochs = epochs; BatchSize = batch
               Steps = steps; StackLength = stackLength; MapDim = mapDim; Width = width; PaperSize = size; Stack = stack; Pointer = pointer
               Initialisation = initialisation; Seed = r.GetResult(TrainArgs.Seed, d.Seed)
-              Device = device; Threads = threads; RunDir = r.TryGetResult Run_Dir; Resume = resume; FineTuneFrom = fineTune
+              Device = device; Threads = threads; Parallelism = parallelism; RunDir = r.TryGetResult Run_Dir; Resume = resume; FineTuneFrom = fineTune
               ArchitectureSplit = archSplit; Unrolled = r.Contains Unrolled; EntropyScaling = scaling; LambdaWScale = lambdaWScale
               LearningRate = lr; AlphaLearningRate = alphaLr; AlphaRule = alphaRule; AlphaWarmup = alphaWarmup
               AlphaInitScale = alphaInit; AlphaPreset = alphaPreset; AnswerPooling = pooling; CellInputs = cellInputs; HardenAt = hardenAt; AnnealTo = annealTo; MaxSteps = maxSteps; EvalEvery = evalEvery

@@ -25,6 +25,9 @@ type Setup =
       Network: LnmnNetwork.LnmnNetwork
       /// Its length, evaluations and threads: a new run's from its options, a resumed run's as recorded.
       Plan: Checkpoint.Plan
+      /// The data-parallel workers each step's batch is split over (1: not split): this session's,
+      /// which --threads and --parallel may change on resume.
+      Workers: int
       /// The checkpoint a resumed run continues from, and where it stands.
       ResumeFrom: (string * Checkpoint.Progress) option }
 
@@ -56,7 +59,11 @@ let prepare (config: TrainConfig) : Result<Setup, string> =
             | None -> Ok None
         let recordedPlan = resumed |> Option.bind (fun m -> m.Plan)
         let seed = match resumed with Some m -> m.Training.Seed | None -> config.Seed
-        Device.seedAndThreads seed (config.Threads |> Option.orElse (recordedPlan |> Option.map (fun p -> p.Threads)))
+        let parallelism =
+            config.Parallelism |> Option.defaultValue (match recordedPlan with Some { Workers = None } -> Device.IntraOp | _ -> Device.BatchWorkers)
+        let threads = config.Threads |> Option.orElse (recordedPlan |> Option.map (fun p -> defaultArg p.Workers p.Threads))
+        let intraOp, workers = Device.threadsAndWorkers device parallelism threads
+        Device.seedAndThreads seed intraOp
         let! fineTune =
             match config.FineTuneFrom with
             | Some path -> Checkpoint.readMetadata path |> Result.map (fun m -> Some(path, m))
@@ -96,7 +103,8 @@ let prepare (config: TrainConfig) : Result<Setup, string> =
             | Some p, _ -> Ok p
             // Checkpoints older than the plan's record: their epochs, no stop before.
             | None, _ -> Ok { PlannedSteps = plannedSteps; MaxSteps = (if resumed.IsSome then None else config.MaxSteps)
-                              EvalEvery = (if resumed.IsSome then None else config.EvalEvery); Threads = torch.get_num_threads () }
+                              EvalEvery = (if resumed.IsSome then None else config.EvalEvery); Threads = torch.get_num_threads ()
+                              Workers = Some workers |> Option.filter (fun w -> w > 1) }
         let network = LnmnNetwork.compile spec
         let! () =
             match fineTune with
@@ -109,7 +117,7 @@ let prepare (config: TrainConfig) : Result<Setup, string> =
             | None -> Ok()
         network.``to``(device) |> ignore
         let resumeFrom = Option.map2 (fun path (m: Checkpoint.Metadata) -> path, m.Progress) resumeFrom resumed
-        return { Device = device; Spec = spec; Training = training; Data = data; Network = network; Plan = plan; ResumeFrom = resumeFrom }
+        return { Device = device; Spec = spec; Training = training; Data = data; Network = network; Plan = plan; Workers = workers; ResumeFrom = resumeFrom }
     }
 
 let private parameterCount (ps: Modules.Parameter seq) = ps |> Seq.sumBy (fun p -> p.numel())
@@ -146,7 +154,8 @@ let private writeConfig (paths: RunFolder.Paths) (config: TrainConfig) (setup: S
                Training = training
                Plan = setup.Plan
                Device = string config.Device
-               Threads = torch.get_num_threads () |}
+               Threads = torch.get_num_threads ()
+               Workers = setup.Workers |}
     AtomicFile.writeAllText paths.Config configJson
     AtomicFile.writeAllText paths.Spec (SpecJson.serialize setup.Spec)
     Vocabulary.save (Path.Combine(paths.Root, "vocabulary.json")) data.Dataset.Vocabulary

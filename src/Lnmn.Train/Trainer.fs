@@ -42,7 +42,7 @@ let run (config: TrainConfig) : Result<RunSummary, string> =
                         setup.ResumeFrom
                         |> Option.iter (fun (path, p) -> printfn "resumed from %s at step %d of %d" path p.GlobalStep (Checkpoint.Plan.lastStep setup.Plan))
                         let display = ProgressDisplay.ProgressDisplay(start.GlobalStep, setup.Training.BatchSize)
-                        let! step = EpochLoop.run setup.Plan setup.Device paths setup.Spec setup.Training setup.Data state start display
+                        let! step = EpochLoop.run setup.Plan setup.Workers setup.Device paths setup.Spec setup.Training setup.Data state start display
                         let accuracy = FinishedRun.write setup.Device paths setup.Training setup.Data state display
                         return { RunDirectory = root; StepsRun = step - start.GlobalStep; ValidationAccuracy = Some accuracy }
                     }

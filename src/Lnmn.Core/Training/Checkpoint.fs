@@ -41,7 +41,10 @@ type Plan =
       /// --eval-every.
       EvalEvery: int option
       /// Intra-op CPU threads the run started with: a resumed run's default (CPU sums depend on them).
-      Threads: int }
+      Threads: int
+      /// Data-parallel workers the run started with, a resumed run's default as Threads is; None: the
+      /// batch is not split (and checkpoints older than this record).
+      Workers: int option }
 
 module Plan =
     /// The weight step the run ends at.

@@ -57,14 +57,17 @@ let private accuracy (logits: torch.Tensor) (batch: LabelledBatch) =
     | None -> predicted.eq(batch.Answers).to_type(torch.float32).mean().item<float32>() |> float
     | Some targets -> targets.gather(1L, predicted.unsqueeze(1L)).mean().item<float32>() |> float
 
-let metrics (loss: torch.Tensor) (crossEntropy: torch.Tensor) (result: ForwardResult) (batch: LabelledBatch) =
-    let perStep = Objectives.moduleEntropyPerStep result.ModuleWeights
+/// The metrics of a batch from its loss, CE, logits (B, answers) and module weights (B, T, M).
+let metricsOf (loss: torch.Tensor) (crossEntropy: torch.Tensor) (logits: torch.Tensor) (moduleWeights: torch.Tensor) (batch: LabelledBatch) =
+    let perStep = Objectives.moduleEntropyPerStep moduleWeights
     { Loss = loss.item<float32>() |> float
       CrossEntropy = crossEntropy.item<float32>() |> float
-      Accuracy = accuracy result.Logits batch
+      Accuracy = accuracy logits batch
       ModuleEntropy = perStep.mean().item<float32>() |> float
       ModuleEntropyPerStep = perStep.data<float32>().ToArray() |> Array.map float |> List.ofArray
       GradientNorms = [] }
+
+let metrics loss crossEntropy (result: ForwardResult) batch = metricsOf loss crossEntropy result.Logits result.ModuleWeights batch
 
 /// The gradient's L2 norm per top-level part of the network, after a backward pass.
 let gradientNorms (network: LnmnNetwork) =
@@ -75,7 +78,7 @@ let gradientNorms (network: LnmnNetwork) =
     |> List.ofSeq
 
 /// Applies the optimiser only when the loss is finite: a NaN step would poison the parameters.
-let private stepIfFinite (optimiser: torch.optim.Optimizer) (m: StepMetrics) =
+let stepIfFinite (optimiser: torch.optim.Optimizer) (m: StepMetrics) =
     if StepMetrics.isFinite m then optimiser.step () |> ignore
     m
 
@@ -170,12 +173,12 @@ let unrolledAlphaStep (spec: TrainingSpec) (lambdaW: float) (state: TrainingStat
 /// Whether the network has α (Stack-NMN's modules and concatenation cells have none).
 let hasAlpha (state: TrainingState) = Lnmn.Core.Specs.ModelSpec.hasAlpha state.Network.Spec
 
-/// The α half of Algorithm 2 for one batch: first-order or unrolled as the spec says, None (and no
-/// architecture batch drawn) for a network without α.
-/// `pass` runs the first-order step's network (the unrolled step runs `forward`).
-let architectureStepWith (pass: ForwardPass) (spec: TrainingSpec) (lambdaW: float) (state: TrainingState) (trainBatch: LabelledBatch) (archBatch: Lazy<LabelledBatch>) =
+/// `architectureStep` with its first-order step given.
+let architectureStepWith firstOrder (spec: TrainingSpec) (lambdaW: float) (state: TrainingState) (trainBatch: LabelledBatch) (archBatch: Lazy<LabelledBatch>) =
     if not (hasAlpha state) then None
     elif spec.Unrolled then Some(unrolledAlphaStep spec lambdaW state trainBatch archBatch.Value)
-    else Some(alphaStepWith pass spec state archBatch.Value)
+    else Some(firstOrder spec state archBatch.Value)
 
-let architectureStep spec lambdaW state trainBatch archBatch = architectureStepWith forward spec lambdaW state trainBatch archBatch
+/// The α half of Algorithm 2 for one batch: first-order or unrolled as the spec says, None (and no
+/// architecture batch drawn) for a network without α.
+let architectureStep spec lambdaW state trainBatch archBatch = architectureStepWith alphaStep spec lambdaW state trainBatch archBatch
