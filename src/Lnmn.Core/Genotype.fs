@@ -25,7 +25,7 @@ let private softmax (values: float list) =
     e |> List.map (fun v -> v / total)
 
 /// A node whose weights are softmax(α).
-let node (alpha: float list) : GenotypeNode =
+let private node (alpha: float list) : GenotypeNode =
     let weights = softmax alpha
     { Op = NodeOp.all.[weights |> List.indexed |> List.maxBy snd |> fst]; Weights = weights }
 
