@@ -33,6 +33,14 @@ let read (network: LnmnNetwork.LnmnNetwork) : NodeReadout list =
     |> List.concat
     |> List.sortBy (fun r -> r.Module, r.Node)
 
+/// The network's architecture as data: each generic cell's nodes, softmax(α) and the winning op.
+let genotype (network: LnmnNetwork.LnmnNetwork) : Genotype =
+    { Modules = network.Spec.Modules
+      Cells =
+        read network
+        |> List.groupBy (fun r -> r.Module, r.Kind)
+        |> List.map (fun ((m, kind), nodes) -> { Module = m; Kind = kind; Nodes = [ for r in nodes -> { Op = r.Winner; Weights = r.Weights } ] }) }
+
 /// One row per node, op weights as percentages, the winner in bold.
 let table (readouts: NodeReadout list) : Table.Table =
     let row (r: NodeReadout) =

@@ -23,13 +23,7 @@ let private rows (t: torch.Tensor) : float[][] =
 
 /// Module names as the tables print them: index and kind ("m3 attention-4in", "m8 NoOp").
 let moduleNames (network: LnmnNetwork.LnmnNetwork) =
-    network.Spec.Modules
-    |> List.mapi (fun i m ->
-        match m with
-        | Lnmn.Core.Specs.Generic kind -> $"m{i} {Lnmn.Core.Specs.CellKind.name kind}"
-        | Lnmn.Core.Specs.Concat kind -> $"m{i} concat-{Lnmn.Core.Specs.CellKind.name kind}"
-        | Lnmn.Core.Specs.Hand h -> $"m{i} {Lnmn.Core.Specs.HandModule.name h}"
-        | Lnmn.Core.Specs.NoOp -> $"m{i} NoOp")
+    network.Spec.Modules |> List.mapi (fun i m -> $"m{i} {Lnmn.Core.Specs.ModuleSpec.name m}")
 
 /// Example `index` of a forward pass over a batch whose question `index` has these `words`
 /// (padding left out).

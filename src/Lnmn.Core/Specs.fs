@@ -92,6 +92,17 @@ type ModuleSpec =
     /// The paper's Table 2 ablation: a cell's inputs concatenated, then one 1×1 conv, no nodes, no α.
     | Concat of CellKind
 
+module ModuleSpec =
+    /// As tables and genotype files name a module: "attention-3in", "concat-answer-4in", "find", "NoOp".
+    let name (m: ModuleSpec) =
+        match m with
+        | Generic kind -> CellKind.name kind
+        | Concat kind -> $"concat-{CellKind.name kind}"
+        | Hand h -> HandModule.name h
+        | NoOp -> "NoOp"
+
+    let all = List.map Generic CellKind.all @ [ NoOp ] @ List.map Hand HandModule.all @ List.map Concat CellKind.all
+
 /// The six ops every node mixes, in the order of the α vector.
 type NodeOp =
     | Min
@@ -118,20 +129,35 @@ type StackDiscipline =
     /// starts uniform, attention cells push their result.
     | Push
 
-/// A fixed architecture to start α from instead of a random draw: per cell kind, the ops of each
-/// cell's nodes, in node order, cycled over the kind's cells. A chosen op starts at softmax weight
-/// 0.9998; with `--alpha-schedule frozen` the cells keep these formulas.
+/// One node of a learned cell: softmax(α) in `NodeOp.all` order, and the op with the largest weight
+/// (the node of the hard-max network).
+type GenotypeNode = { Op: NodeOp; Weights: float list }
+
+/// A generic cell: its index in the module list, its kind, its nodes in `CellGroup`'s order.
+type GenotypeCell = { Module: int; Kind: CellKind; Nodes: GenotypeNode list }
+
+/// The learned architecture as data (DARTS' Genotype): the module list the cells belong to, and what
+/// each generic cell's nodes compute. `Genotype` writes and reads it as genotype.json and turns it into α.
+type Genotype = { Modules: ModuleSpec list; Cells: GenotypeCell list }
+
+/// A fixed architecture to start α from instead of a random draw; with `--alpha-schedule frozen` the
+/// cells keep it. The built-in ones give, per cell kind, the ops of each cell's nodes, cycled over the
+/// kind's cells; a chosen op starts at softmax weight 0.9998 (`Genotype.ofPreset` writes them as genotypes).
 type AlphaPreset =
     /// The modules the paper's LNMN (11 modules) reports learning on CLEVR (its Table 6).
     | PaperTable6
     /// Table 6 with every 3-input attention cell as Stack-NMN's Find, conv(I ⊙ W1 c).
     | FindAttention
+    /// A genotype (a run's genotype.json): softmax(α) starts at its weights.
+    | Written of Genotype
 
 module AlphaPreset =
     /// Ops per node for the cells of a kind (nodes in `CellGroup`'s order: 3 inputs O(I, a), O(n0, c);
-    /// 4 inputs O(a1, a2), O(I, n0), O(n1, c)), one list per cell, cycled.
+    /// 4 inputs O(a1, a2), O(I, n0), O(n1, c)), one list per cell, cycled; a genotype's are its cells'
+    /// winning ops.
     let ops (preset: AlphaPreset) (kind: CellKind) : NodeOp list list =
         match kind.Role, kind.Arity, preset with
+        | _, _, Written genotype -> [ for cell in genotype.Cells do if cell.Kind = kind then [ for node in cell.Nodes -> node.Op ] ]
         // conv(choose_2(min(I, a), c)) and conv(max(I, a) + c)
         | Attention, ThreeInput, PaperTable6 -> [ [ Min; Choose2 ]; [ Max; Sum ] ]
         | Attention, ThreeInput, FindAttention -> [ [ Choose1; Product ] ]

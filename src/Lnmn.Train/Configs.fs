@@ -42,8 +42,25 @@ module ModelChoice =
         | ConcatCells -> ModelSpec.concat ablation dims
         | CellsWithDescribe -> ModelSpec.cellsWithDescribe ablation dims
 
+    /// Its module list (the same at every size).
+    let modules (model: ModelChoice) (ablation: Ablation) = (published model ablation (ModelDims.small 1 1 1 1 1)).Modules
+
     /// Whether its modules have α to search (Stack-NMN's hand-designed modules and concatenation cells do not).
     let hasAlpha (model: ModelChoice) = ModelSpec.hasAlpha (published model Ablation9 (ModelDims.small 1 1 1 1 1))
+
+/// --alpha-preset: a built-in architecture, or a genotype file, read when the run is set up (`RunSetup`).
+type AlphaStart =
+    | Preset of AlphaPreset
+    | GenotypeFile of path: string
+
+module AlphaStart =
+    /// table6 or find; else a genotype file: a path ending in .json, or any existing file.
+    let parse (value: string) : Result<AlphaStart, string> =
+        match value.ToLowerInvariant() with
+        | "table6" -> Ok(Preset PaperTable6)
+        | "find" -> Ok(Preset FindAttention)
+        | _ when value.EndsWith(".json", System.StringComparison.OrdinalIgnoreCase) || System.IO.File.Exists value -> Ok(GenotypeFile value)
+        | _ -> Error $"--alpha-preset: unknown value '{value}' (expected table6, find or a genotype file, e.g. a run's genotype.json)"
 
 /// Everything a training run needs, checked.
 type TrainConfig =
@@ -80,7 +97,7 @@ type TrainConfig =
       AlphaRule: Lnmn.Core.Training.AlphaSchedule.Rule
       AlphaWarmup: float option
       AlphaInitScale: float option
-      AlphaPreset: AlphaPreset option
+      AlphaPreset: AlphaStart option
       AnswerPooling: AnswerPooling option
       CellInputs: CellInputScale option
       HardenAt: float option

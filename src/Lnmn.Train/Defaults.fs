@@ -121,7 +121,8 @@ let modelSpec (config: TrainConfig) (data: DataFacts) : ModelSpec =
         Pointer = config.Pointer |> Option.orElse published.Pointer
         Initialisation = Some config.Initialisation
         AlphaInitScale = config.AlphaInitScale |> Option.orElse (AlphaSchedule.Rule.initialisationScale config.AlphaRule)
-        AlphaPreset = config.AlphaPreset
+        // A genotype file's is read and checked by `RunSetup.prepare`, which sets it.
+        AlphaPreset = match config.AlphaPreset with Some(Preset p) -> Some p | Some(GenotypeFile _) | None -> None
         AnswerPooling = Some(config.AnswerPooling |> Option.defaultValue (if data.BuiltIn then builtInAnswerPooling else SpatialSum))
         CellInputs = Some(defaultArg config.CellInputs Raw) }
 

@@ -1,6 +1,6 @@
 /// What a finished run writes into its folder: the evaluation tables (soft and hard-max α, per
-/// category) and grounding, VQA test predictions, what each module computes (α read back as formulas
-/// and a heat map), the learning curves.
+/// category) and grounding, VQA test predictions, what each module computes (α read back as formulas,
+/// a heat map and genotype.json), the learning curves.
 module Lnmn.Train.FinishedRun
 
 open System.IO
@@ -55,6 +55,7 @@ let write (device: torch.Device) (paths: RunFolder.Paths) (training: TrainingSpe
              + Lnmn.Analysis.Extraction.markdown (Lnmn.Analysis.Extraction.extract state.Network)
              + "\n\n## softmax(α) per node (%)\n\n" + Lnmn.Analysis.AlphaReadout.markdown alpha + shares + "\n")
         AtomicFile.writeAllText paths.AlphaPlot (Lnmn.Analysis.Plots.alphaHeatmap alpha)
+        AtomicFile.writeAllText paths.Genotype (Genotype.toJson (Lnmn.Analysis.AlphaReadout.genotype state.Network))
     else AtomicFile.writeAllText paths.Alpha "This model has no α (its modules are hand-designed or concatenation cells): nothing to read out.\n"
     AtomicFile.writeAllText paths.CurvesPlot (Lnmn.Analysis.Plots.trainingCurves (RunFolder.readEpochAccuracies paths))
     display.Line text

@@ -85,7 +85,7 @@ type TrainArgs =
             | Alpha_Schedule _ -> "how α is searched: scaled (ours, default: α ~ 1e-3·N(0,1), lr scaled to the run, weights alone for the first half), paper (Algorithm 2 as written: α ~ N(0,1), lr 3e-4, α steps from the first batch) or frozen (α kept at its N(0,1) draw: a random architecture)."
             | Alpha_Warmup _ -> "fraction of the run's weight steps before the first α step (default: 0.5 with --alpha-schedule scaled, 0 with paper)."
             | Alpha_Init _ -> "standard deviation of α's normal initialisation (default: 1e-3 with --alpha-schedule scaled, 1 otherwise)."
-            | Alpha_Preset _ -> "start α at a fixed architecture instead of a random draw: table6 (the modules the paper reports learning, its Table 6) or find (Table 6 with Stack-NMN's Find as every 3-input attention cell); with --alpha-schedule frozen the cells keep it."
+            | Alpha_Preset _ -> "start α at a fixed architecture instead of a random draw: table6 (the modules the paper reports learning, its Table 6), find (Table 6 with Stack-NMN's Find as every 3-input attention cell), or a genotype file (FILE.json, e.g. a run's genotype.json: softmax(α) starts at its weights); with --alpha-schedule frozen the cells keep it."
             | Cell_Inputs _ -> "the scale the image and text maps enter the cells at: raw (the paper's, default) or unit (ours, a departure: each L2-normalised over channels per position, as node outputs are)."
             | Anneal_To _ -> "the temperature τ of the nodes' softmax(α / τ) at the run's end, reached geometrically from 1 over the α phase, so the soft network becomes the hard-max one gradually (a departure, SNAS/GDAS-style); default: 1 throughout, the paper's softmax."
             | Harden_At _ -> "the fraction of the run after which α is frozen at its argmax and the weights train the hard-max network (one op per node; a departure, DARTS' derived-cell training); default: never."
@@ -291,7 +291,7 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
         let! lr = optional (positive "lr") (r.TryGetResult Lr)
         let! alphaLr = optional (positive "alpha-lr") (r.TryGetResult Alpha_Lr)
         let! alphaInit = optional (positive "alpha-init") (r.TryGetResult Alpha_Init)
-        let! alphaPreset = optional (ofChoice "alpha-preset" [ "table6", PaperTable6; "find", FindAttention ]) (r.TryGetResult Alpha_Preset)
+        let! alphaPreset = optional AlphaStart.parse (r.TryGetResult Alpha_Preset)
         let! pooling = optional (ofChoice "answer-pooling" [ "sum", SpatialSum; "attention", AttentionWeighted; "squared", AttentionSquared; "both", AttentionWeightedAndSquared ]) (r.TryGetResult Answer_Pooling)
         let! cellInputs = optional (ofChoice "cell-inputs" [ "raw", Raw; "unit", UnitNorm ]) (r.TryGetResult Cell_Inputs)
         let! hardenAt =

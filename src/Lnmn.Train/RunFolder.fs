@@ -12,6 +12,7 @@
 ///   vqa_OpenEnded_mscoco_<split>_lnmn_results.json   VQA: the test split's predictions
 ///   alpha.md               each module's formula, and softmax(α) of every node
 ///   alpha-step1.json       softmax(α) after the first training step (what the search started from)
+///   genotype.json          the learned architecture: each cell's op per node and softmax(α) (`Genotype`)
 ///   alpha.html, curves.html  the α heat map and the accuracy curves (open in a browser)
 module Lnmn.Train.RunFolder
 
@@ -33,6 +34,7 @@ type Paths =
       EvalJson: string
       Alpha: string
       AlphaStepOne: string
+      Genotype: string
       AlphaPlot: string
       CurvesPlot: string }
 
@@ -49,6 +51,7 @@ let paths (root: string) =
       EvalJson = Path.Combine(root, "eval.json")
       Alpha = Path.Combine(root, "alpha.md")
       AlphaStepOne = Path.Combine(root, "alpha-step1.json")
+      Genotype = Path.Combine(root, "genotype.json")
       AlphaPlot = Path.Combine(root, "alpha.html")
       CurvesPlot = Path.Combine(root, "curves.html") }
 

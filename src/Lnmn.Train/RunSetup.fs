@@ -48,9 +48,22 @@ let private resumable (path: string) : Result<Checkpoint.Metadata, string> =
         | None -> Error $"{e}; there is no whole checkpoint to continue from"
     | Error _ -> Error $"{path}: no checkpoint to resume (the run was stopped before its first one): start it again with its own options"
 
+/// --alpha-preset FILE: the genotype, read and checked against the modules of the model the config
+/// asks for; None for a built-in preset or none.
+let private writtenGenotype (config: TrainConfig) : Result<Genotype option, string> =
+    match config.AlphaPreset with
+    | Some(GenotypeFile path) ->
+        let text = try Ok(File.ReadAllText path) with :? IOException | :? UnauthorizedAccessException as e -> Error e.Message
+        text
+        |> Result.bind Genotype.ofJson
+        |> Result.bind (fun g -> Genotype.check (ModelChoice.modules config.Model config.Ablation) g |> Result.map (fun () -> Some g))
+        |> Result.mapError (fun e -> $"--alpha-preset {path}: {e}")
+    | Some(Preset _) | None -> Ok None
+
 /// The spec, training, data and network of the run the config asks for; a user's mistake as a one-line Error.
 let prepare (config: TrainConfig) : Result<Setup, string> =
     result {
+        let! written = writtenGenotype config
         let! device = Device.resolve config.Device
         let resumeFrom = config.RunDir |> Option.map (fun d -> (RunFolder.paths d).Checkpoint) |> Option.filter (fun _ -> config.Resume)
         let! resumed =
@@ -86,6 +99,7 @@ let prepare (config: TrainConfig) : Result<Setup, string> =
             | None -> config.ArchitectureSplit
         let data = split seed architectureSplit dataset location
         let newSpec, newTraining = Defaults.specs config (TrainingData.facts data)
+        let newSpec = match written with Some g -> { newSpec with AlphaPreset = Some(Written g) } | None -> newSpec
         let spec =
             match resumed, fineTune with
             | Some m, _ -> m.Model

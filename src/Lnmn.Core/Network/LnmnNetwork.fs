@@ -3,6 +3,7 @@
 module Lnmn.Core.Network.LnmnNetwork
 
 open TorchSharp
+open Lnmn.Core
 open Lnmn.Core.Specs
 
 type private Layer = torch.nn.Module<torch.Tensor, torch.Tensor>
@@ -197,9 +198,6 @@ type LnmnNetwork(spec: ModelSpec) as this =
     member this.ReferenceForward(batch: Batch, evaluation: NodeOps.NodeEvaluation, answerMaps: ReferenceStep.AnswerMaps) : ForwardResult =
         this.Run(batch, ReferenceStep.applyWith (Some answerMaps) stepModules evaluation)
 
-/// α of a preset's chosen op: softmax weight e^10 / (e^10 + 5) = 0.9998.
-let private presetLogit = 10.0
-
 /// The one function from a spec to a network.
 let compile (spec: ModelSpec) : LnmnNetwork =
     if spec.Dims.StackLength < 2 then invalidArg "spec" "the stack needs at least 2 slots"
@@ -214,12 +212,14 @@ let compile (spec: ModelSpec) : LnmnNetwork =
     | None -> ()
     match spec.AlphaPreset with
     | Some preset ->
+        let genotype = Genotype.ofPreset preset spec.Modules
+        match Genotype.check spec.Modules genotype with
+        | Error e -> invalidArg "spec" $"its α preset does not fit its modules: {e}"
+        | Ok() -> ()
         use _ = torch.no_grad ()
-        for group in network.CellGroups do
-            let cells = AlphaPreset.ops preset group.Kind
-            group.Alpha.zero_() |> ignore
-            for cell in 0 .. group.Count - 1 do
-                cells.[cell % cells.Length]
-                |> List.iteri (fun node op -> group.Alpha.[int64 cell, int64 node, int64 (NodeOp.index op)].fill_(presetLogit) |> ignore)
+        let layout, _ = groupModules spec.Modules
+        for (_, indices), group in List.zip layout network.CellGroups do
+            let alpha = [| for m in indices do for node in (Genotype.cell genotype m).Nodes do yield! Genotype.logits node |]
+            group.Alpha.copy_(torch.tensor(alpha, dtype = group.Alpha.dtype).view(group.Alpha.shape)) |> ignore
     | None -> ()
     network
