@@ -11,6 +11,7 @@ open Lnmn.Core.Training.TrainingSpec
 open Lnmn.Train.Configs
 
 type TrainArgs =
+    | Config of file: string
     | Ablation of int
     | Model of string
     | Data of dir: string
@@ -54,6 +55,7 @@ type TrainArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
+            | Config _ -> "start from a config file: a TrainConfig as JSON (a run's config.json, or one of experiments/); the options given beside it override its fields, and a field it leaves out takes its default."
             | Vqa_Answers _ -> "VQA: answers in the vocabulary, the most frequent training answers (default 3000)."
             | Ablation _ -> "module set: 9, 11 or 14 (paper Table 3; default 11)."
             | Model _ -> "lnmn (default), stack-nmn (the hand-designed baseline), concat (cells replaced by concatenation + 1×1 conv, paper Table 2) or lnmn-describe (a diagnostic: LNMN's attention cells, Stack-NMN's Describe as answer modules)."
@@ -227,106 +229,95 @@ let templateGroups (text: string) =
     |> List.fold (fun acc name -> Result.bind (fun gs -> ofChoice "groups" choices name |> Result.map (fun g -> gs @ [ g ])) acc) (Ok [])
     |> Result.bind (fun gs -> if gs.IsEmpty then Error "--groups: no template group given" else Ok(List.distinct gs))
 
-/// Options a resumed run takes: where it runs, on how many threads. Everything that defines the run
-/// (its length, evaluations, seeds, data, schedules) is its checkpoint's.
-let private resumeOptions = set [ "--device"; "--threads"; "--parallel"; "--run-dir"; "--resume"; "--dry-run" ]
-
-/// Options that shape the network or its vocabulary, which a fine-tuned run takes from its checkpoint.
-let private modelOptions =
-    set [ "--ablation"; "--model"; "--steps"; "--stack-length"; "--map-dim"; "--width"; "--size"; "--stack"; "--init"; "--pointer"
-          "--alpha-init"; "--alpha-preset"; "--answer-pooling"; "--cell-inputs"; "--vqa-answers" ]
-
-let private alphaOptions = set [ "--alpha-lr"; "--alpha-schedule"; "--alpha-warmup"; "--alpha-init"; "--alpha-preset"; "--unrolled"; "--harden-at"; "--anneal-to" ]
-
-/// Why `option`, given on the command line, would change nothing in the run `config` describes; None if it applies.
-let private notApplying (config: TrainConfig) (option: string) =
-    let model = $"--model {ModelChoice.name config.Model}"
-    if config.Resume && not (resumeOptions.Contains option) then Some "with --resume (the run goes on as it started: its length, evaluations, seeds, data and schedules are its checkpoint's)"
-    elif config.FineTuneFrom.IsSome && modelOptions.Contains option then Some "with --finetune-from (the model is the checkpoint's)"
-    elif option = "--ablation" && config.Model = StackNmn then Some $"to {model} (its nine modules are fixed)"
-    elif alphaOptions.Contains option && not (ModelChoice.hasAlpha config.Model) then Some $"to {model} (it has no α)"
-    elif option = "--answer-pooling" && config.Model <> Lnmn then Some $"to {model} (only LNMN's answer cells pool by it)"
-    elif option = "--cell-inputs" && config.Model = StackNmn then Some $"to {model} (it has no cells)"
-    elif option = "--arch-fraction" && config.ArchitectureSplit = ValidationLeaky then Some "with --arch-split val (α is fitted on val)"
-    elif option = "--anneal-to" && config.Unrolled then Some "with --unrolled (the second-order α step runs softmax(α) at τ = 1)"
-    elif List.contains option [ "--alpha-lr"; "--alpha-warmup"; "--unrolled"; "--anneal-to" ] && config.AlphaRule = AlphaSchedule.Frozen then
-        Some "with --alpha-schedule frozen (α is not trained)"
-    elif option = "--alpha-init" && config.AlphaPreset.IsSome then Some "with --alpha-preset (α starts at the preset)"
-    else None
-
-/// A one-line error for the first invalid option, or for one that does not apply to the run the
-/// others describe, else the config; what is not given is `Defaults.train`.
+/// The config a command line asks for: `--config FILE`'s (else `Defaults.train`) with the options
+/// given on the line put over it; one line for the first invalid value, or for an option (given on
+/// the line, or a field of the file that is not its default) that does not apply to the run the
+/// others describe.
 let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
-    let d = Defaults.train
     let given check fallback value = optional check value |> Result.map (Option.defaultValue fallback)
+    let over fallback check value = optional check value |> Result.map (Option.orElse fallback)
     result {
+        let! d, fromFile =
+            match r.TryGetResult Config with
+            | Some file -> ConfigFile.read file |> Result.map (fun (c, fields) -> c, Some(file, fields))
+            | None -> Ok(Defaults.train, None)
         let! ablation = r.TryGetResult TrainArgs.Ablation |> given (Ablation.parse >> Result.mapError (fun e -> $"--ablation: {e}")) d.Ablation
-        let! model = r.TryGetResult Model |> given (ofChoice "model" [ for m in ModelChoice.all -> ModelChoice.name m, m ]) d.Model
-        let! epochs = optional (positive "epochs") (r.TryGetResult TrainArgs.Epochs)
-        let! batch = positive "batch-size" (r.GetResult(Batch_Size, d.BatchSize))
-        let! steps = positive "steps" (r.GetResult(Steps, d.Steps))
-        let stackLength = r.GetResult(Stack_Length, d.StackLength)
-        do! if stackLength >= 2 then Ok() else Error $"--stack-length must be at least 2 (got {stackLength})"
-        let! mapDim = optional (positive "map-dim") (r.TryGetResult Map_Dim)
-        let! width = optional (positive "width") (r.TryGetResult Width)
-        let! size = optional (ofChoice "size" [ "paper", true; "small", false ]) (r.TryGetResult Size)
-        let! stack = r.TryGetResult Stack |> given (ofChoice "stack" [ "reference", Reference; "push", Push ]) d.Stack
-        let! initialisation = r.TryGetResult Init |> given (ofChoice "init" [ "authors", AuthorsCode; "torch", TorchDefaults ]) d.Initialisation
-        let! pointer = optional (ofChoice "pointer" [ "hard", Hard; "soft", PointerSharpening.lnmn ]) (r.TryGetResult Pointer)
-        let! device = device (r.TryGetResult TrainArgs.Device)
-        let! threads = optional (positive "threads") (r.TryGetResult TrainArgs.Threads)
-        let! parallelism = optional (Device.parseCpuParallelism >> Result.mapError (fun e -> $"--parallel: {e}")) (r.TryGetResult Parallel)
-        let fraction = r.GetResult(Arch_Fraction, Defaults.architectureFraction)
-        do! if fraction > 0.0 && fraction < 1.0 then Ok() else Error $"--arch-fraction must be between 0 and 1 (got {fraction})"
-        let! archSplit = r.TryGetResult Arch_Split |> given (ofChoice "arch-split" [ "heldout", HeldOutOfTrain fraction; "val", ValidationLeaky ]) (HeldOutOfTrain fraction)
-        let! lambdaWScale =
-            match r.TryGetResult Lambda_W_Scale with
-            | Some s when not (s >= 0.0) -> Error $"--lambda-w-scale must be 0 or more (got {s})"
-            | s -> Ok s
-        let! scaling = r.TryGetResult Entropy_Scaling |> given (ofChoice "entropy-scaling" [ "paper", PaperBatchMean; "code", AuthorsCodeSum ]) d.EntropyScaling
-        let! maxSteps = optional (positive "max-steps") (r.TryGetResult TrainArgs.Max_Steps)
-        let! decay = r.TryGetResult Lr_Decay |> given (ofChoice "lr-decay" [ "constant", Constant; "cosine", Cosine ]) d.LearningRateDecay
-        let! evalEvery = optional (positive "eval-every") (r.TryGetResult TrainArgs.Eval_Every)
-        let! vqaAnswers = positive "vqa-answers" (r.GetResult(Vqa_Answers, d.VqaAnswers))
-        let! lr = optional (positive "lr") (r.TryGetResult Lr)
-        let! alphaLr = optional (positive "alpha-lr") (r.TryGetResult Alpha_Lr)
-        let! alphaInit = optional (positive "alpha-init") (r.TryGetResult Alpha_Init)
-        let! alphaPreset = optional AlphaStart.parse (r.TryGetResult Alpha_Preset)
-        let! pooling = optional (ofChoice "answer-pooling" [ "sum", SpatialSum; "attention", AttentionWeighted; "squared", AttentionSquared; "both", AttentionWeightedAndSquared ]) (r.TryGetResult Answer_Pooling)
-        let! cellInputs = optional (ofChoice "cell-inputs" [ "raw", Raw; "unit", UnitNorm ]) (r.TryGetResult Cell_Inputs)
-        let! hardenAt =
-            match r.TryGetResult Harden_At with
-            | Some h when not (h > 0.0 && h < 1.0) -> Error $"--harden-at must be between 0 and 1, exclusive (got {h})"
-            | h -> Ok h
-        let! annealTo =
-            match r.TryGetResult Anneal_To with
-            | Some t when not (t > 0.0 && t <= 1.0) -> Error $"--anneal-to must be above 0 and at most 1 (got {t})"
-            | t -> Ok t
-        let! alphaWarmup =
-            match r.TryGetResult Alpha_Warmup with
-            | Some w when not (w >= 0.0 && w <= 1.0) -> Error $"--alpha-warmup must be between 0 and 1 (got {w})"
-            | w -> Ok w
-        let! alphaRule =
-            r.TryGetResult Alpha_Schedule
-            |> given (ofChoice "alpha-schedule" [ "scaled", AlphaSchedule.Scaled Defaults.alphaWarmup; "paper", AlphaSchedule.Paper; "frozen", AlphaSchedule.Frozen ]) d.AlphaRule
-        let resume = r.Contains Resume
-        do! if resume && not (r.Contains Run_Dir) then Error "--resume needs --run-dir (the run to continue)" else Ok()
-        let fineTune = r.TryGetResult Finetune_From
-        do! if fineTune.IsSome && not (r.Contains TrainArgs.Data) then Error "--finetune-from needs --data (the dataset to fine-tune on)" else Ok()
-        do! if fineTune.IsSome && resume then Error "--finetune-from starts a new run; it cannot be combined with --resume" else Ok()
+        let! model = r.TryGetResult Model |> given (ofChoice "model" TrainChecks.Choices.model) d.Model
+        let! size = r.TryGetResult Size |> over d.PaperSize (ofChoice "size" TrainChecks.Choices.size)
+        let! stack = r.TryGetResult Stack |> given (ofChoice "stack" TrainChecks.Choices.stack) d.Stack
+        let! initialisation = r.TryGetResult Init |> given (ofChoice "init" TrainChecks.Choices.init) d.Initialisation
+        let! pointer = r.TryGetResult Pointer |> over d.Pointer (ofChoice "pointer" TrainChecks.Choices.pointer)
+        let! device = match r.TryGetResult TrainArgs.Device with Some _ as text -> device text | None -> Ok d.Device
+        let! parallelism = r.TryGetResult Parallel |> over d.Parallelism (Device.parseCpuParallelism >> Result.mapError (fun e -> $"--parallel: {e}"))
+        let fraction =
+            r.TryGetResult Arch_Fraction
+            |> Option.defaultValue (match d.ArchitectureSplit with HeldOutOfTrain f -> f | ValidationLeaky -> Defaults.architectureFraction)
+        let! archSplit =
+            r.TryGetResult Arch_Split
+            |> given (ofChoice "arch-split" [ "heldout", HeldOutOfTrain fraction; "val", ValidationLeaky ])
+                (match d.ArchitectureSplit with HeldOutOfTrain _ -> HeldOutOfTrain fraction | ValidationLeaky -> ValidationLeaky)
+        let! scaling = r.TryGetResult Entropy_Scaling |> given (ofChoice "entropy-scaling" TrainChecks.Choices.entropyScaling) d.EntropyScaling
+        let! decay = r.TryGetResult Lr_Decay |> given (ofChoice "lr-decay" TrainChecks.Choices.lrDecay) d.LearningRateDecay
+        let! alphaPreset = r.TryGetResult Alpha_Preset |> over d.AlphaPreset AlphaStart.parse
+        let! pooling = r.TryGetResult Answer_Pooling |> over d.AnswerPooling (ofChoice "answer-pooling" TrainChecks.Choices.answerPooling)
+        let! cellInputs = r.TryGetResult Cell_Inputs |> over d.CellInputs (ofChoice "cell-inputs" TrainChecks.Choices.cellInputs)
+        let! alphaRule = r.TryGetResult Alpha_Schedule |> given (ofChoice "alpha-schedule" TrainChecks.Choices.alphaSchedule) d.AlphaRule
         let config =
-            { Ablation = ablation; Model = model; Data = r.TryGetResult TrainArgs.Data; Epochs = epochs; BatchSize = batch
-              Steps = steps; StackLength = stackLength; MapDim = mapDim; Width = width; PaperSize = size; Stack = stack; Pointer = pointer
-              Initialisation = initialisation; Seed = r.GetResult(TrainArgs.Seed, d.Seed)
-              Device = device; Threads = threads; Parallelism = parallelism; RunDir = r.TryGetResult Run_Dir; Resume = resume; FineTuneFrom = fineTune
-              ArchitectureSplit = archSplit; Unrolled = r.Contains Unrolled; EntropyScaling = scaling; LambdaWScale = lambdaWScale
-              LearningRate = lr; AlphaLearningRate = alphaLr; AlphaRule = alphaRule; AlphaWarmup = alphaWarmup
-              AlphaInitScale = alphaInit; AlphaPreset = alphaPreset; AnswerPooling = pooling; CellInputs = cellInputs; HardenAt = hardenAt; AnnealTo = annealTo; MaxSteps = maxSteps; EvalEvery = evalEvery
-              LearningRateDecay = decay; DryRun = r.Contains Dry_Run; VqaAnswers = vqaAnswers }
+            { Ablation = ablation
+              Model = model
+              Data = r.TryGetResult TrainArgs.Data |> Option.orElse d.Data
+              Epochs = r.TryGetResult TrainArgs.Epochs |> Option.orElse d.Epochs
+              BatchSize = r.GetResult(Batch_Size, d.BatchSize)
+              Steps = r.GetResult(Steps, d.Steps)
+              StackLength = r.GetResult(Stack_Length, d.StackLength)
+              MapDim = r.TryGetResult Map_Dim |> Option.orElse d.MapDim
+              Width = r.TryGetResult Width |> Option.orElse d.Width
+              PaperSize = size
+              Stack = stack
+              Initialisation = initialisation
+              Pointer = pointer
+              Seed = r.GetResult(TrainArgs.Seed, d.Seed)
+              Device = device
+              Threads = r.TryGetResult TrainArgs.Threads |> Option.orElse d.Threads
+              Parallelism = parallelism
+              RunDir = r.TryGetResult Run_Dir |> Option.orElse d.RunDir
+              Resume = r.Contains Resume || d.Resume
+              FineTuneFrom = r.TryGetResult Finetune_From |> Option.orElse d.FineTuneFrom
+              ArchitectureSplit = archSplit
+              Unrolled = r.Contains Unrolled || d.Unrolled
+              EntropyScaling = scaling
+              LambdaWScale = r.TryGetResult Lambda_W_Scale |> Option.orElse d.LambdaWScale
+              LearningRate = r.TryGetResult Lr |> Option.orElse d.LearningRate
+              AlphaLearningRate = r.TryGetResult Alpha_Lr |> Option.orElse d.AlphaLearningRate
+              AlphaRule = alphaRule
+              AlphaWarmup = r.TryGetResult Alpha_Warmup |> Option.orElse d.AlphaWarmup
+              AlphaInitScale = r.TryGetResult Alpha_Init |> Option.orElse d.AlphaInitScale
+              AlphaPreset = alphaPreset
+              AnswerPooling = pooling
+              CellInputs = cellInputs
+              HardenAt = r.TryGetResult Harden_At |> Option.orElse d.HardenAt
+              AnnealTo = r.TryGetResult Anneal_To |> Option.orElse d.AnnealTo
+              LearningRateDecay = decay
+              MaxSteps = r.TryGetResult TrainArgs.Max_Steps |> Option.orElse d.MaxSteps
+              EvalEvery = r.TryGetResult TrainArgs.Eval_Every |> Option.orElse d.EvalEvery
+              DryRun = r.Contains Dry_Run || d.DryRun
+              VqaAnswers = r.GetResult(Vqa_Answers, d.VqaAnswers) }
+        do! TrainChecks.check id config
+        let onLine = r.GetAllResults() |> List.map (fun a -> r.Parser.GetArgumentCaseInfo(a).Name.Value) |> List.filter ((<>) "--config")
+        // A file's field is checked as an option when it is not the default and the line does not replace it.
+        let inFile =
+            match fromFile with
+            | Some(file, fields) ->
+                let changed field = TrainChecks.fields |> List.filter (snd >> (=) field) |> List.forall (fun (o, _) -> not (List.contains o onLine))
+                let defaults, read = Reflection.FSharpValue.GetRecordFields Defaults.train, Reflection.FSharpValue.GetRecordFields d
+                let index field = Reflection.FSharpType.GetRecordFields typeof<TrainConfig> |> Array.findIndex (fun f -> f.Name = field)
+                [ for field in fields do
+                    if changed field && read[index field] <> defaults[index field] then
+                        yield TrainChecks.optionOf field, $"{file}: {field}" ]
+            | None -> []
         let refused =
-            r.GetAllResults()
-            |> List.map (fun a -> r.Parser.GetArgumentCaseInfo(a).Name.Value)
-            |> List.tryPick (fun option -> notApplying config option |> Option.map (fun why -> $"{option} does not apply {why}"))
+            [ for o in onLine -> o, o ] @ inFile
+            |> List.tryPick (fun (option, named) -> TrainChecks.notApplying config option |> Option.map (fun why -> $"{named} does not apply {why}"))
         match refused with
         | Some e -> return! Error e
         | None -> return config

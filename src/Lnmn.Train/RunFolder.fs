@@ -1,7 +1,7 @@
 /// A run folder: resolved config and spec, vocabularies, metrics (JSONL), TensorBoard events,
 /// checkpoints and evaluation tables.
 ///
-///   config.json            the run's settings, git commit, dataset
+///   config.json            the run's settings (a `--config` file, `ConfigFile`); under Recorded: git commit, dataset
 ///   spec.json              the ModelSpec
 ///   metrics-steps.jsonl    one line per weight step
 ///   metrics-epochs.jsonl   one line per epoch (train and val accuracy)

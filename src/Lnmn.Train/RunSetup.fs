@@ -155,21 +155,21 @@ let private writeConfig (paths: RunFolder.Paths) (config: TrainConfig) (setup: S
         match training.ArchitectureSplit with
         | ValidationLeaky -> "α is fitted on val (the authors' choice): val accuracy is NOT held out"
         | HeldOutOfTrain f -> $"α is fitted on {f:P0} of train held out from the weight steps; val is held out"
-    let configJson =
-        SpecJson.serialize
-            {| Command = Environment.GetCommandLineArgs() |> String.concat " "
-               GitCommit = BuildInfo.gitCommit
-               Data = data.Location.Directory
-               DataRecipe = data.Location.Recipe
-               ArchitectureSplitNote = leak
-               TrainExamples = data.Train.Examples.Length
-               ArchitectureExamples = data.Architecture.Examples.Length
-               ValidationExamples = data.Validation.Examples.Length
-               Training = training
-               Plan = setup.Plan
-               Device = string config.Device
-               Threads = torch.get_num_threads ()
-               Workers = setup.Workers |}
+    let recorded =
+        {| Command = Environment.GetCommandLineArgs() |> String.concat " "
+           GitCommit = BuildInfo.gitCommit
+           Data = data.Location.Directory
+           DataRecipe = data.Location.Recipe
+           ArchitectureSplitNote = leak
+           TrainExamples = data.Train.Examples.Length
+           ArchitectureExamples = data.Architecture.Examples.Length
+           ValidationExamples = data.Validation.Examples.Length
+           Training = training
+           Plan = setup.Plan
+           Device = string config.Device
+           Threads = torch.get_num_threads ()
+           Workers = setup.Workers |}
+    let configJson = ConfigFile.write (ConfigFile.forRerun config) recorded
     AtomicFile.writeAllText paths.Config configJson
     AtomicFile.writeAllText paths.Spec (SpecJson.serialize setup.Spec)
     Vocabulary.save (Path.Combine(paths.Root, "vocabulary.json")) data.Dataset.Vocabulary

@@ -86,9 +86,10 @@ let tests =
             Expect.equal code 0 $"trained ({err})"
             Expect.isEmpty (Directory.GetFileSystemEntries started) "nothing written where it was started (no data/builtin)"
             use config = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "config.json")))
-            Expect.equal (config.RootElement.GetProperty("Data").GetString()) builtIn "config.json: the absolute dataset folder"
-            Expect.equal (config.RootElement.GetProperty("DataRecipe").GetProperty("GeneratorVersion").GetInt32()) BuiltIn.generatorVersion "config.json: the recipe"
-            Expect.equal (config.RootElement.GetProperty("GitCommit").GetString()) BuildInfo.gitCommit "config.json: the commit stamped into the build"
+            let record = config.RootElement.GetProperty("Recorded")
+            Expect.equal (record.GetProperty("Data").GetString()) builtIn "config.json: the absolute dataset folder"
+            Expect.equal (record.GetProperty("DataRecipe").GetProperty("GeneratorVersion").GetInt32()) BuiltIn.generatorVersion "config.json: the recipe"
+            Expect.equal (record.GetProperty("GitCommit").GetString()) BuildInfo.gitCommit "config.json: the commit stamped into the build"
             let checkpoint = Path.Combine(run, "checkpoints", "last.ckpt")
             let recorded = Checkpoint.readMetadata checkpoint |> Result.defaultWith failtest
             Expect.equal recorded.DataDirectory (Some builtIn) "the checkpoint names the folder"
