@@ -64,6 +64,11 @@ let inline private positiveIfSome label value = match value with Some v -> posit
 let check (label: string -> string) (config: TrainConfig) : Result<unit, string> =
     let c = config
     let refuse option (text: string) = Error $"{label option}{text}"
+    /// A number that must lie in a range (NaN never does).
+    let inRange option (holds: float -> bool) (range: string) (value: float option) =
+        match value with
+        | Some v when not (holds v) -> refuse option $" must be {range} (got {v})"
+        | _ -> Ok()
     [ positiveIfSome (label "--epochs") c.Epochs
       positive (label "--batch-size") c.BatchSize
       positive (label "--steps") c.Steps
@@ -71,27 +76,17 @@ let check (label: string -> string) (config: TrainConfig) : Result<unit, string>
       positiveIfSome (label "--map-dim") c.MapDim
       positiveIfSome (label "--width") c.Width
       positiveIfSome (label "--threads") c.Threads
-      (match c.ArchitectureSplit with
-       | HeldOutOfTrain f when not (f > 0.0 && f < 1.0) -> refuse "--arch-fraction" $" must be between 0 and 1 (got {f})"
-       | _ -> Ok())
-      (match c.LambdaWScale with
-       | Some s when not (s >= 0.0) -> refuse "--lambda-w-scale" $" must be 0 or more (got {s})"
-       | _ -> Ok())
+      inRange "--arch-fraction" (fun f -> f > 0.0 && f < 1.0) "between 0 and 1" (match c.ArchitectureSplit with HeldOutOfTrain f -> Some f | ValidationLeaky -> None)
+      inRange "--lambda-w-scale" (fun s -> s >= 0.0) "0 or more" c.LambdaWScale
       positiveIfSome (label "--max-steps") c.MaxSteps
       positiveIfSome (label "--eval-every") c.EvalEvery
       positive (label "--vqa-answers") c.VqaAnswers
       positiveIfSome (label "--lr") c.LearningRate
       positiveIfSome (label "--alpha-lr") c.AlphaLearningRate
       positiveIfSome (label "--alpha-init") c.AlphaInitScale
-      (match c.HardenAt with
-       | Some h when not (h > 0.0 && h < 1.0) -> refuse "--harden-at" $" must be between 0 and 1, exclusive (got {h})"
-       | _ -> Ok())
-      (match c.AnnealTo with
-       | Some t when not (t > 0.0 && t <= 1.0) -> refuse "--anneal-to" $" must be above 0 and at most 1 (got {t})"
-       | _ -> Ok())
-      (match c.AlphaWarmup with
-       | Some w when not (w >= 0.0 && w <= 1.0) -> refuse "--alpha-warmup" $" must be between 0 and 1 (got {w})"
-       | _ -> Ok())
+      inRange "--harden-at" (fun h -> h > 0.0 && h < 1.0) "between 0 and 1, exclusive" c.HardenAt
+      inRange "--anneal-to" (fun t -> t > 0.0 && t <= 1.0) "above 0 and at most 1" c.AnnealTo
+      inRange "--alpha-warmup" (fun w -> w >= 0.0 && w <= 1.0) "between 0 and 1" c.AlphaWarmup
       within (label "--model") Choices.model c.Model
       withinIfSome (label "--size") Choices.size c.PaperSize
       within (label "--stack") Choices.stack c.Stack
