@@ -81,7 +81,7 @@ type TrainArgs =
             | Arch_Fraction _ -> "fraction of train held out for α with --arch-split heldout (default 0.1)."
             | Unrolled -> "second-order (unrolled) α step instead of first-order."
             | Entropy_Scaling _ -> "module-entropy term: paper (λ_w · batch mean, default) or code (0.01 · λ_w · batch sum)."
-            | Lambda_W_Scale _ -> "multiply the paper's λ_w schedule (1 → −1 over the run) by this (default: 1 with --data, the paper's; 0 on the built-in dataset, which drops the module-entropy term)."
+            | Lambda_W_Scale _ -> "multiply the paper's λ_w schedule (1 → −1 over the run) by this (default: 1 with --data, the paper's; on the built-in dataset 0 for LNMN, which drops the module-entropy term, and 1 for Stack-NMN, each its measured best)."
             | Lr _ -> "weight learning rate (default: the paper's 1e-4 on CLEVR, 1e-3 on the built-in dataset)."
             | Alpha_Lr _ -> "α learning rate (default: the paper's 3e-4 × the paper's α steps / this run's, at most 3e-2, with --alpha-schedule scaled; 3e-4 otherwise)."
             | Alpha_Schedule _ -> "how α is searched: scaled (ours, default: α ~ 1e-3·N(0,1), lr scaled to the run, weights alone for the first half), paper (Algorithm 2 as written: α ~ N(0,1), lr 3e-4, α steps from the first batch) or frozen (α kept at its N(0,1) draw: a random architecture)."

@@ -98,7 +98,7 @@ let tests =
             Expect.equal (read "alpha-paper-32.json") { job with Width = Some 32; AlphaRule = AlphaSchedule.Paper } "--alpha-schedule paper"
             Expect.equal (read "alpha-frozen-32.json") { job with Width = Some 32; AlphaRule = AlphaSchedule.Frozen } "--alpha-schedule frozen"
             Expect.equal (read "harden-at-0.8.json") { job with HardenAt = Some 0.8 } "--harden-at 0.8"
-            Expect.equal (read "stack-nmn-three-passes.json") { job with Model = StackNmn; Epochs = Some 3 } "--model stack-nmn --epochs 3"
+            Expect.equal (read "stack-nmn-three-passes.json") { job with Model = StackNmn; Epochs = Some 3; LambdaWScale = Some 0.0 } "--model stack-nmn --epochs 3 --lambda-w-scale 0 (measured before Stack-NMN's default became the paper's λ_w)"
             let results = File.ReadAllText(Path.Combine(root, "docs", "results.md"))
             let named = Regex.Matches(results, @"experiments/([A-Za-z0-9.\-]+\.json)") |> Seq.map (fun m -> m.Groups[1].Value) |> Set.ofSeq
             Expect.equal named (files |> Array.map Path.GetFileName |> Set.ofArray) "docs/results.md names every file, and no other"

@@ -77,6 +77,13 @@ let tests =
             // 9,844 batches × 30 epochs, half of them with an α step: 8 / 147,660 is below the paper's 3e-4.
             Expect.equal (training.Alpha.LearningRate, training.AlphaWarmup) (3e-4, Some 0.5) "scaled α: the paper's lr, half the run warm-up"
         }
+        test "λ_w on the built-in data: LNMN's term off, Stack-NMN the paper's schedule; --lambda-w-scale over both" {
+            let scale config = (snd (Defaults.specs config builtInData)).LambdaWScale
+            Expect.equal (scale Defaults.train) (Some 0.0) "LNMN: off"
+            Expect.equal (scale { Defaults.train with Model = StackNmn }) None "Stack-NMN: the paper's"
+            Expect.equal (scale { Defaults.train with Model = StackNmn; LambdaWScale = Some 0.0 }) (Some 0.0) "asked for"
+            Expect.equal (scale { Defaults.train with LambdaWScale = Some 1.0 }) (Some 1.0) "asked for"
+        }
         test "--map-dim and --size decide the width; otherwise the data does" {
             Expect.equal (Defaults.mapDim Defaults.train true, Defaults.mapDim Defaults.train false) (32, 384) "built-in small, CLEVR the paper's"
             Expect.equal (Defaults.mapDim { Defaults.train with PaperSize = Some true } true) 384 "--size paper"
