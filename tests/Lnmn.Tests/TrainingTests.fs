@@ -138,6 +138,23 @@ let tests =
             Expect.allEqual (changed alphas (net.AlphaParameters())) false "α unchanged"
             Expect.isTrue (changed weights (net.WeightParameters()) |> List.exists id) "weights moved"
         }
+        test "an annealed step trains the network at its temperature: the step's loss is softmax(α/τ)'s" {
+            use _ = torch.NewDisposeScope()
+            torch.random.manual_seed 14L |> ignore
+            let net = LnmnNetwork.compile (NetworkTests.tinySpec Ablation11 Reference)
+            do
+                use _ = torch.no_grad ()
+                for a in net.AlphaParameters() do a.mul_(torch.tensor(3.0f)) |> ignore // spread α so τ matters
+            let state = Steps.createState spec net
+            let batch = labelled 3L
+            let crossEntropy (evaluation: NodeOps.NodeEvaluation) =
+                use _ = torch.no_grad ()
+                torch.nn.functional.cross_entropy(net.Forward(batch.Input, evaluation).Logits, batch.Answers).item<float32>() |> float
+            let cold, soft = crossEntropy (NodeOps.NodeEvaluation.softAt 0.2), crossEntropy NodeOps.NodeEvaluation.soft
+            Expect.isGreaterThan (abs (cold - soft)) 1e-3 "τ = 0.2 is another network"
+            let m = Steps.weightStepWith (Steps.forwardAt 0.2) spec 1.0 state batch
+            Expect.floatClose Accuracy.medium m.CrossEntropy cold "the step's loss is τ = 0.2's"
+        }
         test "the unrolled α step changes α only, and restores the weights exactly" {
             use _ = torch.NewDisposeScope()
             torch.random.manual_seed 12L |> ignore
