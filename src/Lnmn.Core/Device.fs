@@ -29,12 +29,6 @@ type CpuParallelism =
     | IntraOp
     | BatchWorkers
 
-let parseCpuParallelism (s: string) =
-    match s.ToLowerInvariant() with
-    | "intra-op" -> Ok IntraOp
-    | "batch" -> Ok BatchWorkers
-    | other -> Error $"unknown parallelism '{other}' (expected batch or intra-op)"
-
 /// The intra-op thread count to set (None: libtorch's default) and the data-parallel workers (1: the
 /// batch is not split) for `threads` (None: every core) on `device`; a GPU runs one worker.
 let threadsAndWorkers (device: torch.Device) (parallelism: CpuParallelism) (threads: int option) =

@@ -248,7 +248,7 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
         let! initialisation = r.TryGetResult Init |> given (ofChoice "init" TrainChecks.Choices.init) d.Initialisation
         let! pointer = r.TryGetResult Pointer |> over d.Pointer (ofChoice "pointer" TrainChecks.Choices.pointer)
         let! device = match r.TryGetResult TrainArgs.Device with Some _ as text -> device text | None -> Ok d.Device
-        let! parallelism = r.TryGetResult Parallel |> over d.Parallelism (Device.parseCpuParallelism >> Result.mapError (fun e -> $"--parallel: {e}"))
+        let! parallelism = r.TryGetResult Parallel |> over d.Parallelism (ofChoice "parallel" TrainChecks.Choices.parallelism)
         let fraction =
             r.TryGetResult Arch_Fraction
             |> Option.defaultValue (match d.ArchitectureSplit with HeldOutOfTrain f -> f | ValidationLeaky -> Defaults.architectureFraction)

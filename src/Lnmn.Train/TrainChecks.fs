@@ -41,6 +41,7 @@ module Choices =
     let lrDecay = [ "constant", Constant; "cosine", Cosine ]
     let answerPooling = [ "sum", SpatialSum; "attention", AttentionWeighted; "squared", AttentionSquared; "both", AttentionWeightedAndSquared ]
     let cellInputs = [ "raw", Raw; "unit", UnitNorm ]
+    let parallelism = [ "batch", Device.BatchWorkers; "intra-op", Device.IntraOp ]
     let alphaSchedule = [ "scaled", AlphaSchedule.Scaled Defaults.alphaWarmup; "paper", AlphaSchedule.Paper; "frozen", AlphaSchedule.Frozen ]
 
 let private compact = System.Text.Json.JsonSerializerOptions(SpecJson.options, WriteIndented = false)

@@ -54,20 +54,16 @@ let output (pooling: AnswerPooling) (role: CellRole) (weight: torch.Tensor) (bia
     | Answer ->
         let batch, k = last.shape.[0], last.shape.[1]
         let perCell (x: torch.Tensor) = x.unsqueeze(1L).expand(batch, k, -1L)
+        let a = inputs.Attention1 // (B, H, W)
+        let softmax () = a.reshape(batch, -1L).softmax(-1L).reshape(batch, 1L, a.shape.[1], a.shape.[2], 1L)
+        let scaled (x: torch.Tensor) = Tensors.withScalar (float (a.shape.[1] * a.shape.[2])) (fun positions -> x * positions)
+        let mean () = (last * softmax ()).sum([| 2L; 3L |]) // Σ_p softmax_p(a) n_p
         let pooled =
             match pooling with
             | SpatialSum -> last.sum([| 2L; 3L |])
-            | AttentionWeighted
-            | AttentionSquared
-            | AttentionWeightedAndSquared ->
-                let a = inputs.Attention1 // (B, H, W)
-                let softmax = a.reshape(batch, -1L).softmax(-1L).reshape(batch, 1L, a.shape.[1], a.shape.[2], 1L)
-                let scaled (x: torch.Tensor) = Tensors.withScalar (float (a.shape.[1] * a.shape.[2])) (fun positions -> x * positions)
-                let mean () = (last * softmax).sum([| 2L; 3L |]) // Σ_p softmax_p(a) n_p
-                match pooling with
-                | AttentionSquared -> let m = mean () in scaled (m * m)
-                | AttentionWeightedAndSquared -> let m = mean () in torch.cat([| scaled m; scaled (m * m) |], -1L)
-                | _ -> (last * scaled softmax).sum([| 2L; 3L |])
+            | AttentionWeighted -> (last * scaled (softmax ())).sum([| 2L; 3L |])
+            | AttentionSquared -> let m = mean () in scaled (m * m)
+            | AttentionWeightedAndSquared -> let m = mean () in torch.cat([| scaled m; scaled (m * m) |], -1L)
         let features = torch.cat([| perCell inputs.TextMap; perCell inputs.Memory; pooled |], -1L)
         torch.einsum("bki,koi->bko", features, weight) + bias.unsqueeze(0L)
 

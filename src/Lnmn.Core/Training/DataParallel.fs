@@ -105,5 +105,3 @@ let alphaStepWith (parts: int) (pass: ForwardPass) (spec: TrainingSpec) (state: 
 /// threads (the unrolled step runs on one).
 let architectureStepWith (parts: int) (pass: ForwardPass) spec lambdaW state trainBatch archBatch =
     Steps.architectureStepWith (alphaStepWith parts pass) spec lambdaW state trainBatch archBatch
-
-let architectureStep (parts: int) spec lambdaW state trainBatch archBatch = architectureStepWith parts forward spec lambdaW state trainBatch archBatch

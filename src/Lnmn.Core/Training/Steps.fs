@@ -91,7 +91,7 @@ let forward: ForwardPass = fun network batch -> network.Forward(batch, NodeOps.N
 let hardMaxForward: ForwardPass = fun network batch -> network.Forward(batch, NodeOps.NodeEvaluation.hardMax)
 /// The soft network at temperature τ (`NodeEvaluation.softAt`).
 let forwardAt (temperature: float) : ForwardPass =
-    if temperature = 1.0 then forward else fun network batch -> network.Forward(batch, NodeOps.NodeEvaluation.softAt temperature)
+    fun network batch -> network.Forward(batch, NodeOps.NodeEvaluation.softAt temperature)
 let composedForward: ForwardPass = fun network batch -> network.Forward(batch, { NodeOps.NodeEvaluation.soft with Arithmetic = NodeOps.Composed })
 let referenceForward: ForwardPass = fun network batch -> network.ReferenceForward(batch, NodeOps.NodeEvaluation.soft)
 
