@@ -53,7 +53,7 @@ let private field (file: string) (name: string) (t: Type) (value: JsonElement) :
 /// fields it gives; a one-line error naming the file (and the field) otherwise.
 let read (file: string) : Result<TrainConfig * string list, string> =
     result {
-        let! text = try Ok(File.ReadAllText file) with :? IOException | :? UnauthorizedAccessException as e -> Error $"{file}: {e.Message}"
+        let! text = Data.DataError.catch file (fun () -> File.ReadAllText file) |> Result.mapError Data.DataError.describe
         let! root =
             try
                 use doc = JsonDocument.Parse text

@@ -53,8 +53,8 @@ let private resumable (path: string) : Result<Checkpoint.Metadata, string> =
 let private writtenGenotype (config: TrainConfig) : Result<Genotype option, string> =
     match config.AlphaPreset with
     | Some(GenotypeFile path) ->
-        let text = try Ok(File.ReadAllText path) with :? IOException | :? UnauthorizedAccessException as e -> Error e.Message
-        text
+        DataError.catch path (fun () -> File.ReadAllText path)
+        |> Result.mapError _.Message
         |> Result.bind Genotype.ofJson
         |> Result.bind (fun g -> Genotype.check (ModelChoice.modules config.Model config.Ablation) g |> Result.map (fun () -> Some g))
         |> Result.mapError (fun e -> $"--alpha-preset {path}: {e}")

@@ -23,7 +23,8 @@ module DataError =
 
     let fail file location message : 'T = raise (DataException(make file location message))
 
-    /// Runs `body`; a DataException or an IO failure becomes an Error, anything else propagates.
+    /// Runs `body`; a DataException, an IO failure or a refused permission becomes an Error, anything
+    /// else propagates.
     let catch (file: string) (body: unit -> 'T) : Result<'T, DataError> =
         try
             Ok(body ())
@@ -31,4 +32,5 @@ module DataError =
         | DataException e -> Error e
         | :? FileNotFoundException
         | :? DirectoryNotFoundException -> Error(make file None "file not found")
-        | :? IOException as e -> Error(make file None e.Message)
+        | :? IOException
+        | :? System.UnauthorizedAccessException as e -> Error(make file None e.Message)
