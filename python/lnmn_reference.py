@@ -165,9 +165,17 @@ def read(stack, p):
     return (stack * p[:, :, None, None]).sum(1)
 
 
-def pool(last, a, pooling):
+def pool(last, a, pooling, a2=None, text_map=None):
     """An answer cell's last node (B, H, W, D) over the map: the paper's plain sum, or
     (AttentionWeighted) weighted by H*W*softmax of the map a (B, H, W, 1) the cell read."""
+    if pooling == "GatedProduct":
+        # ours: l2norm(c * m1 [* m2]), m_i the softmax-weighted mean under each map the cell read
+        def mean_under(m):
+            b, h, wd, _ = m.shape
+            return (last * m.reshape(b, -1).softmax(-1).reshape(b, h, wd, 1)).sum((1, 2))
+        product = mean_under(a) if a2 is None else mean_under(a) * mean_under(a2)
+        gated = text_map * product
+        return gated * (gated * gated).sum(-1, keepdim=True).clamp_min(1e-24).rsqrt()
     if pooling == "AttentionWeighted":
         b, h, wd, _ = a.shape
         weights = a.reshape(b, -1).softmax(-1).reshape(b, h, wd, 1) * (h * wd)
@@ -256,7 +264,8 @@ def forward(w, spec, tokens, lengths, features, hard_max):
                 next_stack += wm[:, None, None, None] * written
             else:
                 p = popped if arity == "ThreeInput" else pop(popped)
-                inputs = torch.cat([text_map, memory, pool(last, a1, spec.get("AnswerPooling"))], -1)
+                second = a2 if arity == "FourInput" else None
+                inputs = torch.cat([text_map, memory, pool(last, a1, spec.get("AnswerPooling"), second, text_map)], -1)
                 next_memory += wm[:, None] * F.linear(inputs, out_weight[j], out_bias[j])
                 next_stack += wm[:, None, None, None] * stack
             next_pointer += wm[:, None] * p

@@ -94,11 +94,17 @@ let render (notation: Notation) (e: Expr) =
 /// The whole module: attention cells end in conv_2, answer cells in W_2[Σ …, W_1 c_txt, f_mem];
 /// Σ_a is the sum weighted by H·W·softmax(a) (`AnswerPooling.AttentionWeighted`); (Σ_a …)² its
 /// elementwise square (`AttentionSquared`, up to the H·W scale); both side by side
-/// (`AttentionWeightedAndSquared`).
-let renderModule (notation: Notation) (role: CellRole) (pooling: AnswerPooling) (e: Expr) =
+/// (`AttentionWeightedAndSquared`); ‖c ⊙ Σ_a1 … ⊙ Σ_a2 …‖ Describe's read-out, normalised
+/// (`GatedProduct`, one pool in 3-input cells).
+let renderModule (notation: Notation) (kind: CellKind) (pooling: AnswerPooling) (e: Expr) =
     let inner = render notation e
+    let role = kind.Role
     let pooled =
         match notation, pooling with
+        | Paper, GatedProduct when kind.Arity = FourInput -> $"‖c_txt ⊙ Σ_a1 {inner} ⊙ Σ_a2 {inner}‖"
+        | Paper, GatedProduct -> $"‖c_txt ⊙ Σ_a {inner}‖"
+        | Latex, GatedProduct when kind.Arity = FourInput -> $@"\widehat{{c_{{txt}} \odot \sum_{{a_1}} {inner} \odot \sum_{{a_2}} {inner}}}"
+        | Latex, GatedProduct -> $@"\widehat{{c_{{txt}} \odot \sum_a {inner}}}"
         | Paper, SpatialSum -> $"Σ {inner}"
         | Paper, AttentionWeighted -> $"Σ_a {inner}"
         | Paper, AttentionSquared -> $"(Σ_a {inner})²"

@@ -21,7 +21,7 @@ type ModuleFormula =
 let formulaPooled (pooling: AnswerPooling) (moduleIndex: int) (kind: CellKind) (nodes: (NodeOp * float) list) =
     let e = simplify (ofCell kind.Arity (List.map fst nodes))
     { Module = moduleIndex; Kind = kind; Nodes = nodes; Expression = e
-      Paper = renderModule Paper kind.Role pooling e; Latex = renderModule Latex kind.Role pooling e }
+      Paper = renderModule Paper kind pooling e; Latex = renderModule Latex kind pooling e }
 
 /// A module's formula in the paper's cell (a plain sum over the map).
 let formula moduleIndex kind nodes = formulaPooled SpatialSum moduleIndex kind nodes

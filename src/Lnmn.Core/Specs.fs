@@ -185,13 +185,20 @@ type AnswerPooling =
     /// term (the sign) that query and count read and gains the product term comparisons read; the
     /// answer layer reads map_dim more inputs.
     | AttentionWeightedAndSquared
+    /// Ours, a departure: Stack-NMN's Describe read-out on the cell's last node, l2norm(c ⊙ m1) in
+    /// 3-input cells and l2norm(c ⊙ m1 ⊙ m2) in 4-input ones, m_i = Σ_p softmax_p(a_i) n_p the node
+    /// pooled under each map the cell read and c the txt map: the product of the two pools makes
+    /// "same or different" linear (DescribeTwo), the gate picks the channels the question asks about
+    /// and the norm leaves the layer the direction (docs/comparisons.md: Describe compares the
+    /// attention cells' maps at 78%, LNMN's own answer cells at the prior).
+    | GatedProduct
 
 module AnswerPooling =
     /// How many values the pooling hands the answer layer, for a last node map_dim wide.
     let width (pooling: AnswerPooling) (mapDim: int) =
         match pooling with
         | AttentionWeightedAndSquared -> 2 * mapDim
-        | SpatialSum | AttentionWeighted | AttentionSquared -> mapDim
+        | SpatialSum | AttentionWeighted | AttentionSquared | GatedProduct -> mapDim
 
 /// The scale at which the image map I and the text map c enter the cells' nodes.
 type CellInputScale =

@@ -220,7 +220,7 @@ let tests =
                 let inputs: CellGroup.CellInputs =
                     { Image = torch.zeros(1L, 1L, 2L, 1L); TextMap = torch.ones(1L, 1L); Memory = torch.ones(1L, 1L)
                       Attention1 = tensorOf [| 1L; 1L; 2L |] map; Attention2 = None }
-                (CellGroup.output pooling Answer weight bias inputs last).item<float32>() |> float
+                (CellGroup.output pooling Answer [ ThreeInput ] weight bias inputs last).item<float32>() |> float
             Expect.floatClose Accuracy.high (pooled SpatialSum [ 0.; log 3. ]) 7.0 "the paper's: 2 + 5 whatever the map"
             Expect.floatClose Accuracy.high (pooled AttentionWeighted [ 0.; log 3. ]) 8.5 "2·(0.25·2 + 0.75·5)"
             Expect.floatClose Accuracy.high (pooled AttentionWeighted [ 1.; 1. ]) 7.0 "a uniform map: the plain sum"
@@ -231,10 +231,34 @@ let tests =
                     { Image = torch.zeros(1L, 1L, 2L, 1L); TextMap = torch.ones(1L, 1L); Memory = torch.ones(1L, 1L)
                       Attention1 = tensorOf [| 1L; 1L; 2L |] [ 0.; log 3. ]; Attention2 = None }
                 let weight = tensorOf [| 1L; 1L; 4L |] [ 0.; 0.; u; v ]
-                (CellGroup.output AttentionWeightedAndSquared Answer weight bias inputs last).item<float32>() |> float
+                (CellGroup.output AttentionWeightedAndSquared Answer [ ThreeInput ] weight bias inputs last).item<float32>() |> float
             Expect.floatClose Accuracy.high (both 1. 0.) 8.5 "the weighted sum first"
             Expect.floatClose Accuracy.high (both 0. 1.) 36.125 "its square second"
             Expect.equal (AnswerPooling.width AttentionWeightedAndSquared 32) 64 "the answer layer reads both"
+        }
+        test "gated-product pooling: l2norm(c ⊙ m1) in a 3-input cell, l2norm(c ⊙ m1 ⊙ m2) in a 4-input one, side by side" {
+            use _ = torch.NewDisposeScope()
+            // Two cells (3-input, 4-input), map_dim 2, mem_dim 1, a 1×2 grid. The last node is [2, 0] then
+            // [0, 4] in both cells; a1 = [0, ln 3] (softmax 1/4, 3/4), a2 = [ln 3, 0] (3/4, 1/4); c = [2, 1].
+            // m1 = [0.5, 3], m2 = [1.5, 1]. 3-input: c ⊙ m1 = [1, 3] / √10. 4-input: c ⊙ m1 ⊙ m2 = [1.5, 3] / √11.25.
+            let last = tensorOf [| 1L; 1L; 1L; 2L; 2L |] [ 2.; 0.; 0.; 4. ] |> fun t -> t.expand(1L, 2L, 1L, 2L, 2L)
+            let inputs: CellGroup.CellInputs =
+                { Image = torch.zeros(1L, 1L, 2L, 2L); TextMap = tensorOf [| 1L; 2L |] [ 2.; 1. ]; Memory = torch.ones(1L, 1L)
+                  Attention1 = tensorOf [| 1L; 1L; 2L |] [ 0.; log 3. ]; Attention2 = Some(tensorOf [| 1L; 1L; 2L |] [ log 3.; 0. ]) }
+            let read (channel: int) =
+                // Each cell's layer reads only pooled channel `channel` (inputs [c; mem; pooled]).
+                let row = [ for i in 0 .. 4 -> if i = 3 + channel then 1. else 0. ]
+                let weight = tensorOf [| 2L; 1L; 5L |] (row @ row)
+                let out = CellGroup.output GatedProduct Answer [ ThreeInput; FourInput ] weight (torch.zeros(2L, 1L)) inputs last
+                out.select(2L, 0L).select(0L, 0L) |> fun t -> [ for i in 0L .. 1L -> t.[i].item<float32>() |> float ]
+            let first, second = read 0, read 1
+            Expect.floatClose Accuracy.medium first.[0] (1. / sqrt 10.) "3-input cell, channel 0"
+            Expect.floatClose Accuracy.medium second.[0] (3. / sqrt 10.) "3-input cell, channel 1"
+            Expect.floatClose Accuracy.medium first.[1] (1.5 / sqrt 11.25) "4-input cell, channel 0"
+            Expect.floatClose Accuracy.medium second.[1] (3. / sqrt 11.25) "4-input cell, channel 1"
+            Expect.throws (fun () ->
+                CellGroup.output GatedProduct Answer [ FourInput ] (torch.zeros(1L, 1L, 5L)) (torch.zeros(1L, 1L)) { inputs with Attention2 = None }
+                    (last.narrow(1L, 0L, 1L)) |> ignore) "a 4-input cell without a second map"
         }
         test "specs: old JSON without a pointer field reads as LNMN's soft sharpening; Stack-NMN's round-trips" {
             let lnmn = ModelSpec.lnmn Ablation9 NetworkTests.tinyDims

@@ -8,7 +8,7 @@
 /// as in the authors' code.
 /// Attention cells: 1×1 conv (map_dim → 1) of the last node, raw logits.
 /// Answer cells: Linear([c ; mem_{t−1} ; Σ_{H,W} last node] → mem_dim), c = W1·c_t the txt vector
-/// (paper Table 6: W2[Σ …, W1 c_txt, f_mem]); `AnswerPooling.AttentionWeighted` weights the sum.
+/// (paper Table 6: W2[Σ …, W1 c_txt, f_mem]); `AnswerPooling` says how the sum is taken.
 module Lnmn.Core.Network.CellGroup
 
 open TorchSharp
@@ -46,24 +46,36 @@ let initialiseOutputAsAuthors (role: CellRole) (weight: torch.Tensor) (bias: tor
     | Attention -> torch.nn.init.normal_(bias, 0.0, 1.0) |> ignore
     | Answer -> torch.nn.init.zeros_ bias |> ignore
 
-/// The output layer on the last node (B, k, H, W, D). Attention cells: (B, k, H, W) logits. Answer
+/// The output layer on the last node (B, k, H, W, D) of k cells of one role, `arities` the k cells'
+/// arities in order (only `GatedProduct` reads them). Attention cells: (B, k, H, W) logits. Answer
 /// cells: (B, k, mem_dim).
-let output (pooling: AnswerPooling) (role: CellRole) (weight: torch.Tensor) (bias: torch.Tensor) (inputs: CellInputs) (last: torch.Tensor) =
+let output (pooling: AnswerPooling) (role: CellRole) (arities: CellArity list) (weight: torch.Tensor) (bias: torch.Tensor) (inputs: CellInputs) (last: torch.Tensor) =
     match role with
     | Attention -> torch.einsum("bkhwd,kd->bkhw", last, weight) + bias.reshape(1L, -1L, 1L, 1L)
     | Answer ->
         let batch, k = last.shape.[0], last.shape.[1]
         let perCell (x: torch.Tensor) = x.unsqueeze(1L).expand(batch, k, -1L)
         let a = inputs.Attention1 // (B, H, W)
-        let softmax () = a.reshape(batch, -1L).softmax(-1L).reshape(batch, 1L, a.shape.[1], a.shape.[2], 1L)
+        let softmaxOf (map: torch.Tensor) = map.reshape(batch, -1L).softmax(-1L).reshape(batch, 1L, map.shape.[1], map.shape.[2], 1L)
         let scaled (x: torch.Tensor) = Tensors.withScalar (float (a.shape.[1] * a.shape.[2])) (fun positions -> x * positions)
-        let mean () = (last * softmax ()).sum([| 2L; 3L |]) // Σ_p softmax_p(a) n_p
+        let meanUnder map = (last * softmaxOf map).sum([| 2L; 3L |]) // Σ_p softmax_p(map) n_p, (B, k, D)
         let pooled =
             match pooling with
             | SpatialSum -> last.sum([| 2L; 3L |])
-            | AttentionWeighted -> (last * scaled (softmax ())).sum([| 2L; 3L |])
-            | AttentionSquared -> let m = mean () in scaled (m * m)
-            | AttentionWeightedAndSquared -> let m = mean () in torch.cat([| scaled m; scaled (m * m) |], -1L)
+            | AttentionWeighted -> (last * scaled (softmaxOf a)).sum([| 2L; 3L |])
+            | AttentionSquared -> let m = meanUnder a in scaled (m * m)
+            | AttentionWeightedAndSquared -> let m = meanUnder a in torch.cat([| scaled m; scaled (m * m) |], -1L)
+            | GatedProduct ->
+                let m1 = meanUnder a
+                let product =
+                    match inputs.Attention2 with
+                    | Some second when List.contains FourInput arities ->
+                        let fourInput = torch.tensor([| for arity in arities -> arity = FourInput |], device = m1.device).reshape(1L, k, 1L)
+                        let both = m1 * meanUnder second
+                        torch.where(fourInput, both, m1)
+                    | None when List.contains FourInput arities -> invalidArg "inputs" "a 4-input cell needs two attention maps"
+                    | _ -> m1
+                Tensors.l2Normalize -1L (perCell inputs.TextMap * product)
         let features = torch.cat([| perCell inputs.TextMap; perCell inputs.Memory; pooled |], -1L)
         torch.einsum("bki,koi->bko", features, weight) + bias.unsqueeze(0L)
 
@@ -118,4 +130,4 @@ type CellGroup(kind: CellKind, count: int, dims: ModelDims, pooling: AnswerPooli
 
     /// Attention cells: (B, k, H, W) logits. Answer cells: (B, k, mem_dim).
     member this.Forward(inputs: CellInputs, evaluation: NodeOps.NodeEvaluation) : torch.Tensor =
-        output pooling kind.Role outWeight outBias inputs (this.LastNode(inputs, evaluation))
+        output pooling kind.Role (List.replicate count kind.Arity) outWeight outBias inputs (this.LastNode(inputs, evaluation))

@@ -25,6 +25,8 @@ type Prepared =
       /// Answer output layer over all answer cells: (k_ans, mem_dim, ·), (k_ans, mem_dim).
       Answer: (torch.Tensor * torch.Tensor) option
       AnswerPooling: AnswerPooling
+      /// The answer cells' arities, in order.
+      AnswerArities: CellArity list
       Arithmetic: NodeOps.NodeArithmetic }
 
 let private catRows (xs: torch.Tensor list) = match xs with [ x ] -> x | _ -> torch.cat(Array.ofList xs, 0L)
@@ -53,6 +55,7 @@ let prepare (evaluation: NodeOps.NodeEvaluation) (groups: CellGroup list) : Prep
       Attention = outputLayer Attention
       Answer = outputLayer Answer
       AnswerPooling = groups |> List.tryHead |> Option.map (fun g -> g.Pooling) |> Option.defaultValue SpatialSum
+      AnswerArities = [ for g in groups do if g.Kind.Role = Answer then yield! List.replicate g.Count g.Kind.Arity ]
       Arithmetic = evaluation.Arithmetic }
 
 /// Attention cells' logits (B, k_att, H, W) and answer cells' outputs (B, k_ans, mem_dim), each
@@ -83,5 +86,6 @@ let apply (prepared: Prepared) (inputs: CellInputs) =
     let last = node prepared.Text (node prepared.Image image secondInput) text
     let attentionCount = prepared.Attention |> Option.map (fun (w, _) -> w.shape.[0]) |> Option.defaultValue 0L
     let role (r: CellRole) (layer: (torch.Tensor * torch.Tensor) option) start =
-        layer |> Option.map (fun (weight, bias) -> output prepared.AnswerPooling r weight bias inputs (last.narrow(1L, start, weight.shape.[0])))
+        let arities = match r with Answer -> prepared.AnswerArities | Attention -> []
+        layer |> Option.map (fun (weight, bias) -> output prepared.AnswerPooling r arities weight bias inputs (last.narrow(1L, start, weight.shape.[0])))
     role Attention prepared.Attention 0L, role Answer prepared.Answer attentionCount
