@@ -10,6 +10,11 @@ open Lnmn.Core.Training
 open Lnmn.Core.Training.TrainingSpec
 open Lnmn.Train.Configs
 
+let private paperDims, smallDims = ModelDims.paper 0 0, ModelDims.small 0 0 0 0 0
+
+/// 1e-4, not 0.0001, in help text.
+let private sci (x: float) = x.ToString("0.##e0", System.Globalization.CultureInfo.InvariantCulture)
+
 type TrainArgs =
     | Config of file: string
     | Ablation of int
@@ -56,21 +61,21 @@ type TrainArgs =
         member a.Usage =
             match a with
             | Config _ -> "start from a config file: a TrainConfig as JSON (a run's config.json, or one of experiments/); the options given beside it override its fields, and a field it leaves out takes its default."
-            | Vqa_Answers _ -> "VQA: answers in the vocabulary, the most frequent training answers (default 3000)."
+            | Vqa_Answers _ -> $"VQA: answers in the vocabulary, the most frequent training answers (default {Defaults.train.VqaAnswers})."
             | Ablation _ -> "module set: 9, 11 or 14 (paper Table 3; default 11)."
             | Model _ -> "lnmn (default), stack-nmn (the hand-designed baseline), concat (cells replaced by concatenation + 1×1 conv, paper Table 2) or lnmn-describe (a diagnostic: LNMN's attention cells, Stack-NMN's Describe as answer modules)."
             | Data _ -> "a CLEVR-layout directory (questions/, features/) or a VQA v1/v2 one (questions/, annotations/, resnet152_c5_7x7/; README); absent: the built-in dataset, generated on first use."
-            | Epochs _ -> "epochs (default: 30 on CLEVR, the built-in dataset's own default otherwise)."
-            | Batch_Size _ -> "questions per batch (default 64)."
-            | Steps _ -> "T, controller steps (default 5)."
-            | Stack_Length _ -> "L, stack slots (default 5)."
-            | Map_Dim _ -> "channels the cells combine (default: by --size, 384 or 32)."
-            | Width _ -> "the word embedding, LSTM, kb and memory widths (default: by --size, 300/256/512/512 or 64)."
-            | Size _ -> "model size: paper (map 384, kb 512, LSTM 256) or small (map 32, kb, LSTM and memory 64); default paper with --data, small on the built-in dataset."
+            | Epochs _ -> $"epochs (default: {TrainingSpec.paper.Epochs} on CLEVR, {Defaults.builtInEpochs} on the built-in dataset)."
+            | Batch_Size _ -> $"questions per batch (default {Defaults.train.BatchSize})."
+            | Steps _ -> $"T, controller steps (default {Defaults.train.Steps})."
+            | Stack_Length _ -> $"L, stack slots (default {Defaults.train.StackLength})."
+            | Map_Dim _ -> $"channels the cells combine (default: by --size, {paperDims.MapDim} or {smallDims.MapDim})."
+            | Width _ -> $"the word embedding, LSTM, kb and memory widths (default: by --size, {paperDims.EmbedDim}/{paperDims.LstmHidden}/{paperDims.KbDim}/{paperDims.MemDim} or {smallDims.KbDim})."
+            | Size _ -> $"model size: paper (map {paperDims.MapDim}, kb {paperDims.KbDim}, LSTM {paperDims.LstmHidden}) or small (map {smallDims.MapDim}, kb, LSTM and memory {smallDims.KbDim}); default paper with --data, small on the built-in dataset."
             | Stack _ -> "stack discipline: reference (the authors' code and the paper's prose, default) or push (Stack-NMN's Find pushes; a departure)."
             | Init _ -> "weight initialisation: authors (the authors' code: xavier weights, N(0,1) conv biases; default) or torch (PyTorch's layer defaults)."
             | Pointer _ -> "pointer sharpening: hard (argmax; default for stack-nmn) or soft (softmax(·/0.2); default otherwise)."
-            | Seed _ -> "random seed (default 0)."
+            | Seed _ -> $"random seed (default {Defaults.train.Seed})."
             | Device _ -> "auto, cpu or cuda (default auto)."
             | Threads _ -> "CPU threads (default: all cores; with --resume, the run's own: on CPU another count may change the metrics' last digits)."
             | Parallel _ -> "how the CPU threads share a step: batch (each takes a slice of the batch, with one libtorch thread; default) or intra-op (libtorch's threads share each op); with --resume, the run's own."
@@ -78,15 +83,15 @@ type TrainArgs =
             | Resume -> "continue the run in --run-dir from its last checkpoint, as it started (only --threads, --parallel and --device may be given)."
             | Finetune_From _ -> "start from a trained checkpoint, on --data with a possibly larger vocabulary (e.g. CLEVR → CLEVR-Humans): new words get new embedding rows."
             | Arch_Split _ -> "where α's batches come from: heldout (a slice of train, default) or val (the authors' choice: val is then not held out)."
-            | Arch_Fraction _ -> "fraction of train held out for α with --arch-split heldout (default 0.1)."
+            | Arch_Fraction _ -> $"fraction of train held out for α with --arch-split heldout (default {Defaults.architectureFraction})."
             | Unrolled -> "second-order (unrolled) α step instead of first-order."
             | Entropy_Scaling _ -> "module-entropy term: paper (λ_w · batch mean, default) or code (0.01 · λ_w · batch sum)."
             | Lambda_W_Scale _ -> "multiply the paper's λ_w schedule (1 → −1 over the run) by this (default: 1 with --data, the paper's; on the built-in dataset 0 for LNMN, which drops the module-entropy term, and 1 for Stack-NMN, each its measured best)."
-            | Lr _ -> "weight learning rate (default: the paper's 1e-4 on CLEVR, 1e-3 on the built-in dataset)."
-            | Alpha_Lr _ -> "α learning rate (default: the paper's 3e-4 × the paper's α steps / this run's, at most 3e-2, with --alpha-schedule scaled; 3e-4 otherwise)."
+            | Lr _ -> $"weight learning rate (default: the paper's {sci TrainingSpec.paper.Weights.LearningRate} on CLEVR, {sci Defaults.builtInLearningRate} on the built-in dataset)."
+            | Alpha_Lr _ -> $"α learning rate (default with --alpha-schedule scaled: {AlphaSchedule.travel} / the run's α steps, between the paper's {sci TrainingSpec.paper.Alpha.LearningRate} and {sci AlphaSchedule.maxLearningRate}; the paper's {sci TrainingSpec.paper.Alpha.LearningRate} otherwise)."
             | Alpha_Schedule _ -> "how α is searched: scaled (ours, default: α ~ 1e-3·N(0,1), lr scaled to the run, weights alone for the first half), paper (Algorithm 2 as written: α ~ N(0,1), lr 3e-4, α steps from the first batch) or frozen (α kept at its N(0,1) draw: a random architecture)."
-            | Alpha_Warmup _ -> "fraction of the run's weight steps before the first α step (default: 0.5 with --alpha-schedule scaled, 0 with paper)."
-            | Alpha_Init _ -> "standard deviation of α's normal initialisation (default: 1e-3 with --alpha-schedule scaled, 1 otherwise)."
+            | Alpha_Warmup _ -> $"fraction of the run's weight steps before the first α step (default: {Defaults.alphaWarmup} with --alpha-schedule scaled, 0 with paper)."
+            | Alpha_Init _ -> $"standard deviation of α's normal initialisation (default: {sci AlphaSchedule.Rule.scaledInitialisation} with --alpha-schedule scaled, 1 otherwise)."
             | Alpha_Preset _ -> "start α at a fixed architecture instead of a random draw: table6 (the modules the paper reports learning, its Table 6), find (Table 6 with Stack-NMN's Find as every 3-input attention cell), or a genotype file (FILE.json, e.g. a run's genotype.json: softmax(α) starts at its weights); with --alpha-schedule frozen the cells keep it."
             | Cell_Inputs _ -> "the scale the image and text maps enter the cells at: raw (the paper's, default) or unit (ours, a departure: each L2-normalised over channels per position, as node outputs are)."
             | Anneal_To _ -> "the temperature τ of the nodes' softmax(α / τ) at the run's end, reached geometrically from 1 over the α phase, so the soft network becomes the hard-max one gradually (a departure, SNAS/GDAS-style); default: 1 throughout, the paper's softmax."
@@ -112,7 +117,7 @@ type EvalArgs =
             | Op_Ablation -> "also score with each op removed from every node (paper Table 7)."
             | Checkpoint _ -> "checkpoint file (a run's checkpoints/last.ckpt)."
             | Data _ -> "dataset directory (default: the one the run trained on)."
-            | Split _ -> "split to score: val (default), train, or a VQA directory's test split (written with --results, not scored)."
+            | Split _ -> $"split to score: val, train, or a VQA directory's test split (written with --results, not scored); default {Defaults.Scoring.split}."
             | Device _ -> "auto, cpu or cuda (default auto)."
             | Threads _ -> "intra-op CPU threads."
 
@@ -133,9 +138,9 @@ type ReportArgs =
             | Out _ -> "report folder (default: <run>/report, or <checkpoint>-report next to a lone checkpoint); replaced whole."
             | Data _ -> "dataset directory (default: the one the run trained on)."
             | Split _ -> "split the tables are measured on: val (default) or train."
-            | Ig_Steps _ -> "Riemann steps of the integrated gradients (default 16)."
+            | Ig_Steps _ -> $"Riemann steps of the integrated gradients (default {Defaults.Scoring.igSteps})."
             | Questions _ -> "use only the split's first N questions for the tables (default: all of them)."
-            | Pictures _ -> "questions drawn with their w(t) and attention maps (default 3)."
+            | Pictures _ -> $"questions drawn with their w(t) and attention maps (default {Defaults.Scoring.pictures})."
             | Device _ -> "auto, cpu or cuda (default auto)."
             | Threads _ -> "intra-op CPU threads."
 
@@ -166,12 +171,12 @@ type LearningCurveArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Out _ -> "output folder (default bench-results/learning): learning-curves.{csv,md,html,png} and runs/ (finished runs are reused)."
+            | Out _ -> $"output folder (default {Defaults.LearningCurve.out}): learning-curves.{{csv,md,html,png}} and runs/ (finished runs are reused)."
             | Data _ -> "a CLEVR-layout directory (default: the built-in dataset)."
             | Epochs _ -> "epochs per model (default: the trainer's)."
             | Max_Steps _ -> "at most this many weight steps per model."
-            | Eval_Every _ -> "score the validation split every N weight steps (default 250)."
-            | Seed _ -> "the one seed both models are trained with (default 0)."
+            | Eval_Every _ -> $"score the validation split every N weight steps (default {Defaults.LearningCurve.evalEvery})."
+            | Seed _ -> $"the one seed both models are trained with (default {Defaults.train.Seed})."
 
 type ExportArgs =
     | [<MainCommand; Mandatory>] Checkpoint of path: string
@@ -335,12 +340,12 @@ type CompareArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Quick -> "smoke size: 1 epoch, at most 25 weight steps per model (minutes in all)."
-            | Epochs _ -> "epochs per model, the same for every model (default: 1 on the built-in dataset, the main job's budget; the trainer's default with --data)."
-            | Max_Steps _ -> "at most this many weight steps per model (default: none; 25 with --quick)."
-            | Out _ -> "output folder (default comparison): comparison.md, .csv, .html, .png and runs/."
+            | Quick -> $"smoke size: {Defaults.Compare.quickEpochs} epoch, at most {Defaults.Compare.quickMaxSteps} weight steps per model (minutes in all)."
+            | Epochs _ -> $"epochs per model, the same for every model (default: {Defaults.Compare.epochsOnBuiltIn} on the built-in dataset, the main job's budget; the trainer's default with --data)."
+            | Max_Steps _ -> $"at most this many weight steps per model (default: none; {Defaults.Compare.quickMaxSteps} with --quick)."
+            | Out _ -> $"output folder (default {Defaults.Compare.out}): comparison.md, .csv, .html, .png and runs/."
             | Data _ -> "a CLEVR-layout directory (default: the built-in dataset)."
-            | Seed _ -> "the one seed every model is trained with (default 0)."
+            | Seed _ -> $"the one seed every model is trained with (default {Defaults.train.Seed})."
             | Device _ -> "auto, cpu or cuda (default auto)."
             | Threads _ -> "intra-op CPU threads."
 

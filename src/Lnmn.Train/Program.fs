@@ -17,26 +17,15 @@ let private fail (message: string) =
     eprintfn "lnmn-train: %s" message
     1
 
-/// What `lnmn-train --help` says before the training options.
-let private subcommands =
-    String.concat "\n"
-        [ "lnmn-train [options] trains (options below). Other commands, each with its own --help:"
-          "  eval --checkpoint CKPT       score a checkpoint: soft and hard-max α, per category; --op-ablation (Table 7)"
-          "  report RUN|CKPT              tables, formulas, α and IG heat maps, attention maps, curves as HTML and PNG"
-          "  compare                      Stack-NMN, LNMN-9/11/14 and the paper's ablations, one seed, equal budgets"
-          "  learning-curve               LNMN-11 and Stack-NMN side by side: accuracy against questions seen and time"
-          "  generate --out DIR           write a built-in dataset in CLEVR's layout"
-          "  validate DIR                 check a dataset directory"
-          "  export CKPT --out FILE       the weights as safetensors or (--format pytorch) a PyTorch state dict, spec beside"
-          "  import FILE --out CKPT       a checkpoint from exported weights" ]
-
-let private parse<'T when 'T :> IArgParserTemplate> name (argv: string[]) =
-    let help = if name = "lnmn-train" then Some subcommands else None
+/// `help`: what `--help` says before the options.
+let private parseWith<'T when 'T :> IArgParserTemplate> (help: string option) name (argv: string[]) =
     let parser = ArgumentParser.Create<'T>(programName = name, ?helpTextMessage = help, errorHandler = ProcessExiter())
     parser.ParseCommandLine(argv)
 
-let private train argv =
-    let parsed = parse<TrainArgs> "lnmn-train" argv
+let private parse<'T when 'T :> IArgParserTemplate> name argv = parseWith<'T> None name argv
+
+let private train (help: string) argv =
+    let parsed = parseWith<TrainArgs> (Some help) "lnmn-train" argv
     match toConfig parsed |> Result.bind Trainer.run with
     | Ok _ -> 0
     | Error e -> fail e
@@ -154,19 +143,29 @@ let private validate argv =
         for p in problems do eprintfn "%s" p
         1
 
+/// Every command but training: its name, what `lnmn-train --help` says of it, and what runs it. The
+/// help and the dispatch both read this list.
+let private commands: (string * string * (string[] -> int)) list =
+    [ "eval", "eval --checkpoint CKPT       score a checkpoint: soft and hard-max α, per category; --op-ablation (Table 7)", evaluate
+      "report", "report RUN|CKPT              tables, formulas, α and IG heat maps, attention maps, curves as HTML and PNG", report
+      "compare", "compare                      Stack-NMN, LNMN-9/11/14 and the paper's ablations, one seed, equal budgets", compare
+      "learning-curve", "learning-curve               LNMN-11 and Stack-NMN side by side: accuracy against questions seen and time", learningCurve
+      "generate", "generate --out DIR           write a built-in dataset in CLEVR's layout", generate
+      "validate", "validate DIR                 check a dataset directory", validate
+      "export", "export CKPT --out FILE       the weights as safetensors or (--format pytorch) a PyTorch state dict, spec beside", export
+      "import", "import FILE --out CKPT       a checkpoint from exported weights", import ]
+
+let private trainingHelp =
+    "lnmn-train [options] trains (options below). Other commands, each with its own --help:\n"
+    + String.concat "\n" [ for _, synopsis, _ in commands -> "  " + synopsis ]
+
 [<EntryPoint>]
 let main argv =
     try
-        match List.ofArray argv with
-        | "eval" :: rest -> evaluate (Array.ofList rest)
-        | "validate" :: rest -> validate (Array.ofList rest)
-        | "compare" :: rest -> compare (Array.ofList rest)
-        | "report" :: rest -> report (Array.ofList rest)
-        | "generate" :: rest -> generate (Array.ofList rest)
-        | "learning-curve" :: rest -> learningCurve (Array.ofList rest)
-        | "export" :: rest -> export (Array.ofList rest)
-        | "import" :: rest -> import (Array.ofList rest)
-        | _ -> train argv
+        let command = if argv.Length = 0 then None else commands |> List.tryFind (fun (name, _, _) -> name = argv[0])
+        match command with
+        | Some(_, _, run) -> run argv[1..]
+        | None -> train trainingHelp argv
     with
     | :? ArguParseException as e -> fail e.Message
     | DataException e -> fail (DataError.describe e)
