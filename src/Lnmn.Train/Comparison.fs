@@ -1,8 +1,8 @@
 /// `lnmn-train compare`: Stack-NMN, LNMN-9 / 11 / 14 and the paper's ablations trained one after
 /// another with one seed and the same budget, scored on the validation split, and written side by
 /// side in the layout of the paper's Tables 1 and 2 (comparison.md, .csv, .html, .png).
-/// A model whose run folder already holds a finished run with the same budget is not retrained; one
-/// with a checkpoint of the same budget is resumed.
+/// A model whose run folder holds its finished run (result.json, of the same settings) is not
+/// retrained; one with a checkpoint of the same settings is resumed.
 module Lnmn.Train.Comparison
 
 open System
@@ -14,7 +14,7 @@ open Lnmn.Core.Training
 open Lnmn.Analysis.ComparisonReport
 open Lnmn.Train.Configs
 
-/// One model of the comparison: what it changes in the options every model shares.
+/// One model of the comparison (or of the learning curves): what it changes in the options every model shares.
 type Entry = { Key: string; Label: string; Variant: TrainConfig -> TrainConfig }
 
 /// Table 2 narrows map_dim from 384 to 256 as it deepens T and L to 9: two thirds of the original
@@ -51,61 +51,59 @@ let private budgetText (s: CompareConfig) =
     let show (v: int option) = v |> Option.map string |> Option.defaultValue "default"
     $"epochs {show s.Epochs}, max weight steps {show s.MaxSteps}, seed {s.Seed}"
 
-/// Written into a model's run folder when its run is finished.
-type Finished = { Budget: string; Seconds: float }
-
-type private EvalFile = { Soft: Evaluation.Breakdown; HardMax: Evaluation.Breakdown }
-
 /// The options every model of the comparison shares.
 let shared (s: CompareConfig) : TrainConfig =
     { Defaults.train with Data = s.Data; Epochs = s.Epochs; MaxSteps = s.MaxSteps; Seed = s.Seed; Device = s.Device; Threads = s.Threads }
 
-/// The model's run: trained (or resumed, or found finished), then its scores.
-let private runEntry (s: CompareConfig) (entry: Entry) =
-    let root = Path.Combine(s.Out, "runs", entry.Key)
-    let paths = RunFolder.paths root
-    let finishedFile = Path.Combine(root, "comparison-run.json")
-    let budget = budgetText s
-    let finished =
-        if File.Exists finishedFile && File.Exists paths.EvalJson then
-            Some(SpecJson.deserialize<Finished> (File.ReadAllText finishedFile)) |> Option.filter (fun f -> f.Budget = budget)
-        else None
-    let budgetFile = Path.Combine(root, "comparison-budget.txt")
-    let resumable = File.Exists paths.Checkpoint && File.Exists budgetFile && File.ReadAllText budgetFile = budget
-    let config = { entry.Variant (shared s) with RunDir = Some root; Resume = resumable }
-    let trained =
-        match finished with
-        | Some f ->
-            printfn "%s: finished run in %s reused" entry.Key root
-            Ok f.Seconds
-        | None ->
-            if Directory.Exists root && not resumable then Directory.Delete(root, true)
-            Directory.CreateDirectory root |> ignore
-            AtomicFile.writeAllText budgetFile budget
-            printfn "\n== %s%s" entry.Key (if resumable then " (resumed)" else "")
-            let clock = Diagnostics.Stopwatch.StartNew()
-            Trainer.run config
-            |> Result.map (fun _ ->
-                let seconds = clock.Elapsed.TotalSeconds
-                AtomicFile.writeAllText finishedFile (SpecJson.serialize { Budget = budget; Seconds = seconds })
-                seconds)
-            |> Result.mapError (fun e -> $"{entry.Key}: {e}")
-    trained
-    |> Result.map (fun seconds ->
-        let scores = SpecJson.deserialize<EvalFile> (File.ReadAllText paths.EvalJson)
-        let steps = File.ReadAllLines paths.StepMetrics |> Array.filter (fun l -> l <> "") |> Array.length
-        let scored evaluation breakdown =
-            { Model = entry.Key; Label = entry.Label; Evaluation = evaluation; Breakdown = breakdown; WeightSteps = steps; Seconds = seconds }
-        let rows =
-            if not (ModelChoice.hasAlpha config.Model) then [ scored Evaluation.AlphaEvaluation.NoAlpha scores.Soft ]
-            else [ scored Evaluation.AlphaEvaluation.Soft scores.Soft; scored Evaluation.AlphaEvaluation.HardMax scores.HardMax ]
-        entry.Key, (config, rows))
+/// The model's run as the comparison asks for it, in `s.Out`/runs/KEY.
+let config (s: CompareConfig) (entry: Entry) =
+    { entry.Variant (shared s) with RunDir = Some(Path.Combine(s.Out, "runs", entry.Key)) }
 
-/// `ordered`: (key, (config, scored rows)) in `entries` order.
+/// The model's finished run: found in its folder (`RunFolder.readResult`), or trained, resumed
+/// when the folder holds a checkpoint of the same settings, else from the start.
+let private runEntry (s: CompareConfig) (entry: Entry) : Result<RunResult.RunResult, string> =
+    let asked = config s entry
+    let root = asked.RunDir.Value
+    match RunFolder.readResult root asked with
+    | Ok finished ->
+        printfn "%s: finished run in %s reused" entry.Key root
+        Ok finished
+    | Error unfinished ->
+        let paths = RunFolder.paths root
+        let resumable = File.Exists paths.Checkpoint && RunFolder.readConfig paths = Ok(ConfigFile.forRerun asked)
+        if Directory.Exists root && not resumable then
+            printfn "%s: %s: started again" entry.Key unfinished
+            Directory.Delete(root, true)
+        printfn "\n== %s%s" entry.Key (if resumable then " (resumed)" else "")
+        Trainer.run { asked with Resume = resumable }
+        |> Result.bind (function Some finished -> Ok finished | None -> RunFolder.readResult root asked)
+        |> Result.mapError (fun e -> $"{entry.Key}: {e}")
+
+/// Every entry's finished run, in order: found, resumed or trained; the first failure stops it.
+let results (s: CompareConfig) (entries: Entry list) : Result<(Entry * RunResult.RunResult) list, string> =
+    let rec all acc entries =
+        match entries with
+        | [] -> Ok(List.rev acc)
+        | e :: rest ->
+            match runEntry s e with
+            | Ok r -> all ((e, r) :: acc) rest
+            | Error msg -> Error msg
+    all [] entries
+
+/// A model's rows of the comparison, one per evaluation of its α (soft and hard-max, or its one score).
+let scored (entry: Entry) (result: RunResult.RunResult) : Result<Scored list, string> =
+    match result.Scores with
+    | RunResult.Categories evaluations ->
+        Ok [ for e in evaluations ->
+               { Model = entry.Key; Label = entry.Label; Evaluation = e.Evaluation; Breakdown = e.Breakdown; WeightSteps = result.Steps; Seconds = result.Seconds } ]
+    | RunResult.Vqa _ -> Error $"{entry.Key}: compare tabulates CLEVR's question categories, and this run was scored on VQA"
+
+/// `ordered`: (key, (the run's settings, its rows)) in `entries` order.
 let private markdown (s: CompareConfig) (builtInData: bool) (dataLabel: string) (ordered: (string * (TrainConfig * Scored list)) list) =
     let results = Map.ofList ordered
     let row key evaluation = results.[key] |> snd |> List.find (fun r -> r.Evaluation = evaluation)
-    let soft key = let r = row key (if ModelChoice.hasAlpha (fst results.[key]).Model then Evaluation.AlphaEvaluation.Soft else Evaluation.AlphaEvaluation.NoAlpha) in r.Label, percentages r.Breakdown
+    // A model's soft-α score, or its one score without α: its first row.
+    let soft key = let r = results.[key] |> snd |> List.head in r.Label, percentages r.Breakdown
     let setting key = let c = fst results.[key] in $"T = {c.Steps}, L = {c.StackLength}, map_dim = {Defaults.mapDim c builtInData}"
     let table1 = [ for key in [ "stack-nmn"; "stack-nmn-soft"; "lnmn-9"; "lnmn-11"; "lnmn-14"; "lnmn-11-push" ] -> soft key ]
     let original = setting "lnmn-11"
@@ -153,22 +151,20 @@ let private markdown (s: CompareConfig) (builtInData: bool) (dataLabel: string) 
 let run (s: CompareConfig) : Result<string list, string> =
     let builtInData =
         TrainingData.madeByGenerator (match s.Data with Some dir -> TrainingData.DataDirectory dir | None -> TrainingData.BuiltInData BuiltInOptions.defaults)
-    let rec all acc entries =
-        match entries with
-        | [] -> Ok(List.rev acc)
-        | e :: rest ->
-            match runEntry s e with
-            | Ok r -> all (r :: acc) rest
-            | Error msg -> Error msg
-    all [] (entries builtInData)
-    |> Result.map (fun results ->
-        let scored = results |> List.collect (fun (_, (_, rows)) -> rows)
+    result {
+        let! finished = results s (entries builtInData)
+        let! ordered =
+            finished
+            |> List.fold (fun acc (entry, r) -> acc |> Result.bind (fun rows -> scored entry r |> Result.map (fun scored -> rows @ [ entry.Key, (r.Config, scored) ]))) (Ok [])
+        let rows = ordered |> List.collect (fun (_, (_, rows)) -> rows)
         let dataLabel = s.Data |> Option.defaultValue "the built-in dataset"
         let file name = Path.Combine(s.Out, name)
-        AtomicFile.writeAllText (file "comparison.md") (markdown s builtInData dataLabel results)
-        AtomicFile.writeAllText (file "comparison.csv") (csv scored)
-        let bars = scored |> List.map (fun r -> (if r.Evaluation = Evaluation.AlphaEvaluation.HardMax then $"{r.Label}, {Evaluation.AlphaEvaluation.label r.Evaluation}" else r.Label), percentages r.Breakdown)
+        AtomicFile.writeAllText (file "comparison.md") (markdown s builtInData dataLabel ordered)
+        AtomicFile.writeAllText (file "comparison.csv") (csv rows)
+        let bars = rows |> List.map (fun r -> (if r.Evaluation = Evaluation.AlphaEvaluation.HardMax then $"{r.Label}, {Evaluation.AlphaEvaluation.label r.Evaluation}" else r.Label), percentages r.Breakdown)
         AtomicFile.writeAllText (file "comparison.html") (barChart $"Accuracy on the validation split ({dataLabel}, {budgetText s})" bars)
         let png = renderPng (file "comparison.html") (file "comparison.png")
-        [ file "comparison.md"; file "comparison.csv"; file "comparison.html" ]
-        @ (match png with Ok p -> [ p ] | Error why -> [ $"(no PNG: {why})" ]))
+        return
+            [ file "comparison.md"; file "comparison.csv"; file "comparison.html" ]
+            @ (match png with Ok p -> [ p ] | Error why -> [ $"(no PNG: {why})" ])
+    }

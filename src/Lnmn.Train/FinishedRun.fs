@@ -1,8 +1,9 @@
 /// What a finished run writes into its folder: the evaluation tables (soft and hard-max α, per
 /// category) and grounding, VQA test predictions, what each module computes (α read back as formulas,
-/// a heat map and genotype.json), the learning curves.
+/// a heat map and genotype.json), the learning curves, and last the run's result (result.json).
 module Lnmn.Train.FinishedRun
 
+open System
 open System.IO
 open Lnmn.Core
 open TorchSharp
@@ -11,23 +12,23 @@ open Lnmn.Core.Training
 open Lnmn.Core.Training.TrainingSpec
 open Lnmn.Train.TrainingData
 
-/// Whether a run's tables and pages are all written: curves.html is the last file `write` writes,
-/// each of them atomically.
-let isWritten (paths: RunFolder.Paths) = File.Exists paths.CurvesPlot
-
 /// Validation questions the output-share table of alpha.md is measured on.
 let private outputShareQuestions = 256
 
-/// Writes the run's tables and pages (curves.html last); the soft-α validation accuracy (%).
-let write (device: torch.Device) (paths: RunFolder.Paths) (training: TrainingSpec) (data: TrainingData) (state: Steps.TrainingState) (display: ProgressDisplay.ProgressDisplay) =
-    let table, json, softOverall = Scoring.evaluation device state.Network training.BatchSize data.Validation
+/// Writes the run's tables and pages, then its result, each file atomically: result.json last, so
+/// that it is there only once everything else is. `config`: the run's settings as config.json
+/// records them; `steps`: the weight steps it trained in all; `clock`: running since this session's
+/// training began.
+let write (device: torch.Device) (paths: RunFolder.Paths) (config: Configs.TrainConfig) (spec: Specs.ModelSpec) (training: TrainingSpec) (data: TrainingData)
+          (state: Steps.TrainingState) (steps: int) (clock: Diagnostics.Stopwatch) (display: ProgressDisplay.ProgressDisplay) : RunResult.RunResult =
+    let table, scores = Scoring.evaluation device state.Network training.BatchSize data.Validation
     let title = match training.ArchitectureSplit with ValidationLeaky -> "validation (α fitted on it: not held out)" | HeldOutOfTrain _ -> "validation"
     let grounding =
         Scoring.grounding device state.Network training.BatchSize data.Validation data.Location.Directory "val"
         |> Option.map (fun g -> "\n" + Lnmn.Analysis.Grounding.describe g + "\n") |> Option.defaultValue ""
     let text = $"## {title}\n\n{table}\n{grounding}"
     AtomicFile.writeAllText paths.EvalMarkdown text
-    AtomicFile.writeAllText paths.EvalJson json
+    AtomicFile.writeAllText paths.EvalJson (Scoring.evalJson scores)
     match data.Dataset.Test with
     | Some test when Batching.isVqa test ->
         let path = Path.Combine(paths.Root, VqaLayout.resultsFileName test.Name)
@@ -59,4 +60,14 @@ let write (device: torch.Device) (paths: RunFolder.Paths) (training: TrainingSpe
     else AtomicFile.writeAllText paths.Alpha "This model has no α (its modules are hand-designed or concatenation cells): nothing to read out.\n"
     AtomicFile.writeAllText paths.CurvesPlot (Lnmn.Analysis.Plots.trainingCurves (RunFolder.readEpochAccuracies paths))
     display.Line text
-    softOverall
+    let result: RunResult.RunResult =
+        { Config = config
+          Spec = spec
+          Scores = scores
+          Steps = steps
+          Seconds = clock.Elapsed.TotalSeconds
+          Curve =
+            [ for step, questions, seconds, accuracy in RunFolder.readEvaluations paths ->
+                { Step = step; Questions = int questions; Seconds = seconds; ValidationAccuracy = accuracy } ] }
+    AtomicFile.writeAllText paths.Result (RunResult.toJson result)
+    result

@@ -45,7 +45,7 @@ let private evaluate argv =
             let scored =
                 if unanswered then $"{path} on {label}: {source.Examples.Length} test questions, no annotations to score"
                 else
-                    let table, _, _ = Scoring.evaluation device network metadata.Training.BatchSize source
+                    let table, _ = Scoring.evaluation device network metadata.Training.BatchSize source
                     $"{path} on {label} ({source.Examples.Length} questions)\n\n{table}"
             printfn "%s" scored
             config.Results
@@ -111,13 +111,13 @@ let private learningCurve argv =
     let outcome =
         result {
             let! every = positive "eval-every" (r.GetResult(LearningCurveArgs.Eval_Every, Defaults.LearningCurve.evalEvery))
-            let optional name value = value |> Option.map (fun (v: int) -> [ $"--{name}"; string v ]) |> Option.defaultValue []
-            let common =
-                [ "--seed"; string (r.GetResult(LearningCurveArgs.Seed, Defaults.train.Seed)) ]
-                @ (r.TryGetResult LearningCurveArgs.Data |> Option.map (fun d -> [ "--data"; d ]) |> Option.defaultValue [])
-                @ optional "epochs" (r.TryGetResult LearningCurveArgs.Epochs)
-                @ optional "max-steps" (r.TryGetResult LearningCurveArgs.Max_Steps)
-            return! LearningCurve.run { Out = r.GetResult(LearningCurveArgs.Out, Defaults.LearningCurve.out); Common = common; EvalEvery = every }
+            let shared =
+                { Defaults.train with
+                    Seed = r.GetResult(LearningCurveArgs.Seed, Defaults.train.Seed)
+                    Data = r.TryGetResult LearningCurveArgs.Data
+                    Epochs = r.TryGetResult LearningCurveArgs.Epochs
+                    MaxSteps = r.TryGetResult LearningCurveArgs.Max_Steps }
+            return! LearningCurve.run { Out = r.GetResult(LearningCurveArgs.Out, Defaults.LearningCurve.out); Shared = shared; EvalEvery = every }
         }
     printed outcome
 

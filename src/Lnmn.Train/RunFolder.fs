@@ -14,12 +14,15 @@
 ///   alpha-step1.json       softmax(α) after the first training step (what the search started from)
 ///   genotype.json          the learned architecture: each cell's op per node and softmax(α) (`Genotype`)
 ///   alpha.html, curves.html  the α heat map and the accuracy curves (open in a browser)
+///   result.json            the finished run (`RunResult`): settings, spec, scores, steps, seconds, evaluation curve;
+///                          written last, so the one sign that the run is finished (`readResult`)
 module Lnmn.Train.RunFolder
 
 open System
 open System.IO
 open System.Text.Json
 open TorchSharp
+open Lnmn.Train.Configs
 
 type Paths =
     { Root: string
@@ -36,7 +39,8 @@ type Paths =
       AlphaStepOne: string
       Genotype: string
       AlphaPlot: string
-      CurvesPlot: string }
+      CurvesPlot: string
+      Result: string }
 
 let paths (root: string) =
     { Root = root
@@ -53,7 +57,31 @@ let paths (root: string) =
       AlphaStepOne = Path.Combine(root, "alpha-step1.json")
       Genotype = Path.Combine(root, "genotype.json")
       AlphaPlot = Path.Combine(root, "alpha.html")
-      CurvesPlot = Path.Combine(root, "curves.html") }
+      CurvesPlot = Path.Combine(root, "curves.html")
+      Result = Path.Combine(root, "result.json") }
+
+/// The settings the run in the folder was started with (its config.json), or why they do not read.
+let readConfig (paths: Paths) : Result<TrainConfig, string> = ConfigFile.read paths.Config |> Result.map fst
+
+/// The fields in which two configs differ.
+let private differing (a: TrainConfig) (b: TrainConfig) =
+    let values c = Reflection.FSharpValue.GetRecordFields c
+    Array.zip3 (Reflection.FSharpType.GetRecordFields typeof<TrainConfig>) (values a) (values b)
+    |> Array.filter (fun (_, x, y) -> x <> y)
+    |> Array.map (fun (f, _, _) -> f.Name)
+
+/// The folder's run when it is finished and is the run `config` asks for: result.json there, whole,
+/// and recording the same settings (both as `ConfigFile.forRerun` writes them); else why not.
+let readResult (root: string) (config: TrainConfig) : Result<RunResult.RunResult, string> =
+    let file = (paths root).Result
+    if not (File.Exists file) then Error $"{file}: no such file (the run has not finished)"
+    else
+        match RunResult.ofJson (File.ReadAllText file) with
+        | Error why -> Error $"{file}: not a run's result ({why})"
+        | Ok result when result.Config <> ConfigFile.forRerun config ->
+            let fields = differing result.Config (ConfigFile.forRerun config) |> String.concat ", "
+            Error $"{file}: a run with other settings ({fields})"
+        | Ok result -> Ok result
 
 /// Holds a run folder for one process: `.lock` is locked exclusively (the OS drops the lock when the
 /// process ends, even by SIGKILL, so a killed run never blocks its resume) and `.lock-owner` says

@@ -61,19 +61,24 @@ let softAndHardMax device (network: LnmnNetwork.LnmnNetwork) batchSize source =
 let vqaSoftAndHardMax device (network: LnmnNetwork.LnmnNetwork) batchSize (source: Split) =
     byAlphaEvaluation network (fun evaluation -> vqaScore device network evaluation batchSize source)
 
-/// What eval.md and eval.json hold for a split: CLEVR's tables by category and subtype, or VQA's by
-/// answer and question type, each with soft and hard-max α.
-/// Also the soft-α overall accuracy (%).
-let evaluation device (network: LnmnNetwork.LnmnNetwork) batchSize (source: Split) : string * string * float =
+/// The scores eval.md and eval.json show for a split, typed: CLEVR's by category and subtype, or
+/// VQA's by answer and question type, each with soft and hard-max α; and eval.md's tables.
+let evaluation device (network: LnmnNetwork.LnmnNetwork) batchSize (source: Split) : string * RunResult.Scores =
     let labelled columns = columns |> List.map (fun (e, b) -> Lnmn.Analysis.ScoreTables.evalColumn e, b)
-    // Without α the one breakdown is both.
-    let json columns = SpecJson.serialize {| Soft = snd (List.head columns); HardMax = snd (List.last columns) |}
+    let evaluated columns = columns |> List.map (fun (e, b) -> { RunResult.Evaluation = e; RunResult.Breakdown = b })
     if isVqa source then
         let columns = vqaSoftAndHardMax device network batchSize source
-        Lnmn.Analysis.ScoreTables.vqaMarkdown (labelled columns), json columns, VqaScore.Group.percent (snd columns.Head).Overall
+        Lnmn.Analysis.ScoreTables.vqaMarkdown (labelled columns), RunResult.Vqa(evaluated columns)
     else
         let columns = softAndHardMax device network batchSize source
-        Lnmn.Analysis.Table.markdown (Lnmn.Analysis.ScoreTables.accuracy (labelled columns)), json columns, Evaluation.Accuracy.percent (snd columns.Head).Overall
+        Lnmn.Analysis.Table.markdown (Lnmn.Analysis.ScoreTables.accuracy (labelled columns)), RunResult.Categories(evaluated columns)
+
+/// eval.json's text: the soft-α and the hard-max-α breakdown (a network without α: its one breakdown as both).
+let evalJson (scores: RunResult.Scores) =
+    let softAndHard (columns: RunResult.Evaluated<'B> list) = SpecJson.serialize {| Soft = (List.head columns).Breakdown; HardMax = (List.last columns).Breakdown |}
+    match scores with
+    | RunResult.Categories columns -> softAndHard columns
+    | RunResult.Vqa columns -> softAndHard columns
 
 /// One entry of the official VQA results format, its fields in the format's order.
 type VqaResult = { question_id: int; answer: string }

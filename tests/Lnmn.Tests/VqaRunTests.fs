@@ -23,7 +23,8 @@ let private trainOnFixture (version: VqaLayout.Version) =
           "--alpha-warmup"; "0"; "--threads"; "2"; "--run-dir"; run; "--seed"; "1" ]
     let parsed = ArgumentParser.Create<Options.TrainArgs>(programName = "lnmn-train").ParseCommandLine(Array.ofList args)
     match Options.toConfig parsed |> Result.bind Trainer.run with
-    | Ok summary -> data, run, summary
+    | Ok(Some result) -> data, run, result
+    | Ok None -> failtest "the run trained nothing"
     | Error e -> failtestf "training failed: %s" e
 
 let private resultsOf (path: string) =
@@ -77,8 +78,8 @@ let tests =
             Expect.isGreaterThan (abs (expected - softmax)) 0.1 "the two losses differ here"
         }
         test "training a few steps on the fixture uses the sigmoid loss on soft targets" {
-            let _, dir, summary = run.Force()
-            Expect.equal summary.StepsRun 3 "three weight steps"
+            let _, dir, result = run.Force()
+            Expect.equal result.Steps 3 "three weight steps"
             // The accuracy of the model's own val predictions, scored by hand. Every val image has the same
             // three questions (VqaFixture, even image ids); normalised, their humans said: "is there a":
             // yes 8, no 2; "how many": 2 seven times; "what color": red seven times. Of the vocabulary
@@ -94,7 +95,7 @@ let tests =
                 | _ -> 0.0
             let scored = resultsOf predictions
             Expect.equal scored.Length 9 "9 val questions"
-            Expect.floatClose { absolute = 1e-9; relative = 0.0 } summary.ValidationAccuracy.Value (100.0 * List.sumBy score scored / 9.0) "VQA accuracy scored by hand"
+            Expect.floatClose { absolute = 1e-9; relative = 0.0 } (RunResult.softAccuracy result) (100.0 * List.sumBy score scored / 9.0) "VQA accuracy scored by hand"
             Expect.stringContains (File.ReadAllText(Path.Combine(dir, "config.json"))) "\"AnswerLoss\": \"SigmoidSoftTargets\"" "the loss in the training spec"
             let steps = File.ReadAllLines(Path.Combine(dir, "metrics-steps.jsonl")) |> Array.filter ((<>) "")
             Expect.equal steps.Length 3 "a metrics line per step"
@@ -107,7 +108,7 @@ let tests =
         }
 
         test "eval.md and eval.json hold the tables per answer type and question type" {
-            let _, dir, summary = run.Force()
+            let _, dir, result = run.Force()
             let markdown = File.ReadAllText(Path.Combine(dir, "eval.md"))
             for expected in [ "VQA accuracy, 9 questions, per answer type"; "| evaluation | Overall | yes/no | number | other |"
                               "| soft α |"; "| hard-max α |"; "Per question type"; "| how many |"; "| is there a |"; "| what color is the |" ] do
@@ -115,7 +116,7 @@ let tests =
             use doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "eval.json")))
             let soft = doc.RootElement.GetProperty("Soft").GetProperty("Overall")
             Expect.equal (soft.GetProperty("Total").GetInt32()) 9 "9 validation questions"
-            Expect.floatClose Accuracy.high (100.0 * soft.GetProperty("ScoreSum").GetDouble() / 9.0) summary.ValidationAccuracy.Value "eval.json agrees with the summary"
+            Expect.floatClose Accuracy.high (100.0 * soft.GetProperty("ScoreSum").GetDouble() / 9.0) (RunResult.softAccuracy result) "eval.json agrees with the run's result"
         }
 
         test "the test split's predictions are written in the official results format" {
@@ -148,8 +149,8 @@ let tests =
         }
 
         test "VQA v1 names (with multiple_choices) train too" {
-            let _, dir, summary = trainOnFixture VqaLayout.V1
-            Expect.equal summary.StepsRun 3 "three weight steps"
+            let _, dir, result = trainOnFixture VqaLayout.V1
+            Expect.equal result.Steps 3 "three weight steps"
             Expect.isTrue (File.Exists(Path.Combine(dir, "vqa_OpenEnded_mscoco_test2015_lnmn_results.json"))) "results file"
         }
     ]
