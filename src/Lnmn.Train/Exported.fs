@@ -52,20 +52,11 @@ type Description =
 let specPath (weights: string) =
     Path.Combine(Path.GetDirectoryName weights, Path.GetFileNameWithoutExtension weights + ".spec.json")
 
-/// Writes with `write` to a temporary name beside `path`, then renames it over `path`.
-let private atomically (path: string) (write: string -> unit) =
-    let temporary = path + ".partial"
-    try
-        write temporary
-        File.Move(temporary, path, true)
-    finally
-        if File.Exists temporary then File.Delete temporary
-
 /// Writes tensors under their names to `path` (temporary name, then renamed).
 let writeTensors (format: Format) (path: string) (tensors: (string * torch.Tensor) list) =
     let dictionary = Dictionary<string, torch.Tensor>()
     for name, t in tensors do dictionary.[name] <- t.detach().cpu().contiguous()
-    atomically path (fun temporary ->
+    Data.AtomicFile.write path (fun temporary ->
         match format with
         | Safetensors -> Safetensors.SaveStateDict(temporary, dictionary)
         | PyTorch -> PyTorchPickler.PickleStateDict(temporary, dictionary))
@@ -91,7 +82,7 @@ let exportNetwork (network: LnmnNetwork.LnmnNetwork) (description: Description) 
         let! tensors = ParameterNames.export network
         let directory = Path.GetDirectoryName(Path.GetFullPath out)
         do! if Directory.Exists directory then Ok() else Error $"{out}: no such directory {directory}"
-        atomically (specPath out) (fun path -> File.WriteAllText(path, SpecJson.serialize description))
+        Data.AtomicFile.writeAllText (specPath out) (SpecJson.serialize description)
         writeTensors format out tensors
         return [ out; specPath out ]
     }

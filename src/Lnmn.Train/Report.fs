@@ -136,10 +136,6 @@ let private build (config: ReportConfig) (dir: string) (browser: string option) 
         return sections
     }
 
-let private replaceDirectory (source: string) (destination: string) =
-    if Directory.Exists destination then Directory.Delete(destination, true)
-    Directory.Move(source, destination)
-
 /// Writes the report; the folder appears whole or not at all. Returns the report folder.
 let run (config: ReportConfig) : Result<string, string> =
     let started = Diagnostics.Stopwatch.StartNew()
@@ -152,30 +148,23 @@ let run (config: ReportConfig) : Result<string, string> =
         use! loaded = Loaded.openCheckpoint checkpoint config.Data config.Device config.Threads
         let probe = Chromium.usable ()
         let browser = match probe with Ok b -> Some b | Error _ -> None
-        let temporary = out.TrimEnd('/') + $".partial-{Guid.NewGuid():N}"
-        Directory.CreateDirectory temporary |> ignore
-        let written =
-            try
-                build config temporary browser loaded run
-                |> Result.map (fun sections ->
-                    let summary =
-                        [ $"checkpoint: {checkpoint} (commit of this build: {BuildInfo.gitCommit})"
-                          $"model: {loaded.Metadata.Model.Modules.Length} modules, {Specs.ModelSpec.nodeCount loaded.Metadata.Model} nodes; dataset: {loaded.Data.Directory}"
-                          (match probe with
-                           | Ok b -> $"PNGs drawn with {b}"
-                           | Error why -> $"PNGs skipped: {why} (the HTML pictures are complete)")
-                          $"written in {started.Elapsed.TotalSeconds:F0} s" ]
-                    File.WriteAllText(Path.Combine(temporary, "index.html"), ReportPage.render "LNMN report" summary sections)
-                    let markdown =
-                        sections
-                        |> List.choose (fun s -> s.Table |> Option.map (fun t -> $"## {s.Heading}\n\n{s.Note}\n\n{Table.markdown t}\n"))
-                    File.WriteAllText(Path.Combine(temporary, "report.md"), "# LNMN report\n\n" + String.concat "" (summary |> List.map (fun l -> $"- {l}\n")) + "\n" + String.concat "\n" markdown))
-            with e -> Error $"{out}: report not written ({e.Message})"
-        match written with
-        | Ok() ->
-            replaceDirectory temporary out
-            return out
-        | Error e ->
-            Directory.Delete(temporary, true)
-            return! Error e
+        return!
+            Data.AtomicFile.writeDirectory out (fun temporary ->
+                try
+                    build config temporary browser loaded run
+                    |> Result.map (fun sections ->
+                        let summary =
+                            [ $"checkpoint: {checkpoint} (commit of this build: {BuildInfo.gitCommit})"
+                              $"model: {loaded.Metadata.Model.Modules.Length} modules, {Specs.ModelSpec.nodeCount loaded.Metadata.Model} nodes; dataset: {loaded.Data.Directory}"
+                              (match probe with
+                               | Ok b -> $"PNGs drawn with {b}"
+                               | Error why -> $"PNGs skipped: {why} (the HTML pictures are complete)")
+                              $"written in {started.Elapsed.TotalSeconds:F0} s" ]
+                        File.WriteAllText(Path.Combine(temporary, "index.html"), ReportPage.render "LNMN report" summary sections)
+                        let markdown =
+                            sections
+                            |> List.choose (fun s -> s.Table |> Option.map (fun t -> $"## {s.Heading}\n\n{s.Note}\n\n{Table.markdown t}\n"))
+                        File.WriteAllText(Path.Combine(temporary, "report.md"), "# LNMN report\n\n" + String.concat "" (summary |> List.map (fun l -> $"- {l}\n")) + "\n" + String.concat "\n" markdown)
+                        out)
+                with e -> Error $"{out}: report not written ({e.Message})")
     }

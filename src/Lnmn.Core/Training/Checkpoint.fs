@@ -110,29 +110,24 @@ let save (path: string) (metadata: Metadata) (state: Steps.TrainingState) =
             writeBlock w (toBytes state.WeightOptimiser.save_state_dict)
             writeBlock w (toBytes state.AlphaOptimiser.save_state_dict))
     Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath path)) |> ignore
-    let temporary = path + ".partial"
-    try
-        AtomicFile.failingForSpace path (fun () ->
-            use file = new FileStream(temporary, FileMode.Create, FileAccess.Write)
-            use w = new BinaryWriter(file)
-            w.Write(header)
-            w.Write(formatVersion)
-            writeBlock w payload
-            w.Write(Security.Cryptography.SHA256.HashData payload)
-            w.Write(footer)
-            w.Flush()
-            file.Flush(true))
-    with _ ->
-        File.Delete temporary
-        reraise ()
-    if File.Exists path then
-        // The last checkpoint becomes the previous one: linked (no copy; a kill leaves both names whole).
-        let previous = previousPath path
-        let linking = previous + ".partial"
-        File.Delete linking
-        if link (path, linking) <> 0 then AtomicFile.failingForSpace previous (fun () -> File.Copy(path, linking))
-        File.Move(linking, previous, true)
-    File.Move(temporary, path, true)
+    // The last checkpoint becomes the previous one: linked (no copy; a kill leaves both names whole).
+    let keepPrevious () =
+        if File.Exists path then
+            let previous = previousPath path
+            let linking = AtomicFile.partialPath previous
+            File.Delete linking
+            if link (path, linking) <> 0 then AtomicFile.failingForSpace previous (fun () -> File.Copy(path, linking))
+            File.Move(linking, previous, true)
+    AtomicFile.writeReplacing path keepPrevious (fun temporary ->
+        use file = new FileStream(temporary, FileMode.Create, FileAccess.Write)
+        use w = new BinaryWriter(file)
+        w.Write(header)
+        w.Write(formatVersion)
+        writeBlock w payload
+        w.Write(Security.Cryptography.SHA256.HashData payload)
+        w.Write(footer)
+        w.Flush()
+        file.Flush(true))
 
 /// The payload's blocks, or a one-line reason the file is not a whole checkpoint.
 let private readBlocks (path: string) : Result<byte[] list, string> =

@@ -130,12 +130,15 @@ let private writeSplit (options: BuiltInOptions) (dir: string) (split: string) (
 /// Writes the dataset directory: questions, scenes and features for train and val, and the
 /// options as JSON. Built under a temporary name and renamed, so it is all there or not at all.
 let generate (options: BuiltInOptions) (dir: string) =
-    AtomicFile.writeDirectory dir (fun temporary ->
-        for sub in [ "questions"; "scenes"; "features" ] do
-            Directory.CreateDirectory(Path.Combine(temporary, sub)) |> ignore
-        writeSplit options temporary "train" options.TrainScenes
-        writeSplit options temporary "val" options.ValScenes
-        File.WriteAllText(DatasetLayout.builtInOptionsFile temporary, optionsJson options))
+    let written: Result<unit, unit> =
+        AtomicFile.writeDirectory dir (fun temporary ->
+            for sub in [ "questions"; "scenes"; "features" ] do
+                Directory.CreateDirectory(Path.Combine(temporary, sub)) |> ignore
+            writeSplit options temporary "train" options.TrainScenes
+            writeSplit options temporary "val" options.ValScenes
+            File.WriteAllText(DatasetLayout.builtInOptionsFile temporary, optionsJson options)
+            Ok())
+    written |> ignore
 
 /// Generates the dataset unless `dir` already holds one made with these options.
 /// Returns true when it generated.
