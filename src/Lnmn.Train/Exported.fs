@@ -90,9 +90,8 @@ let exportNetwork (network: LnmnNetwork.LnmnNetwork) (description: Description) 
 /// Writes a checkpoint's parameters to `out` and its description to `specPath out`.
 let export (checkpoint: string) (format: Format) (out: string) : Result<string list, string> =
     result {
-        let! metadata = Checkpoint.readMetadata checkpoint
-        let network = LnmnNetwork.compile metadata.Model
-        let! _ = Checkpoint.load checkpoint (Steps.createState metadata.Training network)
+        let! metadata, state = Checkpoint.openState checkpoint
+        let network = state.Network
         let description =
             { Model = metadata.Model; Training = metadata.Training; Words = metadata.Words; Answers = metadata.Answers
               DataDirectory = metadata.DataDirectory; DataRecipe = metadata.DataRecipe }

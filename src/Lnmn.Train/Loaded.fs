@@ -22,19 +22,14 @@ type Loaded =
 /// regenerated where it is still there, whatever the working directory).
 let openCheckpoint (path: string) (dataDir: string option) (device: Device.DeviceChoice) (threads: int option) : Result<Loaded, string> =
     result {
-        let! metadata = Checkpoint.readMetadata path
+        let! metadata, state = Checkpoint.openState path
         let! device = Device.resolve device
         Device.seedAndThreads 0 threads
         let vocabulary = { Vocabulary.Tokens = Array.ofList metadata.Words; Vocabulary.Answers = Array.ofList metadata.Answers }
         let choice = dataDir |> Option.map TrainingData.DataDirectory |> Option.defaultWith (fun () -> TrainingData.recorded metadata)
         let! dataset, location = TrainingData.load choice (Vocabulary.Saved vocabulary) vocabulary.Answers.Length
-        let network = LnmnNetwork.compile metadata.Model
-        network.``to``(device) |> ignore
-        match Checkpoint.load path (Steps.createState metadata.Training network) with
-        | Ok _ -> return { Path = path; Metadata = metadata; Network = network; Device = device; Dataset = dataset; Data = location }
-        | Error e ->
-            (dataset :> System.IDisposable).Dispose()
-            return! Error e
+        state.Network.``to``(device) |> ignore
+        return { Path = path; Metadata = metadata; Network = state.Network; Device = device; Dataset = dataset; Data = location }
     }
 
 /// "val", "train" or "test" of the dataset; test where it is VQA's (predictions, with --results) or

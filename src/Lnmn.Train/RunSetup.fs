@@ -123,10 +123,9 @@ let prepare (config: TrainConfig) : Result<Setup, string> =
         let! () =
             match fineTune with
             | Some(path, m) ->
-                let trained = LnmnNetwork.compile m.Model
-                Checkpoint.load path (Steps.createState m.Training trained)
-                |> Result.map (fun _ ->
-                    FineTune.copyInto trained network
+                Checkpoint.openState path
+                |> Result.map (fun (_, trained) ->
+                    FineTune.copyInto trained.Network network
                     printfn "fine-tuning from %s: %d words, %d of them new" path dataset.Vocabulary.Tokens.Length (dataset.Vocabulary.Tokens.Length - m.Words.Length))
             | None -> Ok()
         network.``to``(device) |> ignore

@@ -24,14 +24,7 @@ torch.InitializeDeviceType DeviceType.CPU
 
 /// The checkpoint's network with its trained parameters (no dataset needed), or exit 1 with the reason.
 let loadNetwork (path: string) : Checkpoint.Metadata * LnmnNetwork.LnmnNetwork =
-    let loaded =
-        result {
-            let! metadata = Checkpoint.readMetadata path
-            let network = LnmnNetwork.compile metadata.Model
-            let! _ = Checkpoint.load path (Steps.createState metadata.Training network)
-            return metadata, network
-        }
-    match loaded with
+    match Checkpoint.openState path |> Result.map (fun (metadata, state) -> metadata, state.Network) with
     | Ok m -> m
     | Error e ->
         eprintfn "%s" e

@@ -182,3 +182,12 @@ let load (path: string) (state: Steps.TrainingState) : Result<Metadata, string> 
             with e -> Error $"{path}: does not match this model ({e.Message})"
         | Ok _ -> Error $"{path}: checkpoint has the wrong number of parts"
         | Error e -> Error e)
+
+/// Opens a saved model: the network compiled from the spec the checkpoint records, its weights and
+/// optimiser states loaded, on the CPU. Every reader of a checkpoint (eval, report, export,
+/// fine-tuning, the analysis scripts) starts here.
+let openState (path: string) : Result<Metadata * Steps.TrainingState, string> =
+    readMetadata path
+    |> Result.bind (fun metadata ->
+        let state = Steps.createState metadata.Training (Lnmn.Core.Network.LnmnNetwork.compile metadata.Model)
+        load path state |> Result.map (fun _ -> metadata, state))
