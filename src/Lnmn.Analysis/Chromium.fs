@@ -40,14 +40,18 @@ let screenshot (browser: string) (page: string) (png: string) (width: int, heigh
     run browser [ $"--screenshot={Path.GetFullPath png}"; $"--window-size={width},{height}" ] page
     |> Result.bind (fun _ -> if File.Exists png then Ok() else Error $"{browser} wrote no screenshot of {page}")
 
-/// A PNG of a plot's page without plotly's toolbar (`Plots.still`), which a still image cannot use;
-/// the still page is written beside the PNG for the browser, then removed.
-let screenshotPlot (browser: string) (page: string) (figure: Plots.Figure) (png: string) : Result<unit, string> =
-    let still = Path.ChangeExtension(png, ".still.html")
-    File.WriteAllText(still, Plots.still page)
-    let shot = screenshot browser still png (figure.Width, figure.Height)
-    File.Delete still
-    shot
+/// The one way a plot becomes a PNG: its page without plotly's toolbar (`Plots.still`), which a still
+/// image cannot use, shot at the figure's size (the still page is written beside the PNG for the
+/// browser, then removed). Ok the PNG's path, or Error why there is none (no browser: None).
+let plotPng (browser: string option) (page: string) (figure: Plots.Figure) (png: string) : Result<string, string> =
+    match browser with
+    | None -> Error "no chromium on PATH"
+    | Some browser ->
+        let still = Path.ChangeExtension(png, ".still.html")
+        File.WriteAllText(still, Plots.still page)
+        let shot = screenshot browser still png (figure.Width, figure.Height)
+        File.Delete still
+        shot |> Result.map (fun () -> png)
 
 /// The page's DOM after its scripts ran.
 let dumpDom (browser: string) (page: string) : Result<string, string> = run browser [ "--dump-dom" ] page

@@ -68,18 +68,10 @@ let csv (rows: Scored list) =
                 @ [ string r.Breakdown.Overall.Total; string r.WeightSteps; sprintf "%.1f" r.Seconds ] ])
 
 /// Grouped bars: one group per column (overall, categories), one bar per row.
-let barChart (title: string) (rows: (string * float list) list) =
+let barChart (title: string) (rows: (string * float list) list) : Plots.Figure =
     rows
     |> List.map (fun (label, values) -> Chart.Column(values = values, Keys = columns, Name = label))
     |> Chart.combine
     |> Chart.withTitle title
     |> Chart.withYAxisStyle ("accuracy (%)", MinMax = (0.0, 100.0))
-    |> Chart.withSize (1000, 600)
-    |> Chart.withDisplayOptionsStyle (PlotlyJSReference = PlotlyJSReference.Full)
-    |> GenericChart.toEmbeddedHTML
-
-/// Renders an HTML file to a PNG with headless Chromium; Error says why not (e.g. not installed).
-let renderPng (html: string) (png: string) =
-    match Chromium.find () with
-    | None -> Error "no chromium on PATH: the chart is written as HTML only"
-    | Some browser -> Chromium.screenshot browser html png (1000, 600) |> Result.map (fun () -> png)
+    |> Plots.figure (1000, 600)

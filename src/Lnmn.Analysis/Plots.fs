@@ -8,7 +8,7 @@ open Lnmn.Core.Specs
 /// A chart and the size it is drawn at (what a screenshot of it needs).
 type Figure = { Chart: GenericChart; Width: int; Height: int }
 
-let private figure (width: int, height: int) (chart: GenericChart) =
+let figure (width: int, height: int) (chart: GenericChart) =
     { Chart = chart |> Chart.withSize (width, height); Width = width; Height = height }
 
 let private render (reference: PlotlyJSReference) (f: Figure) =

@@ -162,8 +162,10 @@ let run (s: CompareConfig) : Result<string list, string> =
         AtomicFile.writeAllText (file "comparison.md") (markdown s builtInData dataLabel ordered)
         AtomicFile.writeAllText (file "comparison.csv") (csv rows)
         let bars = rows |> List.map (fun r -> (if r.Evaluation = Evaluation.AlphaEvaluation.HardMax then $"{r.Label}, {Evaluation.AlphaEvaluation.label r.Evaluation}" else r.Label), percentages r.Breakdown)
-        AtomicFile.writeAllText (file "comparison.html") (barChart $"Accuracy on the validation split ({dataLabel}, {budgetText s})" bars)
-        let png = renderPng (file "comparison.html") (file "comparison.png")
+        let figure = barChart $"Accuracy on the validation split ({dataLabel}, {budgetText s})" bars
+        let page = Lnmn.Analysis.Plots.selfContained figure
+        AtomicFile.writeAllText (file "comparison.html") page
+        let png = Lnmn.Analysis.Chromium.plotPng (Lnmn.Analysis.Chromium.find ()) page figure (file "comparison.png")
         return
             [ file "comparison.md"; file "comparison.csv"; file "comparison.html" ]
             @ (match png with Ok p -> [ p ] | Error why -> [ $"(no PNG: {why})" ])

@@ -77,12 +77,9 @@ let private write (out: string) (finished: (Comparison.Entry * RunResult.RunResu
     let page = Lnmn.Analysis.Plots.selfContained figure
     AtomicFile.writeAllText (file "learning-curves.html") page
     let png =
-        match Lnmn.Analysis.Chromium.find () with
-        | None -> "(no PNG: no chromium on PATH)"
-        | Some browser ->
-            match Lnmn.Analysis.Chromium.screenshotPlot browser page figure (file "learning-curves.png") with
-            | Ok() -> file "learning-curves.png"
-            | Error why -> $"(no PNG: {why})"
+        match Lnmn.Analysis.Chromium.plotPng (Lnmn.Analysis.Chromium.find ()) page figure (file "learning-curves.png") with
+        | Ok png -> png
+        | Error why -> $"(no PNG: {why})"
     printfn "%s" markdown
     [ file "learning-curves.csv"; file "learning-curves.md"; file "learning-curves.html"; png ]
 

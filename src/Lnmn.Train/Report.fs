@@ -54,7 +54,7 @@ let private drawPictures (dir: string) (browser: string option) (pictures: Pictu
     match browser with
     | None -> Ok()
     | Some b ->
-        let shoot (p: Picture) = Chromium.screenshotPlot b (page p) p.Figure (Path.Combine(dir, p.Name + ".png"))
+        let shoot (p: Picture) = Chromium.plotPng (Some b) (page p) p.Figure (Path.Combine(dir, p.Name + ".png")) |> Result.map ignore
         // One at a time: on two cores, browsers side by side were slower (measured).
         pictures |> List.fold (fun drawn p -> drawn |> Result.bind (fun () -> shoot p)) (Ok())
 
