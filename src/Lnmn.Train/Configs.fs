@@ -147,3 +147,22 @@ type CompareConfig =
 
 /// `lnmn-train validate`: the dataset directory to check.
 type ValidateConfig = { Directory: string }
+
+/// `lnmn-train generate`: a built-in dataset written into a new directory.
+type GenerateConfig = { Out: string; Options: Data.BuiltInOptions }
+
+/// `lnmn-train learning-curve`: the settings both models' runs share, the validation split scored
+/// every `EvalEvery` weight steps, and where the curves go.
+type LearningCurveConfig = { Out: string; Shared: TrainConfig; EvalEvery: int }
+
+/// How `export` writes weights.
+type WeightsFormat =
+    | Safetensors
+    /// torch.save's zip format, a state dict of tensors: `torch.load(FILE)`.
+    | PyTorch
+
+/// `lnmn-train export`: a checkpoint's weights, and the spec beside them.
+type ExportConfig = { Checkpoint: string; Format: WeightsFormat; Out: string }
+
+/// `lnmn-train import`: a checkpoint made from exported weights.
+type ImportConfig = { Weights: string; Out: string }

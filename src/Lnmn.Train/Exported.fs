@@ -15,18 +15,9 @@ open Lnmn.Core.Network
 open Lnmn.Core.Training
 open Lnmn.Core.Training.TrainingSpec
 
-type Format =
-    | Safetensors
-    /// torch.save's zip format, a state dict of tensors: `torch.load(FILE)`.
-    | PyTorch
+type Format = Lnmn.Train.Configs.WeightsFormat
 
 module Format =
-    let parse (name: string) =
-        match name with
-        | "safetensors" -> Ok Safetensors
-        | "pytorch" -> Ok PyTorch
-        | other -> Error $"--format: unknown format '{other}' (expected safetensors or pytorch)"
-
     /// A file's format from its first bytes: a zip (PyTorch) or a safetensors header (a little-endian
     /// length, then JSON).
     let sniff (path: string) : Result<Format, string> =
@@ -34,8 +25,8 @@ module Format =
         let read =
             use f = File.OpenRead path
             f.Read(head, 0, head.Length)
-        if read >= 4 && head.[0] = byte 'P' && head.[1] = byte 'K' then Ok PyTorch
-        elif read = 9 && head.[8] = byte '{' && BitConverter.ToInt64(head, 0) + 8L < FileInfo(path).Length then Ok Safetensors
+        if read >= 4 && head.[0] = byte 'P' && head.[1] = byte 'K' then Ok Format.PyTorch
+        elif read = 9 && head.[8] = byte '{' && BitConverter.ToInt64(head, 0) + 8L < FileInfo(path).Length then Ok Format.Safetensors
         else Error $"{path}: neither a safetensors file nor a PyTorch state dict"
 
 /// What `NAME.spec.json` holds: the checkpoint's metadata without its progress and RNG state.
@@ -58,8 +49,8 @@ let writeTensors (format: Format) (path: string) (tensors: (string * torch.Tenso
     for name, t in tensors do dictionary.[name] <- t.detach().cpu().contiguous()
     Data.AtomicFile.write path (fun temporary ->
         match format with
-        | Safetensors -> Safetensors.SaveStateDict(temporary, dictionary)
-        | PyTorch -> PyTorchPickler.PickleStateDict(temporary, dictionary))
+        | Format.Safetensors -> Safetensors.SaveStateDict(temporary, dictionary)
+        | Format.PyTorch -> PyTorchPickler.PickleStateDict(temporary, dictionary))
 
 /// The tensors of a safetensors file or PyTorch state dict, by name.
 let readTensors (path: string) : Result<Map<string, torch.Tensor>, string> =
@@ -67,8 +58,8 @@ let readTensors (path: string) : Result<Map<string, torch.Tensor>, string> =
     |> Result.bind (fun format ->
         try
             match format with
-            | Safetensors -> Safetensors.LoadStateDict(path, null) |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq |> Ok
-            | PyTorch ->
+            | Format.Safetensors -> Safetensors.LoadStateDict(path, null) |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq |> Ok
+            | Format.PyTorch ->
                 PyTorchUnpickler.UnpickleStateDict path
                 |> Seq.cast<Collections.DictionaryEntry>
                 |> Seq.map (fun e -> string e.Key, e.Value :?> torch.Tensor)

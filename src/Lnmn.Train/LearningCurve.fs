@@ -13,11 +13,7 @@ open Lnmn.Core.Specs
 open Lnmn.Core.Data
 open Lnmn.Train.Configs
 
-type Settings =
-    { Out: string
-      /// The settings both runs share (data, epochs, seed, ...).
-      Shared: TrainConfig
-      EvalEvery: int }
+type Settings = LearningCurveConfig
 
 let models: Comparison.Entry list =
     [ { Key = "lnmn-11"; Label = "LNMN-11"; Variant = fun c -> { c with Model = Lnmn; Ablation = Ablation11 } }

@@ -392,3 +392,39 @@ let toCompareConfig (r: ParseResults<CompareArgs>) : Result<CompareConfig, strin
     }
 
 let toValidateConfig (r: ParseResults<ValidateArgs>) : ValidateConfig = { Directory = r.GetResult Directory }
+
+let toGenerateConfig (r: ParseResults<GenerateArgs>) : Result<GenerateConfig, string> =
+    let d = BuiltInOptions.defaults
+    result {
+        let! trainScenes = positive "train-scenes" (r.GetResult(Train_Scenes, d.TrainScenes))
+        let! valScenes = positive "val-scenes" (r.GetResult(Val_Scenes, d.ValScenes))
+        let! perScene = positive "questions-per-scene" (r.GetResult(Questions_Per_Scene, d.QuestionsPerScene))
+        let! groups = match r.TryGetResult Groups with Some g -> templateGroups g | None -> Ok d.Groups
+        return
+            { Out = r.GetResult GenerateArgs.Out
+              Options =
+                { d with TrainScenes = trainScenes; ValScenes = valScenes; QuestionsPerScene = perScene; Groups = groups
+                         Seed = r.GetResult(GenerateArgs.Seed, d.Seed) } }
+    }
+
+let toLearningCurveConfig (r: ParseResults<LearningCurveArgs>) : Result<LearningCurveConfig, string> =
+    result {
+        let! every = positive "eval-every" (r.GetResult(LearningCurveArgs.Eval_Every, Defaults.LearningCurve.evalEvery))
+        let! epochs = optional (positive "epochs") (r.TryGetResult LearningCurveArgs.Epochs)
+        let! maxSteps = optional (positive "max-steps") (r.TryGetResult LearningCurveArgs.Max_Steps)
+        let shared =
+            { Defaults.train with
+                Seed = r.GetResult(LearningCurveArgs.Seed, Defaults.train.Seed)
+                Data = r.TryGetResult LearningCurveArgs.Data
+                Epochs = epochs
+                MaxSteps = maxSteps }
+        return { Out = r.GetResult(LearningCurveArgs.Out, Defaults.LearningCurve.out); Shared = shared; EvalEvery = every }
+    }
+
+let toExportConfig (r: ParseResults<ExportArgs>) : Result<ExportConfig, string> =
+    result {
+        let! format = r.GetResult(Format, "safetensors") |> ofChoice "format" [ "safetensors", Safetensors; "pytorch", PyTorch ]
+        return { Checkpoint = r.GetResult ExportArgs.Checkpoint; Format = format; Out = r.GetResult ExportArgs.Out }
+    }
+
+let toImportConfig (r: ParseResults<ImportArgs>) : ImportConfig = { Weights = r.GetResult Weights; Out = r.GetResult ImportArgs.Out }

@@ -81,24 +81,16 @@ let private report argv =
     | Error e -> fail e
 
 let private generate argv =
-    let r = parse<GenerateArgs> "lnmn-train generate" argv
-    let d = BuiltInOptions.defaults
     let outcome =
         result {
-            let dir = r.GetResult GenerateArgs.Out
-            let! trainScenes = positive "train-scenes" (r.GetResult(Train_Scenes, d.TrainScenes))
-            let! valScenes = positive "val-scenes" (r.GetResult(Val_Scenes, d.ValScenes))
-            let! perScene = positive "questions-per-scene" (r.GetResult(Questions_Per_Scene, d.QuestionsPerScene))
+            let! config = parse<GenerateArgs> "lnmn-train generate" argv |> toGenerateConfig
+            let dir, options = config.Out, config.Options
             do! if IO.Directory.Exists dir || IO.File.Exists dir then Error $"{dir}: already exists (generate writes a new directory)" else Ok()
-            let! groups = match r.TryGetResult Groups with Some g -> templateGroups g | None -> Ok d.Groups
-            let options =
-                { d with TrainScenes = trainScenes; ValScenes = valScenes; QuestionsPerScene = perScene; Groups = groups
-                         Seed = r.GetResult(GenerateArgs.Seed, d.Seed) }
             let watch = Diagnostics.Stopwatch.StartNew()
             BuiltIn.generate options dir
             let count split = DatasetLayout.questionsFile dir split |> ClevrJson.readQuestions |> Seq.length
             let trainQuestions, valQuestions = count "train", count "val"
-            return $"{dir}: {trainScenes} train scenes ({trainQuestions} questions), {valScenes} validation scenes ({valQuestions} questions) in {watch.Elapsed.TotalSeconds:F1} s"
+            return $"{dir}: {options.TrainScenes} train scenes ({trainQuestions} questions), {options.ValScenes} validation scenes ({valQuestions} questions) in {watch.Elapsed.TotalSeconds:F1} s"
         }
     match outcome with
     | Ok line ->
@@ -107,29 +99,16 @@ let private generate argv =
     | Error e -> fail e
 
 let private learningCurve argv =
-    let r = parse<LearningCurveArgs> "lnmn-train learning-curve" argv
-    let outcome =
-        result {
-            let! every = positive "eval-every" (r.GetResult(LearningCurveArgs.Eval_Every, Defaults.LearningCurve.evalEvery))
-            let shared =
-                { Defaults.train with
-                    Seed = r.GetResult(LearningCurveArgs.Seed, Defaults.train.Seed)
-                    Data = r.TryGetResult LearningCurveArgs.Data
-                    Epochs = r.TryGetResult LearningCurveArgs.Epochs
-                    MaxSteps = r.TryGetResult LearningCurveArgs.Max_Steps }
-            return! LearningCurve.run { Out = r.GetResult(LearningCurveArgs.Out, Defaults.LearningCurve.out); Shared = shared; EvalEvery = every }
-        }
-    printed outcome
+    parse<LearningCurveArgs> "lnmn-train learning-curve" argv |> toLearningCurveConfig |> Result.bind LearningCurve.run |> printed
 
 let private export argv =
-    let r = parse<ExportArgs> "lnmn-train export" argv
-    Exported.Format.parse (r.GetResult(Format, "safetensors"))
-    |> Result.bind (fun format -> Exported.export (r.GetResult ExportArgs.Checkpoint) format (r.GetResult ExportArgs.Out))
+    parse<ExportArgs> "lnmn-train export" argv |> toExportConfig
+    |> Result.bind (fun c -> Exported.export c.Checkpoint c.Format c.Out)
     |> printed
 
 let private import argv =
-    let r = parse<ImportArgs> "lnmn-train import" argv
-    Exported.import (r.GetResult Weights) (r.GetResult ImportArgs.Out) |> Result.map List.singleton |> printed
+    let config = parse<ImportArgs> "lnmn-train import" argv |> toImportConfig
+    Exported.import config.Weights config.Out |> Result.map List.singleton |> printed
 
 let private validate argv =
     let dir = (parse<ValidateArgs> "lnmn-train validate" argv |> toValidateConfig).Directory

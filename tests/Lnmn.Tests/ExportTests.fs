@@ -54,7 +54,7 @@ let tests =
             let batch = NetworkTests.randomBatch 7L 5 6 original.Spec.Dims
             let expected = original.Forward(batch, NodeOps.NodeEvaluation.soft)
             let dir = temporaryDirectory ()
-            for format, file in [ Exported.Safetensors, "w.safetensors"; Exported.PyTorch, "w.pt" ] do
+            for format, file in [ Configs.Safetensors, "w.safetensors"; Configs.PyTorch, "w.pt" ] do
                 let weights = Path.Combine(dir, file)
                 Exported.export checkpoint format weights |> Result.defaultWith failtest |> ignore
                 Expect.isTrue (File.Exists(Path.Combine(dir, "w.spec.json"))) "the spec is written beside"
@@ -71,9 +71,9 @@ let tests =
         test "user errors: one line naming the file, non-zero exit, nothing written" {
             let dir = temporaryDirectory ()
             let at name = Path.Combine(dir, name)
-            expectOneLineNaming (at "missing.ckpt") (Exported.export (at "missing.ckpt") Exported.Safetensors (at "w.safetensors"))
-            expectOneLineNaming (at "no-dir") (Exported.export (trainedCheckpoint.Force()) Exported.Safetensors (Path.Combine(at "no-dir", "w.safetensors")))
-            Exported.export (trainedCheckpoint.Force()) Exported.Safetensors (at "good.safetensors") |> Result.defaultWith failtest |> ignore
+            expectOneLineNaming (at "missing.ckpt") (Exported.export (at "missing.ckpt") Configs.Safetensors (at "w.safetensors"))
+            expectOneLineNaming (at "no-dir") (Exported.export (trainedCheckpoint.Force()) Configs.Safetensors (Path.Combine(at "no-dir", "w.safetensors")))
+            Exported.export (trainedCheckpoint.Force()) Configs.Safetensors (at "good.safetensors") |> Result.defaultWith failtest |> ignore
             File.WriteAllBytes(at "garbage.safetensors", Array.init 64 byte)
             File.Copy(at "good.spec.json", at "garbage.spec.json")
             expectOneLineNaming (at "garbage.safetensors") (Exported.import (at "garbage.safetensors") (at "a.ckpt"))

@@ -34,7 +34,7 @@ let private compareWithPython (network: LnmnNetwork.LnmnNetwork) (weights: strin
         let dir = Path.GetDirectoryName weights
         let batch = NetworkTests.randomBatch seed 6 7 network.Spec.Dims
         let batchFile, outFile = Path.Combine(dir, "batch.safetensors"), Path.Combine(dir, "python.safetensors")
-        Exported.writeTensors Exported.Safetensors batchFile [ "tokens", batch.Tokens; "lengths", batch.Lengths; "features", batch.Features ]
+        Exported.writeTensors Configs.Safetensors batchFile [ "tokens", batch.Tokens; "lengths", batch.Lengths; "features", batch.Features ]
         let script = Path.Combine(repositoryRoot (), "python", "lnmn_reference.py")
         let code, _, err = runProcess python [ script; weights; batchFile; outFile ] dir
         Expect.equal code 0 $"the Python reference runs ({err})"
@@ -51,7 +51,7 @@ let private initialisedWith (ablation: Ablation) (stack: StackDiscipline) (pooli
         torch.random.manual_seed 21L |> ignore
         let network = LnmnNetwork.compile { NetworkTests.tinySpec ablation stack with AnswerPooling = Some pooling; CellInputs = Some cellInputs }
         let weights = Path.Combine(temporaryDirectory (), "w.safetensors")
-        Exported.exportNetwork network (placeholderDescription network.Spec) Exported.Safetensors weights |> Result.defaultWith failtest |> ignore
+        Exported.exportNetwork network (placeholderDescription network.Spec) Configs.Safetensors weights |> Result.defaultWith failtest |> ignore
         compareWithPython network weights (int64 (Ablation.number ablation))
     }
 
@@ -72,7 +72,7 @@ let tests =
         yield test "a trained LNMN-11 exported as a PyTorch state dict: the Python reference gives our outputs" {
             let checkpoint = ExportTests.trainedCheckpoint.Force()
             let weights = Path.Combine(temporaryDirectory (), "w.pt")
-            Exported.export checkpoint Exported.PyTorch weights |> Result.defaultWith failtest |> ignore
+            Exported.export checkpoint Configs.PyTorch weights |> Result.defaultWith failtest |> ignore
             compareWithPython (ExportTests.loadNetwork checkpoint) weights 3L
         }
     ]

@@ -75,10 +75,10 @@ let private check (args: string list) : Result<unit, string> =
     | "report" :: rest -> parsed<ReportArgs> rest (toReportConfig >> ignored)
     | "compare" :: rest -> parsed<CompareArgs> rest (toCompareConfig >> ignored)
     | "validate" :: rest -> parsed<ValidateArgs> rest (toValidateConfig >> ignore >> Ok)
-    | "generate" :: rest -> parsed<GenerateArgs> rest (fun r -> r.TryGetResult Groups |> optional templateGroups |> ignored)
-    | "learning-curve" :: rest -> parsed<LearningCurveArgs> rest (fun _ -> Ok())
-    | "export" :: rest -> parsed<ExportArgs> rest (fun r -> r.TryGetResult Format |> optional Exported.Format.parse |> ignored)
-    | "import" :: rest -> parsed<ImportArgs> rest (fun _ -> Ok())
+    | "generate" :: rest -> parsed<GenerateArgs> rest (toGenerateConfig >> ignored)
+    | "learning-curve" :: rest -> parsed<LearningCurveArgs> rest (toLearningCurveConfig >> ignored)
+    | "export" :: rest -> parsed<ExportArgs> rest (toExportConfig >> ignored)
+    | "import" :: rest -> parsed<ImportArgs> rest (toImportConfig >> ignore >> Ok)
     | _ -> parsed<TrainArgs> args (toConfig >> ignored)
 
 [<Tests>]
@@ -100,8 +100,11 @@ let tests =
             for args in
                 [ [ "--ablaton"; "11" ]; [ "--ablation"; "12" ]; [ "--model"; "stack-nmn"; "--alpha-lr"; "0.01" ]
                   [ "generate"; "--out"; "d"; "--groups"; "zero_hops" ]; [ "export"; "c"; "--out"; "f"; "--format"; "onnx" ]
-                  [ "compare"; "--quik" ]; [ "report"; "r"; "--split"; "dev" ] ] do
+                  [ "compare"; "--quik" ]; [ "report"; "r"; "--split"; "dev" ]
+                  [ "generate"; "--out"; "d"; "--train-scenes"; "0" ]; [ "learning-curve"; "--epochs"; "0" ]
+                  [ "learning-curve"; "--max-steps"; "-3" ] ] do
                 Expect.isError (check args) $"{args}"
+            Expect.equal (check [ "learning-curve"; "--epochs"; "2"; "--max-steps"; "5" ]) (Ok()) "positive values pass"
         }
         test "build.fsx's targets become lnmn-train's arguments" {
             Expect.equal (commandOf "time dotnet fsi build.fsx train -- --ablation 11 --run-dir /tmp/m   # 11 min") (Some [ "--ablation"; "11"; "--run-dir"; "/tmp/m" ]) "train"
