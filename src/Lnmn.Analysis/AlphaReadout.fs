@@ -50,12 +50,6 @@ let table (readouts: NodeReadout list) : Table.Table =
 
 let markdown (readouts: NodeReadout list) = Table.markdown (table readouts)
 
-/// The nodes whose winning op differs between two readouts of the same network, and how many
-/// nodes there are.
-let moved (before: NodeReadout list) (after: NodeReadout list) =
-    List.map2 (fun (b: NodeReadout) (a: NodeReadout) -> if b.Winner <> a.Winner then 1 else 0) before after |> List.sum,
-    after.Length
-
 /// Nodes per winning op for each cell kind (the search's op histogram).
 let histogram (readouts: NodeReadout list) =
     readouts

@@ -94,6 +94,12 @@ let check (modules: ModuleSpec list) (genotype: Genotype) : Result<unit, string>
 let cell (genotype: Genotype) (index: int) = genotype.Cells |> List.find (fun c -> c.Module = index)
 
 // genotype.json: ops, kinds and modules by name; each node's weights in the order "Ops" lists.
+/// How many nodes end on another op in `after` than in `before` (the same modules), and how many
+/// nodes there are.
+let moved (before: Genotype) (after: Genotype) =
+    let ops (g: Genotype) = [ for c in g.Cells do for n in c.Nodes -> n.Op ]
+    List.map2 (fun b a -> if b <> a then 1 else 0) (ops before) (ops after) |> List.sum, (ops after).Length
+
 type private NodeFile = { Op: string; Weights: float list }
 type private CellFile = { Module: int; Kind: string; Nodes: NodeFile list }
 type private GenotypeFile = { Ops: string list; Modules: string list; Cells: CellFile list }

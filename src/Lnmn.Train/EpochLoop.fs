@@ -66,8 +66,6 @@ let run (plan: Checkpoint.Plan) (workers: int) (device: torch.Device) (paths: Ru
                 log.Evaluation(step, [ "questions", float (step * training.BatchSize); "seconds", trainingClock.Elapsed.TotalSeconds
                                        "val_accuracy", v ])
             | _ -> ()
-            if step = 1 && Steps.hasAlpha state then
-                AtomicFile.writeAllText paths.AlphaStepOne (SpecJson.serialize (Lnmn.Analysis.AlphaReadout.read state.Network))
             log.Step(step,
                 [ "epoch", float epoch; "lambda_w", lambdaW; "loss", weights.Loss; "cross_entropy", weights.CrossEntropy
                   "accuracy", weights.Accuracy; "module_entropy", weights.ModuleEntropy

@@ -37,12 +37,13 @@ let write (device: torch.Device) (paths: RunFolder.Paths) (config: Configs.Train
     | _ -> ()
     if Steps.hasAlpha state then
         let alpha = Lnmn.Analysis.AlphaReadout.read state.Network
+        let genotype = Lnmn.Analysis.AlphaReadout.genotype state.Network
         let search =
-            if File.Exists paths.AlphaStepOne then
-                let start = SpecJson.deserialize<Lnmn.Analysis.AlphaReadout.NodeReadout list> (File.ReadAllText paths.AlphaStepOne)
-                let moved, nodes = Lnmn.Analysis.AlphaReadout.moved start alpha
-                $"## The search\n\n{moved} of {nodes} nodes end on another op than they had after step 1.\n\n"
-            else ""
+            match (if File.Exists paths.StartGenotype then Genotype.ofJson (File.ReadAllText paths.StartGenotype) |> Result.toOption else None) with
+            | Some start ->
+                let moved, nodes = Genotype.moved start genotype
+                $"## The search\n\n{moved} of {nodes} nodes end on another op than α started from.\n\n"
+            | None -> ""
         let shares =
             let questions = min outputShareQuestions data.Validation.Examples.Length
             use _ = torch.NewDisposeScope()
@@ -56,7 +57,7 @@ let write (device: torch.Device) (paths: RunFolder.Paths) (config: Configs.Train
              + Lnmn.Analysis.Extraction.markdown (Lnmn.Analysis.Extraction.extract state.Network)
              + "\n\n## softmax(α) per node (%)\n\n" + Lnmn.Analysis.AlphaReadout.markdown alpha + shares + "\n")
         AtomicFile.writeAllText paths.AlphaPlot (Lnmn.Analysis.Plots.alphaHeatmap alpha)
-        AtomicFile.writeAllText paths.Genotype (Genotype.toJson (Lnmn.Analysis.AlphaReadout.genotype state.Network))
+        AtomicFile.writeAllText paths.Genotype (Genotype.toJson genotype)
     else AtomicFile.writeAllText paths.Alpha "This model has no α (its modules are hand-designed or concatenation cells): nothing to read out.\n"
     AtomicFile.writeAllText paths.CurvesPlot (Lnmn.Analysis.Plots.trainingCurves (RunFolder.readEpochAccuracies paths))
     display.Line text

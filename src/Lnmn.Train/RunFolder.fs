@@ -11,7 +11,7 @@
 ///   eval.md, eval.json     the evaluation table (VQA: per answer type and per question type)
 ///   vqa_OpenEnded_mscoco_<split>_lnmn_results.json   VQA: the test split's predictions
 ///   alpha.md               each module's formula, and softmax(α) of every node
-///   alpha-step1.json       softmax(α) after the first training step (what the search started from)
+///   genotype-start.json    the architecture α started from, before the first step (`Genotype`)
 ///   genotype.json          the learned architecture: each cell's op per node and softmax(α) (`Genotype`)
 ///   alpha.html, curves.html  the α heat map and the accuracy curves (open in a browser)
 ///   result.json            the finished run (`RunResult`): settings, spec, scores, steps, seconds, evaluation curve;
@@ -36,7 +36,7 @@ type Paths =
       EvalMarkdown: string
       EvalJson: string
       Alpha: string
-      AlphaStepOne: string
+      StartGenotype: string
       Genotype: string
       AlphaPlot: string
       CurvesPlot: string
@@ -54,7 +54,7 @@ let paths (root: string) =
       EvalMarkdown = Path.Combine(root, "eval.md")
       EvalJson = Path.Combine(root, "eval.json")
       Alpha = Path.Combine(root, "alpha.md")
-      AlphaStepOne = Path.Combine(root, "alpha-step1.json")
+      StartGenotype = Path.Combine(root, "genotype-start.json")
       Genotype = Path.Combine(root, "genotype.json")
       AlphaPlot = Path.Combine(root, "alpha.html")
       CurvesPlot = Path.Combine(root, "curves.html")

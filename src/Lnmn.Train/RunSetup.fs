@@ -171,6 +171,8 @@ let private writeConfig (paths: RunFolder.Paths) (config: TrainConfig) (setup: S
     let configJson = ConfigFile.write (ConfigFile.forRerun config) recorded
     AtomicFile.writeAllText paths.Config configJson
     AtomicFile.writeAllText paths.Spec (SpecJson.serialize setup.Spec)
+    if Specs.ModelSpec.hasAlpha setup.Spec then
+        AtomicFile.writeAllText paths.StartGenotype (Genotype.toJson (Lnmn.Analysis.AlphaReadout.genotype setup.Network))
     Vocabulary.save (Path.Combine(paths.Root, "vocabulary.json")) data.Dataset.Vocabulary
 
 /// The run folder (locked by the caller) made ready for the first step: a resumed run's state

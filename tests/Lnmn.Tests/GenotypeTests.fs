@@ -89,6 +89,17 @@ let tests =
             use table6 = LnmnNetwork.compile (tinyWith PaperTable6)
             Expect.equal (values (table6.CellGroups.[0].Alpha.[0L])) [| 10.; 0.; 0.; 0.; 0.; 0.; 0.; 0.; 0.; 0.; 0.; 10. |] "module 0"
         }
+        test "genotype: moved counts the nodes whose op differs, out of all nodes" {
+            let table6 = Genotype.ofPreset PaperTable6 (NetworkTests.tinySpec Ablation11 Reference).Modules
+            Expect.equal (Genotype.moved table6 table6) (0, 24) "none of 24 against itself"
+            let changed =
+                { table6 with
+                    Cells =
+                        table6.Cells |> List.mapi (fun i c ->
+                            if i <> 3 then c
+                            else { c with Nodes = c.Nodes |> List.mapi (fun j n -> if j = 1 then { n with Op = (if n.Op = Max then Min else Max) } else n) }) }
+            Expect.equal (Genotype.moved table6 changed) (1, 24) "one node of the fourth cell"
+        }
         test "genotype: one that does not fit the model is refused, saying what differs" {
             let eleven = Genotype.ofPreset PaperTable6 (Ablation.modules Ablation11)
             let refusal modules genotype = Genotype.check modules genotype |> errorOf
@@ -126,6 +137,9 @@ let tests =
             let path = Path.Combine(first, "genotype.json")
             let searched = File.ReadAllText path |> Genotype.ofJson |> ok
             Expect.equal searched.Cells.Length 10 "LNMN-11's ten cells"
+            let start = File.ReadAllText(Path.Combine(first, "genotype-start.json")) |> Genotype.ofJson |> ok
+            Expect.equal (snd (Genotype.moved start searched)) 24 "genotype-start.json: the same 24 nodes"
+            Expect.isFalse (File.Exists(Path.Combine(first, "alpha-step1.json"))) "the training loop writes no α file"
             // Another seed: had the file been ignored, α would start elsewhere.
             let second = TrainerTests.freshDir "genotype-frozen"
             TrainerTests.train second [ "--alpha-preset"; path; "--alpha-schedule"; "frozen"; "--max-steps"; "3"; "--seed"; "4" ] |> ignore
