@@ -16,10 +16,11 @@ open Lnmn.Train.TrainingData
 let private checkpointEvery = 100
 
 /// Trains from `start` until the plan's last step (its epochs, or --max-steps), each batch split over
-/// `workers` threads (`DataParallel`; 1: not split); a new run's state is
+/// the setup's workers (`DataParallel`; 1: not split); a new run's state is
 /// checkpointed before its first step, so that a kill at any moment can be resumed. The last weight
 /// step reached, or why it stopped.
-let run (plan: Checkpoint.Plan) (workers: int) (device: torch.Device) (paths: RunFolder.Paths) (spec: ModelSpec) (training: TrainingSpec) (data: TrainingData) (state: Steps.TrainingState) (start: Checkpoint.Progress) (display: ProgressDisplay.ProgressDisplay) : Result<int, string> =
+let run (setup: RunSetup.Setup) (paths: RunFolder.Paths) (state: Steps.TrainingState) (start: Checkpoint.Progress) (display: ProgressDisplay.ProgressDisplay) : Result<int, string> =
+    let plan, workers, device, spec, training, data = setup.Plan, setup.Workers, setup.Device, setup.Spec, setup.Training, setup.Data
     use log = new RunFolder.MetricsLog(paths)
     let plannedSteps = plan.PlannedSteps
     let totalSteps = Checkpoint.Plan.lastStep plan

@@ -19,8 +19,9 @@ let private outputShareQuestions = 256
 /// that it is there only once everything else is. `config`: the run's settings as config.json
 /// records them; `steps`: the weight steps it trained in all; `clock`: running since this session's
 /// training began.
-let write (device: torch.Device) (paths: RunFolder.Paths) (config: Configs.TrainConfig) (spec: Specs.ModelSpec) (training: TrainingSpec) (data: TrainingData)
+let write (setup: RunSetup.Setup) (paths: RunFolder.Paths) (config: Configs.TrainConfig)
           (state: Steps.TrainingState) (steps: int) (clock: Diagnostics.Stopwatch) (display: ProgressDisplay.ProgressDisplay) : RunResult.RunResult =
+    let device, spec, training, data = setup.Device, setup.Spec, setup.Training, setup.Data
     let table, scores = Scoring.evaluation device state.Network training.BatchSize data.Validation
     let title = match training.ArchitectureSplit with ValidationLeaky -> "validation (α fitted on it: not held out)" | HeldOutOfTrain _ -> "validation"
     let grounding =

@@ -48,8 +48,8 @@ let run (config: TrainConfig) : Result<RunResult.RunResult option, string> =
                         setup.ResumeFrom
                         |> Option.iter (fun (path, p) -> printfn "resumed from %s at step %d of %d" path p.GlobalStep (Checkpoint.Plan.lastStep setup.Plan))
                         let display = ProgressDisplay.ProgressDisplay(start.GlobalStep, setup.Training.BatchSize)
-                        let! step = EpochLoop.run setup.Plan setup.Workers setup.Device paths setup.Spec setup.Training setup.Data state start display
-                        return Some(FinishedRun.write setup.Device paths recorded setup.Spec setup.Training setup.Data state step clock display)
+                        let! step = EpochLoop.run setup paths state start display
+                        return Some(FinishedRun.write setup paths recorded state step clock display)
                     }
                 let! finished = try trainAndReport () with NoSpaceLeft file -> Error(noSpace paths file)
                 return finished
