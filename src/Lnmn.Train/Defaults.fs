@@ -187,3 +187,7 @@ module LearningCurve =
     let out = System.IO.Path.Combine("bench-results", "learning")
     /// Weight steps between two scorings of the validation split.
     let evalEvery = 250
+
+/// `export`.
+module Export =
+    let format = Safetensors

@@ -423,8 +423,8 @@ let toLearningCurveConfig (r: ParseResults<LearningCurveArgs>) : Result<Learning
 
 let toExportConfig (r: ParseResults<ExportArgs>) : Result<ExportConfig, string> =
     result {
-        let! format = r.GetResult(Format, "safetensors") |> ofChoice "format" [ "safetensors", Safetensors; "pytorch", PyTorch ]
-        return { Checkpoint = r.GetResult ExportArgs.Checkpoint; Format = format; Out = r.GetResult ExportArgs.Out }
+        let! format = r.TryGetResult Format |> optional (ofChoice "format" [ "safetensors", Safetensors; "pytorch", PyTorch ])
+        return { Checkpoint = r.GetResult ExportArgs.Checkpoint; Format = defaultArg format Defaults.Export.format; Out = r.GetResult ExportArgs.Out }
     }
 
 let toImportConfig (r: ParseResults<ImportArgs>) : ImportConfig = { Weights = r.GetResult Weights; Out = r.GetResult ImportArgs.Out }
