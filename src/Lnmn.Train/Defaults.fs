@@ -19,6 +19,12 @@ let device = Device.Auto
 /// this default's own lr, 8 / (half the steps) = 2.28e-3 on the main job, has one seed measured.
 let alphaWarmup = 0.5
 
+/// How the CPU threads share a step when --parallel is not given: each a slice of the batch.
+let cpuParallelism = Device.BatchWorkers
+
+/// The scale the img and txt maps enter the cells at: the paper's.
+let cellInputs = Raw
+
 /// The fraction of train held out for α's batches.
 let architectureFraction = 0.1
 
@@ -129,7 +135,7 @@ let modelSpec (config: TrainConfig) (data: DataFacts) : ModelSpec =
         // A genotype file's is read and checked by `RunSetup.prepare`, which sets it.
         AlphaPreset = match config.AlphaPreset with Some(Preset p) -> Some p | Some(GenotypeFile _) | None -> None
         AnswerPooling = Some(config.AnswerPooling |> Option.defaultValue (if data.BuiltIn then builtInAnswerPooling else SpatialSum))
-        CellInputs = Some(defaultArg config.CellInputs Raw) }
+        CellInputs = Some(defaultArg config.CellInputs cellInputs) }
 
 /// Weight steps a run is planned for: its epochs over the training examples. The schedules (λ_w,
 /// α's warm-up and lr, the weights' lr decay) follow this plan; --max-steps only stops a run early.

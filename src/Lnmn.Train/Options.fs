@@ -12,6 +12,9 @@ open Lnmn.Train.Configs
 
 let private paperDims, smallDims = ModelDims.paper 0 0, ModelDims.small 0 0 0 0 0
 
+/// "default NAME", NAME how the command line spells the default `value`.
+let private defaultIs (choices: (string * 'T) list) (value: 'T) = $"default {TrainChecks.Choices.nameOf choices value}"
+
 /// 1e-4, not 0.0001, in help text.
 let private sci (x: float) = x.ToString("0.##e0", System.Globalization.CultureInfo.InvariantCulture)
 
@@ -62,8 +65,8 @@ type TrainArgs =
             match a with
             | Config _ -> "start from a config file: a TrainConfig as JSON (a run's config.json, or one of experiments/); the options given beside it override its fields, and a field it leaves out takes its default."
             | Vqa_Answers _ -> $"VQA: answers in the vocabulary, the most frequent training answers (default {Defaults.train.VqaAnswers})."
-            | Ablation _ -> "module set: 9, 11 or 14 (paper Table 3; default 11)."
-            | Model _ -> "lnmn (default), stack-nmn (the hand-designed baseline), concat (cells replaced by concatenation + 1×1 conv, paper Table 2) or lnmn-describe (a diagnostic: LNMN's attention cells, Stack-NMN's Describe as answer modules)."
+            | Ablation _ -> $"module set: 9, 11 or 14 (paper Table 3; default {Ablation.number Defaults.train.Ablation})."
+            | Model _ -> $"the model: lnmn, stack-nmn (the hand-designed baseline), concat (cells replaced by concatenation + 1×1 conv, paper Table 2) or lnmn-describe (a diagnostic: LNMN's attention cells, Stack-NMN's Describe as answer modules); {defaultIs TrainChecks.Choices.model Defaults.train.Model}."
             | Data _ -> "a CLEVR-layout directory (questions/, features/) or a VQA v1/v2 one (questions/, annotations/, resnet152_c5_7x7/; README); absent: the built-in dataset, generated on first use."
             | Epochs _ -> $"epochs (default: {TrainingSpec.paper.Epochs} on CLEVR, {Defaults.builtInEpochs} on the built-in dataset)."
             | Batch_Size _ -> $"questions per batch (default {Defaults.train.BatchSize})."
@@ -72,20 +75,20 @@ type TrainArgs =
             | Map_Dim _ -> $"channels the cells combine (default: by --size, {paperDims.MapDim} or {smallDims.MapDim})."
             | Width _ -> $"the word embedding, LSTM, kb and memory widths (default: by --size, {paperDims.EmbedDim}/{paperDims.LstmHidden}/{paperDims.KbDim}/{paperDims.MemDim} or {smallDims.KbDim})."
             | Size _ -> $"model size: paper (map {paperDims.MapDim}, kb {paperDims.KbDim}, LSTM {paperDims.LstmHidden}) or small (map {smallDims.MapDim}, kb, LSTM and memory {smallDims.KbDim}); default paper with --data, small on the built-in dataset."
-            | Stack _ -> "stack discipline: reference (the authors' code and the paper's prose, default) or push (Stack-NMN's Find pushes; a departure)."
-            | Init _ -> "weight initialisation: authors (the authors' code: xavier weights, N(0,1) conv biases; default) or torch (PyTorch's layer defaults)."
+            | Stack _ -> $"stack discipline: reference (the authors' code and the paper's prose) or push (Stack-NMN's Find pushes; a departure); {defaultIs TrainChecks.Choices.stack Defaults.train.Stack}."
+            | Init _ -> $"weight initialisation: authors (the authors' code: xavier weights, N(0,1) conv biases) or torch (PyTorch's layer defaults); {defaultIs TrainChecks.Choices.init Defaults.train.Initialisation}."
             | Pointer _ -> "pointer sharpening: hard (argmax; default for stack-nmn) or soft (softmax(·/0.2); default otherwise)."
             | Seed _ -> $"random seed (default {Defaults.train.Seed})."
-            | Device _ -> "auto, cpu or cuda (default auto)."
+            | Device _ -> $"auto, cpu or cuda ({defaultIs TrainChecks.Choices.device Defaults.device})."
             | Threads _ -> "CPU threads (default: all cores; with --resume, the run's own: on CPU another count may change the metrics' last digits)."
-            | Parallel _ -> "how the CPU threads share a step: batch (each takes a slice of the batch, with one libtorch thread; default) or intra-op (libtorch's threads share each op); with --resume, the run's own."
+            | Parallel _ -> $"how the CPU threads share a step: batch (each takes a slice of the batch, with one libtorch thread) or intra-op (libtorch's threads share each op); {defaultIs TrainChecks.Choices.parallelism Defaults.cpuParallelism}; with --resume, the run's own."
             | Run_Dir _ -> "run folder (default runs/<model>-<data>-seed<seed>-<UTC time>, model lnmn-<ablation>, stack-nmn or concat-<ablation>)."
             | Resume -> "continue the run in --run-dir from its last checkpoint, as it started (only --threads, --parallel and --device may be given)."
             | Finetune_From _ -> "start from a trained checkpoint, on --data with a possibly larger vocabulary (e.g. CLEVR → CLEVR-Humans): new words get new embedding rows."
-            | Arch_Split _ -> "where α's batches come from: heldout (a slice of train, default) or val (the authors' choice: val is then not held out)."
+            | Arch_Split _ -> $"where α's batches come from: heldout (a slice of train) or val (the authors' choice: val is then not held out); {defaultIs TrainChecks.Choices.architectureSplit Defaults.train.ArchitectureSplit}."
             | Arch_Fraction _ -> $"fraction of train held out for α with --arch-split heldout (default {Defaults.architectureFraction})."
             | Unrolled -> "second-order (unrolled) α step instead of first-order."
-            | Entropy_Scaling _ -> "module-entropy term: paper (λ_w · batch mean, default) or code (0.01 · λ_w · batch sum)."
+            | Entropy_Scaling _ -> $"module-entropy term: paper (λ_w · batch mean) or code (0.01 · λ_w · batch sum); {defaultIs TrainChecks.Choices.entropyScaling Defaults.train.EntropyScaling}."
             | Lambda_W_Scale _ -> "multiply the paper's λ_w schedule (1 → −1 over the run) by this (default: 1 with --data, the paper's; on the built-in dataset 0 for LNMN, which drops the module-entropy term, and 1 for Stack-NMN, each its measured best)."
             | Lr _ -> $"weight learning rate (default: the paper's {sci TrainingSpec.paper.Weights.LearningRate} on CLEVR, {sci Defaults.builtInLearningRate} on the built-in dataset)."
             | Alpha_Lr _ -> $"α learning rate (default with --alpha-schedule scaled: {AlphaSchedule.travel} / the run's α steps, between the paper's {sci TrainingSpec.paper.Alpha.LearningRate} and {sci AlphaSchedule.maxLearningRate}; the paper's {sci TrainingSpec.paper.Alpha.LearningRate} otherwise)."
@@ -93,12 +96,12 @@ type TrainArgs =
             | Alpha_Warmup _ -> $"fraction of the run's weight steps before the first α step (default: {Defaults.alphaWarmup} with --alpha-schedule scaled, 0 with paper)."
             | Alpha_Init _ -> $"standard deviation of α's normal initialisation (default: {sci AlphaSchedule.Rule.scaledInitialisation} with --alpha-schedule scaled, 1 otherwise)."
             | Alpha_Preset _ -> "start α at a fixed architecture instead of a random draw: table6 (the modules the paper reports learning, its Table 6), find (Table 6 with Stack-NMN's Find as every 3-input attention cell), or a genotype file (FILE.json, e.g. a run's genotype.json: softmax(α) starts at its weights); with --alpha-schedule frozen the cells keep it."
-            | Cell_Inputs _ -> "the scale the image and text maps enter the cells at: raw (the paper's, default) or unit (ours, a departure: each L2-normalised over channels per position, as node outputs are)."
+            | Cell_Inputs _ -> $"the scale the image and text maps enter the cells at: raw (the paper's) or unit (ours, a departure: each L2-normalised over channels per position, as node outputs are); {defaultIs TrainChecks.Choices.cellInputs Defaults.cellInputs}."
             | Anneal_To _ -> "the temperature τ of the nodes' softmax(α / τ) at the run's end, reached geometrically from 1 over the α phase, so the soft network becomes the hard-max one gradually (a departure, SNAS/GDAS-style); default: 1 throughout, the paper's softmax."
             | Harden_At _ -> "the fraction of the run after which α is frozen at its argmax and the weights train the hard-max network (one op per node; a departure, DARTS' derived-cell training); default: never."
             | Answer_Pooling _ -> "how answer cells pool their last node over the map: sum (the paper's; default with --data) or attention (ours, default on the built-in dataset: weighted by H·W·softmax of the map the cell read, Stack-NMN's Describe weighting; the plain sum when that map is uniform) or squared (ours: H·W·m⊙m with m the softmax-weighted mean, so two objects under one map give their product, as Stack-NMN's DescribeTwo; a departure) or both (ours: the attention-weighted sum and its square side by side; a departure) or gated-product (ours: Stack-NMN's Describe read-out on the last node, l2norm(c ⊙ m1 [⊙ m2]) with m_i pooled under each map the cell read; a departure)."
             | Max_Steps _ -> "stop after this many weight steps in total (for smoke tests)."
-            | Lr_Decay _ -> "weight learning rate over the run: constant (the paper's, default) or cosine (half a cosine down to 0 at the last step)."
+            | Lr_Decay _ -> $"weight learning rate over the run: constant (the paper's) or cosine (half a cosine down to 0 at the last step); {defaultIs TrainChecks.Choices.lrDecay Defaults.train.LearningRateDecay}."
             | Eval_Every _ -> "also score the validation split every N weight steps (metrics-evals.jsonl: the learning curve against questions seen and seconds)."
             | Dry_Run -> "print the resolved spec, parameter and α counts, and exit."
 
@@ -118,7 +121,7 @@ type EvalArgs =
             | Checkpoint _ -> "checkpoint file (a run's checkpoints/last.ckpt)."
             | Data _ -> "dataset directory (default: the one the run trained on)."
             | Split _ -> $"split to score: val, train, or a VQA directory's test split (written with --results, not scored); default {Defaults.Scoring.split}."
-            | Device _ -> "auto, cpu or cuda (default auto)."
+            | Device _ -> $"auto, cpu or cuda ({defaultIs TrainChecks.Choices.device Defaults.device})."
             | Threads _ -> "intra-op CPU threads."
 
 type ReportArgs =
@@ -141,7 +144,7 @@ type ReportArgs =
             | Ig_Steps _ -> $"Riemann steps of the integrated gradients (default {Defaults.Scoring.igSteps})."
             | Questions _ -> "use only the split's first N questions for the tables (default: all of them)."
             | Pictures _ -> $"questions drawn with their w(t) and attention maps (default {Defaults.Scoring.pictures})."
-            | Device _ -> "auto, cpu or cuda (default auto)."
+            | Device _ -> $"auto, cpu or cuda ({defaultIs TrainChecks.Choices.device Defaults.device})."
             | Threads _ -> "intra-op CPU threads."
 
 type GenerateArgs =
@@ -346,7 +349,7 @@ type CompareArgs =
             | Out _ -> $"output folder (default {Defaults.Compare.out}): comparison.md, .csv, .html, .png and runs/."
             | Data _ -> "a CLEVR-layout directory (default: the built-in dataset)."
             | Seed _ -> $"the one seed every model is trained with (default {Defaults.train.Seed})."
-            | Device _ -> "auto, cpu or cuda (default auto)."
+            | Device _ -> $"auto, cpu or cuda ({defaultIs TrainChecks.Choices.device Defaults.device})."
             | Threads _ -> "intra-op CPU threads."
 
 /// A split `eval` or `report` can read.

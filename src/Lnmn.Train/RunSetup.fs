@@ -73,7 +73,7 @@ let prepare (config: TrainConfig) : Result<Setup, string> =
         let recordedPlan = resumed |> Option.bind (fun m -> m.Plan)
         let seed = match resumed with Some m -> m.Training.Seed | None -> config.Seed
         let parallelism =
-            config.Parallelism |> Option.defaultValue (match recordedPlan with Some { Workers = None } -> Device.IntraOp | _ -> Device.BatchWorkers)
+            config.Parallelism |> Option.defaultValue (match recordedPlan with Some { Workers = None } -> Device.IntraOp | _ -> Defaults.cpuParallelism)
         let threads = config.Threads |> Option.orElse (recordedPlan |> Option.map (fun p -> defaultArg p.Workers p.Threads))
         let intraOp, workers = Device.threadsAndWorkers device parallelism threads
         Device.seedAndThreads seed intraOp

@@ -43,6 +43,11 @@ module Choices =
     let cellInputs = [ "raw", Raw; "unit", UnitNorm ]
     let parallelism = [ "batch", Device.BatchWorkers; "intra-op", Device.IntraOp ]
     let alphaSchedule = [ "scaled", AlphaSchedule.Scaled Defaults.alphaWarmup; "paper", AlphaSchedule.Paper; "frozen", AlphaSchedule.Frozen ]
+    let device = [ "auto", Device.Auto; "cpu", Device.Cpu; "cuda", Device.Cuda ]
+    let architectureSplit = [ "heldout", HeldOutOfTrain Defaults.architectureFraction; "val", ValidationLeaky ]
+
+    /// How the command line spells `value`, one of `choices`' values.
+    let nameOf (choices: (string * 'T) list) (value: 'T) = choices |> List.find (snd >> (=) value) |> fst
 
 let private compact = System.Text.Json.JsonSerializerOptions(SpecJson.options, WriteIndented = false)
 
