@@ -15,6 +15,9 @@ let private paperDims, smallDims = ModelDims.paper 0 0, ModelDims.small 0 0 0 0 
 /// "default NAME", NAME how the command line spells the default `value`.
 let private defaultIs (choices: (string * 'T) list) (value: 'T) = $"default {TrainChecks.Choices.nameOf choices value}"
 
+let private softTemperature = match PointerSharpening.lnmn with Soft t -> t | Hard -> nan
+let private pointerName (p: PointerSharpening) = match p with Hard -> "hard" | Soft _ -> "soft"
+
 /// 1e-4, not 0.0001, in help text.
 let private sci (x: float) = x.ToString("0.##e0", System.Globalization.CultureInfo.InvariantCulture)
 
@@ -77,7 +80,7 @@ type TrainArgs =
             | Size _ -> $"model size: paper (map {paperDims.MapDim}, kb {paperDims.KbDim}, LSTM {paperDims.LstmHidden}) or small (map {smallDims.MapDim}, kb, LSTM and memory {smallDims.KbDim}); default paper with --data, small on the built-in dataset."
             | Stack _ -> $"stack discipline: reference (the authors' code and the paper's prose) or push (Stack-NMN's Find pushes; a departure); {defaultIs TrainChecks.Choices.stack Defaults.train.Stack}."
             | Init _ -> $"weight initialisation: authors (the authors' code: xavier weights, N(0,1) conv biases) or torch (PyTorch's layer defaults); {defaultIs TrainChecks.Choices.init Defaults.train.Initialisation}."
-            | Pointer _ -> "pointer sharpening: hard (argmax; default for stack-nmn) or soft (softmax(·/0.2); default otherwise)."
+            | Pointer _ -> $"pointer sharpening: hard (argmax) or soft (softmax(·/{softTemperature})); default {pointerName (ModelSpec.pointer (ModelSpec.stackNmn paperDims))} for stack-nmn, {pointerName PointerSharpening.lnmn} otherwise."
             | Seed _ -> $"random seed (default {Defaults.train.Seed})."
             | Device _ -> $"auto, cpu or cuda ({defaultIs TrainChecks.Choices.device Defaults.device})."
             | Threads _ -> "CPU threads (default: all cores; with --resume, the run's own: on CPU another count may change the metrics' last digits)."
@@ -189,7 +192,7 @@ type ExportArgs =
         member a.Usage =
             match a with
             | Checkpoint _ -> "checkpoint file (a run's checkpoints/last.ckpt)."
-            | Format _ -> "safetensors (default) or pytorch (torch.save's zip format)."
+            | Format _ -> $"safetensors or pytorch (torch.save's zip format); {defaultIs TrainChecks.Choices.weightsFormat Defaults.Export.format}."
             | Out _ -> "weights file to write; NAME.spec.json is written beside it."
 
 type ImportArgs =
@@ -426,7 +429,7 @@ let toLearningCurveConfig (r: ParseResults<LearningCurveArgs>) : Result<Learning
 
 let toExportConfig (r: ParseResults<ExportArgs>) : Result<ExportConfig, string> =
     result {
-        let! format = r.TryGetResult Format |> optional (ofChoice "format" [ "safetensors", Safetensors; "pytorch", PyTorch ])
+        let! format = r.TryGetResult Format |> optional (ofChoice "format" TrainChecks.Choices.weightsFormat)
         return { Checkpoint = r.GetResult ExportArgs.Checkpoint; Format = defaultArg format Defaults.Export.format; Out = r.GetResult ExportArgs.Out }
     }
 

@@ -44,6 +44,7 @@ module Choices =
     let parallelism = [ "batch", Device.BatchWorkers; "intra-op", Device.IntraOp ]
     let alphaSchedule = [ "scaled", AlphaSchedule.Scaled Defaults.alphaWarmup; "paper", AlphaSchedule.Paper; "frozen", AlphaSchedule.Frozen ]
     let device = [ "auto", Device.Auto; "cpu", Device.Cpu; "cuda", Device.Cuda ]
+    let weightsFormat = [ "safetensors", Safetensors; "pytorch", PyTorch ]
     let architectureSplit = [ "heldout", HeldOutOfTrain Defaults.architectureFraction; "val", ValidationLeaky ]
 
     /// How the command line spells `value`, one of `choices`' values.
