@@ -14,6 +14,7 @@
 // `lnmn-train generate --groups comparison,compare_integer --out DIR`. docs/comparisons.md has the
 // runs and what they showed.
 //   dotnet fsi src/Lnmn.Analysis/scripts/oracle.fsx union centre --data DIR --ablation 11 --threads 1 --epochs 2
+// With `--start-from CKPT` (learnt mode) it probes learnt maps instead: see below.
 #load "load.fsx"
 #r "../../Lnmn.Train/bin/Release/net10.0/Argu.dll"
 open Load
@@ -37,11 +38,27 @@ let mode =
         eprintfn "unknown mode '%s'; usage: dotnet fsi %s" other usage
         exit 2
 
-let footprint, trainArgs =
+let footprint, restArgs =
     match Array.tryItem 1 args with
     | Some "centre" -> OracleMaps.Centre, args[2..]
     | Some "shown" -> OracleMaps.Shown, args[2..]
     | _ -> OracleMaps.Centre, args[1..]
+
+// --start-from CKPT (the learnt-map probe): every parameter of the checkpoint's network whose name
+// and shape this network shares is copied in and frozen, but the classifier's; the rest (e.g. LNMN's
+// answer cells after a `--model lnmn-describe` run) trains on the maps the frozen cells draw.
+/// The value of the script's own option `name` and the arguments without it.
+let takeOption (name: string) (args: string[]) =
+    match Array.tryFindIndex ((=) name) args with
+    | Some i when i + 1 < args.Length -> Some args[i + 1], Array.append args[.. i - 1] args[i + 2 ..]
+    | Some _ -> eprintfn "%s needs a value" name; exit 2
+    | None -> None, args
+
+// --genotype-out FILE: the trained network's architecture written there at the end (`Genotype`).
+let startFrom, genotypeOut, trainArgs =
+    let startFrom, rest = takeOption "--start-from" restArgs
+    let genotypeOut, rest = takeOption "--genotype-out" rest
+    startFrom, genotypeOut, rest
 
 let fail (e: string) =
     eprintfn "%s" e
@@ -84,6 +101,24 @@ let passFor (oracle: Batching.Example -> float32[] * float32[]) (examples: Batch
             let maps = OracleMaps.answerMaps device gridSize (examples |> Array.map oracle)
             network.ReferenceForward(batch, NodeOps.NodeEvaluation.soft, maps)
 
+startFrom
+|> Option.iter (fun path ->
+    match Checkpoint.openState path with
+    | Error e -> fail e
+    | Ok(_, trained) ->
+        let source = trained.Network.named_parameters() |> Seq.map (fun struct (n, p) -> n, p) |> Map.ofSeq
+        use _ = torch.no_grad ()
+        let copied =
+            [ for struct (name, p) in setup.Network.named_parameters() do
+                match source.TryFind name with
+                | Some from when from.shape = p.shape ->
+                    p.copy_(from) |> ignore
+                    if not (name.StartsWith "classifier") then p.requires_grad <- false
+                    yield name
+                | _ -> () ]
+        let all = setup.Network.named_parameters() |> Seq.length
+        printfn "started from %s: %d of %d parameters copied, all but the classifier's frozen; trained from scratch: %s" path copied.Length all
+            (setup.Network.named_parameters() |> Seq.map (fun struct (n, _) -> n) |> Seq.filter (fun n -> not (List.contains n copied)) |> String.concat ", "))
 let state = Steps.createState training setup.Network
 let plannedSteps = Defaults.plannedSteps training data.Train.Examples.Length
 let totalSteps = match config.MaxSteps with Some m -> min plannedSteps m | None -> plannedSteps
@@ -145,3 +180,6 @@ while step < totalSteps do
 let final = report step
 let row = [ final.Overall ] @ final.ByCategory |> List.map (fun a -> $"{Evaluation.Accuracy.percent a:F2}") |> String.concat " | "
 printfn "| %s (%s) | %d | %s |" args[0] (OracleMaps.Footprint.name footprint) step row
+genotypeOut |> Option.iter (fun file ->
+    AtomicFile.writeAllText file (Genotype.toJson (AlphaReadout.genotype state.Network))
+    printfn "genotype: %s" file)
