@@ -6,7 +6,6 @@ module Lnmn.Tests.ConfigFileTests
 open System.IO
 open System.Text.RegularExpressions
 open Expecto
-open Argu
 open Lnmn.Core.Specs
 open Lnmn.Core.Training
 open Lnmn.Core.Training.TrainingSpec
@@ -14,8 +13,7 @@ open Lnmn.Train
 open Lnmn.Train.Configs
 open Lnmn.Tests.TestUtil
 
-let private train (args: string list) =
-    ArgumentParser.Create<Options.TrainArgs>(programName = "lnmn-train").ParseCommandLine(Array.ofList args) |> Options.toConfig
+let private train = trainConfig
 
 /// A file holding `json`, in a fresh folder.
 let private file (json: string) =

@@ -7,7 +7,6 @@ open System
 open System.IO
 open System.Text.Json
 open Expecto
-open Argu
 open Lnmn.Core.Specs
 open Lnmn.Core.Training
 open Lnmn.Core.Training.TrainingSpec
@@ -16,7 +15,7 @@ open Lnmn.Train.Configs
 open Lnmn.Train.RunResult
 
 let private config (args: string list) =
-    match ArgumentParser.Create<Options.TrainArgs>(programName = "lnmn-train").ParseCommandLine(Array.ofList args) |> Options.toConfig with
+    match Lnmn.Tests.TestUtil.trainConfig args with
     | Ok c -> c
     | Error e -> failtest e
 

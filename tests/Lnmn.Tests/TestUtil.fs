@@ -75,3 +75,8 @@ let runProcessWith (environment: (string * string) list) (program: string) (args
     p.ExitCode, out.Result, err
 
 let runProcess (program: string) (args: string list) (directory: string) = runProcessWith [] program args directory
+
+/// A training command line (without `lnmn-train`) parsed and checked into its config, as the CLI does.
+let trainConfig (args: string list) =
+    Argu.ArgumentParser.Create<Lnmn.Train.Options.TrainArgs>(programName = "lnmn-train").ParseCommandLine(Array.ofList args)
+    |> Lnmn.Train.Options.toConfig
