@@ -55,10 +55,13 @@ let takeOption (name: string) (args: string[]) =
     | None -> None, args
 
 // --genotype-out FILE: the trained network's architecture written there at the end (`Genotype`).
-let startFrom, genotypeOut, trainArgs =
+// --retrain P1,P2: parameters whose names start with one of these are not copied (e.g.
+// cell_groups.2,cell_groups.3, LNMN-11's answer cells, to probe an LNMN run's own maps).
+let startFrom, genotypeOut, retrained, trainArgs =
     let startFrom, rest = takeOption "--start-from" restArgs
     let genotypeOut, rest = takeOption "--genotype-out" rest
-    startFrom, genotypeOut, rest
+    let retrain, rest = takeOption "--retrain" rest
+    startFrom, genotypeOut, (retrain |> Option.map (fun r -> r.Split ',' |> List.ofArray) |> Option.defaultValue []), rest
 
 let fail (e: string) =
     eprintfn "%s" e
@@ -111,7 +114,7 @@ startFrom
         let copied =
             [ for struct (name, p) in setup.Network.named_parameters() do
                 match source.TryFind name with
-                | Some from when from.shape = p.shape ->
+                | Some from when from.shape = p.shape && not (retrained |> List.exists name.StartsWith) ->
                     p.copy_(from) |> ignore
                     if not (name.StartsWith "classifier") then p.requires_grad <- false
                     yield name
