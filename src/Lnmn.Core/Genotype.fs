@@ -93,13 +93,13 @@ let check (modules: ModuleSpec list) (genotype: Genotype) : Result<unit, string>
 /// The cell of module `index`.
 let cell (genotype: Genotype) (index: int) = genotype.Cells |> List.find (fun c -> c.Module = index)
 
-// genotype.json: ops, kinds and modules by name; each node's weights in the order "Ops" lists.
 /// How many nodes end on another op in `after` than in `before` (the same modules), and how many
 /// nodes there are.
 let moved (before: Genotype) (after: Genotype) =
     let ops (g: Genotype) = [ for c in g.Cells do for n in c.Nodes -> n.Op ]
     List.map2 (fun b a -> if b <> a then 1 else 0) (ops before) (ops after) |> List.sum, (ops after).Length
 
+// genotype.json: ops, kinds and modules by name; each node's weights in the order "Ops" lists.
 type private NodeFile = { Op: string; Weights: float list }
 type private CellFile = { Module: int; Kind: string; Nodes: NodeFile list }
 type private GenotypeFile = { Ops: string list; Modules: string list; Cells: CellFile list }
@@ -118,8 +118,7 @@ let private named (what: string) (all: 'T list) (name: 'T -> string) (value: str
     | Some x -> Ok x
     | None -> Error $"""unknown {what} '{value}' (expected {all |> List.map name |> String.concat ", "})"""
 
-let private sequence (results: Result<'T, string> list) : Result<'T list, string> =
-    List.foldBack (fun r acc -> Result.bind (fun x -> Result.map (fun xs -> x :: xs) acc) r) results (Ok [])
+let private sequence (results: Result<'T, string> list) : Result<'T list, string> = Result.traverse id results
 
 /// A genotype from genotype.json's text; the error says what is wrong with it (not yet whether it fits a model: `check`).
 let ofJson (json: string) : Result<Genotype, string> =

@@ -13,3 +13,15 @@ type ResultBuilder() =
         try body resource finally resource.Dispose()
 
 let result = ResultBuilder()
+
+module Result =
+    /// `f` over `xs` in order, stopping at the first Error: later elements are not tried.
+    let traverse (f: 'T -> Result<'U, 'E>) (xs: 'T list) : Result<'U list, 'E> =
+        let rec go acc xs =
+            match xs with
+            | [] -> Ok(List.rev acc)
+            | x :: rest ->
+                match f x with
+                | Ok y -> go (y :: acc) rest
+                | Error e -> Error e
+        go [] xs

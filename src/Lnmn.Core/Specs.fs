@@ -189,8 +189,8 @@ type AnswerPooling =
     /// 3-input cells and l2norm(c ⊙ m1 ⊙ m2) in 4-input ones, m_i = Σ_p softmax_p(a_i) n_p the node
     /// pooled under each map the cell read and c the txt map: the product of the two pools makes
     /// "same or different" linear (DescribeTwo), the gate picks the channels the question asks about
-    /// and the norm leaves the layer the direction (docs/comparisons.md: Describe compares the
-    /// attention cells' maps at 78%, LNMN's own answer cells at the prior).
+    /// and the norm leaves the layer the direction. Measured worse than the default on the main job
+    /// (docs/comparisons.md).
     | GatedProduct
 
 module AnswerPooling =

@@ -81,14 +81,7 @@ let private runEntry (s: CompareConfig) (entry: Entry) : Result<RunResult.RunRes
 
 /// Every entry's finished run, in order: found, resumed or trained; the first failure stops it.
 let results (s: CompareConfig) (entries: Entry list) : Result<(Entry * RunResult.RunResult) list, string> =
-    let rec all acc entries =
-        match entries with
-        | [] -> Ok(List.rev acc)
-        | e :: rest ->
-            match runEntry s e with
-            | Ok r -> all ((e, r) :: acc) rest
-            | Error msg -> Error msg
-    all [] entries
+    entries |> Result.traverse (fun e -> runEntry s e |> Result.map (fun r -> e, r))
 
 /// A model's rows of the comparison, one per evaluation of its α (soft and hard-max, or its one score).
 let scored (entry: Entry) (result: RunResult.RunResult) : Result<Scored list, string> =
@@ -154,8 +147,7 @@ let run (s: CompareConfig) : Result<string list, string> =
     result {
         let! finished = results s (entries builtInData)
         let! ordered =
-            finished
-            |> List.fold (fun acc (entry, r) -> acc |> Result.bind (fun rows -> scored entry r |> Result.map (fun scored -> rows @ [ entry.Key, (r.Config, scored) ]))) (Ok [])
+            finished |> Result.traverse (fun (entry, r) -> scored entry r |> Result.map (fun rows -> entry.Key, (r.Config, rows)))
         let rows = ordered |> List.collect (fun (_, (_, rows)) -> rows)
         let dataLabel = s.Data |> Option.defaultValue "the built-in dataset"
         let file name = Path.Combine(s.Out, name)

@@ -117,19 +117,16 @@ let private trainAndWrite (settings: Settings) : Result<string list, string> =
     | Some(model, _) -> Error $"{model.Label} failed: see its log in {runs}"
     | None ->
         models
-        |> List.fold
-            (fun acc model ->
-                acc |> Result.bind (fun found ->
-                    let asked = config settings model
-                    RunFolder.readResult asked.RunDir.Value asked
-                    |> Result.map (fun r -> found @ [ model, r ])
-                    |> Result.mapError (fun why -> $"{model.Label}: {why}")))
-            (Ok [])
+        |> Result.traverse (fun model ->
+            let asked = config settings model
+            RunFolder.readResult asked.RunDir.Value asked
+            |> Result.map (fun r -> model, r)
+            |> Result.mapError (fun why -> $"{model.Label}: {why}"))
         |> Result.map (write settings.Out)
 
 /// Both models' settings checked (a mistake in one line, before any training), then `trainAndWrite`.
 let run (settings: Settings) : Result<string list, string> =
     result {
-        do! models |> List.fold (fun acc model -> acc |> Result.bind (fun () -> TrainChecks.check id (config settings model))) (Ok())
+        let! _ = models |> Result.traverse (fun model -> TrainChecks.check id (config settings model))
         return! trainAndWrite settings
     }

@@ -16,6 +16,14 @@ let private breakdown: Evaluation.Breakdown =
 [<Tests>]
 let tests =
     testList "comparison" [
+        test "Result.traverse keeps the order and stops at the first Error, trying nothing after it (compare trains no later model)" {
+            let tried = System.Collections.Generic.List<int>()
+            let half x = tried.Add x; if x % 2 = 0 then Ok(x / 2) else Error $"{x} is odd"
+            Expect.equal (Lnmn.Core.ResultBuilder.Result.traverse half [ 2; 8; 4 ]) (Ok [ 1; 4; 2 ]) "all even: in order"
+            tried.Clear()
+            Expect.equal (Lnmn.Core.ResultBuilder.Result.traverse half [ 2; 3; 4; 5 ]) (Error "3 is odd") "the first Error"
+            Expect.equal (List.ofSeq tried) [ 2; 3 ] "nothing tried after it"
+        }
         test "percentages follow the paper's column order, NaN for a category without questions" {
             let p = percentages breakdown
             Expect.equal (p |> List.map (fun x -> if System.Double.IsNaN x then -1.0 else x)) [ 75.0; 25.0; 75.0; -1.0; 81.25; -1.0 ] "overall, count, exist, compare numbers, query, compare attribute"
