@@ -121,6 +121,22 @@ let tests =
             Expect.allEqual (changed weights (net.WeightParameters())) false "weights unchanged by the α step"
             Expect.isTrue (changed alphas (net.AlphaParameters()) |> List.forall id) "every α moved"
         }
+        // Shown to fail with withFrozen setting requires_grad back to true: the α step unfroze the weight.
+        test "a weight its owner froze stays frozen, and unchanged, through α and weight steps" {
+            use _ = torch.NewDisposeScope()
+            torch.random.manual_seed 12L |> ignore
+            let net = LnmnNetwork.compile (NetworkTests.tinySpec Ablation11 Reference)
+            let state = Steps.createState spec net
+            let frozen = net.WeightParameters() |> List.head
+            frozen.requires_grad <- false
+            let before = frozen.detach().clone()
+            Steps.alphaStep spec state (labelled 3L) |> ignore
+            Expect.isFalse frozen.requires_grad "still frozen after the α step"
+            Steps.weightStep spec 1.0 state (labelled 4L) |> ignore
+            Expect.isFalse frozen.requires_grad "still frozen after the weight step"
+            Expect.isTrue (before.eq(frozen).all().item<bool>()) "never moved"
+            Expect.isTrue (net.WeightParameters() |> List.tail |> List.forall (fun p -> p.requires_grad)) "the others train"
+        }
         test "the closing phase's weight step trains the hard-max network's weights and leaves α untouched" {
             use _ = torch.NewDisposeScope()
             torch.random.manual_seed 13L |> ignore

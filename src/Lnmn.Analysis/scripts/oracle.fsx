@@ -54,14 +54,19 @@ let takeOption (name: string) (args: string[]) =
     | Some _ -> eprintfn "%s needs a value" name; exit 2
     | None -> None, args
 
+/// Whether the script's own switch `name` is given, and the arguments without it.
+let takeFlag (name: string) (args: string[]) = Array.contains name args, Array.filter ((<>) name) args
+
 // --genotype-out FILE: the trained network's architecture written there at the end (`Genotype`).
 // --retrain P1,P2: parameters whose names start with one of these are not copied (e.g.
 // cell_groups.2,cell_groups.3, LNMN-11's answer cells, to probe an LNMN run's own maps).
-let startFrom, genotypeOut, retrained, trainArgs =
+// --train-copied: the copied parameters train too (a warm start, not a probe of frozen maps).
+let startFrom, genotypeOut, retrained, trainCopied, trainArgs =
     let startFrom, rest = takeOption "--start-from" restArgs
     let genotypeOut, rest = takeOption "--genotype-out" rest
     let retrain, rest = takeOption "--retrain" rest
-    startFrom, genotypeOut, (retrain |> Option.map (fun r -> r.Split ',' |> List.ofArray) |> Option.defaultValue []), rest
+    let trainCopied, rest = takeFlag "--train-copied" rest
+    startFrom, genotypeOut, (retrain |> Option.map (fun r -> r.Split ',' |> List.ofArray) |> Option.defaultValue []), trainCopied, rest
 
 let fail (e: string) =
     eprintfn "%s" e
@@ -116,11 +121,12 @@ startFrom
                 match source.TryFind name with
                 | Some from when from.shape = p.shape && not (retrained |> List.exists name.StartsWith) ->
                     p.copy_(from) |> ignore
-                    if not (name.StartsWith "classifier") then p.requires_grad <- false
+                    if not (trainCopied || name.StartsWith "classifier") then p.requires_grad <- false
                     yield name
                 | _ -> () ]
         let all = setup.Network.named_parameters() |> Seq.length
-        printfn "started from %s: %d of %d parameters copied, all but the classifier's frozen; trained from scratch: %s" path copied.Length all
+        let frozen = if trainCopied then "all training" else "all but the classifier's frozen"
+        printfn "started from %s: %d of %d parameters copied, %s; trained from scratch: %s" path copied.Length all frozen
             (setup.Network.named_parameters() |> Seq.map (fun struct (n, _) -> n) |> Seq.filter (fun n -> not (List.contains n copied)) |> String.concat ", "))
 let state = Steps.createState training setup.Network
 let plannedSteps = Defaults.plannedSteps training data.Train.Examples.Length

@@ -45,9 +45,12 @@ let createState (spec: TrainingSpec) (network: LnmnNetwork) =
 let setLearningRate (optimiser: Modules.Adam) (rate: float) =
     for group in optimiser.ParamGroups do group.LearningRate <- rate
 
+/// Runs body with requires_grad off on these parameters, then gives each back the flag it had: a
+/// parameter frozen by its owner (e.g. the learnt-map probe's copied cells) stays frozen.
 let withFrozen (parameters: Modules.Parameter list) (body: unit -> 'T) =
+    let before = parameters |> List.map (fun p -> p.requires_grad)
     for p in parameters do p.requires_grad <- false
-    try body () finally for p in parameters do p.requires_grad <- true
+    try body () finally List.iter2 (fun (p: Modules.Parameter) flag -> p.requires_grad <- flag) parameters before
 
 /// The argmax's share of right answers; with soft targets, the mean target of the argmax (the VQA
 /// score up to the official leave-one-out averaging).
