@@ -61,12 +61,14 @@ let takeFlag (name: string) (args: string[]) = Array.contains name args, Array.f
 // --retrain P1,P2: parameters whose names start with one of these are not copied (e.g.
 // cell_groups.2,cell_groups.3, LNMN-11's answer cells, to probe an LNMN run's own maps).
 // --train-copied: the copied parameters train too (a warm start, not a probe of frozen maps).
-let startFrom, genotypeOut, retrained, trainCopied, trainArgs =
+// --unfreeze-at STEP: the copied parameters are frozen until this weight step, then train.
+let startFrom, genotypeOut, retrained, trainCopied, unfreezeAt, trainArgs =
     let startFrom, rest = takeOption "--start-from" restArgs
     let genotypeOut, rest = takeOption "--genotype-out" rest
     let retrain, rest = takeOption "--retrain" rest
     let trainCopied, rest = takeFlag "--train-copied" rest
-    startFrom, genotypeOut, (retrain |> Option.map (fun r -> r.Split ',' |> List.ofArray) |> Option.defaultValue []), trainCopied, rest
+    let unfreezeAt, rest = takeOption "--unfreeze-at" rest
+    startFrom, genotypeOut, (retrain |> Option.map (fun r -> r.Split ',' |> List.ofArray) |> Option.defaultValue []), trainCopied, Option.map int unfreezeAt, rest
 
 let fail (e: string) =
     eprintfn "%s" e
@@ -125,9 +127,19 @@ startFrom
                     yield name
                 | _ -> () ]
         let all = setup.Network.named_parameters() |> Seq.length
-        let frozen = if trainCopied then "all training" else "all but the classifier's frozen"
+        let frozen =
+            match trainCopied, unfreezeAt with
+            | true, _ -> "all training"
+            | false, Some step -> $"all but the classifier's frozen until step {step}"
+            | false, None -> "all but the classifier's frozen"
         printfn "started from %s: %d of %d parameters copied, %s; trained from scratch: %s" path copied.Length all frozen
             (setup.Network.named_parameters() |> Seq.map (fun struct (n, _) -> n) |> Seq.filter (fun n -> not (List.contains n copied)) |> String.concat ", "))
+
+/// At --unfreeze-at, every parameter trains: the weights in weight steps, α in α steps.
+let unfreezeIfDue (step: int) =
+    if unfreezeAt = Some step then
+        for p in setup.Network.parameters() do p.requires_grad <- true
+        printfn "step %d: the copied parameters train from here on" step
 let state = Steps.createState training setup.Network
 let plannedSteps = Defaults.plannedSteps training data.Train.Examples.Length
 let totalSteps = match config.MaxSteps with Some m -> min plannedSteps m | None -> plannedSteps
@@ -181,6 +193,7 @@ let mutable epoch = 0
 while step < totalSteps do
     for indices in Batching.batches training.Seed epoch training.BatchSize data.Train.Examples.Length do
         if step < totalSteps then
+            unfreezeIfDue step
             let m = trainOne step indices
             step <- step + 1
             if step % 100 = 0 then printfn "step %d/%d (%.0fs): loss %.3f, train acc %.1f%%" step totalSteps clock.Elapsed.TotalSeconds m.Loss (100.0 * m.Accuracy)
