@@ -116,6 +116,25 @@ let tests =
                 let swapped = net.ReferenceForward(batch, NodeOps.NodeEvaluation.soft, maps a2 a1)
                 Expect.isGreaterThan ((swapped.Logits - oracle.Logits).abs().max().item<float32>()) 1e-6f $"{pooling}: first and second are read"
         }
+        test "answer cells reading detached img and txt maps: the same logits and answer-cell gradients, none into the projections from them" {
+            use _ = torch.NewDisposeScope()
+            let net = network AttentionWeighted
+            let batch = NetworkTests.randomBatch 6L 4 6 dims
+            let gradientsOf (reads: ReferenceStep.AnswerReads) =
+                net.zero_grad ()
+                let logits = net.ReferenceForward(batch, NodeOps.NodeEvaluation.soft, reads).Logits
+                (logits * logits).sum().backward ()
+                let grads = net.named_parameters() |> Seq.map (fun struct (n, p) -> n, p.grad.clone()) |> Map.ofSeq
+                logits.detach(), grads
+            let plainLogits, plain = gradientsOf ReferenceStep.AnswerReads.plain
+            let detachedLogits, detached = gradientsOf { ReferenceStep.AnswerReads.plain with DetachedInputs = true }
+            expectAllClose 1e-6 detachedLogits plainLogits "logits"
+            // cell_groups.2 and .3 are LNMN-11's answer cells: their own parameters see the same gradient
+            for name in [ "cell_groups.2.out_weight"; "cell_groups.3.out_weight"; "classifier.hidden.weight" ] do
+                expectAllClose 1e-6 detached.[name] plain.[name] name
+            for name in [ "image_projection.weight"; "text_projection.weight" ] do
+                Expect.isGreaterThan ((detached.[name] - plain.[name]).abs().max().item<float32>()) 1e-6f $"{name}: the answer cells' share is gone"
+        }
         test "Stack-NMN's Describe reads the oracle; its attention path and stack are untouched" {
             use _ = torch.NewDisposeScope()
             torch.random.manual_seed 3L |> ignore

@@ -62,8 +62,11 @@ let takeFlag (name: string) (args: string[]) = Array.contains name args, Array.f
 // cell_groups.2,cell_groups.3, LNMN-11's answer cells, to probe an LNMN run's own maps).
 // --train-copied: the copied parameters train too (a warm start, not a probe of frozen maps).
 // --unfreeze-at STEP: the copied parameters are frozen until this weight step, then train.
+// --detach-answer-inputs: answer cells read the img and txt maps with their gradient stopped
+// (`ReferenceStep.AnswerReads`; the reference forward, slower), so only attention cells shape them.
+let detachAnswerInputs, afterDetach = takeFlag "--detach-answer-inputs" restArgs
 let startFrom, genotypeOut, retrained, trainCopied, unfreezeAt, trainArgs =
-    let startFrom, rest = takeOption "--start-from" restArgs
+    let startFrom, rest = takeOption "--start-from" afterDetach
     let genotypeOut, rest = takeOption "--genotype-out" rest
     let retrain, rest = takeOption "--retrain" rest
     let trainCopied, rest = takeFlag "--train-copied" rest
@@ -104,12 +107,14 @@ printfn "oracle: %s (%s cells); %d of %d validation questions have a non-zero or
 
 /// The forward pass for a batch of examples: the usual one, or the reference one with oracle maps.
 let passFor (oracle: Batching.Example -> float32[] * float32[]) (examples: Batching.Example[]) : Steps.ForwardPass =
+    let reads maps : ReferenceStep.AnswerReads = { Maps = maps; DetachedInputs = detachAnswerInputs }
     match mode with
-    | None -> Steps.forward
+    | None when not detachAnswerInputs -> Steps.forward
+    | None -> fun network batch -> network.ReferenceForward(batch, NodeOps.NodeEvaluation.soft, reads None)
     | Some _ ->
         fun network batch ->
             let maps = OracleMaps.answerMaps device gridSize (examples |> Array.map oracle)
-            network.ReferenceForward(batch, NodeOps.NodeEvaluation.soft, maps)
+            network.ReferenceForward(batch, NodeOps.NodeEvaluation.soft, reads (Some maps))
 
 startFrom
 |> Option.iter (fun path ->

@@ -198,6 +198,10 @@ type LnmnNetwork(spec: ModelSpec) as this =
     member this.ReferenceForward(batch: Batch, evaluation: NodeOps.NodeEvaluation, answerMaps: ReferenceStep.AnswerMaps) : ForwardResult =
         this.Run(batch, ReferenceStep.applyWith (Some answerMaps) stepModules evaluation)
 
+    /// `ReferenceForward` with the answer cells reading as `reads` says (diagnostics).
+    member this.ReferenceForward(batch: Batch, evaluation: NodeOps.NodeEvaluation, reads: ReferenceStep.AnswerReads) : ForwardResult =
+        this.Run(batch, ReferenceStep.applyReading reads stepModules evaluation)
+
 /// The one function from a spec to a network.
 let compile (spec: ModelSpec) : LnmnNetwork =
     if spec.Dims.StackLength < 2 then invalidArg "spec" "the stack needs at least 2 slots"

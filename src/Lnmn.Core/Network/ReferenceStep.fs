@@ -14,8 +14,20 @@ open Lnmn.Core.Network.StepModules
 /// oracle maps of `Lnmn.Analysis.OracleMaps`), not part of the paper's network.
 type AnswerMaps = { First: torch.Tensor; Second: torch.Tensor }
 
-/// The step, with answer cells reading `answerMaps` instead of the stack when given.
-let applyWith (answerMaps: AnswerMaps option) (modules: StepModules) (evaluation: NodeOps.NodeEvaluation) (inputs: StepInputs) : StepOutputs =
+/// What the answer cells read, for diagnostics. `Maps`: oracle maps instead of the stack.
+/// `DetachedInputs`: the img and txt maps with their gradient stopped, so answer cells train on
+/// them but never move the img and txt projections (nor kb or the controller through them).
+type AnswerReads =
+    { Maps: AnswerMaps option
+      DetachedInputs: bool }
+
+module AnswerReads =
+    /// The network as specified: the stack's maps, gradients everywhere.
+    let plain = { Maps = None; DetachedInputs = false }
+
+/// The step, with answer cells reading as `reads` says.
+let applyReading (reads: AnswerReads) (modules: StepModules) (evaluation: NodeOps.NodeEvaluation) (inputs: StepInputs) : StepOutputs =
+    let answerMaps = reads.Maps
     let d = modules.Spec.Dims
     let stack, pointer = inputs.Hand.Stack, inputs.Hand.Pointer
     let B, L, H, W = stack.shape.[0], stack.shape.[1], stack.shape.[2], stack.shape.[3]
@@ -44,9 +56,12 @@ let applyWith (answerMaps: AnswerMaps option) (modules: StepModules) (evaluation
         match inputs.Cells with
         | Some cellInputs ->
             let inputsOf (kind: CellKind) =
-                match kind.Role, answerMaps with
-                | Answer, Some maps -> { cellInputs with Attention1 = maps.First; Attention2 = Some maps.Second }
-                | _ -> cellInputs
+                let read =
+                    match kind.Role, answerMaps with
+                    | Answer, Some maps -> { cellInputs with Attention1 = maps.First; Attention2 = Some maps.Second }
+                    | _ -> cellInputs
+                if kind.Role = Answer && reads.DetachedInputs then { read with Image = read.Image.detach(); TextMap = read.TextMap.detach() }
+                else read
             (modules.Groups |> List.map (fun g -> routed g.Kind g.Count (g.Forward(inputsOf g.Kind, evaluation))))
             @ (modules.Concats |> List.map (fun g -> routed g.Kind g.Count (g.Forward(inputsOf g.Kind))))
         | None -> []
@@ -64,5 +79,9 @@ let applyWith (answerMaps: AnswerMaps option) (modules: StepModules) (evaluation
       Pointer = Stack.sharpen (ModelSpec.pointer modules.Spec) ((pointers * w).sum(1L))
       Memory = (memories * w).sum(1L) }
 
+/// The step, with answer cells reading `answerMaps` instead of the stack when given.
+let applyWith (answerMaps: AnswerMaps option) modules evaluation inputs =
+    applyReading { AnswerReads.plain with Maps = answerMaps } modules evaluation inputs
+
 let apply (modules: StepModules) (evaluation: NodeOps.NodeEvaluation) (inputs: StepInputs) : StepOutputs =
-    applyWith None modules evaluation inputs
+    applyReading AnswerReads.plain modules evaluation inputs
