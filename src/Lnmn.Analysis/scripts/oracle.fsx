@@ -65,8 +65,13 @@ let takeFlag (name: string) (args: string[]) = Array.contains name args, Array.f
 // --detach-answer-inputs: answer cells read the img and txt maps with their gradient stopped
 // (`ReferenceStep.AnswerReads`; the reference forward, slower), so only attention cells shape them.
 let detachAnswerInputs, afterDetach = takeFlag "--detach-answer-inputs" restArgs
+// --answer-lr-scale X: the answer cells' output layers train at X times the weight learning rate
+// (their own Adam), to test whether cells that learn to read faster pull the maps along.
+let answerLrScale, afterScale =
+    let scale, rest = takeOption "--answer-lr-scale" afterDetach
+    Option.map float scale, rest
 let startFrom, genotypeOut, retrained, trainCopied, unfreezeAt, trainArgs =
-    let startFrom, rest = takeOption "--start-from" afterDetach
+    let startFrom, rest = takeOption "--start-from" afterScale
     let genotypeOut, rest = takeOption "--genotype-out" rest
     let retrain, rest = takeOption "--retrain" rest
     let trainCopied, rest = takeFlag "--train-copied" rest
@@ -145,7 +150,18 @@ let unfreezeIfDue (step: int) =
     if unfreezeAt = Some step then
         for p in setup.Network.parameters() do p.requires_grad <- true
         printfn "step %d: the copied parameters train from here on" step
-let state = Steps.createState training setup.Network
+let answerWeights =
+    [ for g in setup.Network.CellGroups do
+        if g.Kind.Role = Specs.Answer then yield! [ g.OutWeight; g.OutBias ] ]
+let adamOver (parameters: Modules.Parameter list) =
+    let w = training.Weights
+    torch.optim.Adam(parameters, lr = w.LearningRate, beta1 = w.Beta1, beta2 = w.Beta2, weight_decay = w.WeightDecay)
+let state, answerOptimiser =
+    match answerLrScale with
+    | None -> Steps.createState training setup.Network, None
+    | Some _ ->
+        let others = setup.Network.WeightParameters() |> List.filter (fun p -> not (answerWeights |> List.exists (fun a -> obj.ReferenceEquals(a, p))))
+        { Steps.createState training setup.Network with WeightOptimiser = adamOver others }, Some(adamOver answerWeights)
 let plannedSteps = Defaults.plannedSteps training data.Train.Examples.Length
 let totalSteps = match config.MaxSteps with Some m -> min plannedSteps m | None -> plannedSteps
 let clock = System.Diagnostics.Stopwatch.StartNew()
@@ -187,8 +203,11 @@ let trainOne (step: int) (indices: int[]) =
         let archBatch = LabelledBatches.batch device data.Architecture archIndices
         let archPass = passFor trainOracle (archIndices |> Array.map (fun i -> data.Architecture.Examples[i]))
         Steps.alphaStepWith archPass training state archBatch |> ignore
-    Steps.setLearningRate state.WeightOptimiser (training.Weights.LearningRate * TrainingSpec.LearningRateDecay.factor training.WeightLearningRateDecay step plannedSteps)
+    let rate = training.Weights.LearningRate * TrainingSpec.LearningRateDecay.factor training.WeightLearningRateDecay step plannedSteps
+    Steps.setLearningRate state.WeightOptimiser rate
+    answerOptimiser |> Option.iter (fun o -> o.zero_grad (); Steps.setLearningRate o (rate * defaultArg answerLrScale 1.0))
     let m = Steps.weightStepWith pass training lambdaW state trainBatch
+    answerOptimiser |> Option.iter (fun o -> Steps.stepIfFinite o m |> ignore)
     if not (Steps.StepMetrics.isFinite m) then fail $"loss became {m.Loss} at step {step + 1}"
     m
 
