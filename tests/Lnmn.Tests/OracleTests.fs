@@ -127,13 +127,28 @@ let tests =
                 let grads = net.named_parameters() |> Seq.map (fun struct (n, p) -> n, p.grad.clone()) |> Map.ofSeq
                 logits.detach(), grads
             let plainLogits, plain = gradientsOf ReferenceStep.AnswerReads.plain
-            let detachedLogits, detached = gradientsOf { ReferenceStep.AnswerReads.plain with DetachedInputs = true }
+            let detachedLogits, detached = gradientsOf { ReferenceStep.AnswerReads.plain with Inputs = ReferenceStep.Detached }
             expectAllClose 1e-6 detachedLogits plainLogits "logits"
             // cell_groups.2 and .3 are LNMN-11's answer cells: their own parameters see the same gradient
             for name in [ "cell_groups.2.out_weight"; "cell_groups.3.out_weight"; "classifier.hidden.weight" ] do
                 expectAllClose 1e-6 detached.[name] plain.[name] name
             for name in [ "image_projection.weight"; "text_projection.weight" ] do
                 Expect.isGreaterThan ((detached.[name] - plain.[name]).abs().max().item<float32>()) 1e-6f $"{name}: the answer cells' share is gone"
+        }
+        test "answer cells reading projections of their own: the shared ones, given as their own, change nothing; other ones change only the logits" {
+            use _ = torch.NewDisposeScope()
+            let net = network AttentionWeighted
+            let batch = NetworkTests.randomBatch 6L 4 6 dims
+            let parameter name = net.named_parameters() |> Seq.pick (fun struct (n, p) -> if n = name then Some p else None)
+            // the network's own img (a 1×1 conv of kb, here on kb's channels-last layout) and txt projections
+            let sharedImage (kb: torch.Tensor) = torch.nn.functional.linear(kb, (parameter "image_projection.weight").flatten(1L), parameter "image_projection.bias")
+            let sharedText (c: torch.Tensor) = torch.nn.functional.linear(c, parameter "text_projection.weight", parameter "text_projection.bias")
+            let plain = net.ReferenceForward(batch, NodeOps.NodeEvaluation.soft)
+            let same = net.ReferenceForward(batch, NodeOps.NodeEvaluation.soft, { ReferenceStep.AnswerReads.plain with Inputs = ReferenceStep.Own(sharedImage, sharedText) })
+            expectAllClose 1e-5 same.Logits plain.Logits "the shared projections as their own: same logits"
+            let halved = net.ReferenceForward(batch, NodeOps.NodeEvaluation.soft, { ReferenceStep.AnswerReads.plain with Inputs = ReferenceStep.Own((fun kb -> 0.5f * sharedImage kb), sharedText) })
+            expectAllClose 1e-6 halved.AttentionMaps plain.AttentionMaps "attention cells read the shared maps"
+            Expect.isGreaterThan ((halved.Logits - plain.Logits).abs().max().item<float32>()) 1e-5f "answer cells read their own"
         }
         test "Stack-NMN's Describe reads the oracle; its attention path and stack are untouched" {
             use _ = torch.NewDisposeScope()

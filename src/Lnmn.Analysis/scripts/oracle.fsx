@@ -62,9 +62,12 @@ let takeFlag (name: string) (args: string[]) = Array.contains name args, Array.f
 // cell_groups.2,cell_groups.3, LNMN-11's answer cells, to probe an LNMN run's own maps).
 // --train-copied: the copied parameters train too (a warm start, not a probe of frozen maps).
 // --unfreeze-at STEP: the copied parameters are frozen until this weight step, then train.
-// --detach-answer-inputs: answer cells read the img and txt maps with their gradient stopped
-// (`ReferenceStep.AnswerReads`; the reference forward, slower), so only attention cells shape them.
-let detachAnswerInputs, afterDetach = takeFlag "--detach-answer-inputs" restArgs
+// --answer-inputs detached|own: the img and txt maps answer cells read (`ReferenceStep.AnswerInputs`;
+// the reference forward, slower): the shared ones with their gradient stopped, so only attention
+// cells shape them, or projections of their own from kb and c_t, trained with the weights.
+let answerInputsName, afterDetach =
+    let name, rest = takeOption "--answer-inputs" restArgs
+    defaultArg name "shared", rest
 // --answer-lr-scale X: the answer cells' output layers train at X times the weight learning rate
 // (their own Adam), to test whether cells that learn to read faster pull the maps along.
 let answerLrScale, afterScale =
@@ -105,6 +108,21 @@ let oracleOf (split: string) : Batching.Example -> float32[] * float32[] =
             | None -> fail $"question {q.Index} of {split} has no program: the oracle needs the built-in data's programs")
     fun e -> maps[e.QuestionIndex]
 
+/// --answer-inputs own: the answer cells' img projection (a 1×1 conv of kb as a linear over its
+/// channels-last layout) and txt projection, outside the network, trained by their own Adam.
+let ownProjections =
+    match answerInputsName with
+    | "own" ->
+        let d = setup.Network.Spec.Dims
+        Some(torch.nn.Linear(int64 d.KbDim, int64 d.MapDim), torch.nn.Linear(int64 (Specs.ModelDims.questionDim d), int64 d.MapDim))
+    | _ -> None
+let answerInputs =
+    match answerInputsName, ownProjections with
+    | "shared", _ -> ReferenceStep.Shared
+    | "detached", _ -> ReferenceStep.Detached
+    | "own", Some(image, text) -> ReferenceStep.Own(image.call, text.call)
+    | other, _ -> fail $"--answer-inputs: shared, detached or own, not '{other}'"
+
 let trainOracle, valOracle = oracleOf "train", oracleOf "val"
 let covered = data.Validation.Examples |> Array.filter (fun e -> fst (valOracle e) |> Array.exists (fun v -> v > 0.0f)) |> Array.length
 printfn "oracle: %s (%s cells); %d of %d validation questions have a non-zero oracle map; grid %d×%d, object logit %g"
@@ -112,11 +130,11 @@ printfn "oracle: %s (%s cells); %d of %d validation questions have a non-zero or
 
 /// The forward pass for a batch of examples: the usual one, or the reference one with oracle maps.
 let passFor (oracle: Batching.Example -> float32[] * float32[]) (examples: Batching.Example[]) : Steps.ForwardPass =
-    let reads maps : ReferenceStep.AnswerReads = { Maps = maps; DetachedInputs = detachAnswerInputs }
-    match mode with
-    | None when not detachAnswerInputs -> Steps.forward
-    | None -> fun network batch -> network.ReferenceForward(batch, NodeOps.NodeEvaluation.soft, reads None)
-    | Some _ ->
+    let reads maps : ReferenceStep.AnswerReads = { Maps = maps; Inputs = answerInputs }
+    match mode, answerInputs with
+    | None, ReferenceStep.Shared -> Steps.forward
+    | None, _ -> fun network batch -> network.ReferenceForward(batch, NodeOps.NodeEvaluation.soft, reads None)
+    | Some _, _ ->
         fun network batch ->
             let maps = OracleMaps.answerMaps device gridSize (examples |> Array.map oracle)
             network.ReferenceForward(batch, NodeOps.NodeEvaluation.soft, reads (Some maps))
@@ -162,6 +180,8 @@ let state, answerOptimiser =
     | Some _ ->
         let others = setup.Network.WeightParameters() |> List.filter (fun p -> not (answerWeights |> List.exists (fun a -> obj.ReferenceEquals(a, p))))
         { Steps.createState training setup.Network with WeightOptimiser = adamOver others }, Some(adamOver answerWeights)
+let projectionOptimiser =
+    ownProjections |> Option.map (fun (image, text) -> adamOver (List.ofSeq (image.parameters()) @ List.ofSeq (text.parameters())))
 let plannedSteps = Defaults.plannedSteps training data.Train.Examples.Length
 let totalSteps = match config.MaxSteps with Some m -> min plannedSteps m | None -> plannedSteps
 let clock = System.Diagnostics.Stopwatch.StartNew()
@@ -206,8 +226,10 @@ let trainOne (step: int) (indices: int[]) =
     let rate = training.Weights.LearningRate * TrainingSpec.LearningRateDecay.factor training.WeightLearningRateDecay step plannedSteps
     Steps.setLearningRate state.WeightOptimiser rate
     answerOptimiser |> Option.iter (fun o -> o.zero_grad (); Steps.setLearningRate o (rate * defaultArg answerLrScale 1.0))
+    projectionOptimiser |> Option.iter (fun o -> o.zero_grad (); Steps.setLearningRate o rate)
     let m = Steps.weightStepWith pass training lambdaW state trainBatch
     answerOptimiser |> Option.iter (fun o -> Steps.stepIfFinite o m |> ignore)
+    projectionOptimiser |> Option.iter (fun o -> Steps.stepIfFinite o m |> ignore)
     if not (Steps.StepMetrics.isFinite m) then fail $"loss became {m.Loss} at step {step + 1}"
     m
 

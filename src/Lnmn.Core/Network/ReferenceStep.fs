@@ -14,16 +14,25 @@ open Lnmn.Core.Network.StepModules
 /// oracle maps of `Lnmn.Analysis.OracleMaps`), not part of the paper's network.
 type AnswerMaps = { First: torch.Tensor; Second: torch.Tensor }
 
+/// The img and txt maps answer cells read, for diagnostics.
+type AnswerInputs =
+    /// The ones every cell reads (the paper's).
+    | Shared
+    /// The shared ones with their gradient stopped: answer cells train on them but never move the
+    /// img and txt projections (nor kb or the controller through them).
+    | Detached
+    /// Projections of their own: img from kb (B, H, W, kb_dim) and txt from c_t (B, q), as Stack-NMN's
+    /// Describe reads kb through a text gate of its own.
+    | Own of image: (torch.Tensor -> torch.Tensor) * text: (torch.Tensor -> torch.Tensor)
+
 /// What the answer cells read, for diagnostics. `Maps`: oracle maps instead of the stack.
-/// `DetachedInputs`: the img and txt maps with their gradient stopped, so answer cells train on
-/// them but never move the img and txt projections (nor kb or the controller through them).
 type AnswerReads =
     { Maps: AnswerMaps option
-      DetachedInputs: bool }
+      Inputs: AnswerInputs }
 
 module AnswerReads =
-    /// The network as specified: the stack's maps, gradients everywhere.
-    let plain = { Maps = None; DetachedInputs = false }
+    /// The network as specified: the stack's maps, the shared img and txt maps.
+    let plain = { Maps = None; Inputs = Shared }
 
 /// The step, with answer cells reading as `reads` says.
 let applyReading (reads: AnswerReads) (modules: StepModules) (evaluation: NodeOps.NodeEvaluation) (inputs: StepInputs) : StepOutputs =
@@ -60,8 +69,10 @@ let applyReading (reads: AnswerReads) (modules: StepModules) (evaluation: NodeOp
                     match kind.Role, answerMaps with
                     | Answer, Some maps -> { cellInputs with Attention1 = maps.First; Attention2 = Some maps.Second }
                     | _ -> cellInputs
-                if kind.Role = Answer && reads.DetachedInputs then { read with Image = read.Image.detach(); TextMap = read.TextMap.detach() }
-                else read
+                match kind.Role, reads.Inputs with
+                | Answer, Detached -> { read with Image = read.Image.detach(); TextMap = read.TextMap.detach() }
+                | Answer, Own(image, text) -> { read with Image = image inputs.Hand.Knowledge; TextMap = text inputs.Hand.Text }
+                | _ -> read
             (modules.Groups |> List.map (fun g -> routed g.Kind g.Count (g.Forward(inputsOf g.Kind, evaluation))))
             @ (modules.Concats |> List.map (fun g -> routed g.Kind g.Count (g.Forward(inputsOf g.Kind))))
         | None -> []
