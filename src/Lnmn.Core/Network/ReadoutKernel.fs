@@ -59,6 +59,19 @@ let private addScaled (y: nativeptr<float32>) (f: float32) (x: nativeptr<float32
         NativePtr.set y c (NativePtr.get y c + f * NativePtr.get x c)
         c <- c + 1
 
+/// y = f·x over C values.
+[<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
+let private setScaled (y: nativeptr<float32>) (f: float32) (x: nativeptr<float32>) (channels: int) =
+    let mutable c = 0
+    if channels >= 8 then
+        let v = Vector256.Create f
+        while c + 8 <= channels do
+            Vector256.Store(v * Vector256.Load(NativePtr.add x c), NativePtr.add y c)
+            c <- c + 8
+    while c < channels do
+        NativePtr.set y c (f * NativePtr.get x c)
+        c <- c + 1
+
 /// One batch range forward into the zeroed output.
 [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
 let private forwardRange (o: Operands) (r: Readout) (first: int) (last: int) =
@@ -88,9 +101,9 @@ let private forward (threads: int) (attentionCells: int) (coefficients: torch.Te
 
 /// One batch range backward from the output's gradient (o.Out): the inputs' gradients into g1, g2
 /// and the pooling's into gPooling (all zeroed, the inputs' shapes), the coefficients' into `sums`
-/// (k × 4) and the attention weights' into `weightSums` (k_att × C), both this range's own.
+/// (k × 4) and the attention weights' into `weightSums` (k_att × C, zeroed), both this range's own.
 [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
-let private backwardRange (o: Operands) (r: Readout) (g1: nativeptr<float32>) (g2: nativeptr<float32>) (gPooling: nativeptr<float32>) (sums: float[]) (weightSums: float32[]) (first: int) (last: int) =
+let private backwardRange (o: Operands) (r: Readout) (g1: nativeptr<float32>) (g2: nativeptr<float32>) (gPooling: nativeptr<float32>) (sums: float[]) (weightSums: nativeptr<float32>) (first: int) (last: int) =
     let cells, positions, channels = o.Extent.Cells, o.Extent.Positions, o.Extent.Channels
     let m = NativePtr.stackalloc<float32> (max 1 channels)
     let g = NativePtr.stackalloc<float32> (max 1 channels)
@@ -105,17 +118,15 @@ let private backwardRange (o: Operands) (r: Readout) (g1: nativeptr<float32>) (g
             for p in 0 .. positions - 1 do
                 // The node's gradient at p: the logit's times w_k, or Σ_i s_ip times sum i's.
                 let logitGradient = if attention then NativePtr.get row (k * positions + p) else 0.0f
-                for c in 0 .. channels - 1 do NativePtr.set g c 0.0f
-                if attention then addScaled g logitGradient weights channels
+                if attention then setScaled g logitGradient weights channels
                 else
-                    for i in 0 .. r.Maps - 1 do
-                        addScaled g (NativePtr.get r.Pooling ((b * r.Maps + i) * positions + p)) (NativePtr.add sumGradients (i * channels)) channels
+                    let weightings = NativePtr.add r.Pooling (b * r.Maps * positions + p) // s_ip at i·P
+                    setScaled g (NativePtr.read weightings) sumGradients channels
+                    for i in 1 .. r.Maps - 1 do addScaled g (NativePtr.get weightings (i * positions)) (NativePtr.add sumGradients (i * channels)) channels
                 let struct (at1, at2) = offsets o b k p
                 let norm = positionBackward coefficients (NativePtr.add o.X1 at1) o.S1.Channel (NativePtr.add o.X2 at2) o.S2.Channel channels m g (NativePtr.add g1 at1) (NativePtr.add g2 at2) &cell
                 // n = norm·m: d w_k += logit gradient · n; d s_ip += sum i's gradient · n.
-                if attention then
-                    let f = logitGradient * norm
-                    for c in 0 .. channels - 1 do weightSums.[k * channels + c] <- weightSums.[k * channels + c] + f * NativePtr.get m c
+                if attention then addScaled (NativePtr.add weightSums (k * channels)) (logitGradient * norm) m channels
                 else
                     for i in 0 .. r.Maps - 1 do
                         let at = (b * r.Maps + i) * positions + p
@@ -133,10 +144,12 @@ let private backward (threads: int) (attentionCells: int) (coefficients: torch.T
     let g1, g2, gPooling = torch.zeros_like x1, torch.zeros_like x2, torch.zeros_like pooling
     let p1, p2, pPooling = dataOf g1, dataOf g2, dataOf gPooling
     let coefficientSums = Array.init parts (fun _ -> Array.zeroCreate<float> (4 * e.Cells))
-    let weightSums = Array.init parts (fun _ -> Array.zeroCreate<float32> (attentionCells * e.Channels))
-    overBatch parts e.Batch (fun part first last -> backwardRange o r p1 p2 pPooling coefficientSums.[part] weightSums.[part] first last)
-    for t in [ coefficients; x1; x2; weights; pooling; gradient; g1; g2; gPooling ] do GC.KeepAlive t
-    let gWeights = torch.tensor(Array.init (attentionCells * e.Channels) (fun i -> weightSums |> Array.sumBy (fun s -> s.[i]))).reshape(int64 attentionCells, int64 e.Channels)
+    let weightSums = torch.zeros([| int64 parts; int64 attentionCells; int64 e.Channels |])
+    let pWeightSums = dataOf weightSums
+    overBatch parts e.Batch (fun part first last ->
+        backwardRange o r p1 p2 pPooling coefficientSums.[part] (NativePtr.add pWeightSums (part * attentionCells * e.Channels)) first last)
+    for t in [ coefficients; x1; x2; weights; pooling; gradient; g1; g2; gPooling; weightSums ] do GC.KeepAlive t
+    let gWeights = if parts = 1 then weightSums.squeeze(0L) else weightSums.sum(0L)
     let gCoefficients = torch.tensor(Array.init (4 * e.Cells) (fun i -> coefficientSums |> Array.sumBy (fun s -> s.[i]) |> float32)).reshape(int64 e.Cells, 4L)
     gCoefficients, g1, g2, gWeights, gPooling
 
