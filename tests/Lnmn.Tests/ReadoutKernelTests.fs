@@ -22,10 +22,10 @@ let private kernelReadout (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: t
     ReadoutKernel.readout (torch.get_num_threads ()) coefficients x1 x2 weights pooling
 
 /// Values and the gradients of Σ logits ⊙ R1 + Σ sums ⊙ R2 for α, x1, x2, the weights and the
-/// pooling, through one readout.
-let private run (readout: torch.Tensor -> torch.Tensor -> torch.Tensor -> torch.Tensor -> torch.Tensor -> torch.Tensor * torch.Tensor) (alpha: torch.Tensor) (inputs: torch.Tensor list) (r1: torch.Tensor) (r2: torch.Tensor) =
+/// pooling, through one readout; the inputs `frozen` picks need no gradient (theirs reads zero).
+let private runFrozen (frozen: int -> bool) (readout: torch.Tensor -> torch.Tensor -> torch.Tensor -> torch.Tensor -> torch.Tensor -> torch.Tensor * torch.Tensor) (alpha: torch.Tensor) (inputs: torch.Tensor list) (r1: torch.Tensor) (r2: torch.Tensor) =
     let leaf (t: torch.Tensor) = t.detach().clone().requires_grad_(true)
-    let alpha, inputs = leaf alpha, List.map leaf inputs
+    let alpha, inputs = leaf alpha, List.mapi (fun i (t: torch.Tensor) -> if frozen i then t.detach().clone() else leaf t) inputs
     match inputs with
     | [ x1; x2; weights; pooling ] ->
         let logits, sums = readout (NodeOps.coefficients (alpha.softmax(-1L))) x1 x2 weights pooling
@@ -34,6 +34,8 @@ let private run (readout: torch.Tensor -> torch.Tensor -> torch.Tensor -> torch.
         [ "logits", logits.detach(); "sums", sums.detach(); "dα", gradient alpha ]
         @ List.map2 (fun name t -> name, gradient t) [ "dx1"; "dx2"; "d weights"; "d pooling" ] inputs
     | _ -> invalidArg "inputs" "x1, x2, weights, pooling"
+
+let private run = runFrozen (fun _ -> false)
 
 let private draws (batch: int64) (cells: int64) (attentionCells: int64) (h: int64) (w: int64) (channels: int64) (maps: int64) =
     let answerCells = cells - attentionCells
@@ -64,6 +66,15 @@ let tests =
                         // TorchSharp reads no values out of an empty tensor (one role's outputs).
                         if e.numel() > 0L then expectAllClose 1e-5 actual e $"{threads} thread(s): {name}"
                 torch.set_num_threads 1
+            }
+        for frozen, name in [ set [ 1; 3 ], "x2 and the weights (the α step's)"; set [ 0; 2 ], "x1 and the pooling" ] do
+            test $"{name} need no gradient: the others' as torch's ops" {
+                use _ = torch.NewDisposeScope()
+                torch.random.manual_seed 23L |> ignore
+                let alpha, inputs, r1, r2 = draws 3L 5L 2L 3L 2L 12L 2L
+                let expected = runFrozen frozen.Contains composedReadout alpha inputs r1 r2
+                for (name, actual), (_, e) in List.zip (runFrozen frozen.Contains kernelReadout alpha inputs r1 r2) expected do
+                    expectAllClose 1e-5 actual e name
             }
         test "values and gradients against central differences of the composed readout in float64" {
             use _ = torch.NewDisposeScope()

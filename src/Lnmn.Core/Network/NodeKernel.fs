@@ -165,15 +165,23 @@ let private forward (threads: int) (coefficients: torch.Tensor) (x1: torch.Tenso
     for t in [ coefficients; x1; x2 ] do GC.KeepAlive t
     out
 
-/// Adds the lanes of `v` into the input gradient at `g` + c: C values, or, where the input is one
-/// channel (step 0), their sum into `one`.
+/// An input gradient's memory, or null where the input needs no gradient: backward then skips it
+/// (the α step's frozen inputs).
+let internal gradientMemory (required: bool) (g: torch.Tensor) : nativeptr<float32> = if required then dataOf g else NativePtr.nullPtr
+
+/// `g` + offset, null where `g` is.
+let inline internal gradientAt (g: nativeptr<float32>) (offset: int) = if NativePtr.isNullPtr g then g else NativePtr.add g offset
+
+/// Adds the lanes of `v` into the input gradient at `g` + c (null: none wanted): C values, or,
+/// where the input is one channel (step 0), their sum into `one`.
 let inline private accumulate (g: nativeptr<float32>) (step: int) (c: int) (v: Vector256<float32>) (one: byref<Vector256<float32>>) =
     if step = 0 then one <- one + v
-    else Vector256.Store(Vector256.Load(NativePtr.add g c) + v, NativePtr.add g c)
+    elif not (NativePtr.isNullPtr g) then Vector256.Store(Vector256.Load(NativePtr.add g c) + v, NativePtr.add g c)
 
 let inline private accumulateOne (g: nativeptr<float32>) (step: int) (c: int) (v: float32) =
-    let q = NativePtr.add g (c * step)
-    NativePtr.write q (NativePtr.read q + v)
+    if not (NativePtr.isNullPtr g) then
+        let q = NativePtr.add g (c * step)
+        NativePtr.write q (NativePtr.read q + v)
 
 /// A cell's coefficient gradient summed over its positions: vector lanes and the scalar tail.
 [<Struct; NoEquality; NoComparison>]
@@ -195,7 +203,7 @@ let internal addCellSums (sums: float[]) (k: int) (cell: CellSums) =
     sums.[4 * k + 3] <- sums.[4 * k + 3] + float (Vector256.Sum cell.D + cell.TailD)
 
 /// Backward of one position from its output gradient `g` (C values): adds the inputs' gradients
-/// into q1, q2 (the inputs' gradients at this position) and the coefficients' into `cell`. Leaves
+/// into q1, q2 (the inputs' gradients at this position, null where not wanted) and the coefficients' into `cell`. Leaves
 /// the unnormalised mix in `m` (C floats of scratch) and returns 1 / max(‖m‖, ε).
 [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
 let internal positionBackward (coefficients: nativeptr<float32>) (x1: nativeptr<float32>) (channel1: int) (x2: nativeptr<float32>) (channel2: int) (channels: int) (m: nativeptr<float32>) (g: nativeptr<float32>) (q1: nativeptr<float32>) (q2: nativeptr<float32>) (cell: byref<CellSums>) =
@@ -231,8 +239,8 @@ let internal positionBackward (coefficients: nativeptr<float32>) (x1: nativeptr<
         cell.B <- dB
         cell.C <- dC
         cell.D <- dD
-        if channel1 = 0 then NativePtr.write q1 (NativePtr.read q1 + Vector256.Sum one1)
-        if channel2 = 0 then NativePtr.write q2 (NativePtr.read q2 + Vector256.Sum one2)
+        if channel1 = 0 && not (NativePtr.isNullPtr q1) then NativePtr.write q1 (NativePtr.read q1 + Vector256.Sum one1)
+        if channel2 = 0 && not (NativePtr.isNullPtr q2) then NativePtr.write q2 (NativePtr.read q2 + Vector256.Sum one2)
     while c < channels do
         let v1 = readOne x1 channel1 c
         let v2 = readOne x2 channel2 c
@@ -248,7 +256,8 @@ let internal positionBackward (coefficients: nativeptr<float32>) (x1: nativeptr<
         c <- c + 1
     r
 
-/// One batch range of the backward pass: input gradients into g1, g2 (zeroed, the inputs' shapes)
+/// One batch range of the backward pass: input gradients into g1, g2 (zeroed, the inputs' shapes;
+/// null where not wanted)
 /// and the coefficients' into `sums` (k × 4, this range's own). `m` holds C floats of scratch.
 [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
 let private backwardRange (o: Operands) (g1: nativeptr<float32>) (g2: nativeptr<float32>) (sums: float[]) (m: nativeptr<float32>) (first: int) (last: int) =
@@ -260,17 +269,18 @@ let private backwardRange (o: Operands) (g1: nativeptr<float32>) (g2: nativeptr<
             for p in 0 .. positions - 1 do
                 let struct (at1, at2) = offsets o b k p
                 let g = NativePtr.add o.Out (((b * cells + k) * positions + p) * channels)
-                positionBackward coefficients (NativePtr.add o.X1 at1) o.S1.Channel (NativePtr.add o.X2 at2) o.S2.Channel channels m g (NativePtr.add g1 at1) (NativePtr.add g2 at2) &cell |> ignore
+                positionBackward coefficients (NativePtr.add o.X1 at1) o.S1.Channel (NativePtr.add o.X2 at2) o.S2.Channel channels m g (gradientAt g1 at1) (gradientAt g2 at2) &cell |> ignore
             addCellSums sums k cell
 
-/// Gradients of x1, x2 (their own shapes) and of the coefficients (k, 4) from the output's.
-let private backward (threads: int) (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) (gradient: torch.Tensor) =
+/// Gradients of x1, x2 (their own shapes; left zero where `wanted` says not) and of the
+/// coefficients (k, 4) from the output's.
+let private backward (threads: int) (wanted1: bool, wanted2: bool) (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) (gradient: torch.Tensor) =
     let e = extentOf coefficients x1 x2
     let o = operands e coefficients x1 x2 gradient
     // Threads own batch ranges, so an input shared over the batch would be written by all of them.
     let parts = if o.S1.Batch = 0 || o.S2.Batch = 0 then 1 else max 1 (min threads e.Batch)
     let g1, g2 = torch.zeros_like x1, torch.zeros_like x2
-    let p1, p2 = dataOf g1, dataOf g2
+    let p1, p2 = gradientMemory wanted1 g1, gradientMemory wanted2 g2
     let coefficientSums = Array.init parts (fun _ -> Array.zeroCreate<float> (4 * e.Cells))
     overBatch parts e.Batch (fun part first last ->
         let scratch = NativePtr.stackalloc<float32> (max 1 e.Channels)
@@ -299,7 +309,7 @@ type private Node() =
         let requiresGrad = ctx.get_data "requires_grad" :?> bool list
         match List.ofSeq (ctx.get_saved_variables()) with
         | [ coefficients; x1; x2 ] ->
-            let g1, g2, gc = backward threads coefficients x1 x2 (gradient.contiguous())
+            let g1, g2, gc = backward threads (requiresGrad.[1], requiresGrad.[2]) coefficients x1 x2 (gradient.contiguous())
             let wanted (g: torch.Tensor) required = if required then g else null
             List<torch.Tensor>(null :: List.map2 wanted [ gc; g1; g2 ] requiresGrad)
         | _ -> invalidOp "three saved tensors"

@@ -46,31 +46,22 @@ let private dot (x: nativeptr<float32>) (y: nativeptr<float32>) (channels: int) 
         c <- c + 1
     sum
 
-/// y += f·x over C values.
+/// y = f·x + (y where `add`, else 0) over C values.
 [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
-let private addScaled (y: nativeptr<float32>) (f: float32) (x: nativeptr<float32>) (channels: int) =
+let private scaledInto (add: bool) (y: nativeptr<float32>) (f: float32) (x: nativeptr<float32>) (channels: int) =
     let mutable c = 0
     if channels >= 8 then
         let v = Vector256.Create f
         while c + 8 <= channels do
-            Vector256.Store(Vector256.Load(NativePtr.add y c) + v * Vector256.Load(NativePtr.add x c), NativePtr.add y c)
+            let before = if add then Vector256.Load(NativePtr.add y c) else Vector256<float32>.Zero
+            Vector256.Store(before + v * Vector256.Load(NativePtr.add x c), NativePtr.add y c)
             c <- c + 8
     while c < channels do
-        NativePtr.set y c (NativePtr.get y c + f * NativePtr.get x c)
+        NativePtr.set y c ((if add then NativePtr.get y c else 0.0f) + f * NativePtr.get x c)
         c <- c + 1
 
-/// y = f·x over C values.
-[<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
-let private setScaled (y: nativeptr<float32>) (f: float32) (x: nativeptr<float32>) (channels: int) =
-    let mutable c = 0
-    if channels >= 8 then
-        let v = Vector256.Create f
-        while c + 8 <= channels do
-            Vector256.Store(v * Vector256.Load(NativePtr.add x c), NativePtr.add y c)
-            c <- c + 8
-    while c < channels do
-        NativePtr.set y c (f * NativePtr.get x c)
-        c <- c + 1
+let private addScaled (y: nativeptr<float32>) (f: float32) (x: nativeptr<float32>) (channels: int) = scaledInto true y f x channels
+let private setScaled (y: nativeptr<float32>) (f: float32) (x: nativeptr<float32>) (channels: int) = scaledInto false y f x channels
 
 /// One batch range forward into the zeroed output.
 [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
@@ -100,8 +91,9 @@ let private forward (threads: int) (attentionCells: int) (coefficients: torch.Te
     out
 
 /// One batch range backward from the output's gradient (o.Out): the inputs' gradients into g1, g2
-/// and the pooling's into gPooling (all zeroed, the inputs' shapes), the coefficients' into `sums`
-/// (k × 4) and the attention weights' into `weightSums` (k_att × C, zeroed), both this range's own.
+/// and the pooling's into gPooling (zeroed, the inputs' shapes), the coefficients' into `sums`
+/// (k × 4) and the attention weights' into `weightSums` (k_att × C, zeroed), both this range's own;
+/// a null gradient is not wanted.
 [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
 let private backwardRange (o: Operands) (r: Readout) (g1: nativeptr<float32>) (g2: nativeptr<float32>) (gPooling: nativeptr<float32>) (sums: float[]) (weightSums: nativeptr<float32>) (first: int) (last: int) =
     let cells, positions, channels = o.Extent.Cells, o.Extent.Positions, o.Extent.Channels
@@ -124,30 +116,32 @@ let private backwardRange (o: Operands) (r: Readout) (g1: nativeptr<float32>) (g
                     setScaled g (NativePtr.read weightings) sumGradients channels
                     for i in 1 .. r.Maps - 1 do addScaled g (NativePtr.get weightings (i * positions)) (NativePtr.add sumGradients (i * channels)) channels
                 let struct (at1, at2) = offsets o b k p
-                let norm = positionBackward coefficients (NativePtr.add o.X1 at1) o.S1.Channel (NativePtr.add o.X2 at2) o.S2.Channel channels m g (NativePtr.add g1 at1) (NativePtr.add g2 at2) &cell
+                let norm = positionBackward coefficients (NativePtr.add o.X1 at1) o.S1.Channel (NativePtr.add o.X2 at2) o.S2.Channel channels m g (gradientAt g1 at1) (gradientAt g2 at2) &cell
                 // n = norm·m: d w_k += logit gradient · n; d s_ip += sum i's gradient · n.
-                if attention then addScaled (NativePtr.add weightSums (k * channels)) (logitGradient * norm) m channels
-                else
+                if attention then
+                    if not (NativePtr.isNullPtr weightSums) then addScaled (NativePtr.add weightSums (k * channels)) (logitGradient * norm) m channels
+                elif not (NativePtr.isNullPtr gPooling) then
                     for i in 0 .. r.Maps - 1 do
                         let at = (b * r.Maps + i) * positions + p
                         NativePtr.set gPooling at (NativePtr.get gPooling at + norm * dot (NativePtr.add sumGradients (i * channels)) m channels)
             addCellSums sums k cell
 
 /// Gradients of the coefficients (k, 4), x1, x2, the attention weights (k_att, C) and the pooling
-/// (B, S, P) from the output's.
-let private backward (threads: int) (attentionCells: int) (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) (weights: torch.Tensor) (pooling: torch.Tensor) (gradient: torch.Tensor) =
+/// (B, S, P) from the output's; those of x1, x2, the weights and the pooling left zero where `wanted`
+/// says not.
+let private backward (threads: int) (wanted1: bool, wanted2: bool, wantedWeights: bool, wantedPooling: bool) (attentionCells: int) (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) (weights: torch.Tensor) (pooling: torch.Tensor) (gradient: torch.Tensor) =
     let e = extentOf coefficients x1 x2
     let o = operands e coefficients x1 x2 gradient
     let r = readoutOf e attentionCells weights pooling
     // Threads own batch ranges, so an input shared over the batch would be written by all of them.
     let parts = if o.S1.Batch = 0 || o.S2.Batch = 0 then 1 else max 1 (min threads e.Batch)
     let g1, g2, gPooling = torch.zeros_like x1, torch.zeros_like x2, torch.zeros_like pooling
-    let p1, p2, pPooling = dataOf g1, dataOf g2, dataOf gPooling
+    let p1, p2, pPooling = gradientMemory wanted1 g1, gradientMemory wanted2 g2, gradientMemory wantedPooling gPooling
     let coefficientSums = Array.init parts (fun _ -> Array.zeroCreate<float> (4 * e.Cells))
     let weightSums = torch.zeros([| int64 parts; int64 attentionCells; int64 e.Channels |])
-    let pWeightSums = dataOf weightSums
+    let pWeightSums = gradientMemory wantedWeights weightSums
     overBatch parts e.Batch (fun part first last ->
-        backwardRange o r p1 p2 pPooling coefficientSums.[part] (NativePtr.add pWeightSums (part * attentionCells * e.Channels)) first last)
+        backwardRange o r p1 p2 pPooling coefficientSums.[part] (gradientAt pWeightSums (part * attentionCells * e.Channels)) first last)
     for t in [ coefficients; x1; x2; weights; pooling; gradient; g1; g2; gPooling; weightSums ] do GC.KeepAlive t
     let gWeights = if parts = 1 then weightSums.squeeze(0L) else weightSums.sum(0L)
     let gCoefficients = torch.tensor(Array.init (4 * e.Cells) (fun i -> coefficientSums |> Array.sumBy (fun s -> s.[i]) |> float32)).reshape(int64 e.Cells, 4L)
@@ -175,7 +169,7 @@ type private Node() =
         let requiresGrad = ctx.get_data "requires_grad" :?> bool list
         match List.ofSeq (ctx.get_saved_variables()) with
         | [ coefficients; x1; x2; weights; pooling ] ->
-            let gc, g1, g2, gw, gs = backward threads attentionCells coefficients x1 x2 weights pooling (gradient.contiguous())
+            let gc, g1, g2, gw, gs = backward threads (requiresGrad.[1], requiresGrad.[2], requiresGrad.[3], requiresGrad.[4]) attentionCells coefficients x1 x2 weights pooling (gradient.contiguous())
             let wanted (g: torch.Tensor) required = if required then g else null
             List<torch.Tensor>(null :: null :: List.map2 wanted [ gc; g1; g2; gw; gs ] requiresGrad)
         | _ -> invalidOp "five saved tensors"
