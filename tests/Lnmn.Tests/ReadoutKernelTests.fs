@@ -67,6 +67,24 @@ let tests =
                         if e.numel() > 0L then expectAllClose 1e-5 actual e $"{threads} thread(s): {name}"
                 torch.set_num_threads 1
             }
+        test "values and gradients do not depend on the thread count, bit for bit (data-parallel runs repeat)" {
+            use _ = torch.NewDisposeScope()
+            torch.random.manual_seed 24L |> ignore
+            let alpha, inputs, r1, r2 = draws 5L 5L 2L 3L 2L 12L 2L
+            let at threads =
+                torch.set_num_threads threads
+                let node = // the image node before the readout, as the cells chain them
+                    let leaf = inputs.Head.detach().clone().requires_grad_(true)
+                    leaf, NodeOps.mixNode NodeOps.Kernel (NodeOps.coefficients (alpha.softmax(-1L))) leaf inputs.[1]
+                let image, x1 = node
+                let readout coefficients _ x2 weights pooling = kernelReadout coefficients x1 x2 weights pooling
+                let results = run readout alpha inputs r1 r2
+                results @ [ "d image", image.grad.clone() ]
+            let one, two = at 1, at 2
+            torch.set_num_threads 1
+            for (name, a), (_, b) in List.zip one two do
+                Expect.equal (values a) (values b) name
+        }
         for frozen, name in [ set [ 1; 3 ], "x2 and the weights (the α step's)"; set [ 0; 2 ], "x1 and the pooling" ] do
             test $"{name} need no gradient: the others' as torch's ops" {
                 use _ = torch.NewDisposeScope()

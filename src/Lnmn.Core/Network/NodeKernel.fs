@@ -195,6 +195,14 @@ type internal CellSums =
     val mutable TailC: float32
     val mutable TailD: float32
 
+/// Per batch row, the coefficients' gradient (k × 4, float64), so that their total, summed in row
+/// order (`coefficientGradient`), does not depend on how the batch was split over threads.
+let internal rowSums (batch: int) (cells: int) = Array.init batch (fun _ -> Array.zeroCreate<float> (4 * cells))
+
+/// The coefficients' gradient (k, 4) from `rowSums`.
+let internal coefficientGradient (cells: int) (rows: float[][]) =
+    torch.tensor(Array.init (4 * cells) (fun i -> rows |> Array.sumBy (fun s -> s.[i]) |> float32)).reshape(int64 cells, 4L)
+
 /// Adds a cell's sums into its row of `sums` (k × 4).
 let internal addCellSums (sums: float[]) (k: int) (cell: CellSums) =
     sums.[4 * k] <- sums.[4 * k] + float (Vector256.Sum cell.A + cell.TailA)
@@ -258,10 +266,11 @@ let internal positionBackward (coefficients: nativeptr<float32>) (x1: nativeptr<
 
 /// One batch range of the backward pass: input gradients into g1, g2 (zeroed, the inputs' shapes;
 /// null where not wanted)
-/// and the coefficients' into `sums` (k × 4, this range's own). `m` holds C floats of scratch.
+/// and the coefficients' into `sums` (`rowSums`).
 [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
-let private backwardRange (o: Operands) (g1: nativeptr<float32>) (g2: nativeptr<float32>) (sums: float[]) (m: nativeptr<float32>) (first: int) (last: int) =
+let private backwardRange (o: Operands) (g1: nativeptr<float32>) (g2: nativeptr<float32>) (sums: float[][]) (first: int) (last: int) =
     let cells, positions, channels = o.Extent.Cells, o.Extent.Positions, o.Extent.Channels
+    let m = NativePtr.stackalloc<float32> (max 1 channels)
     for b in first .. last - 1 do
         for k in 0 .. cells - 1 do
             let coefficients = NativePtr.add o.Coefficients (4 * k)
@@ -270,7 +279,7 @@ let private backwardRange (o: Operands) (g1: nativeptr<float32>) (g2: nativeptr<
                 let struct (at1, at2) = offsets o b k p
                 let g = NativePtr.add o.Out (((b * cells + k) * positions + p) * channels)
                 positionBackward coefficients (NativePtr.add o.X1 at1) o.S1.Channel (NativePtr.add o.X2 at2) o.S2.Channel channels m g (gradientAt g1 at1) (gradientAt g2 at2) &cell |> ignore
-            addCellSums sums k cell
+            addCellSums sums.[b] k cell
 
 /// Gradients of x1, x2 (their own shapes; left zero where `wanted` says not) and of the
 /// coefficients (k, 4) from the output's.
@@ -281,13 +290,10 @@ let private backward (threads: int) (wanted1: bool, wanted2: bool) (coefficients
     let parts = if o.S1.Batch = 0 || o.S2.Batch = 0 then 1 else max 1 (min threads e.Batch)
     let g1, g2 = torch.zeros_like x1, torch.zeros_like x2
     let p1, p2 = gradientMemory wanted1 g1, gradientMemory wanted2 g2
-    let coefficientSums = Array.init parts (fun _ -> Array.zeroCreate<float> (4 * e.Cells))
-    overBatch parts e.Batch (fun part first last ->
-        let scratch = NativePtr.stackalloc<float32> (max 1 e.Channels)
-        backwardRange o p1 p2 coefficientSums.[part] scratch first last)
+    let coefficientSums = rowSums e.Batch e.Cells
+    overBatch parts e.Batch (fun _ first last -> backwardRange o p1 p2 coefficientSums first last)
     for t in [ coefficients; x1; x2; gradient; g1; g2 ] do GC.KeepAlive t
-    let total = Array.init (4 * e.Cells) (fun i -> coefficientSums |> Array.sumBy (fun s -> s.[i]) |> float32)
-    g1, g2, torch.tensor(total).reshape(int64 e.Cells, 4L)
+    g1, g2, coefficientGradient e.Cells coefficientSums
 
 type private Node() =
     inherit torch.autograd.SingleTensorFunction<Node>()

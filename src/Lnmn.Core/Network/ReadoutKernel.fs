@@ -92,10 +92,10 @@ let private forward (threads: int) (attentionCells: int) (coefficients: torch.Te
 
 /// One batch range backward from the output's gradient (o.Out): the inputs' gradients into g1, g2
 /// and the pooling's into gPooling (zeroed, the inputs' shapes), the coefficients' into `sums`
-/// (k × 4) and the attention weights' into `weightSums` (k_att × C, zeroed), both this range's own;
-/// a null gradient is not wanted.
+/// (`rowSums`) and the attention weights' into `weightSums` (B × k_att × C, zeroed, a row per batch
+/// row as `rowSums`); a null gradient is not wanted.
 [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
-let private backwardRange (o: Operands) (r: Readout) (g1: nativeptr<float32>) (g2: nativeptr<float32>) (gPooling: nativeptr<float32>) (sums: float[]) (weightSums: nativeptr<float32>) (first: int) (last: int) =
+let private backwardRange (o: Operands) (r: Readout) (g1: nativeptr<float32>) (g2: nativeptr<float32>) (gPooling: nativeptr<float32>) (sums: float[][]) (weightSums: nativeptr<float32>) (first: int) (last: int) =
     let cells, positions, channels = o.Extent.Cells, o.Extent.Positions, o.Extent.Channels
     let m = NativePtr.stackalloc<float32> (max 1 channels)
     let g = NativePtr.stackalloc<float32> (max 1 channels)
@@ -105,6 +105,7 @@ let private backwardRange (o: Operands) (r: Readout) (g1: nativeptr<float32>) (g
             let coefficients = NativePtr.add o.Coefficients (4 * k)
             let attention = k < r.AttentionCells
             let weights = NativePtr.add r.Weights (k * channels)
+            let weightGradient = gradientAt weightSums ((b * r.AttentionCells + k) * channels)
             let sumGradients = NativePtr.add row (r.SumsStart + (k - r.AttentionCells) * r.Maps * channels)
             let mutable cell = CellSums()
             for p in 0 .. positions - 1 do
@@ -119,12 +120,12 @@ let private backwardRange (o: Operands) (r: Readout) (g1: nativeptr<float32>) (g
                 let norm = positionBackward coefficients (NativePtr.add o.X1 at1) o.S1.Channel (NativePtr.add o.X2 at2) o.S2.Channel channels m g (gradientAt g1 at1) (gradientAt g2 at2) &cell
                 // n = norm·m: d w_k += logit gradient · n; d s_ip += sum i's gradient · n.
                 if attention then
-                    if not (NativePtr.isNullPtr weightSums) then addScaled (NativePtr.add weightSums (k * channels)) (logitGradient * norm) m channels
+                    if not (NativePtr.isNullPtr weightGradient) then addScaled weightGradient (logitGradient * norm) m channels
                 elif not (NativePtr.isNullPtr gPooling) then
                     for i in 0 .. r.Maps - 1 do
                         let at = (b * r.Maps + i) * positions + p
                         NativePtr.set gPooling at (NativePtr.get gPooling at + norm * dot (NativePtr.add sumGradients (i * channels)) m channels)
-            addCellSums sums k cell
+            addCellSums sums.[b] k cell
 
 /// Gradients of the coefficients (k, 4), x1, x2, the attention weights (k_att, C) and the pooling
 /// (B, S, P) from the output's; those of x1, x2, the weights and the pooling left zero where `wanted`
@@ -137,15 +138,17 @@ let private backward (threads: int) (wanted1: bool, wanted2: bool, wantedWeights
     let parts = if o.S1.Batch = 0 || o.S2.Batch = 0 then 1 else max 1 (min threads e.Batch)
     let g1, g2, gPooling = torch.zeros_like x1, torch.zeros_like x2, torch.zeros_like pooling
     let p1, p2, pPooling = gradientMemory wanted1 g1, gradientMemory wanted2 g2, gradientMemory wantedPooling gPooling
-    let coefficientSums = Array.init parts (fun _ -> Array.zeroCreate<float> (4 * e.Cells))
-    let weightSums = torch.zeros([| int64 parts; int64 attentionCells; int64 e.Channels |])
+    let coefficientSums = rowSums e.Batch e.Cells
+    let weightSums = torch.zeros([| int64 e.Batch; int64 attentionCells; int64 e.Channels |])
     let pWeightSums = gradientMemory wantedWeights weightSums
-    overBatch parts e.Batch (fun part first last ->
-        backwardRange o r p1 p2 pPooling coefficientSums.[part] (gradientAt pWeightSums (part * attentionCells * e.Channels)) first last)
-    for t in [ coefficients; x1; x2; weights; pooling; gradient; g1; g2; gPooling; weightSums ] do GC.KeepAlive t
-    let gWeights = if parts = 1 then weightSums.squeeze(0L) else weightSums.sum(0L)
-    let gCoefficients = torch.tensor(Array.init (4 * e.Cells) (fun i -> coefficientSums |> Array.sumBy (fun s -> s.[i]) |> float32)).reshape(int64 e.Cells, 4L)
-    gCoefficients, g1, g2, gWeights, gPooling
+    overBatch parts e.Batch (fun _ first last -> backwardRange o r p1 p2 pPooling coefficientSums pWeightSums first last)
+    // The rows summed in order: the same total however the batch was split.
+    let gWeights = torch.zeros(int64 attentionCells, int64 e.Channels)
+    let width = attentionCells * e.Channels
+    if wantedWeights then
+        for b in 0 .. e.Batch - 1 do addScaled (dataOf gWeights) 1.0f (NativePtr.add pWeightSums (b * width)) width
+    for t in [ coefficients; x1; x2; weights; pooling; gradient; g1; g2; gPooling; weightSums; gWeights ] do GC.KeepAlive t
+    coefficientGradient e.Cells coefficientSums, g1, g2, gWeights, gPooling
 
 type private Node() =
     inherit torch.autograd.SingleTensorFunction<Node>()
