@@ -91,6 +91,21 @@ let tests =
             Expect.isGreaterThan ties 50L "the draw has ties"
             expectSameNode NodeOps.NodeEvaluation.soft 1L x1 x2
         }
+        test "an input that needs no gradient (the α step's image): the others' as torch's ops" {
+            use _ = torch.NewDisposeScope()
+            torch.random.manual_seed 9L |> ignore
+            let x1, x2, r = torch.randn([| B; 1L; H; W; C |]), torch.randn([| B; k; H; W; 1L |]), torch.randn([| B; k; H; W; C |])
+            let alpha = torch.randn(k, 6L)
+            let gradients (arithmetic: NodeOps.NodeArithmetic) =
+                let alpha, x2 = alpha.clone().requires_grad_(true), x2.clone().requires_grad_(true)
+                let out = NodeOps.mixNode arithmetic (NodeOps.coefficients (alpha.softmax(-1L))) x1 x2
+                (out * r).sum().backward ()
+                alpha.grad.clone(), x2.grad.clone()
+            let gAlpha, g2 = gradients NodeOps.Composed
+            let gAlpha', g2' = gradients NodeOps.Kernel
+            expectAllClose 1e-4 gAlpha' gAlpha "dα"
+            expectAllClose 1e-5 g2' g2 "dx2"
+        }
         test "ops switched off: as torch's ops" {
             use _ = torch.NewDisposeScope()
             torch.random.manual_seed 8L |> ignore

@@ -46,38 +46,55 @@ let initialiseOutputAsAuthors (role: CellRole) (weight: torch.Tensor) (bias: tor
     | Attention -> torch.nn.init.normal_(bias, 0.0, 1.0) |> ignore
     | Answer -> torch.nn.init.zeros_ bias |> ignore
 
+/// The answer cells' pooling of the last node n (B, k, H, W, D) as S position weightings s
+/// (B, S, H·W) and what follows the sums Σ_p s_ip·n_p (B, k, S, D): the pooled features
+/// (B, k, pooled). `arities` are the k cells' (only `GatedProduct` reads them).
+let answerPooling (pooling: AnswerPooling) (arities: CellArity list) (inputs: CellInputs) : torch.Tensor * (torch.Tensor -> torch.Tensor) =
+    let a = inputs.Attention1 // (B, H, W)
+    let batch, positions = a.shape.[0], a.shape.[1] * a.shape.[2]
+    let softmaxOf (map: torch.Tensor) = map.reshape(batch, 1L, -1L).softmax(-1L)
+    let scaled (x: torch.Tensor) = Tensors.withScalar (float positions) (fun p -> x * p)
+    let first (sums: torch.Tensor) = sums.select(2L, 0L)
+    match pooling with
+    | SpatialSum -> torch.ones([| batch; 1L; positions |], device = a.device), first
+    | AttentionWeighted -> scaled (softmaxOf a), first
+    | AttentionSquared -> softmaxOf a, (fun sums -> let m = first sums in scaled (m * m))
+    | AttentionWeightedAndSquared -> softmaxOf a, (fun sums -> let m = first sums in torch.cat([| scaled m; scaled (m * m) |], -1L))
+    | GatedProduct ->
+        let gated (product: torch.Tensor) =
+            Tensors.l2Normalize -1L (inputs.TextMap.unsqueeze(1L).expand(batch, product.shape.[1], -1L) * product)
+        match inputs.Attention2 with
+        | Some second when List.contains FourInput arities ->
+            let fourInput = torch.tensor([| for arity in arities -> arity = FourInput |], device = a.device).reshape(1L, -1L, 1L)
+            torch.cat([| softmaxOf a; softmaxOf second |], 1L),
+            (fun sums -> let m1 = first sums in gated (torch.where(fourInput, m1 * sums.select(2L, 1L), m1)))
+        | None when List.contains FourInput arities -> invalidArg "inputs" "a 4-input cell needs two attention maps"
+        | _ -> softmaxOf a, (fun sums -> gated (first sums))
+
+/// Attention cells' logits (B, k, H, W) from w_k·n (B, k, H, W) and the bias (k).
+let attentionLogits (bias: torch.Tensor) (dotted: torch.Tensor) = dotted + bias.reshape(1L, -1L, 1L, 1L)
+
+/// Answer cells' outputs (B, k, mem_dim) from their pooled features (B, k, pooled).
+let answerOutput (weight: torch.Tensor) (bias: torch.Tensor) (inputs: CellInputs) (pooled: torch.Tensor) =
+    let batch, k = pooled.shape.[0], pooled.shape.[1]
+    let perCell (x: torch.Tensor) = x.unsqueeze(1L).expand(batch, k, -1L)
+    let features = torch.cat([| perCell inputs.TextMap; perCell inputs.Memory; pooled |], -1L)
+    torch.einsum("bki,koi->bko", features, weight) + bias.unsqueeze(0L)
+
 /// The output layer on the last node (B, k, H, W, D) of k cells of one role, `arities` the k cells'
 /// arities in order (only `GatedProduct` reads them). Attention cells: (B, k, H, W) logits. Answer
 /// cells: (B, k, mem_dim).
 let output (pooling: AnswerPooling) (role: CellRole) (arities: CellArity list) (weight: torch.Tensor) (bias: torch.Tensor) (inputs: CellInputs) (last: torch.Tensor) =
     match role with
-    | Attention -> torch.einsum("bkhwd,kd->bkhw", last, weight) + bias.reshape(1L, -1L, 1L, 1L)
+    | Attention -> attentionLogits bias (torch.einsum("bkhwd,kd->bkhw", last, weight))
     | Answer ->
-        let batch, k = last.shape.[0], last.shape.[1]
-        let perCell (x: torch.Tensor) = x.unsqueeze(1L).expand(batch, k, -1L)
-        let a = inputs.Attention1 // (B, H, W)
-        let softmaxOf (map: torch.Tensor) = map.reshape(batch, -1L).softmax(-1L).reshape(batch, 1L, map.shape.[1], map.shape.[2], 1L)
-        let scaled (x: torch.Tensor) = Tensors.withScalar (float (a.shape.[1] * a.shape.[2])) (fun positions -> x * positions)
-        let meanUnder map = (last * softmaxOf map).sum([| 2L; 3L |]) // Σ_p softmax_p(map) n_p, (B, k, D)
-        let pooled =
+        let weightings, pooled = answerPooling pooling arities inputs
+        let s = last.shape
+        let sums =
             match pooling with
-            | SpatialSum -> last.sum([| 2L; 3L |])
-            | AttentionWeighted -> (last * scaled (softmaxOf a)).sum([| 2L; 3L |])
-            | AttentionSquared -> let m = meanUnder a in scaled (m * m)
-            | AttentionWeightedAndSquared -> let m = meanUnder a in torch.cat([| scaled m; scaled (m * m) |], -1L)
-            | GatedProduct ->
-                let m1 = meanUnder a
-                let product =
-                    match inputs.Attention2 with
-                    | Some second when List.contains FourInput arities ->
-                        let fourInput = torch.tensor([| for arity in arities -> arity = FourInput |], device = m1.device).reshape(1L, k, 1L)
-                        let both = m1 * meanUnder second
-                        torch.where(fourInput, both, m1)
-                    | None when List.contains FourInput arities -> invalidArg "inputs" "a 4-input cell needs two attention maps"
-                    | _ -> m1
-                Tensors.l2Normalize -1L (perCell inputs.TextMap * product)
-        let features = torch.cat([| perCell inputs.TextMap; perCell inputs.Memory; pooled |], -1L)
-        torch.einsum("bki,koi->bko", features, weight) + bias.unsqueeze(0L)
+            | SpatialSum -> last.sum([| 2L; 3L |]).unsqueeze(2L)
+            | _ -> (last.unsqueeze(2L) * weightings.reshape(s.[0], 1L, -1L, s.[2], s.[3], 1L)).sum([| 3L; 4L |])
+        answerOutput weight bias inputs (pooled sums)
 
 type CellGroup(kind: CellKind, count: int, dims: ModelDims, pooling: AnswerPooling) as this =
     inherit torch.nn.Module($"cells_{CellKind.name kind}")

@@ -24,20 +24,20 @@ open TorchSharp
 [<DllImport("LibTorchSharp")>]
 extern nativeint private THSTensor_data(nativeint tensor)
 
-let private dataOf (t: torch.Tensor) : nativeptr<float32> = NativePtr.ofNativeInt (THSTensor_data t.Handle)
+let internal dataOf (t: torch.Tensor) : nativeptr<float32> = NativePtr.ofNativeInt (THSTensor_data t.Handle)
 
 /// ε² of `Tensors.l2Normalize`: below it the norm is clamped and has no gradient.
-let private floor = 1e-24f
+let internal floor = 1e-24f
 
 /// Where an input's element (b, k, p, c) lies: strides in elements, 0 along a broadcast dim.
 [<Struct>]
-type private Strides = { Batch: int; Cell: int; Position: int; Channel: int }
+type internal Strides = { Batch: int; Cell: int; Position: int; Channel: int }
 
 /// The loop's extent: batch, cells, positions (H·W), channels.
 [<Struct>]
-type private Extent = { Batch: int; Cells: int; Positions: int; Channels: int }
+type internal Extent = { Batch: int; Cells: int; Positions: int; Channels: int }
 
-let private stridesOf (x: torch.Tensor) =
+let internal stridesOf (x: torch.Tensor) =
     let s = x.shape
     let positions = s.[2] * s.[3]
     let along size stride = if size = 1L then 0 else int stride
@@ -48,7 +48,7 @@ let private stridesOf (x: torch.Tensor) =
 
 /// The loop's extent, or None where the tensors are not float32 CPU inputs (B or 1, k or 1, H, W or
 /// both 1, C or 1) of k = coefficients' rows cells.
-let private tryExtent (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) =
+let internal tryExtent (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) =
     let cpuFloat (t: torch.Tensor) = t.dtype = torch.ScalarType.Float32 && t.device_type = DeviceType.CPU
     if not (cpuFloat coefficients && coefficients.dim() = 2L && x1.dim() = 5L && x2.dim() = 5L) then None
     else
@@ -61,15 +61,15 @@ let private tryExtent (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch
         if fits x1 && fits x2 then Some { Batch = int (dim 0); Cells = int coefficients.shape.[0]; Positions = int (dim 2 * dim 3); Channels = int (dim 4) }
         else None
 
-let private extentOf (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) =
+let internal extentOf (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) =
     match tryExtent coefficients x1 x2 with
     | Some e -> e
     | None -> invalidArg "inputs" $"node kernel: inputs {x1.shape} and {x2.shape} do not broadcast to {coefficients.shape.[0]} cells"
 
-let inline private read (x: nativeptr<float32>) (step: int) (c: int) =
+let inline internal read (x: nativeptr<float32>) (step: int) (c: int) =
     if step = 0 then Vector256.Create(NativePtr.read x) else Vector256.Load(NativePtr.add x c)
 
-let inline private readOne (x: nativeptr<float32>) (step: int) (c: int) = NativePtr.get x (c * step)
+let inline internal readOne (x: nativeptr<float32>) (step: int) (c: int) = NativePtr.get x (c * step)
 
 // The hot functions take scalars and pointers, not records: a struct record passed by value is
 // copied at every field access (measured: 45 ns a one-channel position with a record of the four
@@ -78,7 +78,7 @@ let inline private readOne (x: nativeptr<float32>) (step: int) (c: int) = Native
 /// Writes the unnormalised mix of one position into `m` (C values); returns Σ m² and, for backward,
 /// Σ g·m against the output's gradient `g` in the same pass (forward passes m as g and ignores it).
 [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
-let private mixAndDot (coefficients: nativeptr<float32>) (x1: nativeptr<float32>) (step1: int) (x2: nativeptr<float32>) (step2: int) (channels: int) (m: nativeptr<float32>) (g: nativeptr<float32>) =
+let internal mixAndDot (coefficients: nativeptr<float32>) (x1: nativeptr<float32>) (step1: int) (x2: nativeptr<float32>) (step2: int) (channels: int) (m: nativeptr<float32>) (g: nativeptr<float32>) =
     let a, b, cc, d = NativePtr.get coefficients 0, NativePtr.get coefficients 1, NativePtr.get coefficients 2, NativePtr.get coefficients 3
     let mutable sum = 0.0f
     let mutable dot = 0.0f
@@ -108,7 +108,7 @@ let private mixAndDot (coefficients: nativeptr<float32>) (x1: nativeptr<float32>
     struct (sum, dot)
 
 /// 1 / max(‖m‖, ε), as `Tensors.l2Normalize` computes it.
-let inline private inverseNorm (squares: float32) = 1.0f / MathF.Sqrt(if squares >= floor then squares else floor)
+let inline internal inverseNorm (squares: float32) = 1.0f / MathF.Sqrt(if squares >= floor then squares else floor)
 
 [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
 let private scale (factor: float32) (m: nativeptr<float32>) (channels: int) =
@@ -123,13 +123,13 @@ let private scale (factor: float32) (m: nativeptr<float32>) (channels: int) =
         c <- c + 1
 
 /// The batch split into at most `parts` contiguous ranges, run in parallel, each given its index.
-let private overBatch (parts: int) (batch: int) (body: int -> int -> int -> unit) =
+let internal overBatch (parts: int) (batch: int) (body: int -> int -> int -> unit) =
     if parts <= 1 then body 0 0 batch
     else Parallel.For(0, parts, fun i -> body i (batch * i / parts) (batch * (i + 1) / parts)) |> ignore
 
 /// Pointers and strides of one node evaluation: the coefficients (k, 4), the inputs, and the
 /// output or its gradient (B, k, P, C), contiguous.
-type private Operands =
+type internal Operands =
     { Extent: Extent; Coefficients: nativeptr<float32>
       X1: nativeptr<float32>; S1: Strides; X2: nativeptr<float32>; S2: Strides; Out: nativeptr<float32> }
 
@@ -149,7 +149,11 @@ let private forwardRange (o: Operands) (first: int) (last: int) =
                 let struct (squares, _) = mixAndDot coefficients (NativePtr.add x1 (p * position1)) channel1 (NativePtr.add x2 (p * position2)) channel2 channels m m
                 scale (inverseNorm squares) m channels
 
-let private operands (e: Extent) (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) (out: torch.Tensor) =
+/// Where x1's and x2's elements of batch b, cell k, position p start.
+let inline internal offsets (o: Operands) (b: int) (k: int) (p: int) =
+    struct (b * o.S1.Batch + k * o.S1.Cell + p * o.S1.Position, b * o.S2.Batch + k * o.S2.Cell + p * o.S2.Position)
+
+let internal operands (e: Extent) (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) (out: torch.Tensor) =
     { Extent = e; Coefficients = dataOf coefficients
       X1 = dataOf x1; S1 = stridesOf x1; X2 = dataOf x2; S2 = stridesOf x2; Out = dataOf out }
 
@@ -161,98 +165,135 @@ let private forward (threads: int) (coefficients: torch.Tensor) (x1: torch.Tenso
     for t in [ coefficients; x1; x2 ] do GC.KeepAlive t
     out
 
-/// Adds the lanes of `v` into the input gradient at `g` + c: C values, or, where the input is one
-/// channel (step 0), their sum into `one`.
+/// An input gradient's memory, or null where the input needs no gradient: backward then skips it
+/// (the α step's frozen inputs).
+let internal gradientMemory (required: bool) (g: torch.Tensor) : nativeptr<float32> = if required then dataOf g else NativePtr.nullPtr
+
+/// `g` + offset, null where `g` is.
+let inline internal gradientAt (g: nativeptr<float32>) (offset: int) = if NativePtr.isNullPtr g then g else NativePtr.add g offset
+
+/// Adds the lanes of `v` into the input gradient at `g` + c (null: none wanted): C values, or,
+/// where the input is one channel (step 0), their sum into `one`.
 let inline private accumulate (g: nativeptr<float32>) (step: int) (c: int) (v: Vector256<float32>) (one: byref<Vector256<float32>>) =
     if step = 0 then one <- one + v
-    else Vector256.Store(Vector256.Load(NativePtr.add g c) + v, NativePtr.add g c)
+    elif not (NativePtr.isNullPtr g) then Vector256.Store(Vector256.Load(NativePtr.add g c) + v, NativePtr.add g c)
 
 let inline private accumulateOne (g: nativeptr<float32>) (step: int) (c: int) (v: float32) =
-    let q = NativePtr.add g (c * step)
-    NativePtr.write q (NativePtr.read q + v)
+    if not (NativePtr.isNullPtr g) then
+        let q = NativePtr.add g (c * step)
+        NativePtr.write q (NativePtr.read q + v)
 
-/// One batch range of the backward pass: input gradients into g1, g2 (zeroed, the inputs' shapes)
-/// and the coefficients' into `sums` (k × 4, this range's own). `m` holds C floats of scratch.
+/// A cell's coefficient gradient summed over its positions: vector lanes and the scalar tail.
+[<Struct; NoEquality; NoComparison>]
+type internal CellSums =
+    val mutable A: Vector256<float32>
+    val mutable B: Vector256<float32>
+    val mutable C: Vector256<float32>
+    val mutable D: Vector256<float32>
+    val mutable TailA: float32
+    val mutable TailB: float32
+    val mutable TailC: float32
+    val mutable TailD: float32
+
+/// Per batch row, the coefficients' gradient (k × 4, float64), so that their total, summed in row
+/// order (`coefficientGradient`), does not depend on how the batch was split over threads.
+let internal rowSums (batch: int) (cells: int) = Array.init batch (fun _ -> Array.zeroCreate<float> (4 * cells))
+
+/// The coefficients' gradient (k, 4) from `rowSums`.
+let internal coefficientGradient (cells: int) (rows: float[][]) =
+    torch.tensor(Array.init (4 * cells) (fun i -> rows |> Array.sumBy (fun s -> s.[i]) |> float32)).reshape(int64 cells, 4L)
+
+/// Adds a cell's sums into its row of `sums` (k × 4).
+let internal addCellSums (sums: float[]) (k: int) (cell: CellSums) =
+    sums.[4 * k] <- sums.[4 * k] + float (Vector256.Sum cell.A + cell.TailA)
+    sums.[4 * k + 1] <- sums.[4 * k + 1] + float (Vector256.Sum cell.B + cell.TailB)
+    sums.[4 * k + 2] <- sums.[4 * k + 2] + float (Vector256.Sum cell.C + cell.TailC)
+    sums.[4 * k + 3] <- sums.[4 * k + 3] + float (Vector256.Sum cell.D + cell.TailD)
+
+/// Backward of one position from its output gradient `g` (C values): adds the inputs' gradients
+/// into q1, q2 (the inputs' gradients at this position, null where not wanted) and the coefficients' into `cell`. Leaves
+/// the unnormalised mix in `m` (C floats of scratch) and returns 1 / max(‖m‖, ε).
 [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
-let private backwardRange (o: Operands) (g1: nativeptr<float32>) (g2: nativeptr<float32>) (sums: float[]) (m: nativeptr<float32>) (first: int) (last: int) =
-    let cells, positions, channels = o.Extent.Cells, o.Extent.Positions, o.Extent.Channels
-    let s1, s2 = o.S1, o.S2
-    let position1, channel1, position2, channel2 = s1.Position, s1.Channel, s2.Position, s2.Channel
+let internal positionBackward (coefficients: nativeptr<float32>) (x1: nativeptr<float32>) (channel1: int) (x2: nativeptr<float32>) (channel2: int) (channels: int) (m: nativeptr<float32>) (g: nativeptr<float32>) (q1: nativeptr<float32>) (q2: nativeptr<float32>) (cell: byref<CellSums>) =
+    let a, bb, cc, d = NativePtr.get coefficients 0, NativePtr.get coefficients 1, NativePtr.get coefficients 2, NativePtr.get coefficients 3
+    let struct (squares, gm) = mixAndDot coefficients x1 channel1 x2 channel2 channels m g
+    let r = inverseNorm squares
     let zero = Vector256<float32>.Zero
-    for b in first .. last - 1 do
-        let base1, base2 = b * s1.Batch, b * s2.Batch
-        for k in 0 .. cells - 1 do
-            let start1, start2 = base1 + k * s1.Cell, base2 + k * s2.Cell
-            let coefficients = NativePtr.add o.Coefficients (4 * k)
-            let a, bb, cc, d = NativePtr.get coefficients 0, NativePtr.get coefficients 1, NativePtr.get coefficients 2, NativePtr.get coefficients 3
-            let va, vb, vc, vd = Vector256.Create a, Vector256.Create bb, Vector256.Create cc, Vector256.Create d
-            let mutable dA, dB, dC, dD = zero, zero, zero, zero
-            let mutable sA, sB, sC, sD = 0.0f, 0.0f, 0.0f, 0.0f
-            for p in 0 .. positions - 1 do
-                let x1 = NativePtr.add o.X1 (start1 + p * position1)
-                let x2 = NativePtr.add o.X2 (start2 + p * position2)
-                let q1 = NativePtr.add g1 (start1 + p * position1)
-                let q2 = NativePtr.add g2 (start2 + p * position2)
-                let g = NativePtr.add o.Out (((b * cells + k) * positions + p) * channels)
-                let struct (squares, gm) = mixAndDot coefficients x1 channel1 x2 channel2 channels m g
-                let r = inverseNorm squares
-                let mutable c = 0
-                // d out_c / d m_j = r·δ_cj − r³·m_c·m_j, the second term only where the norm is not clamped.
-                let radial = if squares >= floor then gm * r * r * r else 0.0f
-                if channels >= 8 then
-                    let vr, vRadial = Vector256.Create r, Vector256.Create radial
-                    let mutable one1, one2 = zero, zero
-                    while c + 8 <= channels do
-                        let v1 = read x1 channel1 c
-                        let v2 = read x2 channel2 c
-                        let dm = vr * Vector256.Load(NativePtr.add g c) - vRadial * Vector256.Load(NativePtr.add m c)
-                        let difference = v1 - v2
-                        // C·sign(x1 − x2), 0 at a tie as in torch's abs backward.
-                        let signed =
-                            Vector256.ConditionalSelect(Vector256.GreaterThan(difference, zero), vc,
-                                Vector256.ConditionalSelect(Vector256.LessThan(difference, zero), -vc, zero))
-                        accumulate q1 channel1 c (dm * (va + vd * v2 + signed)) &one1
-                        accumulate q2 channel2 c (dm * (vb + vd * v1 - signed)) &one2
-                        dA <- dA + dm * v1
-                        dB <- dB + dm * v2
-                        dC <- dC + dm * Vector256.Abs difference
-                        dD <- dD + dm * v1 * v2
-                        c <- c + 8
-                    if channel1 = 0 then NativePtr.write q1 (NativePtr.read q1 + Vector256.Sum one1)
-                    if channel2 = 0 then NativePtr.write q2 (NativePtr.read q2 + Vector256.Sum one2)
-                while c < channels do
-                    let v1 = readOne x1 channel1 c
-                    let v2 = readOne x2 channel2 c
-                    let dm = r * NativePtr.get g c - radial * NativePtr.get m c
-                    let difference = v1 - v2
-                    let signed = if difference > 0.0f then cc elif difference < 0.0f then -cc else 0.0f
-                    accumulateOne q1 channel1 c (dm * (a + d * v2 + signed))
-                    accumulateOne q2 channel2 c (dm * (bb + d * v1 - signed))
-                    sA <- sA + dm * v1
-                    sB <- sB + dm * v2
-                    sC <- sC + dm * MathF.Abs difference
-                    sD <- sD + dm * v1 * v2
-                    c <- c + 1
-            sums.[4 * k] <- sums.[4 * k] + float (Vector256.Sum dA + sA)
-            sums.[4 * k + 1] <- sums.[4 * k + 1] + float (Vector256.Sum dB + sB)
-            sums.[4 * k + 2] <- sums.[4 * k + 2] + float (Vector256.Sum dC + sC)
-            sums.[4 * k + 3] <- sums.[4 * k + 3] + float (Vector256.Sum dD + sD)
+    let mutable c = 0
+    // d out_c / d m_j = r·δ_cj − r³·m_c·m_j, the second term only where the norm is not clamped.
+    let radial = if squares >= floor then gm * r * r * r else 0.0f
+    if channels >= 8 then
+        let va, vb, vc, vd = Vector256.Create a, Vector256.Create bb, Vector256.Create cc, Vector256.Create d
+        let vr, vRadial = Vector256.Create r, Vector256.Create radial
+        let mutable dA, dB, dC, dD = cell.A, cell.B, cell.C, cell.D
+        let mutable one1, one2 = zero, zero
+        while c + 8 <= channels do
+            let v1 = read x1 channel1 c
+            let v2 = read x2 channel2 c
+            let dm = vr * Vector256.Load(NativePtr.add g c) - vRadial * Vector256.Load(NativePtr.add m c)
+            let difference = v1 - v2
+            // C·sign(x1 − x2), 0 at a tie as in torch's abs backward.
+            let signed =
+                Vector256.ConditionalSelect(Vector256.GreaterThan(difference, zero), vc,
+                    Vector256.ConditionalSelect(Vector256.LessThan(difference, zero), -vc, zero))
+            accumulate q1 channel1 c (dm * (va + vd * v2 + signed)) &one1
+            accumulate q2 channel2 c (dm * (vb + vd * v1 - signed)) &one2
+            dA <- dA + dm * v1
+            dB <- dB + dm * v2
+            dC <- dC + dm * Vector256.Abs difference
+            dD <- dD + dm * v1 * v2
+            c <- c + 8
+        cell.A <- dA
+        cell.B <- dB
+        cell.C <- dC
+        cell.D <- dD
+        if channel1 = 0 && not (NativePtr.isNullPtr q1) then NativePtr.write q1 (NativePtr.read q1 + Vector256.Sum one1)
+        if channel2 = 0 && not (NativePtr.isNullPtr q2) then NativePtr.write q2 (NativePtr.read q2 + Vector256.Sum one2)
+    while c < channels do
+        let v1 = readOne x1 channel1 c
+        let v2 = readOne x2 channel2 c
+        let dm = r * NativePtr.get g c - radial * NativePtr.get m c
+        let difference = v1 - v2
+        let signed = if difference > 0.0f then cc elif difference < 0.0f then -cc else 0.0f
+        accumulateOne q1 channel1 c (dm * (a + d * v2 + signed))
+        accumulateOne q2 channel2 c (dm * (bb + d * v1 - signed))
+        cell.TailA <- cell.TailA + dm * v1
+        cell.TailB <- cell.TailB + dm * v2
+        cell.TailC <- cell.TailC + dm * MathF.Abs difference
+        cell.TailD <- cell.TailD + dm * v1 * v2
+        c <- c + 1
+    r
 
-/// Gradients of x1, x2 (their own shapes) and of the coefficients (k, 4) from the output's.
-let private backward (threads: int) (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) (gradient: torch.Tensor) =
+/// One batch range of the backward pass: input gradients into g1, g2 (zeroed, the inputs' shapes;
+/// null where not wanted)
+/// and the coefficients' into `sums` (`rowSums`).
+[<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
+let private backwardRange (o: Operands) (g1: nativeptr<float32>) (g2: nativeptr<float32>) (sums: float[][]) (first: int) (last: int) =
+    let cells, positions, channels = o.Extent.Cells, o.Extent.Positions, o.Extent.Channels
+    let m = NativePtr.stackalloc<float32> (max 1 channels)
+    for b in first .. last - 1 do
+        for k in 0 .. cells - 1 do
+            let coefficients = NativePtr.add o.Coefficients (4 * k)
+            let mutable cell = CellSums()
+            for p in 0 .. positions - 1 do
+                let struct (at1, at2) = offsets o b k p
+                let g = NativePtr.add o.Out (((b * cells + k) * positions + p) * channels)
+                positionBackward coefficients (NativePtr.add o.X1 at1) o.S1.Channel (NativePtr.add o.X2 at2) o.S2.Channel channels m g (gradientAt g1 at1) (gradientAt g2 at2) &cell |> ignore
+            addCellSums sums.[b] k cell
+
+/// Gradients of x1, x2 (their own shapes; left zero where `wanted` says not) and of the
+/// coefficients (k, 4) from the output's.
+let private backward (threads: int) (wanted1: bool, wanted2: bool) (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) (gradient: torch.Tensor) =
     let e = extentOf coefficients x1 x2
     let o = operands e coefficients x1 x2 gradient
     // Threads own batch ranges, so an input shared over the batch would be written by all of them.
     let parts = if o.S1.Batch = 0 || o.S2.Batch = 0 then 1 else max 1 (min threads e.Batch)
     let g1, g2 = torch.zeros_like x1, torch.zeros_like x2
-    let p1, p2 = dataOf g1, dataOf g2
-    let coefficientSums = Array.init parts (fun _ -> Array.zeroCreate<float> (4 * e.Cells))
-    overBatch parts e.Batch (fun part first last ->
-        let scratch = NativePtr.stackalloc<float32> (max 1 e.Channels)
-        backwardRange o p1 p2 coefficientSums.[part] scratch first last)
+    let p1, p2 = gradientMemory wanted1 g1, gradientMemory wanted2 g2
+    let coefficientSums = rowSums e.Batch e.Cells
+    overBatch parts e.Batch (fun _ first last -> backwardRange o p1 p2 coefficientSums first last)
     for t in [ coefficients; x1; x2; gradient; g1; g2 ] do GC.KeepAlive t
-    let total = Array.init (4 * e.Cells) (fun i -> coefficientSums |> Array.sumBy (fun s -> s.[i]) |> float32)
-    g1, g2, torch.tensor(total).reshape(int64 e.Cells, 4L)
+    g1, g2, coefficientGradient e.Cells coefficientSums
 
 type private Node() =
     inherit torch.autograd.SingleTensorFunction<Node>()
@@ -274,7 +315,7 @@ type private Node() =
         let requiresGrad = ctx.get_data "requires_grad" :?> bool list
         match List.ofSeq (ctx.get_saved_variables()) with
         | [ coefficients; x1; x2 ] ->
-            let g1, g2, gc = backward threads coefficients x1 x2 (gradient.contiguous())
+            let g1, g2, gc = backward threads (requiresGrad.[1], requiresGrad.[2]) coefficients x1 x2 (gradient.contiguous())
             let wanted (g: torch.Tensor) required = if required then g else null
             List<torch.Tensor>(null :: List.map2 wanted [ gc; g1; g2 ] requiresGrad)
         | _ -> invalidOp "three saved tensors"
