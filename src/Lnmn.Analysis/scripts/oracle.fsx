@@ -171,17 +171,21 @@ let unfreezeIfDue (step: int) =
 let answerWeights =
     [ for g in setup.Network.CellGroups do
         if g.Kind.Role = Specs.Answer then yield! [ g.OutWeight; g.OutBias ] ]
-let adamOver (parameters: Modules.Parameter list) =
-    let w = training.Weights
-    torch.optim.Adam(parameters, lr = w.LearningRate, beta1 = w.Beta1, beta2 = w.Beta2, weight_decay = w.WeightDecay)
-let state, answerOptimiser =
-    match answerLrScale with
-    | None -> Steps.createState training setup.Network, None
-    | Some _ ->
-        let others = setup.Network.WeightParameters() |> List.filter (fun p -> not (answerWeights |> List.exists (fun a -> obj.ReferenceEquals(a, p))))
-        { Steps.createState training setup.Network with WeightOptimiser = adamOver others }, Some(adamOver answerWeights)
-let projectionOptimiser =
-    ownProjections |> Option.map (fun (image, text) -> adamOver (List.ofSeq (image.parameters()) @ List.ofSeq (text.parameters())))
+/// The state, and the Adams beside its weight optimiser with their factors on the weight lr: the
+/// answer cells' output layers (--answer-lr-scale) and the own projections (--answer-inputs own).
+let state, extraOptimisers =
+    let state = Steps.createState training setup.Network
+    let state, answer =
+        match answerLrScale with
+        | None -> state, []
+        | Some scale ->
+            let others = setup.Network.WeightParameters() |> List.filter (fun p -> not (answerWeights |> List.exists (fun a -> obj.ReferenceEquals(a, p))))
+            { state with WeightOptimiser = Steps.adam others training.Weights }, [ Steps.adam answerWeights training.Weights, scale ]
+    let projections =
+        ownProjections
+        |> Option.map (fun (image, text) -> Steps.adam (List.ofSeq (image.parameters()) @ List.ofSeq (text.parameters())) training.Weights, 1.0)
+        |> Option.toList
+    state, answer @ projections
 let plannedSteps = Defaults.plannedSteps training data.Train.Examples.Length
 let totalSteps = match config.MaxSteps with Some m -> min plannedSteps m | None -> plannedSteps
 let clock = System.Diagnostics.Stopwatch.StartNew()
@@ -225,11 +229,11 @@ let trainOne (step: int) (indices: int[]) =
         Steps.alphaStepWith archPass training state archBatch |> ignore
     let rate = training.Weights.LearningRate * TrainingSpec.LearningRateDecay.factor training.WeightLearningRateDecay step plannedSteps
     Steps.setLearningRate state.WeightOptimiser rate
-    answerOptimiser |> Option.iter (fun o -> o.zero_grad (); Steps.setLearningRate o (rate * defaultArg answerLrScale 1.0))
-    projectionOptimiser |> Option.iter (fun o -> o.zero_grad (); Steps.setLearningRate o rate)
+    for o, factor in extraOptimisers do
+        o.zero_grad ()
+        Steps.setLearningRate o (rate * factor)
     let m = Steps.weightStepWith pass training lambdaW state trainBatch
-    answerOptimiser |> Option.iter (fun o -> Steps.stepIfFinite o m |> ignore)
-    projectionOptimiser |> Option.iter (fun o -> Steps.stepIfFinite o m |> ignore)
+    for o, _ in extraOptimisers do Steps.stepIfFinite o m |> ignore
     if not (Steps.StepMetrics.isFinite m) then fail $"loss became {m.Loss} at step {step + 1}"
     m
 

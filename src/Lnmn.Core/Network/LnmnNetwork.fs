@@ -196,7 +196,7 @@ type LnmnNetwork(spec: ModelSpec) as this =
     /// `ReferenceForward` with the answer cells reading `answerMaps` (the same at every step) in
     /// place of the stack; everything else as usual. A diagnostic: the oracle-map instrument.
     member this.ReferenceForward(batch: Batch, evaluation: NodeOps.NodeEvaluation, answerMaps: ReferenceStep.AnswerMaps) : ForwardResult =
-        this.Run(batch, ReferenceStep.applyWith (Some answerMaps) stepModules evaluation)
+        this.ReferenceForward(batch, evaluation, { ReferenceStep.AnswerReads.plain with Maps = Some answerMaps })
 
     /// `ReferenceForward` with the answer cells reading as `reads` says (diagnostics).
     member this.ReferenceForward(batch: Batch, evaluation: NodeOps.NodeEvaluation, reads: ReferenceStep.AnswerReads) : ForwardResult =

@@ -36,7 +36,6 @@ module AnswerReads =
 
 /// The step, with answer cells reading as `reads` says.
 let applyReading (reads: AnswerReads) (modules: StepModules) (evaluation: NodeOps.NodeEvaluation) (inputs: StepInputs) : StepOutputs =
-    let answerMaps = reads.Maps
     let d = modules.Spec.Dims
     let stack, pointer = inputs.Hand.Stack, inputs.Hand.Pointer
     let B, L, H, W = stack.shape.[0], stack.shape.[1], stack.shape.[2], stack.shape.[3]
@@ -53,7 +52,7 @@ let applyReading (reads: AnswerReads) (modules: StepModules) (evaluation: NodeOp
         stacks.expand(B, k, L, H, W), p.unsqueeze(1L).expand(B, k, L), memoryOut, k
     let hand (layer: HandModules.HandLayer) =
         let o =
-            match answerMaps, layer.Kind with
+            match reads.Maps, layer.Kind with
             | Some maps, (DescribeOne | DescribeTwo) ->
                 // Describe reads the map at the pointer and the one below it: First there, Second
                 // in every other slot; the stack it hands on is the real one (Describe leaves it).
@@ -66,7 +65,7 @@ let applyReading (reads: AnswerReads) (modules: StepModules) (evaluation: NodeOp
         | Some cellInputs ->
             let inputsOf (kind: CellKind) =
                 let read =
-                    match kind.Role, answerMaps with
+                    match kind.Role, reads.Maps with
                     | Answer, Some maps -> { cellInputs with Attention1 = maps.First; Attention2 = Some maps.Second }
                     | _ -> cellInputs
                 match kind.Role, reads.Inputs with
@@ -89,10 +88,6 @@ let applyReading (reads: AnswerReads) (modules: StepModules) (evaluation: NodeOp
     { Stack = (stacks * w.unsqueeze(-1L).unsqueeze(-1L)).sum(1L)
       Pointer = Stack.sharpen (ModelSpec.pointer modules.Spec) ((pointers * w).sum(1L))
       Memory = (memories * w).sum(1L) }
-
-/// The step, with answer cells reading `answerMaps` instead of the stack when given.
-let applyWith (answerMaps: AnswerMaps option) modules evaluation inputs =
-    applyReading { AnswerReads.plain with Maps = answerMaps } modules evaluation inputs
 
 let apply (modules: StepModules) (evaluation: NodeOps.NodeEvaluation) (inputs: StepInputs) : StepOutputs =
     applyReading AnswerReads.plain modules evaluation inputs

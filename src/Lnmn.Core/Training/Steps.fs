@@ -32,7 +32,8 @@ type StepMetrics =
 module StepMetrics =
     let isFinite (m: StepMetrics) = Double.IsFinite m.Loss
 
-let private adam (parameters: Modules.Parameter list) (s: AdamSettings) : Modules.Adam =
+/// Adam over these parameters with these settings.
+let adam (parameters: Modules.Parameter list) (s: AdamSettings) : Modules.Adam =
     torch.optim.Adam(parameters, lr = s.LearningRate, beta1 = s.Beta1, beta2 = s.Beta2, weight_decay = s.WeightDecay)
 
 /// The optimisers, built outside any dispose scope.
