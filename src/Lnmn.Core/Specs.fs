@@ -68,7 +68,8 @@ type HandModule =
     | Or
     /// A learned constant map pushed.
     | Scene
-    /// Memory from the top map (popped): Linear([c ; mem ; l2norm(W c ⊙ pooled kb)]).
+    /// Memory from the top map (popped): Linear([c ; mem ; l2norm(W c ⊙ pooled kb)]), the l2norm as
+    /// `DescribeReadout` says.
     | DescribeOne
     /// Memory from the two top maps (both popped).
     | DescribeTwo
@@ -210,6 +211,15 @@ type CellInputScale =
     /// no input outweighs another by its scale alone.
     | UnitNorm
 
+/// What Stack-NMN's Describe modules feed their memory Linear beside c and mem: W c ⊙ p, p the kb
+/// pooled under the map read (DescribeTwo: W c ⊙ p1 ⊙ p2, one pool under each of its two maps).
+type DescribeReadout =
+    /// Stack-NMN's: l2norm(W c ⊙ p [⊙ p2]).
+    | Normalised
+    /// Ours, a departure: W c ⊙ p [⊙ p2] as it comes, so the Linear reads the pools' magnitudes too
+    /// (docs/comparisons.md: lnmn-describe learns far faster with it).
+    | Unnormalised
+
 /// How the weights start (α is always N(0,1), as the paper says).
 type Initialisation =
     /// The authors' code: xavier-normal linear and LSTM weights with zero biases, xavier-uniform
@@ -245,7 +255,9 @@ type ModelSpec =
       /// None: `SpatialSum`, the paper's.
       AnswerPooling: AnswerPooling option
       /// None: `Raw`, the paper's.
-      CellInputs: CellInputScale option }
+      CellInputs: CellInputScale option
+      /// None: `Normalised`, Stack-NMN's.
+      DescribeReadout: DescribeReadout option }
 
 /// The paper's three module sets (Table 3); NoOp is always added.
 type Ablation =
@@ -277,12 +289,12 @@ module Ablation =
         @ cells Answer ThreeInput an3 @ cells Answer FourInput an4 @ [ NoOp ]
 
 module ModelSpec =
-    let lnmn ablation dims = { Dims = dims; Modules = Ablation.modules ablation; Stack = Reference; Pointer = None; Initialisation = Some AuthorsCode; AlphaInitScale = None; AlphaPreset = None; AnswerPooling = None; CellInputs = None }
+    let lnmn ablation dims = { Dims = dims; Modules = Ablation.modules ablation; Stack = Reference; Pointer = None; Initialisation = Some AuthorsCode; AlphaInitScale = None; AlphaPreset = None; AnswerPooling = None; CellInputs = None; DescribeReadout = None }
 
     /// Stack-NMN's 9 modules, pointer sharpened hard. Its modules move the pointer themselves; the
     /// stack starts at zero as `Reference` says.
     let stackNmn dims =
-        { Dims = dims; Modules = List.map Hand HandModule.all @ [ NoOp ]; Stack = Reference; Pointer = Some Hard; Initialisation = Some AuthorsCode; AlphaInitScale = None; AlphaPreset = None; AnswerPooling = None; CellInputs = None }
+        { Dims = dims; Modules = List.map Hand HandModule.all @ [ NoOp ]; Stack = Reference; Pointer = Some Hard; Initialisation = Some AuthorsCode; AlphaInitScale = None; AlphaPreset = None; AnswerPooling = None; CellInputs = None; DescribeReadout = None }
 
     /// A diagnostic: the ablation's attention cells, its answer cells replaced by Stack-NMN's Describe
     /// (3 inputs: DescribeOne, 4 inputs: DescribeTwo), which reads a map through a softmax over it.

@@ -48,6 +48,10 @@ module ModelChoice =
     /// Whether its modules have α to search (Stack-NMN's hand-designed modules and concatenation cells do not).
     let hasAlpha (model: ModelChoice) = ModelSpec.hasAlpha (published model Ablation9 (ModelDims.small 1 1 1 1 1))
 
+    /// Whether its modules include Stack-NMN's Describe (stack-nmn, lnmn-describe).
+    let hasDescribe (model: ModelChoice) =
+        modules model Ablation9 |> List.exists (function Hand DescribeOne | Hand DescribeTwo -> true | Generic _ | Concat _ | NoOp | Hand _ -> false)
+
 /// --alpha-preset: a built-in architecture, or a genotype file, read when the run is set up (`RunSetup`).
 type AlphaStart =
     | Preset of AlphaPreset
@@ -100,6 +104,7 @@ type TrainConfig =
       AlphaPreset: AlphaStart option
       AnswerPooling: AnswerPooling option
       CellInputs: CellInputScale option
+      DescribeReadout: DescribeReadout option
       HardenAt: float option
       AnnealTo: float option
       LearningRateDecay: LearningRateDecay

@@ -25,6 +25,9 @@ let cpuParallelism = Device.BatchWorkers
 /// The scale the img and txt maps enter the cells at: the paper's.
 let cellInputs = Raw
 
+/// What Stack-NMN's Describe modules read out: Stack-NMN's.
+let describeReadout = Normalised
+
 /// The fraction of train held out for α's batches.
 let architectureFraction = 0.1
 
@@ -63,6 +66,7 @@ let train: TrainConfig =
       AlphaPreset = None
       AnswerPooling = None
       CellInputs = None
+      DescribeReadout = None
       HardenAt = None
       AnnealTo = None
       LearningRateDecay = Constant
@@ -135,7 +139,8 @@ let modelSpec (config: TrainConfig) (data: DataFacts) : ModelSpec =
         // A genotype file's is read and checked by `RunSetup.prepare`, which sets it.
         AlphaPreset = match config.AlphaPreset with Some(Preset p) -> Some p | Some(GenotypeFile _) | None -> None
         AnswerPooling = Some(config.AnswerPooling |> Option.defaultValue (if data.BuiltIn then builtInAnswerPooling else SpatialSum))
-        CellInputs = Some(defaultArg config.CellInputs cellInputs) }
+        CellInputs = Some(defaultArg config.CellInputs cellInputs)
+        DescribeReadout = Some(defaultArg config.DescribeReadout describeReadout) }
 
 /// Weight steps a run is planned for: its epochs over the training examples. The schedules (λ_w,
 /// α's warm-up and lr, the weights' lr decay) follow this plan; --max-steps only stops a run early.

@@ -21,7 +21,7 @@ let fields =
       "--unrolled", "Unrolled"; "--entropy-scaling", "EntropyScaling"; "--lambda-w-scale", "LambdaWScale"; "--lr", "LearningRate"
       "--alpha-lr", "AlphaLearningRate"; "--alpha-schedule", "AlphaRule"; "--alpha-warmup", "AlphaWarmup"
       "--alpha-init", "AlphaInitScale"; "--alpha-preset", "AlphaPreset"; "--answer-pooling", "AnswerPooling"
-      "--cell-inputs", "CellInputs"; "--harden-at", "HardenAt"; "--anneal-to", "AnnealTo"; "--lr-decay", "LearningRateDecay"
+      "--cell-inputs", "CellInputs"; "--describe-readout", "DescribeReadout"; "--harden-at", "HardenAt"; "--anneal-to", "AnnealTo"; "--lr-decay", "LearningRateDecay"
       "--max-steps", "MaxSteps"; "--eval-every", "EvalEvery"; "--dry-run", "DryRun"; "--vqa-answers", "VqaAnswers" ]
 
 /// The field an option sets.
@@ -41,6 +41,7 @@ module Choices =
     let lrDecay = [ "constant", Constant; "cosine", Cosine ]
     let answerPooling = [ "sum", SpatialSum; "attention", AttentionWeighted; "squared", AttentionSquared; "both", AttentionWeightedAndSquared; "gated-product", GatedProduct ]
     let cellInputs = [ "raw", Raw; "unit", UnitNorm ]
+    let describeReadout = [ "normalised", Normalised; "unnormalised", Unnormalised ]
     let parallelism = [ "batch", Device.BatchWorkers; "intra-op", Device.IntraOp ]
     let alphaSchedule = [ "scaled", AlphaSchedule.Scaled Defaults.alphaWarmup; "paper", AlphaSchedule.Paper; "frozen", AlphaSchedule.Frozen ]
     let device = [ "auto", Device.Auto; "cpu", Device.Cpu; "cuda", Device.Cuda ]
@@ -103,6 +104,7 @@ let check (label: string -> string) (config: TrainConfig) : Result<unit, string>
       within (label "--lr-decay") Choices.lrDecay c.LearningRateDecay
       withinIfSome (label "--answer-pooling") Choices.answerPooling c.AnswerPooling
       withinIfSome (label "--cell-inputs") Choices.cellInputs c.CellInputs
+      withinIfSome (label "--describe-readout") Choices.describeReadout c.DescribeReadout
       within (label "--alpha-schedule") Choices.alphaSchedule c.AlphaRule
       (match c.AlphaPreset with
        | Some(Preset(Written _)) -> refuse "--alpha-preset" $""": a genotype is given as a file ({json (GenotypeFile "genotype.json")})"""
@@ -120,7 +122,7 @@ let private resumeOptions = set [ "--device"; "--threads"; "--parallel"; "--run-
 /// Options that shape the network or its vocabulary, which a fine-tuned run takes from its checkpoint.
 let private modelOptions =
     set [ "--ablation"; "--model"; "--steps"; "--stack-length"; "--map-dim"; "--width"; "--size"; "--stack"; "--init"; "--pointer"
-          "--alpha-init"; "--alpha-preset"; "--answer-pooling"; "--cell-inputs"; "--vqa-answers" ]
+          "--alpha-init"; "--alpha-preset"; "--answer-pooling"; "--cell-inputs"; "--describe-readout"; "--vqa-answers" ]
 
 let private alphaOptions = set [ "--alpha-lr"; "--alpha-schedule"; "--alpha-warmup"; "--alpha-init"; "--alpha-preset"; "--unrolled"; "--harden-at"; "--anneal-to" ]
 
@@ -133,6 +135,7 @@ let notApplying (config: TrainConfig) (option: string) =
     elif alphaOptions.Contains option && not (ModelChoice.hasAlpha config.Model) then Some $"to {model} (it has no α)"
     elif option = "--answer-pooling" && config.Model <> Lnmn then Some $"to {model} (only LNMN's answer cells pool by it)"
     elif option = "--cell-inputs" && config.Model = StackNmn then Some $"to {model} (it has no cells)"
+    elif option = "--describe-readout" && not (ModelChoice.hasDescribe config.Model) then Some $"to {model} (it has no Describe modules)"
     elif option = "--arch-fraction" && config.ArchitectureSplit = ValidationLeaky then Some "with --arch-split val (α is fitted on val)"
     elif option = "--anneal-to" && config.Unrolled then Some "with --unrolled (the second-order α step runs softmax(α) at τ = 1)"
     elif List.contains option [ "--alpha-lr"; "--alpha-warmup"; "--unrolled"; "--anneal-to" ] && config.AlphaRule = AlphaSchedule.Frozen then

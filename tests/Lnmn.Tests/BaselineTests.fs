@@ -25,10 +25,12 @@ let private setParameters (m: torch.nn.Module) (values: (string * float list) li
 /// W c = [1, 1] whatever c is; conv = x·[1, 2] + 0.5.
 let private attentionWeights = [ "text.weight", [ 0.; 0.; 0.; 0. ]; "text.bias", [ 1.; 1. ]; "conv.weight", [ 1.; 2. ]; "conv.bias", [ 0.5 ] ]
 
-let private layer kind weights =
-    let l = HandModules.create dims kind
+let private layerWith readout kind weights =
+    let l = HandModules.create dims readout kind
     setParameters l weights
     l
+
+let private layer kind weights = layerWith Normalised kind weights
 
 /// kb at the two positions: [3, 4] and [0, 2]. Under the map [0, ln 3] softmax pooling gives
 /// 0.25·[3, 4] + 0.75·[0, 2] = [0.75, 2.5].
@@ -41,6 +43,16 @@ let private inputs (slots: float list list) (top: int) =
 
 let private oneHot slot = List.init 4 (fun l -> if l = slot then 1.0 else 0.0)
 let private ln3 = log 3.0
+
+/// The features a Describe layer feeds its memory Linear, read channel by channel through a Linear
+/// that passes channel i alone (its inputs are [c ; mem ; features], 2 + 1 + 2 wide).
+let private describeFeatures readout kind textWeights (start: HandInputs) =
+    torch.cat(
+        [| for channel in 0 .. 1 ->
+               let read = [ for i in 0 .. 4 -> if i = 3 + channel then 1. else 0. ]
+               let l = layerWith readout kind (textWeights @ [ "memory.weight", read; "memory.bias", [ 0. ] ])
+               (l.Apply start).Memory.Value.reshape(1L) |],
+        0L)
 
 let private expectStack (o: HandOutputs) (slots: float list list) pointer message =
     expectClose 1e-5 o.Stack (List.concat slots |> Array.ofList) $"{message}: stack"
@@ -87,6 +99,9 @@ let tests =
             expectStack o slots 1 "popped, maps kept"
             // [2, 1] ⊙ [0.75, 2.5] = [1.5, 2.5], normalised by √8.5; 1·0.5 + 2·0.25 + (1.5 + 2.5)/√8.5.
             expectClose 1e-5 o.Memory.Value [| 1.0 + 4.0 / sqrt 8.5 |] "memory"
+            let unnormalised = (layerWith Unnormalised DescribeOne weights).Apply(inputs slots 2)
+            expectStack unnormalised slots 1 "unnormalised: popped, maps kept"
+            expectClose 1e-5 unnormalised.Memory.Value [| 1.0 + 4.0 |] "unnormalised: memory"
         }
         test "DescribeTwo pops both maps and pools kb under each" {
             use _ = torch.NewDisposeScope()
@@ -96,12 +111,39 @@ let tests =
             expectStack o slots 0 "two pops"
             // Pooled under [0, 0]: [1.5, 3]; under [0, ln 3]: [0.75, 2.5]; product [1.125, 7.5].
             expectClose 1e-5 o.Memory.Value [| (1.125 + 7.5) / sqrt (1.125 * 1.125 + 7.5 * 7.5) |] "memory"
+            let unnormalised = (layerWith Unnormalised DescribeTwo weights).Apply(inputs slots 2)
+            expectStack unnormalised slots 0 "unnormalised: two pops"
+            expectClose 1e-5 unnormalised.Memory.Value [| 1.125 + 7.5 |] "unnormalised: memory"
+        }
+        test "Describe's read-out: W c ⊙ p (⊙ p2) with Unnormalised, that L2-normalised with Normalised (Stack-NMN's)" {
+            use _ = torch.NewDisposeScope()
+            let start = inputs [ [ 9.; 9. ]; [ 0.; 0. ]; [ 0.; ln3 ]; [ 0.; 0. ] ] 2
+            // c = [0.5, 9]: W c = [1·0.5 + 1.5, 0 + 1] = [2, 1].
+            let text = [ "text.weight", [ 1.; 0.; 0.; 0. ]; "text.bias", [ 1.5; 1. ] ]
+            // DescribeOne: [2, 1] ⊙ [0.75, 2.5]. DescribeTwo: [2, 1] ⊙ [1.5, 3] ⊙ [0.75, 2.5].
+            for kind, gated in [ DescribeOne, [| 1.5; 2.5 |]; DescribeTwo, [| 2.25; 7.5 |] ] do
+                let norm = sqrt (Array.sumBy (fun x -> x * x) gated)
+                let name = HandModule.name kind
+                expectClose 1e-5 (describeFeatures Unnormalised kind text start) gated $"{name}, unnormalised"
+                expectClose 1e-6 (describeFeatures Normalised kind text start) (gated |> Array.map (fun x -> x / norm)) $"{name}, normalised"
+        }
+        test "in the network: the spec's DescribeReadout reaches the Describe layers, None as Normalised" {
+            use _ = torch.NewDisposeScope()
+            torch.random.manual_seed 12L |> ignore
+            let spec = ModelSpec.stackNmn NetworkTests.tinyDims
+            let batch = NetworkTests.randomBatch 12L 2 5 NetworkTests.tinyDims
+            let logits readout =
+                torch.random.manual_seed 13L |> ignore
+                (LnmnNetwork.compile { spec with DescribeReadout = readout }).Forward(batch, NodeOps.NodeEvaluation.soft).Logits
+            let none, normalised, unnormalised = logits None, logits (Some Normalised), logits (Some Unnormalised)
+            expectAllClose 0.0 none normalised "None is Normalised"
+            Expect.isTrue ((unnormalised - normalised).abs().max().item<float32>() > 1e-4f) "Unnormalised changes the answer"
         }
         test "hard sharpening: the pointer after Find, Scene, Find, And, Or, DescribeOne, each weighted 0.7 against NoOp" {
             use _ = torch.NewDisposeScope()
             torch.random.manual_seed 5L |> ignore
             let start = inputs [ [ 0.; 0. ]; [ 0.; 0. ]; [ 0.; 0. ]; [ 0.; 0. ] ] 0
-            let sequence = [ Find; Scene; Find; And; Or; DescribeOne ] |> List.map (HandModules.create dims)
+            let sequence = [ Find; Scene; Find; And; Or; DescribeOne ] |> List.map (HandModules.create dims Normalised)
             let pointers =
                 sequence
                 |> List.scan (fun (i: HandInputs) m ->
@@ -283,5 +325,18 @@ let tests =
             match parse [ "--model"; "nmn" ] with
             | Error e -> Expect.stringContains e "stack-nmn" "names the choices"
             | Ok _ -> failtest "unknown model accepted"
+        }
+        test "lnmn-train options: --describe-readout normalised | unnormalised, for the models with Describe" {
+            let readout args = trainConfig args |> Result.map (fun c -> c.DescribeReadout)
+            Expect.equal (readout [ "--model"; "lnmn-describe"; "--describe-readout"; "unnormalised" ]) (Ok(Some Unnormalised)) "lnmn-describe, unnormalised"
+            Expect.equal (readout [ "--model"; "stack-nmn"; "--describe-readout"; "normalised" ]) (Ok(Some Normalised)) "stack-nmn, normalised"
+            Expect.equal (readout [ "--model"; "lnmn-describe" ]) (Ok None) "absent: None"
+            match readout [ "--model"; "lnmn-describe"; "--describe-readout"; "bogus" ] with
+            | Error e ->
+                Expect.equal e "--describe-readout: unknown value 'bogus' (expected normalised or unnormalised)" "one line naming the option"
+            | Ok _ -> failtest "unknown read-out accepted"
+            match readout [ "--describe-readout"; "unnormalised" ] with
+            | Error e -> Expect.equal e "--describe-readout does not apply to --model lnmn (it has no Describe modules)" "LNMN has no Describe"
+            | Ok _ -> failtest "--describe-readout accepted for lnmn"
         }
     ]

@@ -92,9 +92,9 @@ type private SceneLayer() as this =
         let s = inputs.Stack.shape
         push inputs.Stack inputs.Pointer (value.reshape(1L, 1L, 1L).expand(s.[0], s.[2], s.[3]))
 
-/// DescribeOne / DescribeTwo: mem = Linear([c ; mem ; l2norm(W c ⊙ pooled kb (⊙ pooled kb))]); the
-/// maps read are popped.
-type private DescribeLayer(kind: HandModule, dims: ModelDims) as this =
+/// DescribeOne / DescribeTwo: mem = Linear([c ; mem ; l2norm(W c ⊙ pooled kb (⊙ pooled kb))]), the
+/// l2norm left out with `Unnormalised`; the maps read are popped.
+type private DescribeLayer(kind: HandModule, dims: ModelDims, readout: DescribeReadout) as this =
     inherit HandLayer(kind)
     let q = ModelDims.questionDim dims
     let text = torch.nn.Linear(int64 q, int64 dims.KbDim)
@@ -112,14 +112,15 @@ type private DescribeLayer(kind: HandModule, dims: ModelDims) as this =
             | DescribeOne -> pool top, below
             | DescribeTwo -> pool (Stack.read inputs.Stack below) * pool top, Stack.pop below
             | other -> invalidArg "kind" $"{HandModule.name other} is not a describing module"
-        let features = Tensors.l2Normalize -1L (text.call(inputs.Text) * pooled)
+        let gated = text.call(inputs.Text) * pooled
+        let features = match readout with Normalised -> Tensors.l2Normalize -1L gated | Unnormalised -> gated
         { Stack = inputs.Stack; Pointer = pointer
           Memory = Some(memory.call(torch.cat([| inputs.Text; inputs.Memory; features |], -1L))) }
 
-/// The layer for one hand-designed module.
-let create (dims: ModelDims) (kind: HandModule) : HandLayer =
+/// The layer for one hand-designed module; `readout` is Describe's (the others ignore it).
+let create (dims: ModelDims) (readout: DescribeReadout) (kind: HandModule) : HandLayer =
     match kind with
     | Find | Filter | Transform -> new AttentionLayer(kind, dims)
     | And | Or -> new CombineLayer(kind)
     | Scene -> new SceneLayer()
-    | DescribeOne | DescribeTwo -> new DescribeLayer(kind, dims)
+    | DescribeOne | DescribeTwo -> new DescribeLayer(kind, dims, readout)

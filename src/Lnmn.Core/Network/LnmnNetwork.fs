@@ -77,7 +77,7 @@ type LnmnNetwork(spec: ModelSpec) as this =
     let concatLayout = concatModules spec.Modules
     let concats = concatLayout |> List.map (fun (kind, indices) -> new ConcatCells.ConcatGroup(kind, indices.Length, d))
     let handLayout = handModules spec.Modules
-    let hands = handLayout |> List.map (fst >> HandModules.create d)
+    let hands = handLayout |> List.map (fst >> HandModules.create d (defaultArg spec.DescribeReadout Normalised))
     let classifier =
         torch.nn.Sequential(
             ("hidden", torch.nn.Linear(int64 (q + d.MemDim), 512L) :> Layer),
