@@ -15,27 +15,30 @@ open Lnmn.Train
 
 let usage = "src/Lnmn.Analysis/scripts/hardmax-nodes.fsx CHECKPOINT [DATA_DIR] [--nodes M.N,M.N,...]"
 let args = arguments usage 1
-let listed =
+// --nodes and its value out of the arguments; what is left is CHECKPOINT [DATA_DIR].
+let nodesValue, positional =
     match Array.tryFindIndex ((=) "--nodes") args with
-    | Some i when i + 1 < args.Length ->
-        [ for item in args.[i + 1].Split(',') ->
-            match item.Split('.') with
-            | [| m; n |] -> int m, int n
-            | _ ->
-                eprintfn "--nodes: %s is not MODULE.NODE" item
-                exit 2 ]
-        |> Some
+    | Some i when i + 1 < args.Length -> Some args.[i + 1], Array.append args.[.. i - 1] args.[i + 2 ..]
     | Some _ ->
         eprintfn "usage: dotnet fsi %s" usage
         exit 2
-    | None -> None
-let dataDir =
-    let nodesAt = Array.tryFindIndex ((=) "--nodes") args |> Option.defaultValue -2
-    args |> Array.indexed |> Array.tryPick (fun (i, a) -> if i >= 1 && i <> nodesAt && i <> nodesAt + 1 then Some a else None)
+    | None -> None, args
+if positional.Length = 0 then
+    eprintfn "usage: dotnet fsi %s" usage
+    exit 2
+let listed =
+    nodesValue
+    |> Option.map (fun value ->
+        [ for item in value.Split(',') ->
+            match item.Split('.') |> Array.map System.Int32.TryParse with
+            | [| (true, m); (true, n) |] -> m, n
+            | _ ->
+                eprintfn "--nodes: %s is not MODULE.NODE" item
+                exit 2 ])
 
 let outcome =
     result {
-        use! loaded = Loaded.openCheckpoint args.[0] dataDir Device.Cpu None
+        use! loaded = Loaded.openCheckpoint positional.[0] (Array.tryItem 1 positional) Device.Cpu None
         let! source = Loaded.split loaded "val"
         let network = loaded.Network
         let layout, _ = LnmnNetwork.groupModules network.Spec.Modules
@@ -70,16 +73,6 @@ let outcome =
                 let row = alpha.[int64 cell, int64 node]
                 row.fill_(-1e4) |> ignore
                 row.[int64 winner].fill_(0.0) |> ignore
-        let score () =
-            use _ = torch.no_grad ()
-            [ for indices in Lnmn.Core.Data.Batching.sequentialBatches 64 source.Examples.Length do
-                use _ = torch.NewDisposeScope()
-                let b = Training.LabelledBatches.batch loaded.Device source indices
-                let predicted = network.Forward(b.Input, NodeOps.NodeEvaluation.soft).Logits.argmax(-1L).data<int64>().ToArray()
-                for i, index in Array.indexed indices do
-                    let e = source.Examples.[index]
-                    let category = e.Category |> Option.map Lnmn.Core.Data.Clevr.Category.name |> Option.defaultValue "(no program)"
-                    yield category, (int predicted.[i] = e.Answer) ]
         let everyNode = nodes |> Map.toList |> List.map fst
         let others = everyNode |> List.filter (fun n -> not (List.contains n chosen))
         let runs =
@@ -90,22 +83,15 @@ let outcome =
             @ (if chosen.Length > 1 then [ for m, n in chosen -> $"{m}.{n} alone", [ (m, n) ] ] else [])
             |> List.map (fun (name, which) ->
                 harden which
-                name, score ())
+                name, Scoring.score loaded.Device network NodeOps.NodeEvaluation.soft 64 source)
         harden []
         return chosen, runs
     }
 
-let percent (xs: (string * bool) list) = Table.Number(100.0 * float (xs |> List.filter snd |> List.length) / float (max 1 xs.Length), 2)
 match outcome with
 | Ok (chosen, runs) ->
     printfn "listed nodes: %s\n" (chosen |> List.map (fun (m, n) -> $"{m}.{n}") |> String.concat ", ")
-    let categories = snd runs.Head |> List.map fst |> List.distinct |> List.sort
-    { Table.Columns = "question type" :: List.map fst runs
-      Table.Rows =
-        [ Table.Bold(Table.Text "Overall") :: [ for _, s in runs -> percent s ] ]
-        @ [ for c in categories -> Table.Text c :: [ for _, s in runs -> percent (s |> List.filter (fun (k, _) -> k = c)) ] ] }
-    |> Table.markdown
-    |> printfn "%s"
+    printfn "%s" (Table.markdown (ScoreTables.accuracy runs))
 | Error e ->
     eprintfn "%s" e
     exit 1
