@@ -127,4 +127,24 @@ let tests =
                 DataParallel.weightStepWith 3 Steps.forward spec 1.0 state (labelled 10L) |> ignore
             let all (s: Steps.TrainingState) = tensors (s.Network.WeightParameters() @ s.Network.AlphaParameters())
             Expect.isFalse (changed (all first) (all second)) "parameters equal"))
+        // Shown to fail without `runPart` setting its thread's count: the part on the calling thread
+        // ran at 2, the parts on pool threads at whatever they first ran with, and two runs differed
+        // in the last bits in about one run in three.
+        testCase "every part runs at one intra-op thread whatever the caller's count, which is left as it was" (scoped (fun () ->
+            let spec = training PaperBatchMean
+            let counts = System.Collections.Concurrent.ConcurrentBag<int>()
+            let counting: Steps.ForwardPass = fun network batch -> counts.Add(torch.get_num_threads ()); Steps.forward network batch
+            let before = torch.get_num_threads ()
+            try
+                for callers in [ 1; 2; 1; 2 ] do
+                    torch.set_num_threads callers
+                    let first, second = twins spec
+                    for state in [ first; second ] do
+                        DataParallel.alphaStepWith 3 counting spec state (labelled 11L) |> ignore
+                        DataParallel.weightStepWith 3 counting spec 1.0 state (labelled 12L) |> ignore
+                    Expect.equal (torch.get_num_threads ()) callers "the caller's count afterwards"
+                    let all (s: Steps.TrainingState) = tensors (s.Network.WeightParameters() @ s.Network.AlphaParameters())
+                    Expect.isFalse (changed (all first) (all second)) $"parameters equal, caller at {callers}"
+                Expect.equal (counts.ToArray() |> Array.distinct) [| 1 |] "intra-op threads seen by the parts"
+            finally torch.set_num_threads before))
     ]

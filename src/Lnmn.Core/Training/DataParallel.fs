@@ -1,6 +1,6 @@
 /// The first-order steps of `Steps` with the batch split into W contiguous parts, each run on its
-/// own thread (forward, its share of the loss, its gradients) with libtorch at one intra-op thread;
-/// the calling thread adds the parts' gradients in part order and steps the optimiser as `Steps`
+/// own thread (forward, its share of the loss, its gradients) with libtorch at one intra-op thread,
+/// whatever the calling thread's count (left as it was); the calling thread adds the parts' gradients in part order and steps the optimiser as `Steps`
 /// does, so a run is repeatable for a given W (docs/design.md §3, "Threads").
 ///
 /// The parts' losses add up to the whole batch's: a batch mean (the CE, the paper's entropy term)
@@ -41,6 +41,10 @@ type private PartResult =
       Gradients: torch.Tensor[] }
 
 let private runPart (objective: PartObjective) (trained: torch.Tensor[]) (index: int) (share: float) (part: LabelledBatch) =
+    // libtorch keeps the intra-op count per OS thread: a pool thread keeps the count it first ran
+    // with, and Parallel.For runs a part on the calling thread, so parts on different counts
+    // reduced in different orders and two runs differed in the last bits. Each part sets its own.
+    torch.set_num_threads 1
     use _ = torch.NewDisposeScope()
     let loss, crossEntropy, result = objective index share part
     let gradients = torch.autograd.grad([| loss |], trained, allow_unused = true) |> Array.ofSeq
@@ -60,7 +64,9 @@ let private step parts (objective: PartObjective) (trained: Modules.Parameter li
     let run i =
         let first, last = ranges.[i]
         results.[i] <- runPart objective tensors i (float (last - first) / float batchSize) inputs.[i]
+    let callersThreads = torch.get_num_threads ()
     Parallel.For(0, ranges.Length, ParallelOptions(MaxDegreeOfParallelism = ranges.Length), run) |> ignore
+    torch.set_num_threads callersThreads
     for r in results do
         scope.Attach([ r.Loss; r.CrossEntropy; r.Logits; r.ModuleWeights; yield! r.Gradients |> Array.filter (isNull >> not) ] |> Seq.cast<System.IDisposable>) |> ignore
     let total (pick: PartResult -> torch.Tensor) = results |> Array.map pick |> Array.reduce (+)
