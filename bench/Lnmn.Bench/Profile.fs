@@ -96,7 +96,7 @@ type private Parts(spec: ModelSpec, network: LnmnNetwork.LnmnNetwork, batch: Ste
             kb.call(leaf [ B; int64 (d.InputChannels + PositionMap.channels); H; W ]).permute(0L, 2L, 3L, 1L).contiguous())
         let cellInputs () : CellGroup.CellInputs =
             { Image = leaf [ B; H; W; D ]; TextMap = leaf [ B; D ]; Memory = leaf [ B; int64 d.MemDim ]
-              Attention1 = leaf [ B; H; W ]; Attention2 = Some(leaf [ B; H; W ]) }
+              Attention1 = leaf [ B; H; W ]; Attention2 = Some(leaf [ B; H; W ]); Question = leaf [ B; q ] }
         let prepared () = FusedCells.prepare NodeOps.NodeEvaluation.soft network.CellGroups
         for name, arithmetic in [ "node kernel", NodeOps.Kernel; "torch's composed ops", NodeOps.Composed ] do
             timed $"cells (fused node chain + outputs, {name}), T steps" (fun () ->

@@ -193,12 +193,18 @@ type AnswerPooling =
     /// and the norm leaves the layer the direction. Measured worse than the default on the main job
     /// (docs/comparisons.md).
     | GatedProduct
+    /// Ours, a departure: the default's H·W·m beside Describe's unnormalised read-out of the img map,
+    /// [H·W·m ; H·W·g ⊙ p] in 3-input cells and [H·W·m ; H·W·g ⊙ p ⊙ p] in 4-input ones, with
+    /// p = Σ_p softmax_p(a) I_p the img map pooled under the map the cell read and g = W_g c_t + b_g
+    /// a gate of each cell's own from the controller's text vector. Pooling the cell's own image node
+    /// instead does not learn (docs/comparisons.md, sixth round).
+    | AttentionWeightedAndDescribe
 
 module AnswerPooling =
     /// How many values the pooling hands the answer layer, for a last node map_dim wide.
     let width (pooling: AnswerPooling) (mapDim: int) =
         match pooling with
-        | AttentionWeightedAndSquared -> 2 * mapDim
+        | AttentionWeightedAndSquared | AttentionWeightedAndDescribe -> 2 * mapDim
         | SpatialSum | AttentionWeighted | AttentionSquared | GatedProduct -> mapDim
 
 /// The scale at which the image map I and the text map c enter the cells' nodes.

@@ -194,7 +194,7 @@ let tests =
             setParameters group [ "conv_weight", conv; "conv_bias", [ 0.; 0. ]; "out_weight", [ 1.; 1. ]; "out_bias", [ 0. ] ]
             let cellInputs: CellGroup.CellInputs =
                 { Image = tensorOf [| 1L; 1L; 1L; 2L |] [ 1.; 2. ]; TextMap = tensorOf [| 1L; 2L |] [ 4.; 5. ]
-                  Memory = torch.zeros(1L, 1L); Attention1 = tensorOf [| 1L; 1L; 1L |] [ 3. ]; Attention2 = None }
+                  Memory = torch.zeros(1L, 1L); Attention1 = tensorOf [| 1L; 1L; 1L |] [ 3. ]; Attention2 = None; Question = torch.zeros(1L, 1L) }
             // [1, 2, 3, 4, 5] → [1, 3] → /√10 → sum.
             expectClose 1e-5 (group.Forward cellInputs) [| 4.0 / sqrt 10.0 |] "logit"
         }
@@ -205,7 +205,8 @@ let tests =
             let map () = torch.randn(2L, int64 d.GridHeight, int64 d.GridWidth)
             let reference: CellGroup.CellInputs =
                 { Image = torch.randn(2L, int64 d.GridHeight, int64 d.GridWidth, int64 d.MapDim); TextMap = torch.randn(2L, int64 d.MapDim)
-                  Memory = torch.randn(2L, int64 d.MemDim); Attention1 = map (); Attention2 = Some(map ()) }
+                  Memory = torch.randn(2L, int64 d.MemDim); Attention1 = map (); Attention2 = Some(map ())
+                  Question = torch.randn(2L, int64 (ModelDims.questionDim d)) }
             let changed (i: CellGroup.CellInputs) =
                 [ "img", { i with Image = torch.randn_like i.Image }; "txt", { i with TextMap = torch.randn_like i.TextMap }
                   "mem", { i with Memory = torch.randn_like i.Memory }; "a1", { i with Attention1 = -i.Attention1 }
@@ -261,8 +262,8 @@ let tests =
             let pooled pooling (map: float list) =
                 let inputs: CellGroup.CellInputs =
                     { Image = torch.zeros(1L, 1L, 2L, 1L); TextMap = torch.ones(1L, 1L); Memory = torch.ones(1L, 1L)
-                      Attention1 = tensorOf [| 1L; 1L; 2L |] map; Attention2 = None }
-                (CellGroup.output pooling Answer [ ThreeInput ] weight bias inputs last).item<float32>() |> float
+                      Attention1 = tensorOf [| 1L; 1L; 2L |] map; Attention2 = None; Question = torch.ones(1L, 1L) }
+                (CellGroup.output pooling Answer [ ThreeInput ] None weight bias inputs last).item<float32>() |> float
             Expect.floatClose Accuracy.high (pooled SpatialSum [ 0.; log 3. ]) 7.0 "the paper's: 2 + 5 whatever the map"
             Expect.floatClose Accuracy.high (pooled AttentionWeighted [ 0.; log 3. ]) 8.5 "2·(0.25·2 + 0.75·5)"
             Expect.floatClose Accuracy.high (pooled AttentionWeighted [ 1.; 1. ]) 7.0 "a uniform map: the plain sum"
@@ -271,9 +272,9 @@ let tests =
             let both (u: float) (v: float) =
                 let inputs: CellGroup.CellInputs =
                     { Image = torch.zeros(1L, 1L, 2L, 1L); TextMap = torch.ones(1L, 1L); Memory = torch.ones(1L, 1L)
-                      Attention1 = tensorOf [| 1L; 1L; 2L |] [ 0.; log 3. ]; Attention2 = None }
+                      Attention1 = tensorOf [| 1L; 1L; 2L |] [ 0.; log 3. ]; Attention2 = None; Question = torch.ones(1L, 1L) }
                 let weight = tensorOf [| 1L; 1L; 4L |] [ 0.; 0.; u; v ]
-                (CellGroup.output AttentionWeightedAndSquared Answer [ ThreeInput ] weight bias inputs last).item<float32>() |> float
+                (CellGroup.output AttentionWeightedAndSquared Answer [ ThreeInput ] None weight bias inputs last).item<float32>() |> float
             Expect.floatClose Accuracy.high (both 1. 0.) 8.5 "the weighted sum first"
             Expect.floatClose Accuracy.high (both 0. 1.) 36.125 "its square second"
             Expect.equal (AnswerPooling.width AttentionWeightedAndSquared 32) 64 "the answer layer reads both"
@@ -286,12 +287,13 @@ let tests =
             let last = tensorOf [| 1L; 1L; 1L; 2L; 2L |] [ 2.; 0.; 0.; 4. ] |> fun t -> t.expand(1L, 2L, 1L, 2L, 2L)
             let inputs: CellGroup.CellInputs =
                 { Image = torch.zeros(1L, 1L, 2L, 2L); TextMap = tensorOf [| 1L; 2L |] [ 2.; 1. ]; Memory = torch.ones(1L, 1L)
-                  Attention1 = tensorOf [| 1L; 1L; 2L |] [ 0.; log 3. ]; Attention2 = Some(tensorOf [| 1L; 1L; 2L |] [ log 3.; 0. ]) }
+                  Attention1 = tensorOf [| 1L; 1L; 2L |] [ 0.; log 3. ]; Attention2 = Some(tensorOf [| 1L; 1L; 2L |] [ log 3.; 0. ])
+                  Question = torch.zeros(1L, 1L) }
             let read (channel: int) =
                 // Each cell's layer reads only pooled channel `channel` (inputs [c; mem; pooled]).
                 let row = [ for i in 0 .. 4 -> if i = 3 + channel then 1. else 0. ]
                 let weight = tensorOf [| 2L; 1L; 5L |] (row @ row)
-                let out = CellGroup.output GatedProduct Answer [ ThreeInput; FourInput ] weight (torch.zeros(2L, 1L)) inputs last
+                let out = CellGroup.output GatedProduct Answer [ ThreeInput; FourInput ] None weight (torch.zeros(2L, 1L)) inputs last
                 out.select(2L, 0L).select(0L, 0L) |> fun t -> [ for i in 0L .. 1L -> t.[i].item<float32>() |> float ]
             let first, second = read 0, read 1
             Expect.floatClose Accuracy.medium first.[0] (1. / sqrt 10.) "3-input cell, channel 0"
@@ -299,8 +301,36 @@ let tests =
             Expect.floatClose Accuracy.medium first.[1] (1.5 / sqrt 11.25) "4-input cell, channel 0"
             Expect.floatClose Accuracy.medium second.[1] (3. / sqrt 11.25) "4-input cell, channel 1"
             Expect.throws (fun () ->
-                CellGroup.output GatedProduct Answer [ FourInput ] (torch.zeros(1L, 1L, 5L)) (torch.zeros(1L, 1L)) { inputs with Attention2 = None }
+                CellGroup.output GatedProduct Answer [ FourInput ] None (torch.zeros(1L, 1L, 5L)) (torch.zeros(1L, 1L)) { inputs with Attention2 = None }
                     (last.narrow(1L, 0L, 1L)) |> ignore) "a 4-input cell without a second map"
+        }
+        test "weighted-and-describe pooling: [H·W·m ; H·W·g ⊙ p] in a 3-input cell, [H·W·m ; H·W·g ⊙ p ⊙ p] in a 4-input one" {
+            use _ = torch.NewDisposeScope()
+            // Two cells (3-input, 4-input), map_dim 2, mem_dim 1, a 1×2 grid, question dim 1 (c_t = 2).
+            // a1 = [0, ln 3]: softmax 1/4, 3/4. The last node is [2, 0] then [0, 4]: m = [0.5, 3].
+            // The img map is [4, 8] then [0, 4]: p = [1, 5]. Gates: cell 0 W_g = [1, 0], b_g = [0, 1] → g = [2, 1];
+            // cell 1 W_g = [0, 1], b_g = [1, 0] → g = [1, 2]. H·W = 2.
+            // 3-input: 2·[0.5, 3, 2·1, 1·5] = [1, 6, 4, 10]. 4-input: 2·[0.5, 3, 1·1, 2·25] = [1, 6, 2, 100].
+            let last = tensorOf [| 1L; 1L; 1L; 2L; 2L |] [ 2.; 0.; 0.; 4. ] |> fun t -> t.expand(1L, 2L, 1L, 2L, 2L)
+            let inputs: CellGroup.CellInputs =
+                { Image = tensorOf [| 1L; 1L; 2L; 2L |] [ 4.; 8.; 0.; 4. ]; TextMap = tensorOf [| 1L; 2L |] [ 7.; 7. ]; Memory = torch.ones(1L, 1L)
+                  Attention1 = tensorOf [| 1L; 1L; 2L |] [ 0.; log 3. ]; Attention2 = Some(tensorOf [| 1L; 1L; 2L |] [ 5.; -5. ])
+                  Question = tensorOf [| 1L; 1L |] [ 2. ] }
+            let gate = tensorOf [| 2L; 2L; 1L |] [ 1.; 0.; 0.; 1. ], tensorOf [| 2L; 2L |] [ 0.; 1.; 1.; 0. ]
+            let read (channel: int) =
+                // Each cell's layer reads only pooled value `channel` (inputs [c (2); mem (1); pooled (4)]).
+                let row = [ for i in 0 .. 6 -> if i = 3 + channel then 1. else 0. ]
+                let weight = tensorOf [| 2L; 1L; 7L |] (row @ row)
+                let out = CellGroup.output AttentionWeightedAndDescribe Answer [ ThreeInput; FourInput ] (Some gate) weight (torch.zeros(2L, 1L)) inputs last
+                [ for cell in 0L .. 1L -> out.[0L, cell, 0L].item<float32>() |> float ]
+            let values = [ for channel in 0 .. 3 -> read channel ]
+            let expected = [ [ 1.; 1. ]; [ 6.; 6. ]; [ 4.; 2. ]; [ 10.; 100. ] ]
+            List.iteri2 (fun channel (actual: float list) (wanted: float list) ->
+                List.iteri2 (fun cell a e -> Expect.floatClose Accuracy.medium a e $"cell {cell}, pooled value {channel}") actual wanted) values expected
+            Expect.equal (AnswerPooling.width AttentionWeightedAndDescribe 32) 64 "the answer layer reads both"
+            Expect.throws (fun () ->
+                CellGroup.output AttentionWeightedAndDescribe Answer [ ThreeInput ] None (torch.zeros(1L, 1L, 7L)) (torch.zeros(1L, 1L)) inputs
+                    (last.narrow(1L, 0L, 1L)) |> ignore) "no gate"
         }
         test "specs: old JSON without a pointer field reads as LNMN's soft sharpening; Stack-NMN's round-trips" {
             let lnmn = ModelSpec.lnmn Ablation9 NetworkTests.tinyDims

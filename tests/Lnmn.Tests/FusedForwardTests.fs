@@ -61,7 +61,7 @@ let private specs =
       for stack in [ Reference; Push ] ->
           $"LNMN-11, answer cells pooled under the attention map, {stack}",
           { NetworkTests.tinySpec Ablation11 stack with AnswerPooling = Some AttentionWeighted }
-      for pooling in [ AttentionSquared; AttentionWeightedAndSquared; GatedProduct ] ->
+      for pooling in [ AttentionSquared; AttentionWeightedAndSquared; GatedProduct; AttentionWeightedAndDescribe ] ->
           $"LNMN-11, answer pooling {pooling}", { NetworkTests.tinySpec Ablation11 Reference with AnswerPooling = Some pooling }
       yield "attention cells only", { ModelSpec.lnmn Ablation9 tiny with Modules = [ attention3; attention4; NoOp ] }
       yield "answer cells only", { ModelSpec.lnmn Ablation9 tiny with Modules = [ answer3; answer4; NoOp ] }

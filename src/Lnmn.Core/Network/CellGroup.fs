@@ -15,13 +15,15 @@ open TorchSharp
 open Lnmn.Core.Specs
 
 /// What every cell sees at a step. Maps are (B, H, W); img (B, H, W, D), channels last; txt (B, D);
-/// memory (B, mem_dim).
+/// memory (B, mem_dim); the controller's text vector c_t (B, question dim), which only
+/// `AttentionWeightedAndDescribe`'s gate reads.
 type CellInputs =
     { Image: torch.Tensor
       TextMap: torch.Tensor
       Memory: torch.Tensor
       Attention1: torch.Tensor
-      Attention2: torch.Tensor option }
+      Attention2: torch.Tensor option
+      Question: torch.Tensor }
 
 /// The output layer's (weight, bias) for k cells of a kind: attention (k, map_dim), (k); answer
 /// (k, mem_dim, map_dim + mem_dim + pooled), (k, mem_dim), pooled = `AnswerPooling.width`.
@@ -33,6 +35,15 @@ let outputParameters (pooling: AnswerPooling) (kind: CellKind) (count: int) (dim
     | Answer ->
         Tensors.uniformParameter [| k; int64 dims.MemDim; int64 answerInputs |] answerInputs,
         Tensors.uniformParameter [| k; int64 dims.MemDim |] answerInputs
+
+/// The answer cells' Describe gate, W_g (k, map_dim, question dim) and b_g (k, map_dim), for
+/// `AttentionWeightedAndDescribe`; None for every other pooling and for attention cells.
+let gateParameters (pooling: AnswerPooling) (kind: CellKind) (count: int) (dims: ModelDims) =
+    match pooling, kind.Role with
+    | AttentionWeightedAndDescribe, Answer ->
+        let k, q = int64 count, ModelDims.questionDim dims
+        Some(Tensors.uniformParameter [| k; int64 dims.MapDim; int64 q |] q, Tensors.uniformParameter [| k; int64 dims.MapDim |] q)
+    | _ -> None
 
 /// The authors' code for the output layers of `outputParameters`: the attention conv (map_dim → 1)
 /// xavier-uniform with an N(0,1) bias; the answer linear xavier-normal with a zero bias.
@@ -48,8 +59,9 @@ let initialiseOutputAsAuthors (role: CellRole) (weight: torch.Tensor) (bias: tor
 
 /// The answer cells' pooling of the last node n (B, k, H, W, D) as S position weightings s
 /// (B, S, H·W) and what follows the sums Σ_p s_ip·n_p (B, k, S, D): the pooled features
-/// (B, k, pooled). `arities` are the k cells' (only `GatedProduct` reads them).
-let answerPooling (pooling: AnswerPooling) (arities: CellArity list) (inputs: CellInputs) : torch.Tensor * (torch.Tensor -> torch.Tensor) =
+/// (B, k, pooled). `arities` are the k cells' (`GatedProduct` and `AttentionWeightedAndDescribe`
+/// read them); `gate` is `gateParameters`' (k cells), which only `AttentionWeightedAndDescribe` reads.
+let answerPooling (pooling: AnswerPooling) (arities: CellArity list) (gate: (torch.Tensor * torch.Tensor) option) (inputs: CellInputs) : torch.Tensor * (torch.Tensor -> torch.Tensor) =
     let a = inputs.Attention1 // (B, H, W)
     let batch, positions = a.shape.[0], a.shape.[1] * a.shape.[2]
     let softmaxOf (map: torch.Tensor) = map.reshape(batch, 1L, -1L).softmax(-1L)
@@ -70,6 +82,14 @@ let answerPooling (pooling: AnswerPooling) (arities: CellArity list) (inputs: Ce
             (fun sums -> let m1 = first sums in gated (torch.where(fourInput, m1 * sums.select(2L, 1L), m1)))
         | None when List.contains FourInput arities -> invalidArg "inputs" "a 4-input cell needs two attention maps"
         | _ -> softmaxOf a, (fun sums -> gated (first sums))
+    | AttentionWeightedAndDescribe ->
+        let weight, bias = match gate with Some g -> g | None -> invalidArg "gate" "AttentionWeightedAndDescribe needs the answer cells' gate"
+        let weights = softmaxOf a
+        let pooledImage = torch.einsum("bp,bpd->bd", weights.squeeze(1L), inputs.Image.reshape(batch, positions, -1L)).unsqueeze(1L) // (B, 1, D)
+        let g = torch.einsum("bq,kdq->bkd", inputs.Question, weight) + bias.unsqueeze(0L) // (B, k, D)
+        let fourInput = torch.tensor([| for arity in arities -> arity = FourInput |], device = a.device).reshape(1L, -1L, 1L)
+        let describe = g * torch.where(fourInput, pooledImage * pooledImage, pooledImage)
+        scaled weights, (fun sums -> torch.cat([| first sums; scaled describe |], -1L))
 
 /// Attention cells' logits (B, k, H, W) from w_k·n (B, k, H, W) and the bias (k).
 let attentionLogits (bias: torch.Tensor) (dotted: torch.Tensor) = dotted + bias.reshape(1L, -1L, 1L, 1L)
@@ -84,11 +104,11 @@ let answerOutput (weight: torch.Tensor) (bias: torch.Tensor) (inputs: CellInputs
 /// The output layer on the last node (B, k, H, W, D) of k cells of one role, `arities` the k cells'
 /// arities in order (only `GatedProduct` reads them). Attention cells: (B, k, H, W) logits. Answer
 /// cells: (B, k, mem_dim).
-let output (pooling: AnswerPooling) (role: CellRole) (arities: CellArity list) (weight: torch.Tensor) (bias: torch.Tensor) (inputs: CellInputs) (last: torch.Tensor) =
+let output (pooling: AnswerPooling) (role: CellRole) (arities: CellArity list) (gate: (torch.Tensor * torch.Tensor) option) (weight: torch.Tensor) (bias: torch.Tensor) (inputs: CellInputs) (last: torch.Tensor) =
     match role with
     | Attention -> attentionLogits bias (torch.einsum("bkhwd,kd->bkhw", last, weight))
     | Answer ->
-        let weightings, pooled = answerPooling pooling arities inputs
+        let weightings, pooled = answerPooling pooling arities gate inputs
         let s = last.shape
         let sums =
             match pooling with
@@ -102,10 +122,14 @@ type CellGroup(kind: CellKind, count: int, dims: ModelDims, pooling: AnswerPooli
     let k = int64 count
     let alpha = torch.nn.Parameter(torch.randn([| k; int64 nodes; 6L |]))
     let outWeight, outBias = outputParameters pooling kind count dims
+    let gate = gateParameters pooling kind count dims
     do
         this.register_parameter("alpha", alpha)
         this.register_parameter("out_weight", outWeight)
         this.register_parameter("out_bias", outBias)
+        gate |> Option.iter (fun (weight, bias) ->
+            this.register_parameter("gate_weight", weight)
+            this.register_parameter("gate_bias", bias))
 
     new(kind, count, dims) = new CellGroup(kind, count, dims, SpatialSum)
 
@@ -116,6 +140,8 @@ type CellGroup(kind: CellKind, count: int, dims: ModelDims, pooling: AnswerPooli
     member _.Alpha = alpha
     member _.OutWeight = outWeight
     member _.OutBias = outBias
+    /// The Describe gate (W_g, b_g) of `AttentionWeightedAndDescribe`'s answer cells; None otherwise.
+    member _.Gate = gate |> Option.map (fun (weight, bias) -> weight :> torch.Tensor, bias :> torch.Tensor)
 
     member _.InitialiseAsAuthors() = initialiseOutputAsAuthors kind.Role outWeight outBias
 
@@ -147,4 +173,4 @@ type CellGroup(kind: CellKind, count: int, dims: ModelDims, pooling: AnswerPooli
 
     /// Attention cells: (B, k, H, W) logits. Answer cells: (B, k, mem_dim).
     member this.Forward(inputs: CellInputs, evaluation: NodeOps.NodeEvaluation) : torch.Tensor =
-        output pooling kind.Role (List.replicate count kind.Arity) outWeight outBias inputs (this.LastNode(inputs, evaluation))
+        output pooling kind.Role (List.replicate count kind.Arity) this.Gate outWeight outBias inputs (this.LastNode(inputs, evaluation))

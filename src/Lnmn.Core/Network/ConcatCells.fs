@@ -56,4 +56,4 @@ type ConcatGroup(kind: CellKind, count: int, dims: ModelDims) as this =
         Tensors.l2Normalize -1L conv
 
     /// Attention cells: (B, k, H, W) logits. Answer cells: (B, k, mem_dim).
-    member this.Forward(inputs: CellInputs) : torch.Tensor = output SpatialSum kind.Role (List.replicate count kind.Arity) outWeight outBias inputs (this.Fused inputs)
+    member this.Forward(inputs: CellInputs) : torch.Tensor = output SpatialSum kind.Role (List.replicate count kind.Arity) None outWeight outBias inputs (this.Fused inputs)

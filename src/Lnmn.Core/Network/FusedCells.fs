@@ -24,6 +24,8 @@ type Prepared =
       Attention: (torch.Tensor * torch.Tensor) option
       /// Answer output layer over all answer cells: (k_ans, mem_dim, ·), (k_ans, mem_dim).
       Answer: (torch.Tensor * torch.Tensor) option
+      /// The answer cells' Describe gate over all answer cells (`CellGroup.gateParameters`).
+      AnswerGate: (torch.Tensor * torch.Tensor) option
       AnswerPooling: AnswerPooling
       /// The answer cells' arities, in order.
       AnswerArities: CellArity list
@@ -54,6 +56,10 @@ let prepare (evaluation: NodeOps.NodeEvaluation) (groups: CellGroup list) : Prep
       Layout = List.map2 (fun (g: CellGroup) offset -> g.Kind.Arity, int64 g.Count, offset) groups (List.take groups.Length offsets)
       Attention = outputLayer Attention
       Answer = outputLayer Answer
+      AnswerGate =
+        match groups |> List.filter (fun g -> g.Kind.Role = Answer) |> List.choose (fun g -> g.Gate) with
+        | [] -> None
+        | gates -> Some(catRows (List.map fst gates), catRows (List.map snd gates))
       AnswerPooling = groups |> List.tryHead |> Option.map (fun g -> g.Pooling) |> Option.defaultValue SpatialSum
       AnswerArities = [ for g in groups do if g.Kind.Role = Answer then yield! List.replicate g.Count g.Kind.Arity ]
       Arithmetic = evaluation.Arithmetic }
@@ -89,7 +95,7 @@ let apply (prepared: Prepared) (inputs: CellInputs) =
         let last = node prepared.Text imageNode text
         let role (r: CellRole) (layer: (torch.Tensor * torch.Tensor) option) start =
             let arities = match r with Answer -> prepared.AnswerArities | Attention -> []
-            layer |> Option.map (fun (weight, bias) -> output prepared.AnswerPooling r arities weight bias inputs (last.narrow(1L, start, weight.shape.[0])))
+            layer |> Option.map (fun (weight, bias) -> output prepared.AnswerPooling r arities prepared.AnswerGate weight bias inputs (last.narrow(1L, start, weight.shape.[0])))
         role Attention prepared.Attention 0L, role Answer prepared.Answer attentionCount
     match prepared.Arithmetic with
     | NodeOps.Composed -> composed ()
@@ -97,7 +103,7 @@ let apply (prepared: Prepared) (inputs: CellInputs) =
         // The last node feeds only the output layers: `ReadoutKernel` computes what they read of it.
         let batch, height, width = first.shape.[0], first.shape.[2], first.shape.[3]
         let attentionWeights = prepared.Attention |> Option.map fst |> Option.defaultValue (torch.zeros(0L, imageNode.shape.[4]))
-        let pooling = prepared.Answer |> Option.map (fun _ -> answerPooling prepared.AnswerPooling prepared.AnswerArities inputs)
+        let pooling = prepared.Answer |> Option.map (fun _ -> answerPooling prepared.AnswerPooling prepared.AnswerArities prepared.AnswerGate inputs)
         let weightings = pooling |> Option.map fst |> Option.defaultValue (torch.zeros(batch, 0L, height * width))
         if ReadoutKernel.handles prepared.Text.Coefficients imageNode text attentionWeights weightings then
             let dotted, sums = ReadoutKernel.readout (torch.get_num_threads ()) prepared.Text.Coefficients imageNode text attentionWeights weightings

@@ -150,7 +150,8 @@ type LnmnNetwork(spec: ModelSpec) as this =
                 | Some image, Some(_, textProjection) ->
                     let inputs: CellGroup.CellInputs =
                         { Image = image; TextMap = cellInput (textProjection.call c.Text); Memory = memory
-                          Attention1 = Stack.read stack pointer; Attention2 = Some(Stack.read stack (Stack.pop pointer)) }
+                          Attention1 = Stack.read stack pointer; Attention2 = Some(Stack.read stack (Stack.pop pointer))
+                          Question = c.Text }
                     Some inputs
                 | _ -> None
             let next =

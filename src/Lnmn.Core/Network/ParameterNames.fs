@@ -38,6 +38,8 @@ let cellKindName (kind: CellKind) = (CellKind.name kind).Replace('-', '_')
 let ofSpec (spec: ModelSpec) : Result<(string * string) list, string> =
     match spec.Modules |> List.tryFind (function Hand _ | Concat _ -> true | Generic _ | NoOp -> false) with
     | Some _ -> Error "only LNMN models (generic cells) have exported names; this one has hand-designed or concatenation modules"
+    | None when spec.AnswerPooling = Some AttentionWeightedAndDescribe ->
+        Error "the answer cells' Describe gate (--answer-pooling weighted-and-describe) has no exported names: python/lnmn_reference.py does not implement it"
     | None ->
         let groups, _ = LnmnNetwork.groupModules spec.Modules
         let cells =
