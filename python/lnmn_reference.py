@@ -165,9 +165,19 @@ def read(stack, p):
     return (stack * p[:, :, None, None]).sum(1)
 
 
-def pool(last, a, pooling, a2=None, text_map=None):
+def pool(last, a, pooling, a2=None, text_map=None, describe=None):
     """An answer cell's last node (B, H, W, D) over the map: the paper's plain sum, or
-    (AttentionWeighted) weighted by H*W*softmax of the map a (B, H, W, 1) the cell read."""
+    (AttentionWeighted) weighted by H*W*softmax of the map a (B, H, W, 1) the cell read.
+    describe = (image, c_t, gate weight, gate bias) for AttentionWeightedAndDescribe."""
+    if pooling == "AttentionWeightedAndDescribe":
+        # ours: [H*W * m ; H*W * g * p (* p with two maps)], p the img map pooled under a, g = W_g c_t + b_g
+        image, question, gate_weight, gate_bias = describe
+        b, h, wd, _ = a.shape
+        weights = a.reshape(b, -1).softmax(-1).reshape(b, h, wd, 1)
+        pooled_image = (image * weights).sum((1, 2))
+        g = F.linear(question, gate_weight, gate_bias)
+        read = g * pooled_image * pooled_image if a2 is not None else g * pooled_image
+        return torch.cat([(last * weights).sum((1, 2)) * (h * wd), read * (h * wd)], -1)
     if pooling == "GatedProduct":
         # ours: l2norm(c * m1 [* m2]), m_i the softmax-weighted mean under each map the cell read
         def mean_under(m):
@@ -214,7 +224,8 @@ def forward(w, spec, tokens, lengths, features, hard_max):
     for role, arity in KINDS:
         name = f"cells.{role.lower()}_{'3in' if arity == 'ThreeInput' else '4in'}."
         if name + "alpha" in w:
-            cells[(role, arity)] = (op_weights(w[name + "alpha"], hard_max), w[name + "out_weight"], w[name + "out_bias"])
+            cells[(role, arity)] = (op_weights(w[name + "alpha"], hard_max), w[name + "out_weight"], w[name + "out_bias"],
+                                    w.get(name + "gate_weight"), w.get(name + "gate_bias"))
 
     stack = (torch.zeros if discipline == "Reference" else torch.ones)(b, length, height, width)
     pointer = F.one_hot(torch.zeros(b, dtype=torch.int64), length).float()
@@ -248,7 +259,7 @@ def forward(w, spec, tokens, lengths, features, hard_max):
                 continue
             j = seen.get(kind, 0)
             seen[kind] = j + 1
-            ops, out_weight, out_bias = cells[kind]
+            ops, out_weight, out_bias, gate_weight, gate_bias = cells[kind]
             role, arity = kind
             if arity == "ThreeInput":
                 last = node(ops[j, 1], node(ops[j, 0], image, a1), c)
@@ -265,7 +276,8 @@ def forward(w, spec, tokens, lengths, features, hard_max):
             else:
                 p = popped if arity == "ThreeInput" else pop(popped)
                 second = a2 if arity == "FourInput" else None
-                inputs = torch.cat([text_map, memory, pool(last, a1, spec.get("AnswerPooling"), second, text_map)], -1)
+                describe = None if gate_weight is None else (image, text, gate_weight[j], gate_bias[j])
+                inputs = torch.cat([text_map, memory, pool(last, a1, spec.get("AnswerPooling"), second, text_map, describe)], -1)
                 next_memory += wm[:, None] * F.linear(inputs, out_weight[j], out_bias[j])
                 next_stack += wm[:, None, None, None] * stack
             next_pointer += wm[:, None] * p

@@ -69,6 +69,7 @@ let tests =
         yield initialised Ablation11 Reference AttentionSquared
         yield initialised Ablation11 Reference AttentionWeightedAndSquared
         yield initialised Ablation11 Reference GatedProduct
+        yield initialised Ablation11 Reference AttentionWeightedAndDescribe
         yield test "a trained LNMN-11 exported as a PyTorch state dict: the Python reference gives our outputs" {
             let checkpoint = ExportTests.trainedCheckpoint.Force()
             let weights = Path.Combine(temporaryDirectory (), "w.pt")

@@ -102,8 +102,8 @@ let answerOutput (weight: torch.Tensor) (bias: torch.Tensor) (inputs: CellInputs
     torch.einsum("bki,koi->bko", features, weight) + bias.unsqueeze(0L)
 
 /// The output layer on the last node (B, k, H, W, D) of k cells of one role, `arities` the k cells'
-/// arities in order (only `GatedProduct` reads them). Attention cells: (B, k, H, W) logits. Answer
-/// cells: (B, k, mem_dim).
+/// arities in order and `gate` their Describe gate (as `answerPooling` reads them). Attention cells:
+/// (B, k, H, W) logits. Answer cells: (B, k, mem_dim).
 let output (pooling: AnswerPooling) (role: CellRole) (arities: CellArity list) (gate: (torch.Tensor * torch.Tensor) option) (weight: torch.Tensor) (bias: torch.Tensor) (inputs: CellInputs) (last: torch.Tensor) =
     match role with
     | Attention -> attentionLogits bias (torch.einsum("bkhwd,kd->bkhw", last, weight))

@@ -38,13 +38,12 @@ let cellKindName (kind: CellKind) = (CellKind.name kind).Replace('-', '_')
 let ofSpec (spec: ModelSpec) : Result<(string * string) list, string> =
     match spec.Modules |> List.tryFind (function Hand _ | Concat _ -> true | Generic _ | NoOp -> false) with
     | Some _ -> Error "only LNMN models (generic cells) have exported names; this one has hand-designed or concatenation modules"
-    | None when spec.AnswerPooling = Some AttentionWeightedAndDescribe ->
-        Error "the answer cells' Describe gate (--answer-pooling weighted-and-describe) has no exported names: python/lnmn_reference.py does not implement it"
     | None ->
         let groups, _ = LnmnNetwork.groupModules spec.Modules
         let cells =
             groups |> List.indexed |> List.collect (fun (i, (kind, _)) ->
-                [ for p in [ "alpha"; "out_weight"; "out_bias" ] -> $"cells.{cellKindName kind}.{p}", $"cell_groups.{i}.{p}" ])
+                let gate = if kind.Role = Answer && spec.AnswerPooling = Some AttentionWeightedAndDescribe then [ "gate_weight"; "gate_bias" ] else []
+                [ for p in [ "alpha"; "out_weight"; "out_bias" ] @ gate -> $"cells.{cellKindName kind}.{p}", $"cell_groups.{i}.{p}" ])
         Ok([ for n in shared -> n, n ] @ cells @ [ for n in classifier -> n, n ])
 
 /// The network's parameters under their exported names, in export order.
