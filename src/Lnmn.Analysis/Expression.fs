@@ -95,7 +95,7 @@ let render (notation: Notation) (e: Expr) =
 /// Σ_a is the sum weighted by H·W·softmax(a) (`AnswerPooling.AttentionWeighted`); (Σ_a …)² its
 /// elementwise square (`AttentionSquared`, up to the H·W scale); both side by side
 /// (`AttentionWeightedAndSquared`); ‖c ⊙ Σ_a1 … ⊙ Σ_a2 …‖ Describe's read-out, normalised
-/// (`GatedProduct`, one pool in 3-input cells); Σ_a beside g(c_t) ⊙ (Σ_a I)², Describe's read-out of
+/// (`GatedProduct`, one pool in 3-input cells); Σ_a beside g(c_t) ⊙ (Σ_a conv_1(I))², Describe's read-out of
 /// the img map (`AttentionWeightedAndDescribe`, one pool in 3-input cells).
 let renderModule (notation: Notation) (kind: CellKind) (pooling: AnswerPooling) (e: Expr) =
     let inner = render notation e
@@ -106,10 +106,10 @@ let renderModule (notation: Notation) (kind: CellKind) (pooling: AnswerPooling) 
         | Paper, GatedProduct -> $"‖c_txt ⊙ Σ_a {inner}‖"
         | Latex, GatedProduct when kind.Arity = FourInput -> $@"\widehat{{c_{{txt}} \odot \sum_{{a_1}} {inner} \odot \sum_{{a_2}} {inner}}}"
         | Latex, GatedProduct -> $@"\widehat{{c_{{txt}} \odot \sum_a {inner}}}"
-        | Paper, AttentionWeightedAndDescribe when kind.Arity = FourInput -> $"Σ_a {inner}, g(c_t) ⊙ (Σ_a I)²"
-        | Paper, AttentionWeightedAndDescribe -> $"Σ_a {inner}, g(c_t) ⊙ Σ_a I"
-        | Latex, AttentionWeightedAndDescribe when kind.Arity = FourInput -> $@"\sum_a {inner}, g(c_t) \odot (\sum_a I)^2"
-        | Latex, AttentionWeightedAndDescribe -> $@"\sum_a {inner}, g(c_t) \odot \sum_a I"
+        | Paper, AttentionWeightedAndDescribe when kind.Arity = FourInput -> $"Σ_a {inner}, g(c_t) ⊙ (Σ_a conv_1(I))²"
+        | Paper, AttentionWeightedAndDescribe -> $"Σ_a {inner}, g(c_t) ⊙ Σ_a conv_1(I)"
+        | Latex, AttentionWeightedAndDescribe when kind.Arity = FourInput -> $@"\sum_a {inner}, g(c_t) \odot (\sum_a \mathrm{{conv}}_1(\mathcal{{I}}))^2"
+        | Latex, AttentionWeightedAndDescribe -> $@"\sum_a {inner}, g(c_t) \odot \sum_a \mathrm{{conv}}_1(\mathcal{{I}})"
         | Paper, SpatialSum -> $"Σ {inner}"
         | Paper, AttentionWeighted -> $"Σ_a {inner}"
         | Paper, AttentionSquared -> $"(Σ_a {inner})²"

@@ -56,6 +56,14 @@ let tests =
             Expect.equal an3.Latex @"W_2[\sum_a \min(\mathrm{conv}_1(\mathcal{I}), a), W_1 c_{txt}, f_{mem}]" "LaTeX"
             Expect.equal (pooled { Role = Attention; Arity = ThreeInput } [ Max; Sum ]).Paper "conv_2(max(conv_1(I), a) + W_1 c_txt)" "no sum in attention cells"
         }
+        test "weighted-and-describe: the sum beside the gated img map, squared in 4-input cells" {
+            let pooled kind ops = Extraction.formulaPooled AttentionWeightedAndDescribe 0 kind (ops |> List.map (fun o -> o, 1.0))
+            let an3 = pooled { Role = Answer; Arity = ThreeInput } [ Min; Choose1 ]
+            Expect.equal an3.Paper "W_2[Σ_a min(conv_1(I), a), g(c_t) ⊙ Σ_a conv_1(I), W_1 c_txt, f_mem]" "3-input, paper notation"
+            Expect.equal an3.Latex @"W_2[\sum_a \min(\mathrm{conv}_1(\mathcal{I}), a), g(c_t) \odot \sum_a \mathrm{conv}_1(\mathcal{I}), W_1 c_{txt}, f_{mem}]" "3-input, LaTeX"
+            Expect.equal (pooled { Role = Answer; Arity = FourInput } [ Choose2; Choose2; Choose1 ]).Paper
+                "W_2[Σ_a a_2, g(c_t) ⊙ (Σ_a conv_1(I))², W_1 c_txt, f_mem]" "4-input, paper notation"
+        }
 
         test "the table6 α preset compiles to the modules of paper Table 6, and find to Stack-NMN's Find" {
             let formulas preset =
