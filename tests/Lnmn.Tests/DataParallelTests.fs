@@ -53,6 +53,9 @@ let private expectSameStep (message: string) (actual: Modules.Parameter list) (e
         let resolved = e.grad.abs().gt(torch.tensor 1e-6f)
         expectAllClose 1e-5 (a.detach() * resolved) (e.detach() * resolved) $"{message} {i}") actual expected
 
+/// Every parameter of a state, weights then α.
+let private allParameters (s: Steps.TrainingState) = tensors (s.Network.WeightParameters() @ s.Network.AlphaParameters())
+
 let private changed (before: torch.Tensor list) (after: torch.Tensor list) =
     List.exists2 (fun (b: torch.Tensor) (a: torch.Tensor) -> not (b.eq(a).all().item<bool>())) before after
 
@@ -125,8 +128,7 @@ let tests =
             for state in [ first; second ] do
                 DataParallel.alphaStepWith 3 Steps.forward spec state (labelled 9L) |> ignore
                 DataParallel.weightStepWith 3 Steps.forward spec 1.0 state (labelled 10L) |> ignore
-            let all (s: Steps.TrainingState) = tensors (s.Network.WeightParameters() @ s.Network.AlphaParameters())
-            Expect.isFalse (changed (all first) (all second)) "parameters equal"))
+            Expect.isFalse (changed (allParameters first) (allParameters second)) "parameters equal"))
         // Shown to fail without `runPart` setting its thread's count: the part on the calling thread
         // ran at 2, the parts on pool threads at whatever they first ran with, and two runs differed
         // in the last bits in about one run in three.
@@ -143,8 +145,7 @@ let tests =
                         DataParallel.alphaStepWith 3 counting spec state (labelled 11L) |> ignore
                         DataParallel.weightStepWith 3 counting spec 1.0 state (labelled 12L) |> ignore
                     Expect.equal (torch.get_num_threads ()) callers "the caller's count afterwards"
-                    let all (s: Steps.TrainingState) = tensors (s.Network.WeightParameters() @ s.Network.AlphaParameters())
-                    Expect.isFalse (changed (all first) (all second)) $"parameters equal, caller at {callers}"
+                    Expect.isFalse (changed (allParameters first) (allParameters second)) $"parameters equal, caller at {callers}"
                 Expect.equal (counts.ToArray() |> Array.distinct) [| 1 |] "intra-op threads seen by the parts"
             finally torch.set_num_threads before))
     ]

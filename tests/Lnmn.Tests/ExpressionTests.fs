@@ -100,7 +100,7 @@ let tests =
                 let B, H, W, D = 3L, int64 dims.GridHeight, int64 dims.GridWidth, int64 dims.MapDim
                 let inputs: CellGroup.CellInputs =
                     { Image = torch.randn(B, H, W, D); TextMap = torch.randn(B, D); Memory = torch.randn(B, int64 dims.MemDim)
-                      Attention1 = torch.randn(B, H, W); Attention2 = Some(torch.randn(B, H, W)); Question = torch.randn(B, 2L * int64 dims.LstmHidden) }
+                      Attention1 = torch.randn(B, H, W); Attention2 = Some(torch.randn(B, H, W)); Question = torch.randn(B, int64 (ModelDims.questionDim dims)) }
                 let module' = group.LastNode(inputs, NodeOps.NodeEvaluation.hardMax)
                 let map (m: torch.Tensor) = m.unsqueeze(1L).unsqueeze(-1L)
                 let leaves =

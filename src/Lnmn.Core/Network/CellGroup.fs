@@ -36,14 +36,17 @@ let outputParameters (pooling: AnswerPooling) (kind: CellKind) (count: int) (dim
         Tensors.uniformParameter [| k; int64 dims.MemDim; int64 answerInputs |] answerInputs,
         Tensors.uniformParameter [| k; int64 dims.MemDim |] answerInputs
 
-/// The answer cells' Describe gate, W_g (k, map_dim, question dim) and b_g (k, map_dim), for
-/// `AttentionWeightedAndDescribe`; None for every other pooling and for attention cells.
+/// Whether cells of `role` pooling as `pooling` have a Describe gate: answer cells of
+/// `AttentionWeightedAndDescribe`.
+let hasGate (pooling: AnswerPooling) (role: CellRole) = pooling = AttentionWeightedAndDescribe && role = Answer
+
+/// The Describe gate of `hasGate` cells, W_g (k, map_dim, question dim) and b_g (k, map_dim); None
+/// for other cells.
 let gateParameters (pooling: AnswerPooling) (kind: CellKind) (count: int) (dims: ModelDims) =
-    match pooling, kind.Role with
-    | AttentionWeightedAndDescribe, Answer ->
+    if hasGate pooling kind.Role then
         let k, q = int64 count, ModelDims.questionDim dims
         Some(Tensors.uniformParameter [| k; int64 dims.MapDim; int64 q |] q, Tensors.uniformParameter [| k; int64 dims.MapDim |] q)
-    | _ -> None
+    else None
 
 /// The authors' code for the output layers of `outputParameters`: the attention conv (map_dim → 1)
 /// xavier-uniform with an N(0,1) bias; the answer linear xavier-normal with a zero bias.

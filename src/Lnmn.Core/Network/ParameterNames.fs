@@ -42,7 +42,7 @@ let ofSpec (spec: ModelSpec) : Result<(string * string) list, string> =
         let groups, _ = LnmnNetwork.groupModules spec.Modules
         let cells =
             groups |> List.indexed |> List.collect (fun (i, (kind, _)) ->
-                let gate = if kind.Role = Answer && spec.AnswerPooling = Some AttentionWeightedAndDescribe then [ "gate_weight"; "gate_bias" ] else []
+                let gate = if CellGroup.hasGate (defaultArg spec.AnswerPooling SpatialSum) kind.Role then [ "gate_weight"; "gate_bias" ] else []
                 [ for p in [ "alpha"; "out_weight"; "out_bias" ] @ gate -> $"cells.{cellKindName kind}.{p}", $"cell_groups.{i}.{p}" ])
         Ok([ for n in shared -> n, n ] @ cells @ [ for n in classifier -> n, n ])
 

@@ -1,7 +1,8 @@
 /// The first-order steps of `Steps` with the batch split into W contiguous parts, each run on its
 /// own thread (forward, its share of the loss, its gradients) with libtorch at one intra-op thread,
-/// whatever the calling thread's count (left as it was); the calling thread adds the parts' gradients in part order and steps the optimiser as `Steps`
-/// does, so a run is repeatable for a given W (docs/design.md §3, "Threads").
+/// whatever the calling thread's count (left as it was); the calling thread adds the parts'
+/// gradients in part order and steps the optimiser as `Steps` does, so a run is repeatable for a
+/// given W (docs/design.md §3, "Threads").
 ///
 /// The parts' losses add up to the whole batch's: a batch mean (the CE, the paper's entropy term)
 /// is scaled by the part's share of the batch, a batch sum (the authors' code's entropy term) is
