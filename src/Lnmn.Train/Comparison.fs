@@ -59,18 +59,43 @@ let shared (s: CompareConfig) : TrainConfig =
 let config (s: CompareConfig) (entry: Entry) =
     { entry.Variant (shared s) with RunDir = Some(Path.Combine(s.Out, "runs", entry.Key)) }
 
-/// The model's finished run: found in its folder (`RunFolder.readResult`), or trained, resumed
-/// when the folder holds a checkpoint of the same settings, else from the start.
+/// The model today's defaults give `asked`, on data of `stored`'s dims (a run's spec.json: the
+/// dims are the data's; the genotype file a run started from is its own).
+let private todaysSpec (asked: TrainConfig) (stored: ModelSpec) =
+    let d = stored.Dims
+    let builtIn =
+        TrainingData.madeByGenerator (match asked.Data with Some dir -> TrainingData.DataDirectory dir | None -> TrainingData.BuiltInData BuiltInOptions.defaults)
+    let facts: Defaults.DataFacts =
+        { BuiltIn = builtIn; Vqa = false; Answers = d.Answers; Words = d.Vocabulary; Channels = d.InputChannels
+          Height = d.GridHeight; Width = d.GridWidth; TrainExamples = 0 }
+    { Defaults.modelSpec asked facts with AlphaPreset = stored.AlphaPreset }
+
+/// Whether the run folder's spec.json is the model today's defaults give `asked`: a run begun
+/// before a default changed (the built-in answer pooling, say) is not this build's run of it.
+let private specIsTodays (root: string) (asked: TrainConfig) =
+    let file = (RunFolder.paths root).Spec
+    File.Exists file
+    && (try let stored = SpecJson.deserialize<ModelSpec> (File.ReadAllText file) in stored = todaysSpec asked stored with _ -> false)
+
+/// `RunFolder.readResult`, and the run trained the model today's defaults give its settings.
+let currentResult (root: string) (asked: TrainConfig) : Result<RunResult.RunResult, string> =
+    RunFolder.readResult root asked
+    |> Result.bind (fun finished ->
+        if finished.Spec = todaysSpec asked finished.Spec then Ok finished
+        else Error $"{(RunFolder.paths root).Result}: trained before a default changed (its model is not the one these settings give today)")
+
+/// The model's finished run: found in its folder (`currentResult`), or trained, resumed when the
+/// folder holds a checkpoint of the same settings and model, else from the start.
 let private runEntry (s: CompareConfig) (entry: Entry) : Result<RunResult.RunResult, string> =
     let asked = config s entry
     let root = asked.RunDir.Value
-    match RunFolder.readResult root asked with
+    match currentResult root asked with
     | Ok finished ->
         printfn "%s: finished run in %s reused" entry.Key root
         Ok finished
     | Error unfinished ->
         let paths = RunFolder.paths root
-        let resumable = File.Exists paths.Checkpoint && RunFolder.readConfig paths = Ok(ConfigFile.forRerun asked)
+        let resumable = File.Exists paths.Checkpoint && RunFolder.readConfig paths = Ok(ConfigFile.forRerun asked) && specIsTodays root asked
         if Directory.Exists root && not resumable then
             printfn "%s: %s: started again" entry.Key unfinished
             Directory.Delete(root, true)

@@ -88,7 +88,7 @@ let private trainAndWrite (settings: Settings) : Result<string list, string> =
         [ for model in models do
             let asked = config settings model
             let root = asked.RunDir.Value
-            match RunFolder.readResult root asked with
+            match Comparison.currentResult root asked with
             | Ok _ -> printfn "%s: finished run in %s reused" model.Label root
             | Error unfinished ->
                 if Directory.Exists root then

@@ -140,6 +140,17 @@ let tests =
             | Ok _ -> failtest "an empty folder read as finished"
         }
 
+        test "compare and learning-curve reuse a finished run only if today's defaults give its settings the model it trained" {
+            let dir, asked, result = shortRun.Force()
+            Expect.equal (Comparison.currentResult dir asked) (Ok result) "a run of this build's defaults"
+            // As if the default answer pooling had been another when the run was trained.
+            let other = if result.Spec.AnswerPooling = Some GatedProduct then AttentionSquared else GatedProduct
+            let older = { result with Spec = { result.Spec with AnswerPooling = Some other } }
+            match Comparison.currentResult (folderWithResult (RunResult.toJson older)) asked with
+            | Error why -> Expect.stringContains why "trained before a default changed" "says why it is not reused"
+            | Ok _ -> failtest "a run of another model reused"
+        }
+
         test "--resume of a trained run without result.json scores it and writes it; with it, nothing is trained" {
             let whole, _, result = shortRun.Force()
             let dir = TrainerTests.freshDir "result-resume"
