@@ -138,11 +138,14 @@ def encode(w, tokens, lengths, hidden):
     return words, torch.cat([forward_last, torch.stack(backward_last)], -1)
 
 
-def node(weights, x1, x2):
+def node(weights, x1, x2, each_op=False):
     """O(x1, x2): the op weights (6) mixing min, max, sum, product, choose_1, choose_2, then L2
-    normalised over the channels (the last dimension)."""
-    ops = [torch.minimum(x1, x2), torch.maximum(x1, x2), x1 + x2, x1 * x2,
-           x1.expand(torch.broadcast_shapes(x1.shape, x2.shape)), x2.expand(torch.broadcast_shapes(x1.shape, x2.shape))]
+    normalised over the channels (the last dimension). each_op (NodeMix "NormaliseEachOp", ours, not
+    the paper's): every op L2-normalised over the channels before the mixture."""
+    shape = torch.broadcast_shapes(x1.shape, x2.shape)
+    ops = [torch.minimum(x1, x2), torch.maximum(x1, x2), x1 + x2, x1 * x2, x1.expand(shape), x2.expand(shape)]
+    if each_op:
+        ops = [F.normalize(op.expand(shape), p=2.0, dim=-1, eps=1e-12) for op in ops]
     mixed = sum(weights[i] * ops[i] for i in range(6))
     return F.normalize(mixed, p=2.0, dim=-1, eps=1e-12)
 
@@ -219,6 +222,9 @@ def forward(w, spec, tokens, lengths, features, hard_max):
     cell_input = (lambda x: F.normalize(x, p=2.0, dim=-1, eps=1e-12)) if unit else (lambda x: x)
     image = cell_input(F.conv2d(kb, w["image_projection.weight"], w["image_projection.bias"]).permute(0, 2, 3, 1))  # (B, H, W, D)
 
+    each_op = spec.get("NodeMix") == "NormaliseEachOp"
+    mix = lambda weights, x1, x2: node(weights, x1, x2, each_op)
+
     # Per cell kind: α, output weight and bias; cells of a kind are numbered in module order.
     cells = {}
     for role, arity in KINDS:
@@ -262,9 +268,9 @@ def forward(w, spec, tokens, lengths, features, hard_max):
             ops, out_weight, out_bias, gate_weight, gate_bias = cells[kind]
             role, arity = kind
             if arity == "ThreeInput":
-                last = node(ops[j, 1], node(ops[j, 0], image, a1), c)
+                last = mix(ops[j, 1], mix(ops[j, 0], image, a1), c)
             else:
-                last = node(ops[j, 2], node(ops[j, 1], image, node(ops[j, 0], a1, a2)), c)
+                last = mix(ops[j, 2], mix(ops[j, 1], image, mix(ops[j, 0], a1, a2)), c)
             if role == "Attention":
                 out = (last * out_weight[j]).sum(-1) + out_bias[j]  # (B, H, W)
                 if arity == "ThreeInput":

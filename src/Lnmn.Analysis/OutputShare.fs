@@ -26,9 +26,11 @@ let private ops (x1: torch.Tensor) (x2: torch.Tensor) =
     let a, b = both.[0], both.[1]
     torch.stack([| torch.minimum(a, b); torch.maximum(a, b); a + b; a * b; a; b |], -2L)
 
-/// Output share of the winner per cell (k) for one node: p (k, 6), inputs (B, k or 1, H, W, C or 1).
-let nodeShares (p: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) =
-    let norms = (Tensors.square (ops x1 x2)).sum(-1L).sqrt() // (B, k, H, W, 6)
+/// Output share of the winner per cell (k) for one node mixing as `mix` says: p (k, 6), inputs
+/// (B, k or 1, H, W, C or 1). A `NormaliseEachOp` node's ops enter at norm 1 (0 where an op is zero).
+let nodeShares (mix: NodeMix) (p: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) =
+    let raw = (Tensors.square (ops x1 x2)).sum(-1L).sqrt() // (B, k, H, W, 6)
+    let norms = match mix with MixThenNormalise -> raw | NormaliseEachOp -> raw.gt(torch.zeros_like raw).to_type(raw.dtype)
     let weighted = norms * p.reshape(1L, p.shape.[0], 1L, 1L, 6L)
     let winner = p.argmax(-1L).reshape(1L, -1L, 1L, 1L, 1L).expand(weighted.shape.[0], -1L, weighted.shape.[2], weighted.shape.[3], 1L)
     let total = weighted.sum(-1L)
@@ -54,7 +56,7 @@ let measure (network: LnmnNetwork.LnmnNetwork) (batch: LnmnNetwork.Batch) : Node
                 let p = g.Alpha.softmax(-1L) // (k, nodes, 6)
                 g.Nodes(cells, NodeOps.NodeEvaluation.soft)
                 |> List.iteri (fun i (x1, x2, _) ->
-                    let shares = nodeShares (p.select(1L, int64 i)) x1 x2
+                    let shares = nodeShares g.NodeMix (p.select(1L, int64 i)) x1 x2
                     for cell in 0 .. g.Count - 1 do perNode.[i].[cell] <- perNode.[i].[cell] + (shares.[int64 cell].item<float32>() |> float))
         | None -> ()
     network.ObservedForward(batch, NodeOps.NodeEvaluation.soft, observe) |> ignore

@@ -217,6 +217,17 @@ type CellInputScale =
     /// no input outweighs another by its scale alone.
     | UnitNorm
 
+/// How a node mixes its six ops before the L2 normalisation every node ends with.
+type NodeMix =
+    /// The paper's: normalise(Σ_i softmax(α)_i · op_i(x1, x2)). An op whose output is large (one
+    /// that carries the image) outweighs the others at a small weight, so α's winner need not be
+    /// what the node computes, and the one-hot (hard-max) node can lose what the soft one did.
+    | MixThenNormalise
+    /// Ours, a departure in the relaxation only: normalise(Σ_i softmax(α)_i · normalise(op_i(x1, x2))),
+    /// each op brought to unit norm over channels per position first (an op that is zero there stays
+    /// zero), so each op's share of the node is its share of α. One-hot α gives the paper's node.
+    | NormaliseEachOp
+
 /// What Stack-NMN's Describe modules feed their memory Linear beside c and mem: W c ⊙ p, p the kb
 /// pooled under the map read (DescribeTwo: W c ⊙ p1 ⊙ p2, one pool under each of its two maps).
 type DescribeReadout =
@@ -263,7 +274,9 @@ type ModelSpec =
       /// None: `Raw`, the paper's.
       CellInputs: CellInputScale option
       /// None: `Normalised`, Stack-NMN's.
-      DescribeReadout: DescribeReadout option }
+      DescribeReadout: DescribeReadout option
+      /// None: `MixThenNormalise`, the paper's.
+      NodeMix: NodeMix option }
 
 /// The paper's three module sets (Table 3); NoOp is always added.
 type Ablation =
@@ -295,12 +308,12 @@ module Ablation =
         @ cells Answer ThreeInput an3 @ cells Answer FourInput an4 @ [ NoOp ]
 
 module ModelSpec =
-    let lnmn ablation dims = { Dims = dims; Modules = Ablation.modules ablation; Stack = Reference; Pointer = None; Initialisation = Some AuthorsCode; AlphaInitScale = None; AlphaPreset = None; AnswerPooling = None; CellInputs = None; DescribeReadout = None }
+    let lnmn ablation dims = { Dims = dims; Modules = Ablation.modules ablation; Stack = Reference; Pointer = None; Initialisation = Some AuthorsCode; AlphaInitScale = None; AlphaPreset = None; AnswerPooling = None; CellInputs = None; DescribeReadout = None; NodeMix = None }
 
     /// Stack-NMN's 9 modules, pointer sharpened hard. Its modules move the pointer themselves; the
     /// stack starts at zero as `Reference` says.
     let stackNmn dims =
-        { Dims = dims; Modules = List.map Hand HandModule.all @ [ NoOp ]; Stack = Reference; Pointer = Some Hard; Initialisation = Some AuthorsCode; AlphaInitScale = None; AlphaPreset = None; AnswerPooling = None; CellInputs = None; DescribeReadout = None }
+        { Dims = dims; Modules = List.map Hand HandModule.all @ [ NoOp ]; Stack = Reference; Pointer = Some Hard; Initialisation = Some AuthorsCode; AlphaInitScale = None; AlphaPreset = None; AnswerPooling = None; CellInputs = None; DescribeReadout = None; NodeMix = None }
 
     /// A diagnostic: the ablation's attention cells, its answer cells replaced by Stack-NMN's Describe
     /// (3 inputs: DescribeOne, 4 inputs: DescribeTwo), which reads a map through a softmax over it.

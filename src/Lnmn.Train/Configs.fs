@@ -105,6 +105,7 @@ type TrainConfig =
       AnswerPooling: AnswerPooling option
       CellInputs: CellInputScale option
       DescribeReadout: DescribeReadout option
+      NodeMix: NodeMix option
       HardenAt: float option
       AnnealTo: float option
       LearningRateDecay: LearningRateDecay

@@ -25,6 +25,9 @@ let cpuParallelism = Device.BatchWorkers
 /// The scale the img and txt maps enter the cells at: the paper's.
 let cellInputs = Raw
 
+/// How a node mixes its ops: the paper's.
+let nodeMix = MixThenNormalise
+
 /// What Stack-NMN's Describe modules read out: Stack-NMN's.
 let describeReadout = Normalised
 
@@ -67,6 +70,7 @@ let train: TrainConfig =
       AnswerPooling = None
       CellInputs = None
       DescribeReadout = None
+      NodeMix = None
       HardenAt = None
       AnnealTo = None
       LearningRateDecay = Constant
@@ -141,7 +145,8 @@ let modelSpec (config: TrainConfig) (data: DataFacts) : ModelSpec =
         AlphaPreset = match config.AlphaPreset with Some(Preset p) -> Some p | Some(GenotypeFile _) | None -> None
         AnswerPooling = Some(config.AnswerPooling |> Option.defaultValue (if data.BuiltIn then builtInAnswerPooling else SpatialSum))
         CellInputs = Some(defaultArg config.CellInputs cellInputs)
-        DescribeReadout = Some(defaultArg config.DescribeReadout describeReadout) }
+        DescribeReadout = Some(defaultArg config.DescribeReadout describeReadout)
+        NodeMix = Some(defaultArg config.NodeMix nodeMix) }
 
 /// Weight steps a run is planned for: its epochs over the training examples. The schedules (λ_w,
 /// α's warm-up and lr, the weights' lr decay) follow this plan; --max-steps only stops a run early.

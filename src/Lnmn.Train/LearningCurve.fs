@@ -2,7 +2,7 @@
 /// data, one thread each (two processes on two cores), scoring the validation split every few
 /// steps; written from their results (`RunResult`'s curve) as learning-curves.{csv,md,html,png}:
 /// accuracy against questions seen and against training seconds. A model whose run folder holds its
-/// finished run (result.json, of the same settings) is not retrained.
+/// finished run (result.json, of the same settings and the model today's defaults give them) is not retrained.
 module Lnmn.Train.LearningCurve
 
 open System

@@ -57,6 +57,7 @@ type TrainArgs =
     | Answer_Pooling of string
     | Cell_Inputs of string
     | Describe_Readout of string
+    | Node_Mix of string
     | Harden_At of float
     | Anneal_To of float
     | Lr_Decay of string
@@ -102,6 +103,7 @@ type TrainArgs =
             | Alpha_Preset _ -> "start α at a fixed architecture instead of a random draw: table6 (the modules the paper reports learning, its Table 6), find (Table 6 with Stack-NMN's Find as every 3-input attention cell), or a genotype file (FILE.json, e.g. a run's genotype.json: softmax(α) starts at its weights); with --alpha-schedule frozen the cells keep it."
             | Cell_Inputs _ -> $"the scale the image and text maps enter the cells at: raw (the paper's) or unit (ours, a departure: each L2-normalised over channels per position, as node outputs are); {defaultIs TrainChecks.Choices.cellInputs Defaults.cellInputs}."
             | Describe_Readout _ -> $"what Stack-NMN's Describe modules (stack-nmn, lnmn-describe) feed their memory layer: normalised (Stack-NMN's, l2norm(W c ⊙ p [⊙ p2]) with p the kb pooled under each map read) or unnormalised (ours, a departure: W c ⊙ p [⊙ p2] as it comes); {defaultIs TrainChecks.Choices.describeReadout Defaults.describeReadout}."
+            | Node_Mix _ -> $"how a node mixes its six ops: paper (normalise(Σ softmax(α)_i op_i), the paper's) or each-op (ours, a departure in the relaxation: normalise(Σ softmax(α)_i normalise(op_i)), each op at unit norm per position, so α's share is the op's share of the node and hard-max keeps what the soft node computed; no node kernel yet: the composed ops, about twice the step time); {defaultIs TrainChecks.Choices.nodeMix Defaults.nodeMix}."
             | Anneal_To _ -> "the temperature τ of the nodes' softmax(α / τ) at the run's end, reached geometrically from 1 over the α phase, so the soft network becomes the hard-max one gradually (a departure, SNAS/GDAS-style); default: 1 throughout, the paper's softmax."
             | Harden_At _ -> "the fraction of the run after which α is frozen at its argmax and the weights train the hard-max network (one op per node; a departure, DARTS' derived-cell training); default: never."
             | Answer_Pooling _ -> "how answer cells pool their last node over the map: sum (the paper's; default with --data) or attention (ours: weighted by H·W·softmax of the map the cell read, Stack-NMN's Describe weighting; the plain sum when that map is uniform) or squared (ours: H·W·m⊙m with m the softmax-weighted mean, so two objects under one map give their product, as Stack-NMN's DescribeTwo; a departure) or both (ours: the attention-weighted sum and its square side by side; a departure) or gated-product (ours: Stack-NMN's Describe read-out on the last node, l2norm(c ⊙ m1 [⊙ m2]) with m_i pooled under each map the cell read; a departure) or weighted-and-describe (ours: the attention-weighted sum beside Describe's unnormalised read-out of the img map, g(c_t) ⊙ p [⊙ p] with p the img map pooled under the map read and g a linear of the controller's text of each cell's own; a departure, the first with which LNMN-11's own answer cells compare; default on the built-in dataset)."
@@ -275,6 +277,7 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
         let! pooling = r.TryGetResult Answer_Pooling |> over d.AnswerPooling (ofChoice "answer-pooling" TrainChecks.Choices.answerPooling)
         let! cellInputs = r.TryGetResult Cell_Inputs |> over d.CellInputs (ofChoice "cell-inputs" TrainChecks.Choices.cellInputs)
         let! describeReadout = r.TryGetResult Describe_Readout |> over d.DescribeReadout (ofChoice "describe-readout" TrainChecks.Choices.describeReadout)
+        let! nodeMix = r.TryGetResult Node_Mix |> over d.NodeMix (ofChoice "node-mix" TrainChecks.Choices.nodeMix)
         let! alphaRule = r.TryGetResult Alpha_Schedule |> given (ofChoice "alpha-schedule" TrainChecks.Choices.alphaSchedule) d.AlphaRule
         let config =
             { Ablation = ablation
@@ -310,6 +313,7 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
               AnswerPooling = pooling
               CellInputs = cellInputs
               DescribeReadout = describeReadout
+              NodeMix = nodeMix
               HardenAt = r.TryGetResult Harden_At |> Option.orElse d.HardenAt
               AnnealTo = r.TryGetResult Anneal_To |> Option.orElse d.AnnealTo
               LearningRateDecay = decay

@@ -17,7 +17,11 @@ let tests =
             let x1 = torch.tensor([| 3.0f; 4.0f |]).reshape(1L, 1L, 1L, 1L, 2L)
             let x2 = torch.tensor([| 0.0f; 1.0f |]).reshape(1L, 1L, 1L, 1L, 2L)
             let total = 0.1 * 1.0 + 0.05 * 5.0 + 0.05 * sqrt 34.0 + 0.1 * 4.0 + 0.1 * 5.0 + 0.6 * 1.0
-            expectClose 1e-6 (OutputShare.nodeShares p x1 x2) [| 0.6 / total |] "choose_2's share: 0.6 of α, 28% of the output"
+            expectClose 1e-6 (OutputShare.nodeShares MixThenNormalise p x1 x2) [| 0.6 / total |] "choose_2's share: 0.6 of α, 28% of the output"
+            // Each op at norm 1: the share is α's. With x2 = 0, min (0, 0) and product are zero and drop out.
+            expectClose 1e-6 (OutputShare.nodeShares NormaliseEachOp p x1 x2) [| 0.6 |] "each op normalised: 0.6"
+            let zero = torch.zeros([| 1L; 1L; 1L; 1L; 2L |])
+            expectClose 1e-6 (OutputShare.nodeShares NormaliseEachOp p (x1.abs()) zero) [| 0.0 / (0.05 + 0.05 + 0.1) |] "choose_2 of a zero map: none of the output"
         }
         test "a network whose α is one-hot has every winner at 100% of its node's output" {
             use _ = torch.NewDisposeScope()

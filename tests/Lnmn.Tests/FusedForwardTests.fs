@@ -63,6 +63,8 @@ let private specs =
           { NetworkTests.tinySpec Ablation11 stack with AnswerPooling = Some AttentionWeighted }
       for pooling in [ AttentionSquared; AttentionWeightedAndSquared; GatedProduct; AttentionWeightedAndDescribe ] ->
           $"LNMN-11, answer pooling {pooling}", { NetworkTests.tinySpec Ablation11 Reference with AnswerPooling = Some pooling }
+      yield "LNMN-11, each op normalised before the mixture",
+            { NetworkTests.tinySpec Ablation11 Reference with NodeMix = Some NormaliseEachOp; AnswerPooling = Some AttentionWeightedAndDescribe }
       yield "attention cells only", { ModelSpec.lnmn Ablation9 tiny with Modules = [ attention3; attention4; NoOp ] }
       yield "answer cells only", { ModelSpec.lnmn Ablation9 tiny with Modules = [ answer3; answer4; NoOp ] }
       yield "generic, concatenation and hand modules together, push",
@@ -75,6 +77,9 @@ let tests =
     testList "fused forward" [
         for i, (name, spec) in List.indexed specs do
             test $"{name}: same outputs and gradients as the reference forward" { compare spec NodeOps.NodeEvaluation.soft (100L + int64 i) }
+        test "LNMN-14, each op normalised, hard-max α: same as the reference" {
+            compare { NetworkTests.tinySpec Ablation14 Push with NodeMix = Some NormaliseEachOp } NodeOps.NodeEvaluation.hardMax 400L
+        }
         for ablation in [ Ablation9; Ablation14 ] do
             test $"LNMN-{Ablation.number ablation}, hard-max α: same as the reference" {
                 compare (NetworkTests.tinySpec ablation Push) NodeOps.NodeEvaluation.hardMax 200L

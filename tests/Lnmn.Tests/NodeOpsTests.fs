@@ -57,6 +57,33 @@ let tests =
             expectClose 1e-6 soft (Array.ofList (normalisedByHand combined)) "mixture"
         }
 
+        test "a node that normalises each op mixes the six ops at unit norm, by hand" {
+            use _ = torch.NewDisposeScope()
+            let weights = [ 0.1; 0.2; 0.3; 0.1; 0.2; 0.1 ]
+            // Each op normalised per position (channels 2w, 2w + 1), then the weighted sum, then normalised.
+            let unitOp op = normalisedByHand (List.map2 (applyOp op) x1v x2v)
+            let combined = List.fold2 (fun acc w op -> List.map2 (fun a u -> a + w * u) acc (unitOp op)) (List.replicate 4 0.0) weights NodeOp.all
+            let columns = NodeOps.columnsOf NormaliseEachOp (tensorOf [| 1L; 6L |] weights)
+            let actual = NodeOps.mixColumns NodeOps.Kernel columns (tensorOf shape x1v) (tensorOf shape x2v)
+            expectClose 1e-6 actual (Array.ofList (normalisedByHand combined)) "each op at unit norm"
+            let paper = NodeOps.mixColumns NodeOps.Kernel (NodeOps.columnsOf MixThenNormalise (tensorOf [| 1L; 6L |] weights)) (tensorOf shape x1v) (tensorOf shape x2v)
+            Expect.isGreaterThan ((actual - paper).abs().max().item<float32>()) 1e-3f "not the paper's mixture"
+        }
+
+        test "normalising each op changes nothing for one-hot weights, a broadcast map and a zero map included" {
+            use _ = torch.NewDisposeScope()
+            torch.random.manual_seed 31L |> ignore
+            let image = torch.randn([| 2L; 1L; 3L; 4L; 8L |])
+            let map = torch.randn([| 2L; 3L; 3L; 4L; 1L |])
+            let zeroMap = torch.zeros([| 2L; 3L; 3L; 4L; 1L |])
+            for op in NodeOp.all do
+                let weights = torch.tensor(NodeOp.all |> List.map (fun o -> if o = op then 1.0f else 0.0f) |> Array.ofList).reshape(1L, 6L).expand(3L, -1L)
+                for name, x2 in [ "map", map; "zero map", zeroMap ] do
+                    let each = NodeOps.mixColumns NodeOps.Composed (NodeOps.columnsOf NormaliseEachOp weights) image x2
+                    let paper = NodeOps.mixColumns NodeOps.Composed (NodeOps.columnsOf MixThenNormalise weights) image x2
+                    expectAllClose 1e-5 each paper $"{NodeOp.name op}, {name}"
+        }
+
         test "the four-coefficient form equals six separate ops on random inputs" {
             use _ = torch.NewDisposeScope()
             torch.random.manual_seed 7L |> ignore

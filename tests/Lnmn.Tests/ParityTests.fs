@@ -46,15 +46,17 @@ let private compareWithPython (network: LnmnNetwork.LnmnNetwork) (weights: strin
             expectAllClose 1e-4 ours.Pointers theirs.[$"{mode}.pointers"] $"{mode}: stack pointers"
         Directory.Delete(dir, true)
 
-let private initialisedWith (ablation: Ablation) (stack: StackDiscipline) (pooling: AnswerPooling) (cellInputs: CellInputScale) =
-    test $"an initialised LNMN-{Ablation.number ablation}, {stack} stack, answers pooled by {pooling}, {cellInputs} cell inputs: the Python reference gives our outputs" {
+let private initialisedMixing (ablation: Ablation) (stack: StackDiscipline) (pooling: AnswerPooling) (cellInputs: CellInputScale) (nodeMix: NodeMix) =
+    test $"an initialised LNMN-{Ablation.number ablation}, {stack} stack, answers pooled by {pooling}, {cellInputs} cell inputs, nodes {nodeMix}: the Python reference gives our outputs" {
         torch.random.manual_seed 21L |> ignore
-        let network = LnmnNetwork.compile { NetworkTests.tinySpec ablation stack with AnswerPooling = Some pooling; CellInputs = Some cellInputs }
+        let network =
+            LnmnNetwork.compile { NetworkTests.tinySpec ablation stack with AnswerPooling = Some pooling; CellInputs = Some cellInputs; NodeMix = Some nodeMix }
         let weights = Path.Combine(temporaryDirectory (), "w.safetensors")
         Exported.exportNetwork network (placeholderDescription network.Spec) Configs.Safetensors weights |> Result.defaultWith failtest |> ignore
         compareWithPython network weights (int64 (Ablation.number ablation))
     }
 
+let private initialisedWith ablation stack pooling cellInputs = initialisedMixing ablation stack pooling cellInputs MixThenNormalise
 let private initialised ablation stack pooling = initialisedWith ablation stack pooling Raw
 
 [<Tests>]
@@ -70,6 +72,7 @@ let tests =
         yield initialised Ablation11 Reference AttentionWeightedAndSquared
         yield initialised Ablation11 Reference GatedProduct
         yield initialised Ablation11 Reference AttentionWeightedAndDescribe
+        yield initialisedMixing Ablation11 Reference AttentionWeightedAndDescribe Raw NormaliseEachOp
         yield test "a trained LNMN-11 exported as a PyTorch state dict: the Python reference gives our outputs" {
             let checkpoint = ExportTests.trainedCheckpoint.Force()
             let weights = Path.Combine(temporaryDirectory (), "w.pt")

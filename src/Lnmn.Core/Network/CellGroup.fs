@@ -119,7 +119,7 @@ let output (pooling: AnswerPooling) (role: CellRole) (arities: CellArity list) (
             | _ -> (last.unsqueeze(2L) * weightings.reshape(s.[0], 1L, -1L, s.[2], s.[3], 1L)).sum([| 3L; 4L |])
         answerOutput weight bias inputs (pooled sums)
 
-type CellGroup(kind: CellKind, count: int, dims: ModelDims, pooling: AnswerPooling) as this =
+type CellGroup(kind: CellKind, count: int, dims: ModelDims, pooling: AnswerPooling, nodeMix: NodeMix) as this =
     inherit torch.nn.Module($"cells_{CellKind.name kind}")
     let nodes = CellKind.nodeCount kind
     let k = int64 count
@@ -134,11 +134,13 @@ type CellGroup(kind: CellKind, count: int, dims: ModelDims, pooling: AnswerPooli
             this.register_parameter("gate_weight", weight)
             this.register_parameter("gate_bias", bias))
 
+    new(kind, count, dims, pooling) = new CellGroup(kind, count, dims, pooling, MixThenNormalise)
     new(kind, count, dims) = new CellGroup(kind, count, dims, SpatialSum)
 
     member _.Kind = kind
     member _.Count = count
     member _.Pooling = pooling
+    member _.NodeMix = nodeMix
     /// (k, nodes, 6).
     member _.Alpha = alpha
     member _.OutWeight = outWeight
@@ -151,9 +153,9 @@ type CellGroup(kind: CellKind, count: int, dims: ModelDims, pooling: AnswerPooli
     /// Every node's inputs and output (x1, x2, out), in node order, for every cell: inputs
     /// broadcastable to the output (B, k, H, W, D or 1).
     member _.Nodes(inputs: CellInputs, evaluation: NodeOps.NodeEvaluation) : (torch.Tensor * torch.Tensor * torch.Tensor) list =
-        let coefficients = NodeOps.coefficients (NodeOps.opWeights evaluation alpha) // (k, nodes, 4)
+        let weights = NodeOps.opWeights evaluation alpha // (k, nodes, 6)
         // The reference path stays composed.
-        let node i x1 x2 = x1, x2, NodeOps.mixNode NodeOps.Composed (coefficients.select(1L, int64 i)) x1 x2
+        let node i x1 x2 = x1, x2, NodeOps.mixColumns NodeOps.Composed (NodeOps.columnsOf nodeMix (weights.select(1L, int64 i))) x1 x2
         let out (_, _, y) = y
         let asCells (x: torch.Tensor) = x.unsqueeze(1L) // module axis
         let map (a: torch.Tensor) = a.unsqueeze(-1L) |> asCells // (B, 1, H, W, 1)

@@ -41,9 +41,10 @@ let prepare (evaluation: NodeOps.NodeEvaluation) (groups: CellGroup list) : Prep
     let imageNode = node (fun g -> lastNode g - 1) groups
     let textNode = node lastNode groups
     let pairNode = node (fun _ -> 0) fourInput
-    let coefficients = NodeOps.coefficients (NodeOps.opWeights evaluation (catRows (imageNode @ textNode @ pairNode)))
+    let weights = NodeOps.opWeights evaluation (catRows (imageNode @ textNode @ pairNode))
+    let nodeMix = groups |> List.tryHead |> Option.map (fun g -> g.NodeMix) |> Option.defaultValue MixThenNormalise
     let k = int64 (groups |> List.sumBy (fun g -> g.Count))
-    let rows start count = NodeOps.columns (coefficients.narrow(0L, start, count))
+    let rows start count = NodeOps.columnsOf nodeMix (weights.narrow(0L, start, count))
     let k4 = int64 (fourInput |> List.sumBy (fun g -> g.Count))
     let offsets = groups |> List.scan (fun offset g -> if g.Kind.Arity = FourInput then offset + int64 g.Count else offset) 0L
     let outputLayer role =
@@ -97,9 +98,10 @@ let apply (prepared: Prepared) (inputs: CellInputs) =
             let arities = match r with Answer -> prepared.AnswerArities | Attention -> []
             layer |> Option.map (fun (weight, bias) -> output prepared.AnswerPooling r arities prepared.AnswerGate weight bias inputs (last.narrow(1L, start, weight.shape.[0])))
         role Attention prepared.Attention 0L, role Answer prepared.Answer attentionCount
-    match prepared.Arithmetic with
-    | NodeOps.Composed -> composed ()
-    | NodeOps.Kernel ->
+    match prepared.Arithmetic, prepared.Text.EachOp with
+    | NodeOps.Composed, _
+    | NodeOps.Kernel, Some _ -> composed ()
+    | NodeOps.Kernel, None ->
         // The last node feeds only the output layers: `ReadoutKernel` computes what they read of it.
         let batch, height, width = first.shape.[0], first.shape.[2], first.shape.[3]
         let attentionWeights = prepared.Attention |> Option.map fst |> Option.defaultValue (torch.zeros(0L, imageNode.shape.[4]))

@@ -72,7 +72,7 @@ type LnmnNetwork(spec: ModelSpec) as this =
         if spec.Modules |> List.exists (function Generic _ | Concat _ -> true | NoOp | Hand _ -> false) then
             Some(torch.nn.Conv2d(int64 d.KbDim, int64 d.MapDim, 1L), torch.nn.Linear(int64 q, int64 d.MapDim))
         else None
-    let groups = groupLayout |> List.map (fun (kind, indices) -> new CellGroup.CellGroup(kind, indices.Length, d, defaultArg spec.AnswerPooling SpatialSum))
+    let groups = groupLayout |> List.map (fun (kind, indices) -> new CellGroup.CellGroup(kind, indices.Length, d, defaultArg spec.AnswerPooling SpatialSum, defaultArg spec.NodeMix MixThenNormalise))
     let cellGroups = torch.nn.ModuleList<CellGroup.CellGroup>(Array.ofList groups)
     let concatLayout = concatModules spec.Modules
     let concats = concatLayout |> List.map (fun (kind, indices) -> new ConcatCells.ConcatGroup(kind, indices.Length, d))

@@ -63,12 +63,19 @@ let coefficients (weights: torch.Tensor) : torch.Tensor =
 
 /// The four coefficient columns of a (k, 4) coefficient tensor, each shaped (1, k, 1, 1, 1) to
 /// scale a (B, k, H, W, C) node, and the (k, 4) tensor itself: computed once per forward, used at
-/// every step.
-type Columns = { A: torch.Tensor; B: torch.Tensor; C: torch.Tensor; D: torch.Tensor; Coefficients: torch.Tensor }
+/// every step. `EachOp`: the op weights (k, 6) of nodes that normalise each op (`NormaliseEachOp`),
+/// whose mixture the four coefficients cannot express; None for the paper's nodes.
+type Columns = { A: torch.Tensor; B: torch.Tensor; C: torch.Tensor; D: torch.Tensor; Coefficients: torch.Tensor; EachOp: torch.Tensor option }
 
 let columns (coefficients: torch.Tensor) : Columns =
     let c (i: int64) = coefficients.select(1L, i).reshape(1L, -1L, 1L, 1L, 1L)
-    { A = c 0L; B = c 1L; C = c 2L; D = c 3L; Coefficients = coefficients }
+    { A = c 0L; B = c 1L; C = c 2L; D = c 3L; Coefficients = coefficients; EachOp = None }
+
+/// The columns of nodes mixing as `mix` says, from op weights (k, 6).
+let columnsOf (mix: NodeMix) (weights: torch.Tensor) : Columns =
+    match mix with
+    | MixThenNormalise -> columns (coefficients weights)
+    | NormaliseEachOp -> { columns (coefficients weights) with EachOp = Some weights }
 
 /// One node for k cells at once, channels last. x1, x2: (B, k or 1, H, W, C) or broadcastable to
 /// it. Result (B, k, H, W, C') normalised over channels (the last dim: a reduction over a
@@ -81,6 +88,22 @@ let private mix (c: Columns) (x1: torch.Tensor) (x2: torch.Tensor) : torch.Tenso
         let mixed =
             if x1.numel() >= x2.numel() then x1 * (c.A + c.D * x2) + (c.B * x2 + spread)
             else x2 * (c.B + c.D * x1) + (c.A * x1 + spread)
+        Tensors.l2Normalize -1L mixed)
+
+/// `NormaliseEachOp`'s node for k cells at once: normalise(Σ_i w_i · normalise(op_i(x1, x2))), each op
+/// broadcast to the output's channels before its normalisation (a one-channel map a spread over D
+/// channels is a/|a| · 1/√D, as the paper's node makes of it). Torch's ops, composed.
+let private mixEachOp (weights: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) : torch.Tensor =
+    Tensors.scoped List.singleton (fun () ->
+        let w (op: NodeOp) = weights.select(1L, int64 (NodeOp.index op)).reshape(1L, -1L, 1L, 1L, 1L)
+        let channels = max (Array.last x1.shape) (Array.last x2.shape)
+        let unit (x: torch.Tensor) =
+            let shape = Array.copy x.shape
+            shape.[shape.Length - 1] <- channels
+            Tensors.l2Normalize -1L (x.expand(shape))
+        let mixed =
+            w Min * unit (torch.minimum(x1, x2)) + w Max * unit (torch.maximum(x1, x2)) + w Sum * unit (x1 + x2)
+            + w Product * unit (x1 * x2) + w Choose1 * unit x1 + w Choose2 * unit x2
         Tensors.l2Normalize -1L mixed)
 
 /// Above this many output elements a node keeps only its inputs for backward and computes the rest
@@ -99,7 +122,7 @@ let private composed (c: Columns) (x1: torch.Tensor) (x2: torch.Tensor) : torch.
     else
         let recomputed inputs =
             match inputs with
-            | [ a; b; cc; d; y1; y2 ] -> [ mix { A = a; B = b; C = cc; D = d; Coefficients = c.Coefficients } y1 y2 ]
+            | [ a; b; cc; d; y1; y2 ] -> [ mix { A = a; B = b; C = cc; D = d; Coefficients = c.Coefficients; EachOp = None } y1 y2 ]
             | _ -> invalidArg "inputs" "six tensors"
         match Recompute.apply recomputed [ c.A; c.B; c.C; c.D; x1; x2 ] with
         | [ y ] -> y
@@ -108,10 +131,11 @@ let private composed (c: Columns) (x1: torch.Tensor) (x2: torch.Tensor) : torch.
 /// One node for k cells at once (`mix`), computed as `arithmetic` says. The kernel splits the
 /// batch over torch's thread count.
 let mixColumns (arithmetic: NodeArithmetic) (c: Columns) (x1: torch.Tensor) (x2: torch.Tensor) : torch.Tensor =
-    match arithmetic with
-    | Kernel when NodeKernel.handles c.Coefficients x1 x2 -> NodeKernel.mix (torch.get_num_threads ()) c.Coefficients x1 x2
-    | Kernel
-    | Composed -> composed c x1 x2
+    match c.EachOp, arithmetic with
+    | Some weights, _ -> mixEachOp weights x1 x2
+    | None, Kernel when NodeKernel.handles c.Coefficients x1 x2 -> NodeKernel.mix (torch.get_num_threads ()) c.Coefficients x1 x2
+    | None, Kernel
+    | None, Composed -> composed c x1 x2
 
 /// `mixColumns` with coefficients (k, 4).
 let mixNode (arithmetic: NodeArithmetic) (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) : torch.Tensor =
