@@ -53,8 +53,13 @@ let private clockName () = if torch.get_num_threads () = 1 then "CPU time" else 
 let private perSecond (batchSize: int) (weight: float) (alpha: float option) = float batchSize / (weight + defaultArg alpha 0.0)
 
 let private modelRows (repeats: int) =
+    let lnmn = Timing.builtInSpec Lnmn.Train.Configs.Lnmn
+    let models =
+        [ "LNMN-11", lnmn
+          "LNMN-11, each-op nodes", { lnmn with NodeMix = Some NormaliseEachOp }
+          "Stack-NMN", Timing.builtInSpec Lnmn.Train.Configs.StackNmn ]
     let measured =
-        [ for model, spec in [ "LNMN-11", Timing.builtInSpec Lnmn.Train.Configs.Lnmn; "Stack-NMN", Timing.builtInSpec Lnmn.Train.Configs.StackNmn ] do
+        [ for model, spec in models do
             for passName, seconds in stepSeconds spec 64 repeats -> model, passName, seconds ]
     let composedRate model =
         measured |> List.pick (fun (m, p, (w, a)) -> if m = model && p = "composed" then Some(perSecond 64 w a) else None)

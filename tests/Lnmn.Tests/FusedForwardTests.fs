@@ -29,13 +29,14 @@ let private expectSame (actual: torch.Tensor) (expected: torch.Tensor) message =
     let scale = max 1.0 (expected.abs().max().item<float32>() |> float)
     expectAllClose (tolerance * scale) actual expected message
 
-let private compare (spec: ModelSpec) (evaluation: NodeOps.NodeEvaluation) (seed: int64) =
+/// The fused forward as `evaluation` says against the reference forward as `referenceEvaluation` says.
+let private compareWith (spec: ModelSpec) (evaluation: NodeOps.NodeEvaluation) (referenceEvaluation: NodeOps.NodeEvaluation) (seed: int64) =
     use _ = torch.NewDisposeScope()
     torch.random.manual_seed seed |> ignore
     let net = compile spec
     let batch = NetworkTests.randomBatch seed 5 6 spec.Dims
     let fused, fusedGrads = gradients net (fun () -> net.Forward(batch, evaluation))
-    let reference, referenceGrads = gradients net (fun () -> net.ReferenceForward(batch, evaluation))
+    let reference, referenceGrads = gradients net (fun () -> net.ReferenceForward(batch, referenceEvaluation))
     expectSame fused.Logits reference.Logits "logits"
     expectSame fused.ModuleWeights reference.ModuleWeights "module weights"
     expectSame fused.Pointers reference.Pointers "pointers"
@@ -43,6 +44,8 @@ let private compare (spec: ModelSpec) (evaluation: NodeOps.NodeEvaluation) (seed
     Expect.isGreaterThan (List.length referenceGrads) 0 "parameters"
     for (name, g), (_, r) in List.zip fusedGrads referenceGrads do
         expectSame g r $"gradient of {name}"
+
+let private compare (spec: ModelSpec) (evaluation: NodeOps.NodeEvaluation) (seed: int64) = compareWith spec evaluation evaluation seed
 
 let private tiny = NetworkTests.tinyDims
 let private attention3, attention4 = Generic { Role = Attention; Arity = ThreeInput }, Generic { Role = Attention; Arity = FourInput }
@@ -80,6 +83,11 @@ let tests =
         test "LNMN-14, each op normalised, hard-max α: same as the reference" {
             compare { NetworkTests.tinySpec Ablation14 Push with NodeMix = Some NormaliseEachOp } NodeOps.NodeEvaluation.hardMax 400L
         }
+        for ablation in [ Ablation11; Ablation14 ] do
+            test $"LNMN-{Ablation.number ablation}, each op normalised: the kernels as the reference in torch's composed ops" {
+                let spec = { NetworkTests.tinySpec ablation Push with NodeMix = Some NormaliseEachOp; AnswerPooling = Some AttentionWeightedAndDescribe }
+                compareWith spec NodeOps.NodeEvaluation.soft { NodeOps.NodeEvaluation.soft with Arithmetic = NodeOps.Composed } 500L
+            }
         for ablation in [ Ablation9; Ablation14 ] do
             test $"LNMN-{Ablation.number ablation}, hard-max α: same as the reference" {
                 compare (NetworkTests.tinySpec ablation Push) NodeOps.NodeEvaluation.hardMax 200L

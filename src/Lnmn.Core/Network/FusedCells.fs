@@ -98,17 +98,17 @@ let apply (prepared: Prepared) (inputs: CellInputs) =
             let arities = match r with Answer -> prepared.AnswerArities | Attention -> []
             layer |> Option.map (fun (weight, bias) -> output prepared.AnswerPooling r arities prepared.AnswerGate weight bias inputs (last.narrow(1L, start, weight.shape.[0])))
         role Attention prepared.Attention 0L, role Answer prepared.Answer attentionCount
-    match prepared.Arithmetic, prepared.Text.EachOp with
-    | NodeOps.Composed, _
-    | NodeOps.Kernel, Some _ -> composed ()
-    | NodeOps.Kernel, None ->
+    match prepared.Arithmetic with
+    | NodeOps.Composed -> composed ()
+    | NodeOps.Kernel ->
         // The last node feeds only the output layers: `ReadoutKernel` computes what they read of it.
         let batch, height, width = first.shape.[0], first.shape.[2], first.shape.[3]
         let attentionWeights = prepared.Attention |> Option.map fst |> Option.defaultValue (torch.zeros(0L, imageNode.shape.[4]))
         let pooling = prepared.Answer |> Option.map (fun _ -> answerPooling prepared.AnswerPooling prepared.AnswerArities prepared.AnswerGate inputs)
         let weightings = pooling |> Option.map fst |> Option.defaultValue (torch.zeros(batch, 0L, height * width))
-        if ReadoutKernel.handles prepared.Text.Coefficients imageNode text attentionWeights weightings then
-            let dotted, sums = ReadoutKernel.readout (torch.get_num_threads ()) prepared.Text.Coefficients imageNode text attentionWeights weightings
+        let nodeMix, parameters = NodeOps.kernelOperands prepared.Text
+        if ReadoutKernel.handles parameters imageNode text attentionWeights weightings then
+            let dotted, sums = ReadoutKernel.readout (torch.get_num_threads ()) nodeMix parameters imageNode text attentionWeights weightings
             prepared.Attention |> Option.map (fun (_, bias) -> attentionLogits bias (dotted.view(batch, attentionCount, height, width))),
             Option.map2 (fun (weight, bias) (_, pooled) -> answerOutput weight bias inputs (pooled sums)) prepared.Answer pooling
         else composed ()

@@ -3,8 +3,13 @@
 /// torch ops each reading and writing full-size tensors. Backward keeps only the inputs and
 /// recomputes the mix, so a node saves nothing of its own size.
 ///
+/// `NodeMix.NormaliseEachOp`'s node, out = normalise_c(Σ_i w_i·op_i / ‖op_i‖), is at each position
+/// the same mix with coefficients from w_i / ‖op_i‖, so it runs through the same passes, with one
+/// pass more for the six ops' norms forward and one more for their normalisations backward.
+///
 /// Layout: every tensor is (B, k, H, W, C), channels last; an input may be 1 along any of B, k, C,
-/// and along H and W together (a text vector), read with stride 0. The coefficients are (k, 4).
+/// and along H and W together (a text vector), read with stride 0. The coefficients are (k, 4), or
+/// for each-op nodes the op weights (k, 6).
 /// float32 on the CPU only; `NodeOps` keeps the composed torch ops for everything else and as the
 /// reference the tests compare this with.
 module Lnmn.Core.Network.NodeKernel
@@ -19,6 +24,7 @@ open System.Runtime.Intrinsics
 open System.Threading.Tasks
 open Microsoft.FSharp.NativeInterop
 open TorchSharp
+open Lnmn.Core.Specs
 
 // TorchSharp 0.107 has no public data pointer; its own native export gives the first element.
 [<DllImport("LibTorchSharp")>]
@@ -122,45 +128,149 @@ let private scale (factor: float32) (m: nativeptr<float32>) (channels: int) =
         NativePtr.set m c (NativePtr.get m c * factor)
         c <- c + 1
 
+/// The six ops' rows over [x1; x2; |x1 − x2|; x1⊙x2] in `NodeOp.all` order, four per op:
+/// min, max = (x1 + x2 ∓ |x1 − x2|)/2, sum, product, choose_1, choose_2.
+let private opRows =
+    [| 0.5f; 0.5f; -0.5f; 0.0f
+       0.5f; 0.5f; 0.5f; 0.0f
+       1.0f; 1.0f; 0.0f; 0.0f
+       0.0f; 0.0f; 0.0f; 1.0f
+       1.0f; 0.0f; 0.0f; 0.0f
+       0.0f; 1.0f; 0.0f; 0.0f |]
+
+/// An each-op node's scratch at one position (`eachOpCoefficients`): its four coefficients, the
+/// six ops' Σ_c op_i², and their 1 / max(‖op_i‖, ε).
+let internal scratchSize = 16
+let private squaresAt = 4
+let private inverseAt = 10
+
+/// Σ_c op_i² of the six ops at one position, over the output's channels (a one-channel input
+/// counts once per channel, as the broadcast op it is), into `squares` (6).
+[<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
+let private opSquares (x1: nativeptr<float32>) (step1: int) (x2: nativeptr<float32>) (step2: int) (channels: int) (squares: nativeptr<float32>) =
+    let mutable lo = 0.0f
+    let mutable hi = 0.0f
+    let mutable sum = 0.0f
+    let mutable product = 0.0f
+    let mutable first = 0.0f
+    let mutable second = 0.0f
+    let mutable c = 0
+    if channels >= 8 then
+        let mutable vLo = Vector256<float32>.Zero
+        let mutable vHi = Vector256<float32>.Zero
+        let mutable vSum = Vector256<float32>.Zero
+        let mutable vProduct = Vector256<float32>.Zero
+        let mutable vFirst = Vector256<float32>.Zero
+        let mutable vSecond = Vector256<float32>.Zero
+        while c + 8 <= channels do
+            let v1 = read x1 step1 c
+            let v2 = read x2 step2 c
+            let l, h, s, p = Vector256.Min(v1, v2), Vector256.Max(v1, v2), v1 + v2, v1 * v2
+            vLo <- vLo + l * l
+            vHi <- vHi + h * h
+            vSum <- vSum + s * s
+            vProduct <- vProduct + p * p
+            vFirst <- vFirst + v1 * v1
+            vSecond <- vSecond + v2 * v2
+            c <- c + 8
+        lo <- Vector256.Sum vLo
+        hi <- Vector256.Sum vHi
+        sum <- Vector256.Sum vSum
+        product <- Vector256.Sum vProduct
+        first <- Vector256.Sum vFirst
+        second <- Vector256.Sum vSecond
+    while c < channels do
+        let v1 = readOne x1 step1 c
+        let v2 = readOne x2 step2 c
+        let l, h, s, p = MathF.Min(v1, v2), MathF.Max(v1, v2), v1 + v2, v1 * v2
+        lo <- lo + l * l
+        hi <- hi + h * h
+        sum <- sum + s * s
+        product <- product + p * p
+        first <- first + v1 * v1
+        second <- second + v2 * v2
+        c <- c + 1
+    NativePtr.set squares 0 lo
+    NativePtr.set squares 1 hi
+    NativePtr.set squares 2 sum
+    NativePtr.set squares 3 product
+    NativePtr.set squares 4 first
+    NativePtr.set squares 5 second
+
+/// An each-op node at one position: from op weights w (6) and the inputs, the coefficients of
+/// Σ_i w_i·op_i / max(‖op_i‖, ε) into `scratch` (4, returned), the ops' squared norms and inverse
+/// norms after them (`scratchSize`).
+[<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
+let internal eachOpCoefficients (w: nativeptr<float32>) (x1: nativeptr<float32>) (step1: int) (x2: nativeptr<float32>) (step2: int) (channels: int) (scratch: nativeptr<float32>) =
+    opSquares x1 step1 x2 step2 channels (NativePtr.add scratch squaresAt)
+    let mutable a = 0.0f
+    let mutable b = 0.0f
+    let mutable c = 0.0f
+    let mutable d = 0.0f
+    for i in 0 .. 5 do
+        let r = inverseNorm (NativePtr.get scratch (squaresAt + i))
+        NativePtr.set scratch (inverseAt + i) r
+        let beta = NativePtr.get w i * r
+        a <- a + beta * opRows.[4 * i]
+        b <- b + beta * opRows.[4 * i + 1]
+        c <- c + beta * opRows.[4 * i + 2]
+        d <- d + beta * opRows.[4 * i + 3]
+    NativePtr.set scratch 0 a
+    NativePtr.set scratch 1 b
+    NativePtr.set scratch 2 c
+    NativePtr.set scratch 3 d
+    scratch
+
 /// The batch split into at most `parts` contiguous ranges, run in parallel, each given its index.
 let internal overBatch (parts: int) (batch: int) (body: int -> int -> int -> unit) =
     if parts <= 1 then body 0 0 batch
     else Parallel.For(0, parts, fun i -> body i (batch * i / parts) (batch * (i + 1) / parts)) |> ignore
 
-/// Pointers and strides of one node evaluation: the coefficients (k, 4), the inputs, and the
-/// output or its gradient (B, k, P, C), contiguous.
+/// Pointers and strides of one node evaluation: how it mixes, its coefficients (k, 4) or op weights
+/// (k, 6) as `Mix` says, the inputs, and the output or its gradient (B, k, P, C), contiguous.
 type internal Operands =
-    { Extent: Extent; Coefficients: nativeptr<float32>
+    { Extent: Extent; Mix: NodeMix; Coefficients: nativeptr<float32>
       X1: nativeptr<float32>; S1: Strides; X2: nativeptr<float32>; S2: Strides; Out: nativeptr<float32> }
+
+/// How many numbers a cell's node has: four coefficients, or six op weights.
+let internal widthOf (mix: NodeMix) = match mix with MixThenNormalise -> 4 | NormaliseEachOp -> 6
+
+/// The coefficients of cell k's mix at a position whose inputs start at x1, x2: the cell's own, or
+/// an each-op node's from the ops' norms there (into `scratch`, `scratchSize` floats).
+let inline internal coefficientsAt (o: Operands) (k: int) (x1: nativeptr<float32>) (x2: nativeptr<float32>) (scratch: nativeptr<float32>) =
+    match o.Mix with
+    | MixThenNormalise -> NativePtr.add o.Coefficients (4 * k)
+    | NormaliseEachOp -> eachOpCoefficients (NativePtr.add o.Coefficients (6 * k)) x1 o.S1.Channel x2 o.S2.Channel o.Extent.Channels scratch
 
 [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
 let private forwardRange (o: Operands) (first: int) (last: int) =
     let cells, positions, channels = o.Extent.Cells, o.Extent.Positions, o.Extent.Channels
     let s1, s2 = o.S1, o.S2
     let position1, channel1, position2, channel2 = s1.Position, s1.Channel, s2.Position, s2.Channel
+    let scratch = NativePtr.stackalloc<float32> scratchSize
     for b in first .. last - 1 do
         for k in 0 .. cells - 1 do
-            let coefficients = NativePtr.add o.Coefficients (4 * k)
             let x1 = NativePtr.add o.X1 (b * s1.Batch + k * s1.Cell)
             let x2 = NativePtr.add o.X2 (b * s2.Batch + k * s2.Cell)
             let out = NativePtr.add o.Out ((b * cells + k) * positions * channels)
             for p in 0 .. positions - 1 do
                 let m = NativePtr.add out (p * channels)
-                let struct (squares, _) = mixAndDot coefficients (NativePtr.add x1 (p * position1)) channel1 (NativePtr.add x2 (p * position2)) channel2 channels m m
+                let at1, at2 = NativePtr.add x1 (p * position1), NativePtr.add x2 (p * position2)
+                let struct (squares, _) = mixAndDot (coefficientsAt o k at1 at2 scratch) at1 channel1 at2 channel2 channels m m
                 scale (inverseNorm squares) m channels
 
 /// Where x1's and x2's elements of batch b, cell k, position p start.
 let inline internal offsets (o: Operands) (b: int) (k: int) (p: int) =
     struct (b * o.S1.Batch + k * o.S1.Cell + p * o.S1.Position, b * o.S2.Batch + k * o.S2.Cell + p * o.S2.Position)
 
-let internal operands (e: Extent) (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) (out: torch.Tensor) =
-    { Extent = e; Coefficients = dataOf coefficients
+let internal operands (e: Extent) (mix: NodeMix) (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) (out: torch.Tensor) =
+    { Extent = e; Mix = mix; Coefficients = dataOf coefficients
       X1 = dataOf x1; S1 = stridesOf x1; X2 = dataOf x2; S2 = stridesOf x2; Out = dataOf out }
 
-let private forward (threads: int) (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) =
+let private forward (threads: int) (mix: NodeMix) (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) =
     let e = extentOf coefficients x1 x2
     let out = torch.empty([| int64 e.Batch; int64 e.Cells; max x1.shape.[2] x2.shape.[2]; max x1.shape.[3] x2.shape.[3]; int64 e.Channels |])
-    let o = operands e coefficients x1 x2 out
+    let o = operands e mix coefficients x1 x2 out
     overBatch (min threads e.Batch) e.Batch (fun _ first last -> forwardRange o first last)
     for t in [ coefficients; x1; x2 ] do GC.KeepAlive t
     out
@@ -195,13 +305,14 @@ type internal CellSums =
     val mutable TailC: float32
     val mutable TailD: float32
 
-/// Per batch row, the coefficients' gradient (k × 4, float64), so that their total, summed in row
-/// order (`coefficientGradient`), does not depend on how the batch was split over threads.
-let internal rowSums (batch: int) (cells: int) = Array.init batch (fun _ -> Array.zeroCreate<float> (4 * cells))
+/// Per batch row, the coefficients' (or op weights') gradient (k × width, float64), so that their
+/// total, summed in row order (`coefficientGradient`), does not depend on how the batch was split
+/// over threads.
+let internal rowSums (batch: int) (cells: int) (width: int) = Array.init batch (fun _ -> Array.zeroCreate<float> (width * cells))
 
-/// The coefficients' gradient (k, 4) from `rowSums`.
-let internal coefficientGradient (cells: int) (rows: float[][]) =
-    torch.tensor(Array.init (4 * cells) (fun i -> rows |> Array.sumBy (fun s -> s.[i]) |> float32)).reshape(int64 cells, 4L)
+/// The coefficients' (or op weights') gradient (k, width) from `rowSums`.
+let internal coefficientGradient (cells: int) (width: int) (rows: float[][]) =
+    torch.tensor(Array.init (width * cells) (fun i -> rows |> Array.sumBy (fun s -> s.[i]) |> float32)).reshape(int64 cells, int64 width)
 
 /// Adds a cell's sums into its row of `sums` (k × 4).
 let internal addCellSums (sums: float[]) (k: int) (cell: CellSums) =
@@ -264,6 +375,99 @@ let internal positionBackward (coefficients: nativeptr<float32>) (x1: nativeptr<
         c <- c + 1
     r
 
+/// An each-op node's backward at one position past its mix's: `positionBackward` has run with the
+/// position's coefficients (scratch from `eachOpCoefficients`) and left e_j = Σ_c dm_c·basis_j in
+/// `basis` ([x1; x2; |x1 − x2|; x1⊙x2], dm the mix's gradient). With F_i = op_i·dm = Σ_j row_ij·e_j,
+/// adds dL/dw_i = F_i / ‖op_i‖ into `weightSums` (6) and each op normalisation's radial term,
+/// −w_i·F_i / ‖op_i‖³ · op_i, through op_i into q1, q2 (null where not wanted).
+[<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
+let private eachOpBackward (w: nativeptr<float32>) (scratch: nativeptr<float32>) (basis: CellSums) (x1: nativeptr<float32>) (channel1: int) (x2: nativeptr<float32>) (channel2: int) (channels: int) (q1: nativeptr<float32>) (q2: nativeptr<float32>) (weightSums: float[]) (at: int) =
+    let e0, e1 = Vector256.Sum basis.A + basis.TailA, Vector256.Sum basis.B + basis.TailB
+    let e2, e3 = Vector256.Sum basis.C + basis.TailC, Vector256.Sum basis.D + basis.TailD
+    // Q = Σ_i γ_i·row_i ⊗ row_i, γ_i = w_i·F_i / ‖op_i‖³ (0 where the norm is clamped): the radial
+    // terms' gradient on the basis is −Q·basis.
+    let mutable q00, q01, q02, q03, q11, q12, q13, q22, q23, q33 = 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f
+    let mutable radial = false
+    for i in 0 .. 5 do
+        let r0, r1, r2, r3 = opRows.[4 * i], opRows.[4 * i + 1], opRows.[4 * i + 2], opRows.[4 * i + 3]
+        let f = r0 * e0 + r1 * e1 + r2 * e2 + r3 * e3
+        let inverse = NativePtr.get scratch (inverseAt + i)
+        weightSums.[at + i] <- weightSums.[at + i] + float (inverse * f)
+        if NativePtr.get scratch (squaresAt + i) >= floor then
+            let gamma = NativePtr.get w i * f * inverse * inverse * inverse
+            if gamma <> 0.0f then
+                radial <- true
+                q00 <- q00 + gamma * r0 * r0
+                q01 <- q01 + gamma * r0 * r1
+                q02 <- q02 + gamma * r0 * r2
+                q03 <- q03 + gamma * r0 * r3
+                q11 <- q11 + gamma * r1 * r1
+                q12 <- q12 + gamma * r1 * r2
+                q13 <- q13 + gamma * r1 * r3
+                q22 <- q22 + gamma * r2 * r2
+                q23 <- q23 + gamma * r2 * r3
+                q33 <- q33 + gamma * r3 * r3
+    if radial && not (NativePtr.isNullPtr q1 && NativePtr.isNullPtr q2) then
+        let zero = Vector256<float32>.Zero
+        let mutable c = 0
+        if channels >= 8 then
+            let v00, v01, v02, v03, v11 = Vector256.Create q00, Vector256.Create q01, Vector256.Create q02, Vector256.Create q03, Vector256.Create q11
+            let v12, v13, v22, v23, v33 = Vector256.Create q12, Vector256.Create q13, Vector256.Create q22, Vector256.Create q23, Vector256.Create q33
+            let mutable one1, one2 = zero, zero
+            while c + 8 <= channels do
+                let v1 = read x1 channel1 c
+                let v2 = read x2 channel2 c
+                let difference = v1 - v2
+                let spread, product = Vector256.Abs difference, v1 * v2
+                let d0 = v00 * v1 + v01 * v2 + v02 * spread + v03 * product
+                let d1 = v01 * v1 + v11 * v2 + v12 * spread + v13 * product
+                let d2 = v02 * v1 + v12 * v2 + v22 * spread + v23 * product
+                let d3 = v03 * v1 + v13 * v2 + v23 * spread + v33 * product
+                // sign(x1 − x2)·d2, 0 at a tie as in torch's abs backward.
+                let signed =
+                    Vector256.ConditionalSelect(Vector256.GreaterThan(difference, zero), d2,
+                        Vector256.ConditionalSelect(Vector256.LessThan(difference, zero), -d2, zero))
+                accumulate q1 channel1 c (zero - (d0 + signed + v2 * d3)) &one1
+                accumulate q2 channel2 c (zero - (d1 - signed + v1 * d3)) &one2
+                c <- c + 8
+            if channel1 = 0 && not (NativePtr.isNullPtr q1) then NativePtr.write q1 (NativePtr.read q1 + Vector256.Sum one1)
+            if channel2 = 0 && not (NativePtr.isNullPtr q2) then NativePtr.write q2 (NativePtr.read q2 + Vector256.Sum one2)
+        while c < channels do
+            let v1 = readOne x1 channel1 c
+            let v2 = readOne x2 channel2 c
+            let difference = v1 - v2
+            let spread, product = MathF.Abs difference, v1 * v2
+            let d0 = q00 * v1 + q01 * v2 + q02 * spread + q03 * product
+            let d1 = q01 * v1 + q11 * v2 + q12 * spread + q13 * product
+            let d2 = q02 * v1 + q12 * v2 + q22 * spread + q23 * product
+            let d3 = q03 * v1 + q13 * v2 + q23 * spread + q33 * product
+            let signed = if difference > 0.0f then d2 elif difference < 0.0f then -d2 else 0.0f
+            accumulateOne q1 channel1 c (-(d0 + signed + v2 * d3))
+            accumulateOne q2 channel2 c (-(d1 - signed + v1 * d3))
+            c <- c + 1
+
+/// Backward of cell k's node at one position (inputs at x1, x2, their gradients at q1, q2), either
+/// mix: the paper's adds its coefficients' gradient into `cell`; an each-op node adds its op
+/// weights' into `row` (`rowSums`' row of batch b). Returns 1 / max(‖m‖, ε), m left in `m`.
+let internal nodeBackward (o: Operands) (k: int) (x1: nativeptr<float32>) (x2: nativeptr<float32>) (m: nativeptr<float32>) (g: nativeptr<float32>) (q1: nativeptr<float32>) (q2: nativeptr<float32>) (cell: byref<CellSums>) (row: float[]) (scratch: nativeptr<float32>) =
+    let channel1, channel2, channels = o.S1.Channel, o.S2.Channel, o.Extent.Channels
+    match o.Mix with
+    | MixThenNormalise -> positionBackward (NativePtr.add o.Coefficients (4 * k)) x1 channel1 x2 channel2 channels m g q1 q2 &cell
+    | NormaliseEachOp ->
+        let w = NativePtr.add o.Coefficients (6 * k)
+        let coefficients = eachOpCoefficients w x1 channel1 x2 channel2 channels scratch
+        let mutable basis = CellSums()
+        let r = positionBackward coefficients x1 channel1 x2 channel2 channels m g q1 q2 &basis
+        eachOpBackward w scratch basis x1 channel1 x2 channel2 channels q1 q2 row (6 * k)
+        r
+
+/// After a cell's positions: the paper's coefficients' gradient from `cell` into its row (each-op
+/// nodes have added theirs already).
+let internal finishCell (o: Operands) (row: float[]) (k: int) (cell: CellSums) =
+    match o.Mix with
+    | MixThenNormalise -> addCellSums row k cell
+    | NormaliseEachOp -> ()
+
 /// One batch range of the backward pass: input gradients into g1, g2 (zeroed, the inputs' shapes;
 /// null where not wanted)
 /// and the coefficients' into `sums` (`rowSums`).
@@ -271,60 +475,62 @@ let internal positionBackward (coefficients: nativeptr<float32>) (x1: nativeptr<
 let private backwardRange (o: Operands) (g1: nativeptr<float32>) (g2: nativeptr<float32>) (sums: float[][]) (first: int) (last: int) =
     let cells, positions, channels = o.Extent.Cells, o.Extent.Positions, o.Extent.Channels
     let m = NativePtr.stackalloc<float32> (max 1 channels)
+    let scratch = NativePtr.stackalloc<float32> scratchSize
     for b in first .. last - 1 do
         for k in 0 .. cells - 1 do
-            let coefficients = NativePtr.add o.Coefficients (4 * k)
             let mutable cell = CellSums()
             for p in 0 .. positions - 1 do
                 let struct (at1, at2) = offsets o b k p
                 let g = NativePtr.add o.Out (((b * cells + k) * positions + p) * channels)
-                positionBackward coefficients (NativePtr.add o.X1 at1) o.S1.Channel (NativePtr.add o.X2 at2) o.S2.Channel channels m g (gradientAt g1 at1) (gradientAt g2 at2) &cell |> ignore
-            addCellSums sums.[b] k cell
+                nodeBackward o k (NativePtr.add o.X1 at1) (NativePtr.add o.X2 at2) m g (gradientAt g1 at1) (gradientAt g2 at2) &cell sums.[b] scratch |> ignore
+            finishCell o sums.[b] k cell
 
 /// Gradients of x1, x2 (their own shapes; left zero where `wanted` says not) and of the
-/// coefficients (k, 4) from the output's.
-let private backward (threads: int) (wanted1: bool, wanted2: bool) (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) (gradient: torch.Tensor) =
+/// coefficients (k, 4) or op weights (k, 6) from the output's.
+let private backward (threads: int) (mix: NodeMix) (wanted1: bool, wanted2: bool) (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) (gradient: torch.Tensor) =
     let e = extentOf coefficients x1 x2
-    let o = operands e coefficients x1 x2 gradient
+    let o = operands e mix coefficients x1 x2 gradient
     // Threads own batch ranges, so an input shared over the batch would be written by all of them.
     let parts = if o.S1.Batch = 0 || o.S2.Batch = 0 then 1 else max 1 (min threads e.Batch)
     let g1, g2 = torch.zeros_like x1, torch.zeros_like x2
     let p1, p2 = gradientMemory wanted1 g1, gradientMemory wanted2 g2
-    let coefficientSums = rowSums e.Batch e.Cells
+    let coefficientSums = rowSums e.Batch e.Cells (widthOf mix)
     overBatch parts e.Batch (fun _ first last -> backwardRange o p1 p2 coefficientSums first last)
     for t in [ coefficients; x1; x2; gradient; g1; g2 ] do GC.KeepAlive t
-    g1, g2, coefficientGradient e.Cells coefficientSums
+    g1, g2, coefficientGradient e.Cells (widthOf mix) coefficientSums
 
 type private Node() =
     inherit torch.autograd.SingleTensorFunction<Node>()
     override _.Name = "NodeKernel"
 
-    // vars: threads, then coefficients (k, 4), x1, x2, each contiguous.
+    // vars: threads, the mix, then coefficients (k, 4) or op weights (k, 6), x1, x2, each contiguous.
     override _.forward(ctx, vars) =
-        let threads = vars.[0] :?> int
-        let tensors = [ for v in Array.tail vars -> v :?> torch.Tensor ]
+        let threads, mix = vars.[0] :?> int, vars.[1] :?> NodeMix
+        let tensors = [ for v in Array.skip 2 vars -> v :?> torch.Tensor ]
         ctx.save_data("threads", threads)
+        ctx.save_data("mix", mix)
         ctx.save_data("requires_grad", [ for x in tensors -> x.requires_grad ])
         ctx.save_for_backward(List tensors)
         match tensors with
-        | [ coefficients; x1; x2 ] -> forward threads coefficients x1 x2
+        | [ coefficients; x1; x2 ] -> forward threads mix coefficients x1 x2
         | _ -> invalidArg "vars" "coefficients, x1, x2"
 
     override _.backward(ctx, gradient) =
-        let threads = ctx.get_data "threads" :?> int
+        let threads, mix = ctx.get_data "threads" :?> int, ctx.get_data "mix" :?> NodeMix
         let requiresGrad = ctx.get_data "requires_grad" :?> bool list
         match List.ofSeq (ctx.get_saved_variables()) with
         | [ coefficients; x1; x2 ] ->
-            let g1, g2, gc = backward threads (requiresGrad.[1], requiresGrad.[2]) coefficients x1 x2 (gradient.contiguous())
+            let g1, g2, gc = backward threads mix (requiresGrad.[1], requiresGrad.[2]) coefficients x1 x2 (gradient.contiguous())
             let wanted (g: torch.Tensor) required = if required then g else null
-            List<torch.Tensor>(null :: List.map2 wanted [ gc; g1; g2 ] requiresGrad)
+            List<torch.Tensor>(null :: null :: List.map2 wanted [ gc; g1; g2 ] requiresGrad)
         | _ -> invalidOp "three saved tensors"
 
 /// Whether the kernel computes a node of these tensors (float32 on the CPU, in the shapes above);
 /// otherwise `NodeOps` uses torch's ops.
 let handles (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) = (tryExtent coefficients x1 x2).IsSome
 
-/// normalise_c(A·x1 + B·x2 + C·|x1 − x2| + D·x1⊙x2) for coefficients (k, 4) and inputs
-/// (B or 1, k or 1, H, W or 1, 1, C or 1); result (B, k, H, W, C). `threads` splits the batch.
-let mix (threads: int) (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) : torch.Tensor =
-    Node.apply(box threads, box (coefficients.contiguous()), box (x1.contiguous()), box (x2.contiguous()))
+/// The node for coefficients (k, 4) = [A; B; C; D] (`MixThenNormalise`: normalise_c(A·x1 + B·x2 +
+/// C·|x1 − x2| + D·x1⊙x2)) or op weights (k, 6) (`NormaliseEachOp`: normalise_c(Σ_i w_i·op_i / ‖op_i‖))
+/// and inputs (B or 1, k or 1, H, W or 1, 1, C or 1); result (B, k, H, W, C). `threads` splits the batch.
+let mix (threads: int) (mix: NodeMix) (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) : torch.Tensor =
+    Node.apply(box threads, box mix, box (coefficients.contiguous()), box (x1.contiguous()), box (x2.contiguous()))

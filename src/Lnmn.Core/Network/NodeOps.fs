@@ -128,14 +128,20 @@ let private composed (c: Columns) (x1: torch.Tensor) (x2: torch.Tensor) : torch.
         | [ y ] -> y
         | _ -> invalidOp "one output"
 
-/// One node for k cells at once (`mix`), computed as `arithmetic` says. The kernel splits the
-/// batch over torch's thread count.
+/// What the kernels take for these columns: the mix, and its coefficients (k, 4) or op weights (k, 6).
+let kernelOperands (c: Columns) =
+    match c.EachOp with
+    | Some weights -> NormaliseEachOp, weights
+    | None -> MixThenNormalise, c.Coefficients
+
+/// One node for k cells at once (`mix` or `mixEachOp`), computed as `arithmetic` says. The kernel
+/// splits the batch over torch's thread count.
 let mixColumns (arithmetic: NodeArithmetic) (c: Columns) (x1: torch.Tensor) (x2: torch.Tensor) : torch.Tensor =
-    match c.EachOp, arithmetic with
-    | Some weights, _ -> mixEachOp weights x1 x2
-    | None, Kernel when NodeKernel.handles c.Coefficients x1 x2 -> NodeKernel.mix (torch.get_num_threads ()) c.Coefficients x1 x2
-    | None, Kernel
-    | None, Composed -> composed c x1 x2
+    let nodeMix, parameters = kernelOperands c
+    match arithmetic, c.EachOp with
+    | Kernel, _ when NodeKernel.handles parameters x1 x2 -> NodeKernel.mix (torch.get_num_threads ()) nodeMix parameters x1 x2
+    | _, Some weights -> mixEachOp weights x1 x2
+    | _, None -> composed c x1 x2
 
 /// `mixColumns` with coefficients (k, 4).
 let mixNode (arithmetic: NodeArithmetic) (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) : torch.Tensor =

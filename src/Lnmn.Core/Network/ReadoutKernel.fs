@@ -1,6 +1,6 @@
 /// The cells' last node and the output layers' reads of it as one pass forward and one backward
-/// (`NodeKernel` computes the node, n = normalise_c(mix(x1, x2))), so the last node, which feeds
-/// only the output layers, never materialises, nor does its gradient.
+/// (`NodeKernel` computes the node, n = normalise_c(mix(x1, x2)), either mix), so the last node,
+/// which feeds only the output layers, never materialises, nor does its gradient.
 ///
 /// The first k_att cells are attention cells: their logits w_k·n_p at every position p (no bias).
 /// The other k_ans cells are answer cells: their sums Σ_p s_ip·n_p under S position weightings
@@ -17,6 +17,7 @@ open System.Runtime.CompilerServices
 open System.Runtime.Intrinsics
 open Microsoft.FSharp.NativeInterop
 open TorchSharp
+open Lnmn.Core.Specs
 open Lnmn.Core.Network.NodeKernel
 
 /// The readout's operands past the node's: attention weights (k_att, C), position weightings
@@ -68,12 +69,14 @@ let private setScaled (y: nativeptr<float32>) (f: float32) (x: nativeptr<float32
 let private forwardRange (o: Operands) (r: Readout) (first: int) (last: int) =
     let cells, positions, channels = o.Extent.Cells, o.Extent.Positions, o.Extent.Channels
     let m = NativePtr.stackalloc<float32> (max 1 channels)
+    let scratch = NativePtr.stackalloc<float32> scratchSize
     for b in first .. last - 1 do
         let row = NativePtr.add o.Out (b * r.Row)
         for k in 0 .. cells - 1 do
             for p in 0 .. positions - 1 do
                 let struct (at1, at2) = offsets o b k p
-                let struct (squares, _) = mixAndDot (NativePtr.add o.Coefficients (4 * k)) (NativePtr.add o.X1 at1) o.S1.Channel (NativePtr.add o.X2 at2) o.S2.Channel channels m m
+                let x1, x2 = NativePtr.add o.X1 at1, NativePtr.add o.X2 at2
+                let struct (squares, _) = mixAndDot (coefficientsAt o k x1 x2 scratch) x1 o.S1.Channel x2 o.S2.Channel channels m m
                 let norm = inverseNorm squares
                 if k < r.AttentionCells then NativePtr.set row (k * positions + p) (norm * dot (NativePtr.add r.Weights (k * channels)) m channels)
                 else
@@ -81,17 +84,17 @@ let private forwardRange (o: Operands) (r: Readout) (first: int) (last: int) =
                     for i in 0 .. r.Maps - 1 do
                         addScaled (NativePtr.add sums (i * channels)) (norm * NativePtr.get r.Pooling ((b * r.Maps + i) * positions + p)) m channels
 
-let private forward (threads: int) (attentionCells: int) (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) (weights: torch.Tensor) (pooling: torch.Tensor) =
+let private forward (threads: int) (mix: NodeMix) (attentionCells: int) (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) (weights: torch.Tensor) (pooling: torch.Tensor) =
     let e = extentOf coefficients x1 x2
     let out = torch.zeros([| int64 e.Batch; int64 (attentionCells * e.Positions + (e.Cells - attentionCells) * int pooling.shape.[1] * e.Channels) |])
-    let o = operands e coefficients x1 x2 out
+    let o = operands e mix coefficients x1 x2 out
     let r = readoutOf e attentionCells weights pooling
     overBatch (min threads e.Batch) e.Batch (fun _ first last -> forwardRange o r first last)
     for t in [ coefficients; x1; x2; weights; pooling ] do GC.KeepAlive t
     out
 
 /// One batch range backward from the output's gradient (o.Out): the inputs' gradients into g1, g2
-/// and the pooling's into gPooling (zeroed, the inputs' shapes), the coefficients' into `sums`
+/// and the pooling's into gPooling (zeroed, the inputs' shapes), the coefficients' (or op weights') into `sums`
 /// (`rowSums`) and the attention weights' into `weightSums` (B × k_att × C, zeroed, a row per batch
 /// row as `rowSums`); a null gradient is not wanted.
 [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
@@ -99,10 +102,10 @@ let private backwardRange (o: Operands) (r: Readout) (g1: nativeptr<float32>) (g
     let cells, positions, channels = o.Extent.Cells, o.Extent.Positions, o.Extent.Channels
     let m = NativePtr.stackalloc<float32> (max 1 channels)
     let g = NativePtr.stackalloc<float32> (max 1 channels)
+    let scratch = NativePtr.stackalloc<float32> scratchSize
     for b in first .. last - 1 do
         let row = NativePtr.add o.Out (b * r.Row)
         for k in 0 .. cells - 1 do
-            let coefficients = NativePtr.add o.Coefficients (4 * k)
             let attention = k < r.AttentionCells
             let weights = NativePtr.add r.Weights (k * channels)
             let weightGradient = gradientAt weightSums ((b * r.AttentionCells + k) * channels)
@@ -117,7 +120,7 @@ let private backwardRange (o: Operands) (r: Readout) (g1: nativeptr<float32>) (g
                     setScaled g (NativePtr.read weightings) sumGradients channels
                     for i in 1 .. r.Maps - 1 do addScaled g (NativePtr.get weightings (i * positions)) (NativePtr.add sumGradients (i * channels)) channels
                 let struct (at1, at2) = offsets o b k p
-                let norm = positionBackward coefficients (NativePtr.add o.X1 at1) o.S1.Channel (NativePtr.add o.X2 at2) o.S2.Channel channels m g (gradientAt g1 at1) (gradientAt g2 at2) &cell
+                let norm = nodeBackward o k (NativePtr.add o.X1 at1) (NativePtr.add o.X2 at2) m g (gradientAt g1 at1) (gradientAt g2 at2) &cell sums.[b] scratch
                 // n = norm·m: d w_k += logit gradient · n; d s_ip += sum i's gradient · n.
                 if attention then
                     if not (NativePtr.isNullPtr weightGradient) then addScaled weightGradient (logitGradient * norm) m channels
@@ -125,20 +128,20 @@ let private backwardRange (o: Operands) (r: Readout) (g1: nativeptr<float32>) (g
                     for i in 0 .. r.Maps - 1 do
                         let at = (b * r.Maps + i) * positions + p
                         NativePtr.set gPooling at (NativePtr.get gPooling at + norm * dot (NativePtr.add sumGradients (i * channels)) m channels)
-            addCellSums sums.[b] k cell
+            finishCell o sums.[b] k cell
 
-/// Gradients of the coefficients (k, 4), x1, x2, the attention weights (k_att, C) and the pooling
+/// Gradients of the coefficients (k, 4) or op weights (k, 6), x1, x2, the attention weights (k_att, C) and the pooling
 /// (B, S, P) from the output's; those of x1, x2, the weights and the pooling left zero where `wanted`
 /// says not.
-let private backward (threads: int) (wanted1: bool, wanted2: bool, wantedWeights: bool, wantedPooling: bool) (attentionCells: int) (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) (weights: torch.Tensor) (pooling: torch.Tensor) (gradient: torch.Tensor) =
+let private backward (threads: int) (mix: NodeMix) (wanted1: bool, wanted2: bool, wantedWeights: bool, wantedPooling: bool) (attentionCells: int) (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) (weights: torch.Tensor) (pooling: torch.Tensor) (gradient: torch.Tensor) =
     let e = extentOf coefficients x1 x2
-    let o = operands e coefficients x1 x2 gradient
+    let o = operands e mix coefficients x1 x2 gradient
     let r = readoutOf e attentionCells weights pooling
     // Threads own batch ranges, so an input shared over the batch would be written by all of them.
     let parts = if o.S1.Batch = 0 || o.S2.Batch = 0 then 1 else max 1 (min threads e.Batch)
     let g1, g2, gPooling = torch.zeros_like x1, torch.zeros_like x2, torch.zeros_like pooling
     let p1, p2, pPooling = gradientMemory wanted1 g1, gradientMemory wanted2 g2, gradientMemory wantedPooling gPooling
-    let coefficientSums = rowSums e.Batch e.Cells
+    let coefficientSums = rowSums e.Batch e.Cells (widthOf mix)
     let weightSums = torch.zeros([| int64 e.Batch; int64 attentionCells; int64 e.Channels |])
     let pWeightSums = gradientMemory wantedWeights weightSums
     overBatch parts e.Batch (fun _ first last -> backwardRange o r p1 p2 pPooling coefficientSums pWeightSums first last)
@@ -148,33 +151,34 @@ let private backward (threads: int) (wanted1: bool, wanted2: bool, wantedWeights
     if wantedWeights then
         for b in 0 .. e.Batch - 1 do addScaled (dataOf gWeights) 1.0f (NativePtr.add pWeightSums (b * width)) width
     for t in [ coefficients; x1; x2; weights; pooling; gradient; g1; g2; gPooling; weightSums; gWeights ] do GC.KeepAlive t
-    coefficientGradient e.Cells coefficientSums, g1, g2, gWeights, gPooling
+    coefficientGradient e.Cells (widthOf mix) coefficientSums, g1, g2, gWeights, gPooling
 
 type private Node() =
     inherit torch.autograd.SingleTensorFunction<Node>()
     override _.Name = "ReadoutKernel"
 
-    // vars: threads, attention cells, then coefficients (k, 4), x1, x2, weights (k_att, C), pooling
-    // (B, S, P), each contiguous.
+    // vars: threads, the mix, attention cells, then coefficients (k, 4) or op weights (k, 6), x1,
+    // x2, weights (k_att, C), pooling (B, S, P), each contiguous.
     override _.forward(ctx, vars) =
-        let threads, attentionCells = vars.[0] :?> int, vars.[1] :?> int
-        let tensors = [ for v in Array.skip 2 vars -> v :?> torch.Tensor ]
+        let threads, mix, attentionCells = vars.[0] :?> int, vars.[1] :?> NodeMix, vars.[2] :?> int
+        let tensors = [ for v in Array.skip 3 vars -> v :?> torch.Tensor ]
         ctx.save_data("threads", threads)
+        ctx.save_data("mix", mix)
         ctx.save_data("attention_cells", attentionCells)
         ctx.save_data("requires_grad", [ for x in tensors -> x.requires_grad ])
         ctx.save_for_backward(List tensors)
         match tensors with
-        | [ coefficients; x1; x2; weights; pooling ] -> forward threads attentionCells coefficients x1 x2 weights pooling
+        | [ coefficients; x1; x2; weights; pooling ] -> forward threads mix attentionCells coefficients x1 x2 weights pooling
         | _ -> invalidArg "vars" "coefficients, x1, x2, weights, pooling"
 
     override _.backward(ctx, gradient) =
-        let threads, attentionCells = ctx.get_data "threads" :?> int, ctx.get_data "attention_cells" :?> int
+        let threads, mix, attentionCells = ctx.get_data "threads" :?> int, ctx.get_data "mix" :?> NodeMix, ctx.get_data "attention_cells" :?> int
         let requiresGrad = ctx.get_data "requires_grad" :?> bool list
         match List.ofSeq (ctx.get_saved_variables()) with
         | [ coefficients; x1; x2; weights; pooling ] ->
-            let gc, g1, g2, gw, gs = backward threads (requiresGrad.[1], requiresGrad.[2], requiresGrad.[3], requiresGrad.[4]) attentionCells coefficients x1 x2 weights pooling (gradient.contiguous())
+            let gc, g1, g2, gw, gs = backward threads mix (requiresGrad.[1], requiresGrad.[2], requiresGrad.[3], requiresGrad.[4]) attentionCells coefficients x1 x2 weights pooling (gradient.contiguous())
             let wanted (g: torch.Tensor) required = if required then g else null
-            List<torch.Tensor>(null :: null :: List.map2 wanted [ gc; g1; g2; gw; gs ] requiresGrad)
+            List<torch.Tensor>(null :: null :: null :: List.map2 wanted [ gc; g1; g2; gw; gs ] requiresGrad)
         | _ -> invalidOp "five saved tensors"
 
 /// Whether the kernel computes this node and readout (the node as `NodeKernel.handles` says, float32
@@ -188,12 +192,12 @@ let handles (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) (
         && int weights.shape.[0] <= e.Cells && (weights.shape.[0] = 0L || int weights.shape.[1] = e.Channels)
         && int pooling.shape.[0] = e.Batch && int pooling.shape.[2] = e.Positions
 
-/// The attention logits (B, k_att, P) and answer sums (B, k − k_att, S, C) of the node
-/// normalise_c(A·x1 + B·x2 + C·|x1 − x2| + D·x1⊙x2), inputs as `NodeKernel.mix` takes them, read
-/// with weights (k_att, C) and position weightings (B, S, P). `threads` splits the batch.
-let readout (threads: int) (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) (weights: torch.Tensor) (pooling: torch.Tensor) =
+/// The attention logits (B, k_att, P) and answer sums (B, k − k_att, S, C) of the node `mix` makes
+/// of coefficients (k, 4) or op weights (k, 6) and inputs as `NodeKernel.mix` takes them, read with
+/// weights (k_att, C) and position weightings (B, S, P). `threads` splits the batch.
+let readout (threads: int) (mix: NodeMix) (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) (weights: torch.Tensor) (pooling: torch.Tensor) =
     let attentionCells = int weights.shape.[0]
-    let out = Node.apply(box threads, box attentionCells, box (coefficients.contiguous()), box (x1.contiguous()), box (x2.contiguous()), box (weights.contiguous()), box (pooling.contiguous()))
+    let out = Node.apply(box threads, box mix, box attentionCells, box (coefficients.contiguous()), box (x1.contiguous()), box (x2.contiguous()), box (weights.contiguous()), box (pooling.contiguous()))
     let batch, cells, maps = out.shape.[0], coefficients.shape.[0], pooling.shape.[1]
     let positions, channels = pooling.shape.[2], (max x1.shape.[4] x2.shape.[4])
     let k = int64 attentionCells
