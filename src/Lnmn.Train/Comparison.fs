@@ -59,12 +59,15 @@ let shared (s: CompareConfig) : TrainConfig =
 let config (s: CompareConfig) (entry: Entry) =
     { entry.Variant (shared s) with RunDir = Some(Path.Combine(s.Out, "runs", entry.Key)) }
 
+/// Whether the data in `data` (None: the built-in dataset) was made by the built-in generator.
+let private builtInAt (data: string option) =
+    TrainingData.madeByGenerator (match data with Some dir -> TrainingData.DataDirectory dir | None -> TrainingData.BuiltInData BuiltInOptions.defaults)
+
 /// The model today's defaults give `asked`, on data of `stored`'s dims (a run's spec.json: the
 /// dims are the data's; the genotype file a run started from is its own).
 let private todaysSpec (asked: TrainConfig) (stored: ModelSpec) =
     let d = stored.Dims
-    let builtIn =
-        TrainingData.madeByGenerator (match asked.Data with Some dir -> TrainingData.DataDirectory dir | None -> TrainingData.BuiltInData BuiltInOptions.defaults)
+    let builtIn = builtInAt asked.Data
     let facts: Defaults.DataFacts =
         { BuiltIn = builtIn; Vqa = false; Answers = d.Answers; Words = d.Vocabulary; Channels = d.InputChannels
           Height = d.GridHeight; Width = d.GridWidth; TrainExamples = 0 }
@@ -167,8 +170,7 @@ let private markdown (s: CompareConfig) (builtInData: bool) (dataLabel: string) 
 
 /// Trains and scores every entry, then writes the report into `s.Out`.
 let run (s: CompareConfig) : Result<string list, string> =
-    let builtInData =
-        TrainingData.madeByGenerator (match s.Data with Some dir -> TrainingData.DataDirectory dir | None -> TrainingData.BuiltInData BuiltInOptions.defaults)
+    let builtInData = builtInAt s.Data
     result {
         let! finished = results s (entries builtInData)
         let! ordered =

@@ -14,50 +14,21 @@ open Lnmn.Analysis
 open Lnmn.Train
 
 let usage = "src/Lnmn.Analysis/scripts/hardmax-nodes.fsx CHECKPOINT [DATA_DIR] [--nodes M.N,M.N,...]"
-let args = arguments usage 1
-// --nodes and its value out of the arguments; what is left is CHECKPOINT [DATA_DIR].
-let nodesValue, positional =
-    match Array.tryFindIndex ((=) "--nodes") args with
-    | Some i when i + 1 < args.Length -> Some args.[i + 1], Array.append args.[.. i - 1] args.[i + 2 ..]
-    | Some _ ->
-        eprintfn "usage: dotnet fsi %s" usage
-        exit 2
-    | None -> None, args
-if positional.Length = 0 then
-    eprintfn "usage: dotnet fsi %s" usage
-    exit 2
-let listed =
-    nodesValue
-    |> Option.map (fun value ->
-        [ for item in value.Split(',') ->
-            match item.Split('.') |> Array.map System.Int32.TryParse with
-            | [| (true, m); (true, n) |] -> m, n
-            | _ ->
-                eprintfn "--nodes: %s is not MODULE.NODE" item
-                exit 2 ])
+let nodesValue, positional = takeOption "--nodes" usage (arguments usage 1)
+if positional.Length = 0 then failUsage $"usage: dotnet fsi {usage}"
+let listed = nodesValue |> Option.map (fun value -> [ for item in value.Split(',') -> parseNode "--nodes" item ])
 
 let outcome =
     result {
         use! loaded = Loaded.openCheckpoint positional.[0] (Array.tryItem 1 positional) Device.Cpu None
         let! source = Loaded.split loaded "val"
         let network = loaded.Network
-        let layout, _ = LnmnNetwork.groupModules network.Spec.Modules
-        // (module, node) -> the cell group's α, the cell's index in it and the node's winner.
-        let nodes =
-            [ for (_, indices), group in List.zip layout network.CellGroups do
-                use _ = torch.no_grad ()
-                let winners = group.Alpha.argmax(-1L).data<int64>().ToArray()
-                let count = CellKind.nodeCount group.Kind
-                for cell, moduleIndex in List.indexed indices do
-                    for node in 0 .. count - 1 -> (moduleIndex, node), (group.Alpha, cell, node, int winners.[cell * count + node]) ]
-            |> Map.ofList
+        let nodes = nodeAlphas network
         let chosen =
             match listed with
             | Some xs ->
-                for x in xs do
-                    if not (nodes.ContainsKey x) then
-                        eprintfn "--nodes: module %d has no node %d" (fst x) (snd x)
-                        exit 2
+                for m, n in xs do
+                    if not (nodes.ContainsKey(m, n)) then failUsage $"--nodes: module {m} has no node {n}"
                 xs
             | None ->
                 use _ = torch.NewDisposeScope()
@@ -69,10 +40,8 @@ let outcome =
             use _ = torch.no_grad ()
             for a, saved in originals do a.copy_(saved) |> ignore
             for key in which do
-                let alpha, cell, node, winner = nodes.[key]
-                let row = alpha.[int64 cell, int64 node]
-                row.fill_(-1e4) |> ignore
-                row.[int64 winner].fill_(0.0) |> ignore
+                let alpha, cell, node = nodes.[key]
+                makeOneHot alpha cell node (int (alpha.[int64 cell, int64 node].argmax().item<int64>()))
         let everyNode = nodes |> Map.toList |> List.map fst
         let others = everyNode |> List.filter (fun n -> not (List.contains n chosen))
         let runs =

@@ -13,43 +13,26 @@ open Lnmn.Analysis
 open Lnmn.Train
 
 let usage = "src/Lnmn.Analysis/scripts/node-choices.fsx CHECKPOINT [DATA_DIR] --node MODULE.NODE"
-let args = arguments usage 1
-let fail (message: string) =
-    eprintfn "%s" message
-    exit 2
-let nodeValue, positional =
-    match Array.tryFindIndex ((=) "--node") args with
-    | Some i when i + 1 < args.Length -> args.[i + 1], Array.append args.[.. i - 1] args.[i + 2 ..]
-    | _ -> fail $"usage: dotnet fsi {usage}"
+let nodeValue, positional = takeOption "--node" usage (arguments usage 1)
 let listed =
-    match nodeValue.Split('.') |> Array.map System.Int32.TryParse with
-    | [| (true, m); (true, n) |] -> m, n
-    | _ -> fail $"--node: {nodeValue} is not MODULE.NODE"
+    match nodeValue with
+    | Some text when positional.Length > 0 -> parseNode "--node" text
+    | _ -> failUsage $"usage: dotnet fsi {usage}"
 
 let outcome =
     result {
         use! loaded = Loaded.openCheckpoint positional.[0] (Array.tryItem 1 positional) Device.Cpu None
         let! source = Loaded.split loaded "val"
         let network = loaded.Network
-        let layout, _ = LnmnNetwork.groupModules network.Spec.Modules
-        // (module, node) -> the cell group's α and the cell's index in it.
-        let nodes =
-            [ for (_, indices), group in List.zip layout network.CellGroups do
-                for cell, moduleIndex in List.indexed indices do
-                    for node in 0 .. CellKind.nodeCount group.Kind - 1 -> (moduleIndex, node), (group.Alpha, cell, node) ]
-            |> Map.ofList
         let alpha, cell, node =
-            match nodes.TryFind listed with
+            match (nodeAlphas network).TryFind listed with
             | Some found -> found
-            | None -> fail $"--node: module {fst listed} has no node {snd listed}"
+            | None -> failUsage $"--node: module {fst listed} has no node {snd listed}"
         let saved = alpha.detach().clone()
         let fix (op: int option) =
             use _ = torch.no_grad ()
             alpha.copy_(saved) |> ignore
-            op |> Option.iter (fun j ->
-                let row = alpha.[int64 cell, int64 node]
-                row.fill_(-1e4) |> ignore
-                row.[int64 j].fill_(0.0) |> ignore)
+            op |> Option.iter (makeOneHot alpha cell node)
         let winner = NodeOp.all.[int (saved.[int64 cell, int64 node].argmax().item<int64>())]
         let runs =
             [ "soft α", None, NodeOps.NodeEvaluation.soft
