@@ -55,7 +55,7 @@ let private perSecond (batchSize: int) (weight: float) (alpha: float option) = f
 let private modelRows (repeats: int) =
     let lnmn = Timing.builtInSpec Lnmn.Train.Configs.Lnmn
     let models =
-        [ "LNMN-11", lnmn
+        [ "LNMN-11, the paper's nodes", { lnmn with NodeMix = Some MixThenNormalise }
           "LNMN-11, each-op nodes", { lnmn with NodeMix = Some NormaliseEachOp }
           "Stack-NMN", Timing.builtInSpec Lnmn.Train.Configs.StackNmn ]
     let measured =

@@ -128,21 +128,22 @@ let private scale (factor: float32) (m: nativeptr<float32>) (channels: int) =
         NativePtr.set m c (NativePtr.get m c * factor)
         c <- c + 1
 
-/// The six ops' rows over [x1; x2; |x1 − x2|; x1⊙x2] in `NodeOp.all` order, four per op:
-/// min, max = (x1 + x2 ∓ |x1 − x2|)/2, sum, product, choose_1, choose_2.
-let private opRows =
-    [| 0.5f; 0.5f; -0.5f; 0.0f
-       0.5f; 0.5f; 0.5f; 0.0f
-       1.0f; 1.0f; 0.0f; 0.0f
-       0.0f; 0.0f; 0.0f; 1.0f
-       1.0f; 0.0f; 0.0f; 0.0f
-       0.0f; 1.0f; 0.0f; 0.0f |]
+// NormaliseEachOp's nodes. Over the basis [x1; x2; |x1 − x2|; x1⊙x2] the six ops, in `NodeOp.all`
+// order, are min = (x1 + x2 − |x1 − x2|)/2, max = (x1 + x2 + |x1 − x2|)/2, sum, product, choose_1
+// and choose_2; the sums below spell out those rows.
 
-/// An each-op node's scratch at one position (`eachOpCoefficients`): its four coefficients, the
-/// six ops' Σ_c op_i², and their 1 / max(‖op_i‖, ε).
-let internal scratchSize = 16
+/// An each-op node's scratch (`eachOpCoefficients`): at one position its four coefficients, the six
+/// ops' Σ_c op_i² and their 1 / max(‖op_i‖, ε); over a cell's positions its op weights' gradient.
+let internal scratchSize = 24
 let private squaresAt = 4
 let private inverseAt = 10
+let private weightSumsAt = 16
+
+/// A zeroed scratch on the stack of the caller's frame (it is inlined).
+let inline internal newScratch () =
+    let scratch = NativePtr.stackalloc<float32> scratchSize
+    for i in 0 .. scratchSize - 1 do NativePtr.set scratch i 0.0f
+    scratch
 
 /// Σ_c op_i² of the six ops at one position, over the output's channels (a one-channel input
 /// counts once per channel, as the broadcast op it is), into `squares` (6).
@@ -203,22 +204,16 @@ let private opSquares (x1: nativeptr<float32>) (step1: int) (x2: nativeptr<float
 [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
 let internal eachOpCoefficients (w: nativeptr<float32>) (x1: nativeptr<float32>) (step1: int) (x2: nativeptr<float32>) (step2: int) (channels: int) (scratch: nativeptr<float32>) =
     opSquares x1 step1 x2 step2 channels (NativePtr.add scratch squaresAt)
-    let mutable a = 0.0f
-    let mutable b = 0.0f
-    let mutable c = 0.0f
-    let mutable d = 0.0f
-    for i in 0 .. 5 do
+    let inline beta i =
         let r = inverseNorm (NativePtr.get scratch (squaresAt + i))
         NativePtr.set scratch (inverseAt + i) r
-        let beta = NativePtr.get w i * r
-        a <- a + beta * opRows.[4 * i]
-        b <- b + beta * opRows.[4 * i + 1]
-        c <- c + beta * opRows.[4 * i + 2]
-        d <- d + beta * opRows.[4 * i + 3]
-    NativePtr.set scratch 0 a
-    NativePtr.set scratch 1 b
-    NativePtr.set scratch 2 c
-    NativePtr.set scratch 3 d
+        NativePtr.get w i * r
+    let lo, hi, sum, product, first, second = beta 0, beta 1, beta 2, beta 3, beta 4, beta 5
+    let half = 0.5f * (lo + hi)
+    NativePtr.set scratch 0 (half + sum + first)
+    NativePtr.set scratch 1 (half + sum + second)
+    NativePtr.set scratch 2 (0.5f * (hi - lo))
+    NativePtr.set scratch 3 product
     scratch
 
 /// The batch split into at most `parts` contiguous ranges, run in parallel, each given its index.
@@ -247,7 +242,7 @@ let private forwardRange (o: Operands) (first: int) (last: int) =
     let cells, positions, channels = o.Extent.Cells, o.Extent.Positions, o.Extent.Channels
     let s1, s2 = o.S1, o.S2
     let position1, channel1, position2, channel2 = s1.Position, s1.Channel, s2.Position, s2.Channel
-    let scratch = NativePtr.stackalloc<float32> scratchSize
+    let scratch = newScratch ()
     for b in first .. last - 1 do
         for k in 0 .. cells - 1 do
             let x1 = NativePtr.add o.X1 (b * s1.Batch + k * s1.Cell)
@@ -377,52 +372,43 @@ let internal positionBackward (coefficients: nativeptr<float32>) (x1: nativeptr<
 
 /// An each-op node's backward at one position past its mix's: `positionBackward` has run with the
 /// position's coefficients (scratch from `eachOpCoefficients`) and left e_j = Σ_c dm_c·basis_j in
-/// `basis` ([x1; x2; |x1 − x2|; x1⊙x2], dm the mix's gradient). With F_i = op_i·dm = Σ_j row_ij·e_j,
-/// adds dL/dw_i = F_i / ‖op_i‖ into `weightSums` (6) and each op normalisation's radial term,
+/// `basis` ([x1; x2; |x1 − x2|; x1⊙x2], dm the mix's gradient). With F_i = op_i·dm, adds
+/// dL/dw_i = F_i / ‖op_i‖ into the scratch's op-weight sums and each op normalisation's radial term,
 /// −w_i·F_i / ‖op_i‖³ · op_i, through op_i into q1, q2 (null where not wanted).
 [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
-let private eachOpBackward (w: nativeptr<float32>) (scratch: nativeptr<float32>) (basis: CellSums) (x1: nativeptr<float32>) (channel1: int) (x2: nativeptr<float32>) (channel2: int) (channels: int) (q1: nativeptr<float32>) (q2: nativeptr<float32>) (weightSums: float[]) (at: int) =
+let private eachOpBackward (w: nativeptr<float32>) (scratch: nativeptr<float32>) (basis: inref<CellSums>) (x1: nativeptr<float32>) (channel1: int) (x2: nativeptr<float32>) (channel2: int) (channels: int) (q1: nativeptr<float32>) (q2: nativeptr<float32>) =
     let e0, e1 = Vector256.Sum basis.A + basis.TailA, Vector256.Sum basis.B + basis.TailB
     let e2, e3 = Vector256.Sum basis.C + basis.TailC, Vector256.Sum basis.D + basis.TailD
-    // Q = Σ_i γ_i·row_i ⊗ row_i, γ_i = w_i·F_i / ‖op_i‖³ (0 where the norm is clamped): the radial
-    // terms' gradient on the basis is −Q·basis.
-    let mutable q00, q01, q02, q03, q11, q12, q13, q22, q23, q33 = 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f
-    let mutable radial = false
-    for i in 0 .. 5 do
-        let r0, r1, r2, r3 = opRows.[4 * i], opRows.[4 * i + 1], opRows.[4 * i + 2], opRows.[4 * i + 3]
-        let f = r0 * e0 + r1 * e1 + r2 * e2 + r3 * e3
+    // γ_i = w_i·F_i / ‖op_i‖³, 0 where the norm is clamped; the weight's gradient on the way.
+    let inline gamma i f =
         let inverse = NativePtr.get scratch (inverseAt + i)
-        weightSums.[at + i] <- weightSums.[at + i] + float (inverse * f)
-        if NativePtr.get scratch (squaresAt + i) >= floor then
-            let gamma = NativePtr.get w i * f * inverse * inverse * inverse
-            if gamma <> 0.0f then
-                radial <- true
-                q00 <- q00 + gamma * r0 * r0
-                q01 <- q01 + gamma * r0 * r1
-                q02 <- q02 + gamma * r0 * r2
-                q03 <- q03 + gamma * r0 * r3
-                q11 <- q11 + gamma * r1 * r1
-                q12 <- q12 + gamma * r1 * r2
-                q13 <- q13 + gamma * r1 * r3
-                q22 <- q22 + gamma * r2 * r2
-                q23 <- q23 + gamma * r2 * r3
-                q33 <- q33 + gamma * r3 * r3
+        let at = weightSumsAt + i
+        NativePtr.set scratch at (NativePtr.get scratch at + inverse * f)
+        if NativePtr.get scratch (squaresAt + i) >= floor then NativePtr.get w i * f * inverse * inverse * inverse else 0.0f
+    let gLo, gHi = gamma 0 (0.5f * (e0 + e1 - e2)), gamma 1 (0.5f * (e0 + e1 + e2))
+    let gSum, gProduct, gFirst, gSecond = gamma 2 (e0 + e1), gamma 3 e3, gamma 4 e0, gamma 5 e1
+    // The radial terms' gradient on the basis is −Q·basis, Q = Σ_i γ_i·row_i ⊗ row_i; with the rows
+    // above, Q's only entries: q00, q01, q02 = q12, q11, q22 and q33.
+    let quarter = 0.25f * (gLo + gHi)
+    let q01 = quarter + gSum
+    let q00, q11, q02, q22, q33 = q01 + gFirst, q01 + gSecond, 0.25f * (gHi - gLo), quarter, gProduct
+    let radial = gLo <> 0.0f || gHi <> 0.0f || gSum <> 0.0f || gProduct <> 0.0f || gFirst <> 0.0f || gSecond <> 0.0f
     if radial && not (NativePtr.isNullPtr q1 && NativePtr.isNullPtr q2) then
         let zero = Vector256<float32>.Zero
         let mutable c = 0
         if channels >= 8 then
-            let v00, v01, v02, v03, v11 = Vector256.Create q00, Vector256.Create q01, Vector256.Create q02, Vector256.Create q03, Vector256.Create q11
-            let v12, v13, v22, v23, v33 = Vector256.Create q12, Vector256.Create q13, Vector256.Create q22, Vector256.Create q23, Vector256.Create q33
+            let v00, v01, v02, v11 = Vector256.Create q00, Vector256.Create q01, Vector256.Create q02, Vector256.Create q11
+            let v22, v33 = Vector256.Create q22, Vector256.Create q33
             let mutable one1, one2 = zero, zero
             while c + 8 <= channels do
                 let v1 = read x1 channel1 c
                 let v2 = read x2 channel2 c
                 let difference = v1 - v2
-                let spread, product = Vector256.Abs difference, v1 * v2
-                let d0 = v00 * v1 + v01 * v2 + v02 * spread + v03 * product
-                let d1 = v01 * v1 + v11 * v2 + v12 * spread + v13 * product
-                let d2 = v02 * v1 + v12 * v2 + v22 * spread + v23 * product
-                let d3 = v03 * v1 + v13 * v2 + v23 * spread + v33 * product
+                let spread = Vector256.Abs difference
+                let d0 = v00 * v1 + v01 * v2 + v02 * spread
+                let d1 = v01 * v1 + v11 * v2 + v02 * spread
+                let d2 = v02 * (v1 + v2) + v22 * spread
+                let d3 = v33 * v1 * v2
                 // sign(x1 − x2)·d2, 0 at a tie as in torch's abs backward.
                 let signed =
                     Vector256.ConditionalSelect(Vector256.GreaterThan(difference, zero), d2,
@@ -436,20 +422,20 @@ let private eachOpBackward (w: nativeptr<float32>) (scratch: nativeptr<float32>)
             let v1 = readOne x1 channel1 c
             let v2 = readOne x2 channel2 c
             let difference = v1 - v2
-            let spread, product = MathF.Abs difference, v1 * v2
-            let d0 = q00 * v1 + q01 * v2 + q02 * spread + q03 * product
-            let d1 = q01 * v1 + q11 * v2 + q12 * spread + q13 * product
-            let d2 = q02 * v1 + q12 * v2 + q22 * spread + q23 * product
-            let d3 = q03 * v1 + q13 * v2 + q23 * spread + q33 * product
+            let spread = MathF.Abs difference
+            let d0 = q00 * v1 + q01 * v2 + q02 * spread
+            let d1 = q01 * v1 + q11 * v2 + q02 * spread
+            let d2 = q02 * (v1 + v2) + q22 * spread
+            let d3 = q33 * v1 * v2
             let signed = if difference > 0.0f then d2 elif difference < 0.0f then -d2 else 0.0f
             accumulateOne q1 channel1 c (-(d0 + signed + v2 * d3))
             accumulateOne q2 channel2 c (-(d1 - signed + v1 * d3))
             c <- c + 1
 
 /// Backward of cell k's node at one position (inputs at x1, x2, their gradients at q1, q2), either
-/// mix: the paper's adds its coefficients' gradient into `cell`; an each-op node adds its op
-/// weights' into `row` (`rowSums`' row of batch b). Returns 1 / max(‖m‖, ε), m left in `m`.
-let internal nodeBackward (o: Operands) (k: int) (x1: nativeptr<float32>) (x2: nativeptr<float32>) (m: nativeptr<float32>) (g: nativeptr<float32>) (q1: nativeptr<float32>) (q2: nativeptr<float32>) (cell: byref<CellSums>) (row: float[]) (scratch: nativeptr<float32>) =
+/// mix: the paper's adds its coefficients' gradient into `cell`, an each-op node its op weights'
+/// into the scratch (`finishCell` takes both). Returns 1 / max(‖m‖, ε), m left in `m`.
+let internal nodeBackward (o: Operands) (k: int) (x1: nativeptr<float32>) (x2: nativeptr<float32>) (m: nativeptr<float32>) (g: nativeptr<float32>) (q1: nativeptr<float32>) (q2: nativeptr<float32>) (cell: byref<CellSums>) (scratch: nativeptr<float32>) =
     let channel1, channel2, channels = o.S1.Channel, o.S2.Channel, o.Extent.Channels
     match o.Mix with
     | MixThenNormalise -> positionBackward (NativePtr.add o.Coefficients (4 * k)) x1 channel1 x2 channel2 channels m g q1 q2 &cell
@@ -458,15 +444,18 @@ let internal nodeBackward (o: Operands) (k: int) (x1: nativeptr<float32>) (x2: n
         let coefficients = eachOpCoefficients w x1 channel1 x2 channel2 channels scratch
         let mutable basis = CellSums()
         let r = positionBackward coefficients x1 channel1 x2 channel2 channels m g q1 q2 &basis
-        eachOpBackward w scratch basis x1 channel1 x2 channel2 channels q1 q2 row (6 * k)
+        eachOpBackward w scratch &basis x1 channel1 x2 channel2 channels q1 q2
         r
 
-/// After a cell's positions: the paper's coefficients' gradient from `cell` into its row (each-op
-/// nodes have added theirs already).
-let internal finishCell (o: Operands) (row: float[]) (k: int) (cell: CellSums) =
+/// After a cell's positions: its coefficients' gradient (from `cell`) or op weights' (from the
+/// scratch, then zeroed) into its row of `rowSums`.
+let internal finishCell (o: Operands) (row: float[]) (k: int) (cell: CellSums) (scratch: nativeptr<float32>) =
     match o.Mix with
     | MixThenNormalise -> addCellSums row k cell
-    | NormaliseEachOp -> ()
+    | NormaliseEachOp ->
+        for i in 0 .. 5 do
+            row.[6 * k + i] <- row.[6 * k + i] + float (NativePtr.get scratch (weightSumsAt + i))
+            NativePtr.set scratch (weightSumsAt + i) 0.0f
 
 /// One batch range of the backward pass: input gradients into g1, g2 (zeroed, the inputs' shapes;
 /// null where not wanted)
@@ -475,15 +464,15 @@ let internal finishCell (o: Operands) (row: float[]) (k: int) (cell: CellSums) =
 let private backwardRange (o: Operands) (g1: nativeptr<float32>) (g2: nativeptr<float32>) (sums: float[][]) (first: int) (last: int) =
     let cells, positions, channels = o.Extent.Cells, o.Extent.Positions, o.Extent.Channels
     let m = NativePtr.stackalloc<float32> (max 1 channels)
-    let scratch = NativePtr.stackalloc<float32> scratchSize
+    let scratch = newScratch ()
     for b in first .. last - 1 do
         for k in 0 .. cells - 1 do
             let mutable cell = CellSums()
             for p in 0 .. positions - 1 do
                 let struct (at1, at2) = offsets o b k p
                 let g = NativePtr.add o.Out (((b * cells + k) * positions + p) * channels)
-                nodeBackward o k (NativePtr.add o.X1 at1) (NativePtr.add o.X2 at2) m g (gradientAt g1 at1) (gradientAt g2 at2) &cell sums.[b] scratch |> ignore
-            finishCell o sums.[b] k cell
+                nodeBackward o k (NativePtr.add o.X1 at1) (NativePtr.add o.X2 at2) m g (gradientAt g1 at1) (gradientAt g2 at2) &cell scratch |> ignore
+            finishCell o sums.[b] k cell scratch
 
 /// Gradients of x1, x2 (their own shapes; left zero where `wanted` says not) and of the
 /// coefficients (k, 4) or op weights (k, 6) from the output's.

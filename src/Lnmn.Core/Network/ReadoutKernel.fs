@@ -69,7 +69,7 @@ let private setScaled (y: nativeptr<float32>) (f: float32) (x: nativeptr<float32
 let private forwardRange (o: Operands) (r: Readout) (first: int) (last: int) =
     let cells, positions, channels = o.Extent.Cells, o.Extent.Positions, o.Extent.Channels
     let m = NativePtr.stackalloc<float32> (max 1 channels)
-    let scratch = NativePtr.stackalloc<float32> scratchSize
+    let scratch = newScratch ()
     for b in first .. last - 1 do
         let row = NativePtr.add o.Out (b * r.Row)
         for k in 0 .. cells - 1 do
@@ -102,7 +102,7 @@ let private backwardRange (o: Operands) (r: Readout) (g1: nativeptr<float32>) (g
     let cells, positions, channels = o.Extent.Cells, o.Extent.Positions, o.Extent.Channels
     let m = NativePtr.stackalloc<float32> (max 1 channels)
     let g = NativePtr.stackalloc<float32> (max 1 channels)
-    let scratch = NativePtr.stackalloc<float32> scratchSize
+    let scratch = newScratch ()
     for b in first .. last - 1 do
         let row = NativePtr.add o.Out (b * r.Row)
         for k in 0 .. cells - 1 do
@@ -120,7 +120,7 @@ let private backwardRange (o: Operands) (r: Readout) (g1: nativeptr<float32>) (g
                     setScaled g (NativePtr.read weightings) sumGradients channels
                     for i in 1 .. r.Maps - 1 do addScaled g (NativePtr.get weightings (i * positions)) (NativePtr.add sumGradients (i * channels)) channels
                 let struct (at1, at2) = offsets o b k p
-                let norm = nodeBackward o k (NativePtr.add o.X1 at1) (NativePtr.add o.X2 at2) m g (gradientAt g1 at1) (gradientAt g2 at2) &cell sums.[b] scratch
+                let norm = nodeBackward o k (NativePtr.add o.X1 at1) (NativePtr.add o.X2 at2) m g (gradientAt g1 at1) (gradientAt g2 at2) &cell scratch
                 // n = norm·m: d w_k += logit gradient · n; d s_ip += sum i's gradient · n.
                 if attention then
                     if not (NativePtr.isNullPtr weightGradient) then addScaled weightGradient (logitGradient * norm) m channels
@@ -128,7 +128,7 @@ let private backwardRange (o: Operands) (r: Readout) (g1: nativeptr<float32>) (g
                     for i in 0 .. r.Maps - 1 do
                         let at = (b * r.Maps + i) * positions + p
                         NativePtr.set gPooling at (NativePtr.get gPooling at + norm * dot (NativePtr.add sumGradients (i * channels)) m channels)
-            finishCell o sums.[b] k cell
+            finishCell o sums.[b] k cell scratch
 
 /// Gradients of the coefficients (k, 4) or op weights (k, 6), x1, x2, the attention weights (k_att, C) and the pooling
 /// (B, S, P) from the output's; those of x1, x2, the weights and the pooling left zero where `wanted`
