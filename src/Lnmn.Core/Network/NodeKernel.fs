@@ -370,15 +370,93 @@ let internal positionBackward (coefficients: nativeptr<float32>) (x1: nativeptr<
         c <- c + 1
     r
 
-/// An each-op node's backward at one position past its mix's: `positionBackward` has run with the
-/// position's coefficients (scratch from `eachOpCoefficients`) and left e_j = Σ_c dm_c·basis_j in
-/// `basis` ([x1; x2; |x1 − x2|; x1⊙x2], dm the mix's gradient). With F_i = op_i·dm, adds
-/// dL/dw_i = F_i / ‖op_i‖ into the scratch's op-weight sums and each op normalisation's radial term,
-/// −w_i·F_i / ‖op_i‖³ · op_i, through op_i into q1, q2 (null where not wanted).
+/// An each-op node's backward at one position (inputs at x1, x2, their gradients at q1, q2, null
+/// where not wanted), in two passes past the ops' norms. The first computes the mix m (into `m`),
+/// ‖m‖², g·m and each basis term's dots with g and with m ([x1; x2; |x1 − x2|; x1⊙x2]), which give
+/// e_j = Σ_c dm_c·basis_j for the mix's gradient dm = r·g − r³(g·m)·m without a pass over dm. With
+/// F_i = op_i·dm: dL/dw_i = F_i / ‖op_i‖ into the scratch's op-weight sums, and each op
+/// normalisation's radial term, −w_i·F_i / ‖op_i‖³ · op_i, joins the mix's gradient in the second
+/// pass, into q1 and q2. Returns r = 1 / max(‖m‖, ε).
 [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
-let private eachOpBackward (w: nativeptr<float32>) (scratch: nativeptr<float32>) (basis: inref<CellSums>) (x1: nativeptr<float32>) (channel1: int) (x2: nativeptr<float32>) (channel2: int) (channels: int) (q1: nativeptr<float32>) (q2: nativeptr<float32>) =
-    let e0, e1 = Vector256.Sum basis.A + basis.TailA, Vector256.Sum basis.B + basis.TailB
-    let e2, e3 = Vector256.Sum basis.C + basis.TailC, Vector256.Sum basis.D + basis.TailD
+let private eachOpPositionBackward (w: nativeptr<float32>) (scratch: nativeptr<float32>) (x1: nativeptr<float32>) (channel1: int) (x2: nativeptr<float32>) (channel2: int) (channels: int) (m: nativeptr<float32>) (g: nativeptr<float32>) (q1: nativeptr<float32>) (q2: nativeptr<float32>) =
+    let coefficients = eachOpCoefficients w x1 channel1 x2 channel2 channels scratch
+    let a, b, cc, d = NativePtr.get coefficients 0, NativePtr.get coefficients 1, NativePtr.get coefficients 2, NativePtr.get coefficients 3
+    let mutable squares = 0.0f
+    let mutable gm = 0.0f
+    let mutable g0 = 0.0f
+    let mutable g1 = 0.0f
+    let mutable g2 = 0.0f
+    let mutable g3 = 0.0f
+    let mutable m0 = 0.0f
+    let mutable m1 = 0.0f
+    let mutable m2 = 0.0f
+    let mutable m3 = 0.0f
+    let mutable c = 0
+    if channels >= 8 then
+        let va, vb, vc, vd = Vector256.Create a, Vector256.Create b, Vector256.Create cc, Vector256.Create d
+        let mutable vSquares = Vector256<float32>.Zero
+        let mutable vGm = Vector256<float32>.Zero
+        let mutable vG0 = Vector256<float32>.Zero
+        let mutable vG1 = Vector256<float32>.Zero
+        let mutable vG2 = Vector256<float32>.Zero
+        let mutable vG3 = Vector256<float32>.Zero
+        let mutable vM0 = Vector256<float32>.Zero
+        let mutable vM1 = Vector256<float32>.Zero
+        let mutable vM2 = Vector256<float32>.Zero
+        let mutable vM3 = Vector256<float32>.Zero
+        while c + 8 <= channels do
+            let v1 = read x1 channel1 c
+            let v2 = read x2 channel2 c
+            let spread = Vector256.Abs(v1 - v2)
+            let product = v1 * v2
+            let mixed = v1 * (va + vd * v2) + (vb * v2 + vc * spread)
+            Vector256.Store(mixed, NativePtr.add m c)
+            let gv = Vector256.Load(NativePtr.add g c)
+            vSquares <- vSquares + mixed * mixed
+            vGm <- vGm + mixed * gv
+            vG0 <- vG0 + gv * v1
+            vG1 <- vG1 + gv * v2
+            vG2 <- vG2 + gv * spread
+            vG3 <- vG3 + gv * product
+            vM0 <- vM0 + mixed * v1
+            vM1 <- vM1 + mixed * v2
+            vM2 <- vM2 + mixed * spread
+            vM3 <- vM3 + mixed * product
+            c <- c + 8
+        squares <- Vector256.Sum vSquares
+        gm <- Vector256.Sum vGm
+        g0 <- Vector256.Sum vG0
+        g1 <- Vector256.Sum vG1
+        g2 <- Vector256.Sum vG2
+        g3 <- Vector256.Sum vG3
+        m0 <- Vector256.Sum vM0
+        m1 <- Vector256.Sum vM1
+        m2 <- Vector256.Sum vM2
+        m3 <- Vector256.Sum vM3
+    let vectorEnd = c
+    while c < channels do
+        let v1 = readOne x1 channel1 c
+        let v2 = readOne x2 channel2 c
+        let spread = MathF.Abs(v1 - v2)
+        let product = v1 * v2
+        let mixed = v1 * (a + d * v2) + (b * v2 + cc * spread)
+        NativePtr.set m c mixed
+        let gv = NativePtr.get g c
+        squares <- squares + mixed * mixed
+        gm <- gm + mixed * gv
+        g0 <- g0 + gv * v1
+        g1 <- g1 + gv * v2
+        g2 <- g2 + gv * spread
+        g3 <- g3 + gv * product
+        m0 <- m0 + mixed * v1
+        m1 <- m1 + mixed * v2
+        m2 <- m2 + mixed * spread
+        m3 <- m3 + mixed * product
+        c <- c + 1
+    let r = inverseNorm squares
+    // d out_c / d m_j = r·δ_cj − r³·m_c·m_j, the second term only where the norm is not clamped.
+    let radial = if squares >= floor then gm * r * r * r else 0.0f
+    let e0, e1, e2, e3 = r * g0 - radial * m0, r * g1 - radial * m1, r * g2 - radial * m2, r * g3 - radial * m3
     // γ_i = w_i·F_i / ‖op_i‖³, 0 where the norm is clamped; the weight's gradient on the way.
     let inline gamma i f =
         let inverse = NativePtr.get scratch (inverseAt + i)
@@ -392,45 +470,50 @@ let private eachOpBackward (w: nativeptr<float32>) (scratch: nativeptr<float32>)
     let quarter = 0.25f * (gLo + gHi)
     let q01 = quarter + gSum
     let q00, q11, q02, q22, q33 = q01 + gFirst, q01 + gSecond, 0.25f * (gHi - gLo), quarter, gProduct
-    let radial = gLo <> 0.0f || gHi <> 0.0f || gSum <> 0.0f || gProduct <> 0.0f || gFirst <> 0.0f || gSecond <> 0.0f
-    if radial && not (NativePtr.isNullPtr q1 && NativePtr.isNullPtr q2) then
+    if not (NativePtr.isNullPtr q1 && NativePtr.isNullPtr q2) then
         let zero = Vector256<float32>.Zero
-        let mutable c = 0
+        c <- 0
         if channels >= 8 then
+            let va, vb, vc, vd = Vector256.Create a, Vector256.Create b, Vector256.Create cc, Vector256.Create d
+            let vr, vRadial = Vector256.Create r, Vector256.Create radial
             let v00, v01, v02, v11 = Vector256.Create q00, Vector256.Create q01, Vector256.Create q02, Vector256.Create q11
             let v22, v33 = Vector256.Create q22, Vector256.Create q33
             let mutable one1, one2 = zero, zero
-            while c + 8 <= channels do
+            while c < vectorEnd do
                 let v1 = read x1 channel1 c
                 let v2 = read x2 channel2 c
+                let dm = vr * Vector256.Load(NativePtr.add g c) - vRadial * Vector256.Load(NativePtr.add m c)
                 let difference = v1 - v2
                 let spread = Vector256.Abs difference
-                let d0 = v00 * v1 + v01 * v2 + v02 * spread
-                let d1 = v01 * v1 + v11 * v2 + v02 * spread
-                let d2 = v02 * (v1 + v2) + v22 * spread
-                let d3 = v33 * v1 * v2
+                // The gradient on each basis term: the mix's, less the ops' radial terms.
+                let d0 = va * dm - (v00 * v1 + v01 * v2 + v02 * spread)
+                let d1 = vb * dm - (v01 * v1 + v11 * v2 + v02 * spread)
+                let d2 = vc * dm - (v02 * (v1 + v2) + v22 * spread)
+                let d3 = vd * dm - v33 * v1 * v2
                 // sign(x1 − x2)·d2, 0 at a tie as in torch's abs backward.
                 let signed =
                     Vector256.ConditionalSelect(Vector256.GreaterThan(difference, zero), d2,
                         Vector256.ConditionalSelect(Vector256.LessThan(difference, zero), -d2, zero))
-                accumulate q1 channel1 c (zero - (d0 + signed + v2 * d3)) &one1
-                accumulate q2 channel2 c (zero - (d1 - signed + v1 * d3)) &one2
+                accumulate q1 channel1 c (d0 + signed + v2 * d3) &one1
+                accumulate q2 channel2 c (d1 - signed + v1 * d3) &one2
                 c <- c + 8
             if channel1 = 0 && not (NativePtr.isNullPtr q1) then NativePtr.write q1 (NativePtr.read q1 + Vector256.Sum one1)
             if channel2 = 0 && not (NativePtr.isNullPtr q2) then NativePtr.write q2 (NativePtr.read q2 + Vector256.Sum one2)
         while c < channels do
             let v1 = readOne x1 channel1 c
             let v2 = readOne x2 channel2 c
+            let dm = r * NativePtr.get g c - radial * NativePtr.get m c
             let difference = v1 - v2
             let spread = MathF.Abs difference
-            let d0 = q00 * v1 + q01 * v2 + q02 * spread
-            let d1 = q01 * v1 + q11 * v2 + q02 * spread
-            let d2 = q02 * (v1 + v2) + q22 * spread
-            let d3 = q33 * v1 * v2
+            let d0 = a * dm - (q00 * v1 + q01 * v2 + q02 * spread)
+            let d1 = b * dm - (q01 * v1 + q11 * v2 + q02 * spread)
+            let d2 = cc * dm - (q02 * (v1 + v2) + q22 * spread)
+            let d3 = d * dm - q33 * v1 * v2
             let signed = if difference > 0.0f then d2 elif difference < 0.0f then -d2 else 0.0f
-            accumulateOne q1 channel1 c (-(d0 + signed + v2 * d3))
-            accumulateOne q2 channel2 c (-(d1 - signed + v1 * d3))
+            accumulateOne q1 channel1 c (d0 + signed + v2 * d3)
+            accumulateOne q2 channel2 c (d1 - signed + v1 * d3)
             c <- c + 1
+    r
 
 /// Backward of cell k's node at one position (inputs at x1, x2, their gradients at q1, q2), either
 /// mix: the paper's adds its coefficients' gradient into `cell`, an each-op node its op weights'
@@ -439,13 +522,7 @@ let internal nodeBackward (o: Operands) (k: int) (x1: nativeptr<float32>) (x2: n
     let channel1, channel2, channels = o.S1.Channel, o.S2.Channel, o.Extent.Channels
     match o.Mix with
     | MixThenNormalise -> positionBackward (NativePtr.add o.Coefficients (4 * k)) x1 channel1 x2 channel2 channels m g q1 q2 &cell
-    | NormaliseEachOp ->
-        let w = NativePtr.add o.Coefficients (6 * k)
-        let coefficients = eachOpCoefficients w x1 channel1 x2 channel2 channels scratch
-        let mutable basis = CellSums()
-        let r = positionBackward coefficients x1 channel1 x2 channel2 channels m g q1 q2 &basis
-        eachOpBackward w scratch &basis x1 channel1 x2 channel2 channels q1 q2
-        r
+    | NormaliseEachOp -> eachOpPositionBackward (NativePtr.add o.Coefficients (6 * k)) scratch x1 channel1 x2 channel2 channels m g q1 q2
 
 /// After a cell's positions: its coefficients' gradient (from `cell`) or op weights' (from the
 /// scratch, then zeroed) into its row of `rowSums`.
