@@ -54,6 +54,8 @@ let tests =
             Expect.equal (training.Epochs, training.BatchSize) (30, 64) "epochs, batch"
             Expect.equal training.AlphaWarmup None "an α step on every batch from the first (Algorithm 2)"
             Expect.equal (spec.Modules.Length, spec.Modules |> List.sumBy (function Generic _ -> 1 | _ -> 0)) (11, 10) "LNMN-11: 10 cells and NoOp"
+            // §3.1: a node is the weighted sum of the six ops, then normalised.
+            Expect.equal (spec.NodeMix, spec.AnswerPooling) (Some MixThenNormalise, Some SpatialSum) "the paper's node and answer cell"
         }
         test "Table 3's module counts per ablation, and the nodes and α values they make" {
             let cells ablation role arity =
