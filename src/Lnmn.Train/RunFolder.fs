@@ -137,7 +137,9 @@ type MetricsLog(paths: Paths) =
     let evals = new StreamWriter(paths.EvalMetrics, true)
     let fileOf (writer: StreamWriter) = (writer.BaseStream :?> FileStream).Name
     let write (writer: StreamWriter) (prefix: string) (step: int) (fields: (string * float) list) (tags: (string * string) list) =
-        let numbers = fields |> List.map (fun (k, v) -> $"\"{k}\":{JsonSerializer.Serialize v}")
+        // JSON has no infinity or NaN: such a value (a step's overflowing gradient) is written null.
+        let number (v: float) = if Double.IsFinite v then JsonSerializer.Serialize v else "null"
+        let numbers = fields |> List.map (fun (k, v) -> $"\"{k}\":{number v}")
         let texts = tags |> List.map (fun (k, v) -> $"\"{k}\":{JsonSerializer.Serialize v}")
         Lnmn.Core.Data.AtomicFile.failingForSpace (fileOf writer) (fun () ->
             writer.WriteLine("{" + String.concat "," (texts @ numbers) + "}")

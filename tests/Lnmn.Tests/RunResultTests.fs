@@ -63,6 +63,24 @@ let private writeTimes (dir: string) =
 [<Tests>]
 let tests =
     testSequenced <| testList "run result" [
+        test "a step's metrics with an infinite or NaN value are written as null: every line still parses" {
+            let root = Path.Combine(Path.GetTempPath(), $"lnmn-metrics-{Guid.NewGuid():N}")
+            Directory.CreateDirectory root |> ignore
+            try
+                let paths = RunFolder.paths root
+                using (new RunFolder.MetricsLog(paths)) (fun log ->
+                    log.Step(1, [ "loss", 0.5; "grad_norm_cell_groups", infinity; "accuracy", nan ]))
+                match File.ReadAllLines paths.StepMetrics with
+                | [| line |] ->
+                    use doc = JsonDocument.Parse line
+                    let field (name: string) = doc.RootElement.GetProperty(name)
+                    Expect.equal (field "loss").ValueKind JsonValueKind.Number "a finite value as a number"
+                    Expect.equal ((field "loss").GetDouble()) 0.5 "its value"
+                    Expect.equal (field "grad_norm_cell_groups").ValueKind JsonValueKind.Null "infinity as null"
+                    Expect.equal (field "accuracy").ValueKind JsonValueKind.Null "NaN as null"
+                | lines -> failtestf "one line expected, got %d" lines.Length
+            finally Directory.Delete(root, true)
+        }
         test "a result reads back from its JSON as the same value: CLEVR's and VQA's scores, options, unions, the curve" {
             let spec = ModelSpec.lnmn Ablation9 (ModelDims.small 4 10 3 2 2)
             let clevr: Evaluation.Breakdown =

@@ -192,6 +192,21 @@ let tests =
             Expect.isFalse (Steps.StepMetrics.isFinite m) "NaN reported"
             Expect.allEqual (changed weights (net.WeightParameters())) false "no step taken"
         }
+        test "an infinite gradient norm takes no step, though the loss is finite" {
+            use _ = torch.NewDisposeScope()
+            torch.random.manual_seed 15L |> ignore
+            let net = LnmnNetwork.compile (NetworkTests.tinySpec Ablation9 Reference)
+            let state = Steps.createState spec net
+            // A step leaves its gradients in place: the optimiser could step on them again.
+            let finite = Steps.weightStep spec 1.0 state (labelled 6L)
+            Expect.isTrue (Steps.StepMetrics.isFinite finite) "finite loss and norms"
+            Expect.isGreaterThan (finite.GradientNorms |> List.sumBy snd) 0.0 "gradients to step on"
+            let weights = snapshot (net.WeightParameters())
+            let overflowing = { finite with GradientNorms = finite.GradientNorms @ [ "cell_groups", infinity ] }
+            Expect.isFalse (Steps.StepMetrics.isFinite overflowing) "an infinite norm is not finite"
+            Steps.stepIfFinite state.WeightOptimiser overflowing |> ignore
+            Expect.allEqual (changed weights (net.WeightParameters())) false "no step taken"
+        }
         test "fine-tuning keeps every trained parameter and the old embedding rows, adding rows for new words" {
             use _ = torch.NewDisposeScope()
             torch.random.manual_seed 14L |> ignore

@@ -30,7 +30,9 @@ type StepMetrics =
       GradientNorms: (string * float) list }
 
 module StepMetrics =
-    let isFinite (m: StepMetrics) = Double.IsFinite m.Loss
+    /// The loss and every gradient norm measured are finite: a step on an infinite gradient would
+    /// poison the parameters as a NaN loss would.
+    let isFinite (m: StepMetrics) = Double.IsFinite m.Loss && m.GradientNorms |> List.forall (snd >> Double.IsFinite)
 
 /// Adam over these parameters with these settings.
 let adam (parameters: Modules.Parameter list) (s: AdamSettings) : Modules.Adam =
@@ -73,15 +75,17 @@ let metricsOf (loss: torch.Tensor) (crossEntropy: torch.Tensor) (logits: torch.T
 
 let metrics loss crossEntropy (result: ForwardResult) batch = metricsOf loss crossEntropy result.Logits result.ModuleWeights batch
 
-/// The gradient's L2 norm per top-level part of the network, after a backward pass.
+/// The gradient's L2 norm per top-level part of the network, after a backward pass; summed in
+/// float64, so a gradient too large to square in float32 still gives a finite norm.
 let gradientNorms (network: LnmnNetwork) =
     network.named_parameters()
     |> Seq.filter (fun struct (_, p) -> not (isNull p.grad))
     |> Seq.groupBy (fun struct (name, _) -> name.Split('.').[0])
-    |> Seq.map (fun (part, ps) -> part, ps |> Seq.sumBy (fun struct (_, p) -> p.grad.square().sum().item<float32>() |> float) |> sqrt)
+    |> Seq.map (fun (part, ps) ->
+        part, ps |> Seq.sumBy (fun struct (_, p) -> (let g = p.grad.to_type(torch.float64) in (g * g).sum().item<float>())) |> sqrt)
     |> List.ofSeq
 
-/// Applies the optimiser only when the loss is finite: a NaN step would poison the parameters.
+/// Applies the optimiser only when the loss and the gradient norms are finite (`StepMetrics.isFinite`).
 let stepIfFinite (optimiser: torch.optim.Optimizer) (m: StepMetrics) =
     if StepMetrics.isFinite m then optimiser.step () |> ignore
     m
