@@ -61,7 +61,7 @@ let config (s: CompareConfig) (entry: Entry) =
 
 /// Whether the data in `data` (None: the built-in dataset) was made by the built-in generator.
 let private builtInAt (data: string option) =
-    TrainingData.madeByGenerator (match data with Some dir -> TrainingData.DataDirectory dir | None -> TrainingData.BuiltInData BuiltInOptions.defaults)
+    TrainingData.madeByGenerator (TrainingData.ofDataOption data)
 
 /// The model today's defaults give `asked`, on data of `stored`'s dims (a run's spec.json: the
 /// dims are the data's; the genotype file a run started from is its own).

@@ -82,10 +82,9 @@ let prepare (config: TrainConfig) : Result<Setup, string> =
             | Some path -> Checkpoint.readMetadata path |> Result.map (fun m -> Some(path, m))
             | None -> Ok None
         let choice =
-            match resumed, config.Data with
-            | Some m, _ -> recorded m
-            | None, Some dir -> DataDirectory dir
-            | None, None -> BuiltInData BuiltInOptions.defaults
+            match resumed with
+            | Some m -> recorded m
+            | None -> TrainingData.ofDataOption config.Data
         let trainedVocabulary (m: Checkpoint.Metadata) = { Vocabulary.Tokens = Array.ofList m.Words; Vocabulary.Answers = Array.ofList m.Answers }
         let origin =
             match resumed, fineTune, choice with

@@ -15,6 +15,12 @@ type Choice =
     /// A dataset directory, used as it is.
     | DataDirectory of string
 
+/// What `--data` asks for: that directory, or the built-in dataset at its default options.
+let ofDataOption (data: string option) =
+    match data with
+    | Some dir -> DataDirectory dir
+    | None -> BuiltInData BuiltInOptions.defaults
+
 /// The dataset a run uses, as its run folder records it.
 type Location =
     { /// Absolute.
