@@ -105,6 +105,23 @@ type private Parts(spec: ModelSpec, network: LnmnNetwork.LnmnNetwork, batch: Ste
                       let attention, answer = FusedCells.apply p (cellInputs ())
                       attention.Value.sum() + answer.Value.sum() ]
                 |> List.reduce (+))
+        // The kernels alone at the cells' shapes: what of the cells' time is node arithmetic.
+        let k = int64 (network.CellGroups |> List.sumBy (fun g -> g.Count))
+        let attentionCells = network.CellGroups |> List.filter (fun g -> g.Kind.Role = Attention) |> List.sumBy (fun g -> int64 g.Count)
+        for name, mix, width in [ "each-op", NormaliseEachOp, 6L; "the paper's", MixThenNormalise, 4L ] do
+            // Inputs made before the lap starts: drawing a (B, k, H, W, D) leaf costs as much as the kernel.
+            let inputs () = [ for _ in 1 .. d.Steps -> leaf [ k; width ], leaf [ B; 1L; H; W; D ], leaf [ B; k; H; W; 1L ], leaf [ B; k; H; W; D ] ]
+            let sumOver (f: torch.Tensor * torch.Tensor * torch.Tensor * torch.Tensor -> torch.Tensor) xs = xs |> List.map f |> List.reduce (+)
+            let nodes = inputs ()
+            timed $"image node kernel alone ({name} node, k = {k}), T steps" (fun () ->
+                nodes |> sumOver (fun (w, image, map, _) -> (NodeKernel.mix 1 mix w image map).sum()))
+            let lasts = inputs ()
+            let text, attentionWeights, pooling = leaf [ B; 1L; 1L; 1L; D ], leaf [ attentionCells; D ], leaf [ B; 1L; H * W ]
+            timed $"last node + readout kernel alone ({name} node), T steps" (fun () ->
+                lasts |> sumOver (fun (w, _, _, imageNode) ->
+                    let logits, sums = ReadoutKernel.readout 1 mix w imageNode text attentionWeights pooling
+                    logits.sum() + sums.sum()))
+            for w, image, map, node in nodes @ lasts do for t in [ w; image; map; node ] do t.Dispose()
         timed "cells + stack/memory folding (FusedStep), T steps" (fun () ->
             let p = prepared ()
             let L = int64 d.StackLength

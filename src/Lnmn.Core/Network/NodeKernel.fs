@@ -21,6 +21,7 @@ open System.Collections.Generic
 open System.Runtime.CompilerServices
 open System.Runtime.InteropServices
 open System.Runtime.Intrinsics
+open System.Runtime.Intrinsics.X86
 open System.Threading.Tasks
 open Microsoft.FSharp.NativeInterop
 open TorchSharp
@@ -77,6 +78,10 @@ let inline internal read (x: nativeptr<float32>) (step: int) (c: int) =
 
 let inline internal readOne (x: nativeptr<float32>) (step: int) (c: int) = NativePtr.get x (c * step)
 
+/// a·b + c, fused where the CPU has FMA: one instruction and one rounding instead of two.
+let inline internal multiplyAdd (a: Vector256<float32>) (b: Vector256<float32>) (c: Vector256<float32>) =
+    if Fma.IsSupported then Fma.MultiplyAdd(a, b, c) else a * b + c
+
 // The hot functions take scalars and pointers, not records: a struct record passed by value is
 // copied at every field access (measured: 45 ns a one-channel position with a record of the four
 // coefficients as vectors, against a few ns without).
@@ -96,10 +101,10 @@ let internal mixAndDot (coefficients: nativeptr<float32>) (x1: nativeptr<float32
         while c + 8 <= channels do
             let v1 = read x1 step1 c
             let v2 = read x2 step2 c
-            let mixed = v1 * (va + vd * v2) + (vb * v2 + vc * Vector256.Abs(v1 - v2))
+            let mixed = multiplyAdd v1 (multiplyAdd vd v2 va) (multiplyAdd vc (Vector256.Abs(v1 - v2)) (vb * v2))
             Vector256.Store(mixed, NativePtr.add m c)
-            squares <- squares + mixed * mixed
-            dots <- dots + mixed * Vector256.Load(NativePtr.add g c)
+            squares <- multiplyAdd mixed mixed squares
+            dots <- multiplyAdd mixed (Vector256.Load(NativePtr.add g c)) dots
             c <- c + 8
         sum <- Vector256.Sum squares
         dot <- Vector256.Sum dots
@@ -133,29 +138,33 @@ let private scale (factor: float32) (m: nativeptr<float32>) (channels: int) =
 // and choose_2; the sums below spell out those rows.
 
 /// An each-op node's scratch (`eachOpCoefficients`): at one position its four coefficients, the six
-/// ops' Σ_c op_i² and their 1 / max(‖op_i‖, ε); over a cell's positions its op weights' gradient.
-let internal scratchSize = 24
-let private squaresAt = 4
-let private inverseAt = 10
-let private weightSumsAt = 16
+/// ops' Σ_c op_i² and their 1 / max(‖op_i‖, ε) (each in the first six lanes of eight, stored as one
+/// vector); over a cell's positions its op weights' gradient.
+let internal scratchSize = 32
+let private squaresAt = 8
+let private inverseAt = 16
+/// Backward's constants from its first half to its second (`backwardSums`, `backwardInputs`): an
+/// each-op node's six entries of Q at 24–29, and either node's 1 / max(‖m‖, ε) and radial factor.
+let private quadraticAt = 24
+let private inverseNormAt = 30
+let private radialAt = 31
 
-/// A zeroed scratch on the stack of the caller's frame (it is inlined).
-let inline internal newScratch () =
-    let scratch = NativePtr.stackalloc<float32> scratchSize
-    for i in 0 .. scratchSize - 1 do NativePtr.set scratch i 0.0f
-    scratch
+/// The lane sums of a..h as the lanes of one vector: a transposing tree of horizontal adds, three
+/// levels for eight sums where `Vector256.Sum` takes three for each.
+let inline internal laneSums (a: Vector256<float32>) (b: Vector256<float32>) (c: Vector256<float32>) (d: Vector256<float32>) (e: Vector256<float32>) (f: Vector256<float32>) (g: Vector256<float32>) (h: Vector256<float32>) =
+    if Avx.IsSupported then
+        let abcd = Avx.HorizontalAdd(Avx.HorizontalAdd(a, b), Avx.HorizontalAdd(c, d)) // a..d over lanes 0–3 | 4–7
+        let efgh = Avx.HorizontalAdd(Avx.HorizontalAdd(e, f), Avx.HorizontalAdd(g, h))
+        Vector256.Create(abcd.GetLower() + abcd.GetUpper(), efgh.GetLower() + efgh.GetUpper())
+    else
+        Vector256.Create(Vector256.Sum a, Vector256.Sum b, Vector256.Sum c, Vector256.Sum d, Vector256.Sum e, Vector256.Sum f, Vector256.Sum g, Vector256.Sum h)
 
 /// Σ_c op_i² of the six ops at one position, over the output's channels (a one-channel input
-/// counts once per channel, as the broadcast op it is), into `squares` (6).
+/// counts once per channel, as the broadcast op it is), in lanes 0–5 (6 and 7 zero).
 [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
-let private opSquares (x1: nativeptr<float32>) (step1: int) (x2: nativeptr<float32>) (step2: int) (channels: int) (squares: nativeptr<float32>) =
-    let mutable lo = 0.0f
-    let mutable hi = 0.0f
-    let mutable sum = 0.0f
-    let mutable product = 0.0f
-    let mutable first = 0.0f
-    let mutable second = 0.0f
+let private opSquares (x1: nativeptr<float32>) (step1: int) (x2: nativeptr<float32>) (step2: int) (channels: int) =
     let mutable c = 0
+    let mutable vector = Vector256<float32>.Zero
     if channels >= 8 then
         let mutable vLo = Vector256<float32>.Zero
         let mutable vHi = Vector256<float32>.Zero
@@ -167,48 +176,49 @@ let private opSquares (x1: nativeptr<float32>) (step1: int) (x2: nativeptr<float
             let v1 = read x1 step1 c
             let v2 = read x2 step2 c
             let l, h, s, p = Vector256.Min(v1, v2), Vector256.Max(v1, v2), v1 + v2, v1 * v2
-            vLo <- vLo + l * l
-            vHi <- vHi + h * h
-            vSum <- vSum + s * s
-            vProduct <- vProduct + p * p
-            vFirst <- vFirst + v1 * v1
-            vSecond <- vSecond + v2 * v2
+            vLo <- multiplyAdd l l vLo
+            vHi <- multiplyAdd h h vHi
+            vSum <- multiplyAdd s s vSum
+            vProduct <- multiplyAdd p p vProduct
+            vFirst <- multiplyAdd v1 v1 vFirst
+            vSecond <- multiplyAdd v2 v2 vSecond
             c <- c + 8
-        lo <- Vector256.Sum vLo
-        hi <- Vector256.Sum vHi
-        sum <- Vector256.Sum vSum
-        product <- Vector256.Sum vProduct
-        first <- Vector256.Sum vFirst
-        second <- Vector256.Sum vSecond
-    while c < channels do
-        let v1 = readOne x1 step1 c
-        let v2 = readOne x2 step2 c
-        let l, h, s, p = MathF.Min(v1, v2), MathF.Max(v1, v2), v1 + v2, v1 * v2
-        lo <- lo + l * l
-        hi <- hi + h * h
-        sum <- sum + s * s
-        product <- product + p * p
-        first <- first + v1 * v1
-        second <- second + v2 * v2
-        c <- c + 1
-    NativePtr.set squares 0 lo
-    NativePtr.set squares 1 hi
-    NativePtr.set squares 2 sum
-    NativePtr.set squares 3 product
-    NativePtr.set squares 4 first
-    NativePtr.set squares 5 second
+        vector <- laneSums vLo vHi vSum vProduct vFirst vSecond Vector256<float32>.Zero Vector256<float32>.Zero
+    if c = channels then vector
+    else
+        let mutable lo = 0.0f
+        let mutable hi = 0.0f
+        let mutable sum = 0.0f
+        let mutable product = 0.0f
+        let mutable first = 0.0f
+        let mutable second = 0.0f
+        while c < channels do
+            let v1 = readOne x1 step1 c
+            let v2 = readOne x2 step2 c
+            let l, h, s, p = MathF.Min(v1, v2), MathF.Max(v1, v2), v1 + v2, v1 * v2
+            lo <- lo + l * l
+            hi <- hi + h * h
+            sum <- sum + s * s
+            product <- product + p * p
+            first <- first + v1 * v1
+            second <- second + v2 * v2
+            c <- c + 1
+        vector + Vector256.Create(lo, hi, sum, product, first, second, 0.0f, 0.0f)
 
 /// An each-op node at one position: from op weights w (6) and the inputs, the coefficients of
 /// Σ_i w_i·op_i / max(‖op_i‖, ε) into `scratch` (4, returned), the ops' squared norms and inverse
 /// norms after them (`scratchSize`).
 [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
 let internal eachOpCoefficients (w: nativeptr<float32>) (x1: nativeptr<float32>) (step1: int) (x2: nativeptr<float32>) (step2: int) (channels: int) (scratch: nativeptr<float32>) =
-    opSquares x1 step1 x2 step2 channels (NativePtr.add scratch squaresAt)
-    let inline beta i =
-        let r = inverseNorm (NativePtr.get scratch (squaresAt + i))
-        NativePtr.set scratch (inverseAt + i) r
-        NativePtr.get w i * r
-    let lo, hi, sum, product, first, second = beta 0, beta 1, beta 2, beta 3, beta 4, beta 5
+    let squares = opSquares x1 step1 x2 step2 channels
+    // 1 / max(‖op_i‖, ε) in every lane at once (lanes 6 and 7, zero, become 1/ε and are not read).
+    let inverse = Vector256.Create 1.0f / Vector256.Sqrt(Vector256.Max(squares, Vector256.Create floor))
+    Vector256.Store(squares, NativePtr.add scratch squaresAt)
+    Vector256.Store(inverse, NativePtr.add scratch inverseAt)
+    // w has six floats: four loaded as a vector, two as scalars, none read past its end.
+    let weights = Vector256.Create(Vector128.Load w, Vector128.Create(NativePtr.get w 4, NativePtr.get w 5, 0.0f, 0.0f))
+    let beta = weights * inverse
+    let lo, hi, sum, product, first, second = beta.GetElement 0, beta.GetElement 1, beta.GetElement 2, beta.GetElement 3, beta.GetElement 4, beta.GetElement 5
     let half = 0.5f * (lo + hi)
     NativePtr.set scratch 0 (half + sum + first)
     NativePtr.set scratch 1 (half + sum + second)
@@ -230,29 +240,53 @@ type internal Operands =
 /// How many numbers a cell's node has: four coefficients, or six op weights.
 let internal widthOf (mix: NodeMix) = match mix with MixThenNormalise -> 4 | NormaliseEachOp -> 6
 
-/// The coefficients of cell k's mix at a position whose inputs start at x1, x2: the cell's own, or
-/// an each-op node's from the ops' norms there (into `scratch`, `scratchSize` floats).
-let inline internal coefficientsAt (o: Operands) (k: int) (x1: nativeptr<float32>) (x2: nativeptr<float32>) (scratch: nativeptr<float32>) =
+/// Before a position's passes: an each-op node's coefficients, from its ops' norms, into the slot.
+let inline internal prepareSlot (o: Operands) (k: int) (x1: nativeptr<float32>) (x2: nativeptr<float32>) (slot: nativeptr<float32>) =
+    match o.Mix with
+    | MixThenNormalise -> ()
+    | NormaliseEachOp -> eachOpCoefficients (NativePtr.add o.Coefficients (6 * k)) x1 o.S1.Channel x2 o.S2.Channel o.Extent.Channels slot |> ignore
+
+/// Cell k's coefficients at a position: the cell's own, or those `prepareSlot` left in the slot.
+let inline internal slotCoefficients (o: Operands) (k: int) (slot: nativeptr<float32>) =
     match o.Mix with
     | MixThenNormalise -> NativePtr.add o.Coefficients (4 * k)
-    | NormaliseEachOp -> eachOpCoefficients (NativePtr.add o.Coefficients (6 * k)) x1 o.S1.Channel x2 o.S2.Channel o.Extent.Channels scratch
+    | NormaliseEachOp -> slot
+
+/// Native memory for one row of positions (one batch row and cell): a `scratchSize` slot, a norm,
+/// the mix and an output gradient (C each) per position, and an each-op node's op-weight sums.
+/// A kernel runs each of its steps over all of a row's positions before the next, so the CPU
+/// overlaps positions where one position's steps are a chain, each waiting for the last's sums.
+type internal RowScratch(positions: int, channels: int) =
+    let floats = positions * (scratchSize + 1 + 2 * channels) + 8
+    let memory = NativeMemory.AllocZeroed(unativeint (floats * sizeof<float32>))
+    let first: nativeptr<float32> = NativePtr.ofVoidPtr memory
+    member _.At(p: int) = NativePtr.add first (p * scratchSize)
+    member _.Norms = NativePtr.add first (positions * scratchSize)
+    member _.Mix(p: int) = NativePtr.add first (positions * (scratchSize + 1) + p * channels)
+    member _.Gradient(p: int) = NativePtr.add first (positions * (scratchSize + 1 + channels) + p * channels)
+    member _.WeightSums = NativePtr.add first (floats - 8)
+    interface IDisposable with
+        member _.Dispose() = NativeMemory.Free memory
 
 [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
 let private forwardRange (o: Operands) (first: int) (last: int) =
     let cells, positions, channels = o.Extent.Cells, o.Extent.Positions, o.Extent.Channels
     let s1, s2 = o.S1, o.S2
     let position1, channel1, position2, channel2 = s1.Position, s1.Channel, s2.Position, s2.Channel
-    let scratch = newScratch ()
+    use rows = new RowScratch(positions, channels)
     for b in first .. last - 1 do
         for k in 0 .. cells - 1 do
             let x1 = NativePtr.add o.X1 (b * s1.Batch + k * s1.Cell)
             let x2 = NativePtr.add o.X2 (b * s2.Batch + k * s2.Cell)
             let out = NativePtr.add o.Out ((b * cells + k) * positions * channels)
             for p in 0 .. positions - 1 do
+                prepareSlot o k (NativePtr.add x1 (p * position1)) (NativePtr.add x2 (p * position2)) (rows.At p)
+            for p in 0 .. positions - 1 do
                 let m = NativePtr.add out (p * channels)
-                let at1, at2 = NativePtr.add x1 (p * position1), NativePtr.add x2 (p * position2)
-                let struct (squares, _) = mixAndDot (coefficientsAt o k at1 at2 scratch) at1 channel1 at2 channel2 channels m m
-                scale (inverseNorm squares) m channels
+                let struct (squares, _) = mixAndDot (slotCoefficients o k (rows.At p)) (NativePtr.add x1 (p * position1)) channel1 (NativePtr.add x2 (p * position2)) channel2 channels m m
+                NativePtr.set rows.Norms p squares
+            for p in 0 .. positions - 1 do
+                scale (inverseNorm (NativePtr.get rows.Norms p)) (NativePtr.add out (p * channels)) channels
 
 /// Where x1's and x2's elements of batch b, cell k, position p start.
 let inline internal offsets (o: Operands) (b: int) (k: int) (p: int) =
@@ -316,18 +350,25 @@ let internal addCellSums (sums: float[]) (k: int) (cell: CellSums) =
     sums.[4 * k + 2] <- sums.[4 * k + 2] + float (Vector256.Sum cell.C + cell.TailC)
     sums.[4 * k + 3] <- sums.[4 * k + 3] + float (Vector256.Sum cell.D + cell.TailD)
 
-/// Backward of one position from its output gradient `g` (C values): adds the inputs' gradients
-/// into q1, q2 (the inputs' gradients at this position, null where not wanted) and the coefficients' into `cell`. Leaves
-/// the unnormalised mix in `m` (C floats of scratch) and returns 1 / max(‖m‖, ε).
-[<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
-let internal positionBackward (coefficients: nativeptr<float32>) (x1: nativeptr<float32>) (channel1: int) (x2: nativeptr<float32>) (channel2: int) (channels: int) (m: nativeptr<float32>) (g: nativeptr<float32>) (q1: nativeptr<float32>) (q2: nativeptr<float32>) (cell: byref<CellSums>) =
-    let a, bb, cc, d = NativePtr.get coefficients 0, NativePtr.get coefficients 1, NativePtr.get coefficients 2, NativePtr.get coefficients 3
+/// The paper's node, backward's first half at one position from its output gradient `g` (C
+/// values): the unnormalised mix into `m` (C floats), r = 1 / max(‖m‖, ε) and the radial factor
+/// into the slot. Returns r.
+let private paperSums (coefficients: nativeptr<float32>) (x1: nativeptr<float32>) (channel1: int) (x2: nativeptr<float32>) (channel2: int) (channels: int) (m: nativeptr<float32>) (g: nativeptr<float32>) (slot: nativeptr<float32>) =
     let struct (squares, gm) = mixAndDot coefficients x1 channel1 x2 channel2 channels m g
     let r = inverseNorm squares
+    NativePtr.set slot inverseNormAt r
+    // d out_c / d m_j = r·δ_cj − r³·m_c·m_j, the second term only where the norm is not clamped.
+    NativePtr.set slot radialAt (if squares >= floor then gm * r * r * r else 0.0f)
+    r
+
+/// The paper's node, backward's second half: adds the inputs' gradients into q1, q2 (the inputs'
+/// gradients at this position, null where not wanted) and the coefficients' into `cell`.
+[<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
+let private paperInputs (coefficients: nativeptr<float32>) (x1: nativeptr<float32>) (channel1: int) (x2: nativeptr<float32>) (channel2: int) (channels: int) (m: nativeptr<float32>) (g: nativeptr<float32>) (q1: nativeptr<float32>) (q2: nativeptr<float32>) (cell: byref<CellSums>) (slot: nativeptr<float32>) =
+    let a, bb, cc, d = NativePtr.get coefficients 0, NativePtr.get coefficients 1, NativePtr.get coefficients 2, NativePtr.get coefficients 3
+    let r, radial = NativePtr.get slot inverseNormAt, NativePtr.get slot radialAt
     let zero = Vector256<float32>.Zero
     let mutable c = 0
-    // d out_c / d m_j = r·δ_cj − r³·m_c·m_j, the second term only where the norm is not clamped.
-    let radial = if squares >= floor then gm * r * r * r else 0.0f
     if channels >= 8 then
         let va, vb, vc, vd = Vector256.Create a, Vector256.Create bb, Vector256.Create cc, Vector256.Create d
         let vr, vRadial = Vector256.Create r, Vector256.Create radial
@@ -344,10 +385,10 @@ let internal positionBackward (coefficients: nativeptr<float32>) (x1: nativeptr<
                     Vector256.ConditionalSelect(Vector256.LessThan(difference, zero), -vc, zero))
             accumulate q1 channel1 c (dm * (va + vd * v2 + signed)) &one1
             accumulate q2 channel2 c (dm * (vb + vd * v1 - signed)) &one2
-            dA <- dA + dm * v1
-            dB <- dB + dm * v2
-            dC <- dC + dm * Vector256.Abs difference
-            dD <- dD + dm * v1 * v2
+            dA <- multiplyAdd dm v1 dA
+            dB <- multiplyAdd dm v2 dB
+            dC <- multiplyAdd dm (Vector256.Abs difference) dC
+            dD <- multiplyAdd dm (v1 * v2) dD
             c <- c + 8
         cell.A <- dA
         cell.B <- dB
@@ -368,19 +409,17 @@ let internal positionBackward (coefficients: nativeptr<float32>) (x1: nativeptr<
         cell.TailC <- cell.TailC + dm * MathF.Abs difference
         cell.TailD <- cell.TailD + dm * v1 * v2
         c <- c + 1
-    r
 
-/// An each-op node's backward at one position (inputs at x1, x2, their gradients at q1, q2, null
-/// where not wanted), in two passes past the ops' norms. The first computes the mix m (into `m`),
+/// An each-op node's backward at one position (inputs at x1, x2), past the ops' norms (in the slot,
+/// `eachOpCoefficients`), in two passes. The first (here) computes the mix m (into `m`),
 /// ‖m‖², g·m and each basis term's dots with g and with m ([x1; x2; |x1 − x2|; x1⊙x2]), which give
 /// e_j = Σ_c dm_c·basis_j for the mix's gradient dm = r·g − r³(g·m)·m without a pass over dm. With
-/// F_i = op_i·dm: dL/dw_i = F_i / ‖op_i‖ into the scratch's op-weight sums, and each op
-/// normalisation's radial term, −w_i·F_i / ‖op_i‖³ · op_i, joins the mix's gradient in the second
-/// pass, into q1 and q2. Returns r = 1 / max(‖m‖, ε).
+/// F_i = op_i·dm: dL/dw_i = F_i / ‖op_i‖ into `weightSums` (6), and each op normalisation's radial
+/// term, −w_i·F_i / ‖op_i‖³ · op_i, joins the mix's gradient in the second pass (`eachOpInputs`)
+/// through Q's entries, left in the slot with r and the radial factor. Returns r = 1 / max(‖m‖, ε).
 [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
-let private eachOpPositionBackward (w: nativeptr<float32>) (scratch: nativeptr<float32>) (x1: nativeptr<float32>) (channel1: int) (x2: nativeptr<float32>) (channel2: int) (channels: int) (m: nativeptr<float32>) (g: nativeptr<float32>) (q1: nativeptr<float32>) (q2: nativeptr<float32>) =
-    let coefficients = eachOpCoefficients w x1 channel1 x2 channel2 channels scratch
-    let a, b, cc, d = NativePtr.get coefficients 0, NativePtr.get coefficients 1, NativePtr.get coefficients 2, NativePtr.get coefficients 3
+let private eachOpSums (w: nativeptr<float32>) (slot: nativeptr<float32>) (x1: nativeptr<float32>) (channel1: int) (x2: nativeptr<float32>) (channel2: int) (channels: int) (m: nativeptr<float32>) (g: nativeptr<float32>) (weightSums: nativeptr<float32>) =
+    let a, b, cc, d = NativePtr.get slot 0, NativePtr.get slot 1, NativePtr.get slot 2, NativePtr.get slot 3
     let mutable squares = 0.0f
     let mutable gm = 0.0f
     let mutable g0 = 0.0f
@@ -409,31 +448,31 @@ let private eachOpPositionBackward (w: nativeptr<float32>) (scratch: nativeptr<f
             let v2 = read x2 channel2 c
             let spread = Vector256.Abs(v1 - v2)
             let product = v1 * v2
-            let mixed = v1 * (va + vd * v2) + (vb * v2 + vc * spread)
+            let mixed = multiplyAdd v1 (multiplyAdd vd v2 va) (multiplyAdd vc spread (vb * v2))
             Vector256.Store(mixed, NativePtr.add m c)
             let gv = Vector256.Load(NativePtr.add g c)
-            vSquares <- vSquares + mixed * mixed
-            vGm <- vGm + mixed * gv
-            vG0 <- vG0 + gv * v1
-            vG1 <- vG1 + gv * v2
-            vG2 <- vG2 + gv * spread
-            vG3 <- vG3 + gv * product
-            vM0 <- vM0 + mixed * v1
-            vM1 <- vM1 + mixed * v2
-            vM2 <- vM2 + mixed * spread
-            vM3 <- vM3 + mixed * product
+            vSquares <- multiplyAdd mixed mixed vSquares
+            vGm <- multiplyAdd mixed gv vGm
+            vG0 <- multiplyAdd gv v1 vG0
+            vG1 <- multiplyAdd gv v2 vG1
+            vG2 <- multiplyAdd gv spread vG2
+            vG3 <- multiplyAdd gv product vG3
+            vM0 <- multiplyAdd mixed v1 vM0
+            vM1 <- multiplyAdd mixed v2 vM1
+            vM2 <- multiplyAdd mixed spread vM2
+            vM3 <- multiplyAdd mixed product vM3
             c <- c + 8
-        squares <- Vector256.Sum vSquares
-        gm <- Vector256.Sum vGm
-        g0 <- Vector256.Sum vG0
-        g1 <- Vector256.Sum vG1
-        g2 <- Vector256.Sum vG2
-        g3 <- Vector256.Sum vG3
-        m0 <- Vector256.Sum vM0
-        m1 <- Vector256.Sum vM1
+        let sums = laneSums vSquares vGm vG0 vG1 vG2 vG3 vM0 vM1
+        squares <- sums.GetElement 0
+        gm <- sums.GetElement 1
+        g0 <- sums.GetElement 2
+        g1 <- sums.GetElement 3
+        g2 <- sums.GetElement 4
+        g3 <- sums.GetElement 5
+        m0 <- sums.GetElement 6
+        m1 <- sums.GetElement 7
         m2 <- Vector256.Sum vM2
         m3 <- Vector256.Sum vM3
-    let vectorEnd = c
     while c < channels do
         let v1 = readOne x1 channel1 c
         let v2 = readOne x2 channel2 c
@@ -459,10 +498,9 @@ let private eachOpPositionBackward (w: nativeptr<float32>) (scratch: nativeptr<f
     let e0, e1, e2, e3 = r * g0 - radial * m0, r * g1 - radial * m1, r * g2 - radial * m2, r * g3 - radial * m3
     // γ_i = w_i·F_i / ‖op_i‖³, 0 where the norm is clamped; the weight's gradient on the way.
     let inline gamma i f =
-        let inverse = NativePtr.get scratch (inverseAt + i)
-        let at = weightSumsAt + i
-        NativePtr.set scratch at (NativePtr.get scratch at + inverse * f)
-        if NativePtr.get scratch (squaresAt + i) >= floor then NativePtr.get w i * f * inverse * inverse * inverse else 0.0f
+        let inverse = NativePtr.get slot (inverseAt + i)
+        NativePtr.set weightSums i (NativePtr.get weightSums i + inverse * f)
+        if NativePtr.get slot (squaresAt + i) >= floor then NativePtr.get w i * f * inverse * inverse * inverse else 0.0f
     let gLo, gHi = gamma 0 (0.5f * (e0 + e1 - e2)), gamma 1 (0.5f * (e0 + e1 + e2))
     let gSum, gProduct, gFirst, gSecond = gamma 2 (e0 + e1), gamma 3 e3, gamma 4 e0, gamma 5 e1
     // The radial terms' gradient on the basis is −Q·basis, Q = Σ_i γ_i·row_i ⊗ row_i; with the rows
@@ -470,9 +508,28 @@ let private eachOpPositionBackward (w: nativeptr<float32>) (scratch: nativeptr<f
     let quarter = 0.25f * (gLo + gHi)
     let q01 = quarter + gSum
     let q00, q11, q02, q22, q33 = q01 + gFirst, q01 + gSecond, 0.25f * (gHi - gLo), quarter, gProduct
+    NativePtr.set slot quadraticAt q00
+    NativePtr.set slot (quadraticAt + 1) q01
+    NativePtr.set slot (quadraticAt + 2) q02
+    NativePtr.set slot (quadraticAt + 3) q11
+    NativePtr.set slot (quadraticAt + 4) q22
+    NativePtr.set slot (quadraticAt + 5) q33
+    NativePtr.set slot inverseNormAt r
+    NativePtr.set slot radialAt radial
+    r
+
+/// An each-op node's second pass at one position (`eachOpSums` left its constants in the slot): the
+/// inputs' gradients into q1, q2 (null where not wanted).
+[<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
+let private eachOpInputs (slot: nativeptr<float32>) (x1: nativeptr<float32>) (channel1: int) (x2: nativeptr<float32>) (channel2: int) (channels: int) (m: nativeptr<float32>) (g: nativeptr<float32>) (q1: nativeptr<float32>) (q2: nativeptr<float32>) =
+    let a, b, cc, d = NativePtr.get slot 0, NativePtr.get slot 1, NativePtr.get slot 2, NativePtr.get slot 3
+    let q00, q01, q02 = NativePtr.get slot quadraticAt, NativePtr.get slot (quadraticAt + 1), NativePtr.get slot (quadraticAt + 2)
+    let q11, q22, q33 = NativePtr.get slot (quadraticAt + 3), NativePtr.get slot (quadraticAt + 4), NativePtr.get slot (quadraticAt + 5)
+    let r, radial = NativePtr.get slot inverseNormAt, NativePtr.get slot radialAt
+    let vectorEnd = channels - channels % 8
     if not (NativePtr.isNullPtr q1 && NativePtr.isNullPtr q2) then
         let zero = Vector256<float32>.Zero
-        c <- 0
+        let mutable c = 0
         if channels >= 8 then
             let va, vb, vc, vd = Vector256.Create a, Vector256.Create b, Vector256.Create cc, Vector256.Create d
             let vr, vRadial = Vector256.Create r, Vector256.Create radial
@@ -513,43 +570,57 @@ let private eachOpPositionBackward (w: nativeptr<float32>) (scratch: nativeptr<f
             accumulateOne q1 channel1 c (d0 + signed + v2 * d3)
             accumulateOne q2 channel2 c (d1 - signed + v1 * d3)
             c <- c + 1
-    r
 
-/// Backward of cell k's node at one position (inputs at x1, x2, their gradients at q1, q2), either
-/// mix: the paper's adds its coefficients' gradient into `cell`, an each-op node its op weights'
-/// into the scratch (`finishCell` takes both). Returns 1 / max(‖m‖, ε), m left in `m`.
-let internal nodeBackward (o: Operands) (k: int) (x1: nativeptr<float32>) (x2: nativeptr<float32>) (m: nativeptr<float32>) (g: nativeptr<float32>) (q1: nativeptr<float32>) (q2: nativeptr<float32>) (cell: byref<CellSums>) (scratch: nativeptr<float32>) =
+// Backward runs, like forward, each step over all of a row's positions before the next:
+// `prepareSlot` (an each-op node's op norms), `backwardSums`, `backwardInputs`.
+
+/// Backward's first half for cell k at one position (inputs at x1, x2; output gradient g): the mix
+/// into `m`, an each-op node's op weights' gradient into `weightSums`, what the second half needs
+/// into the slot. Returns 1 / max(‖m‖, ε).
+let internal backwardSums (o: Operands) (k: int) (x1: nativeptr<float32>) (x2: nativeptr<float32>) (m: nativeptr<float32>) (g: nativeptr<float32>) (slot: nativeptr<float32>) (weightSums: nativeptr<float32>) =
     let channel1, channel2, channels = o.S1.Channel, o.S2.Channel, o.Extent.Channels
     match o.Mix with
-    | MixThenNormalise -> positionBackward (NativePtr.add o.Coefficients (4 * k)) x1 channel1 x2 channel2 channels m g q1 q2 &cell
-    | NormaliseEachOp -> eachOpPositionBackward (NativePtr.add o.Coefficients (6 * k)) scratch x1 channel1 x2 channel2 channels m g q1 q2
+    | MixThenNormalise -> paperSums (NativePtr.add o.Coefficients (4 * k)) x1 channel1 x2 channel2 channels m g slot
+    | NormaliseEachOp -> eachOpSums (NativePtr.add o.Coefficients (6 * k)) slot x1 channel1 x2 channel2 channels m g weightSums
 
-/// After a cell's positions: its coefficients' gradient (from `cell`) or op weights' (from the
-/// scratch, then zeroed) into its row of `rowSums`.
-let internal finishCell (o: Operands) (row: float[]) (k: int) (cell: CellSums) (scratch: nativeptr<float32>) =
+/// Backward's second half: the inputs' gradients into q1, q2 (null where not wanted), the paper's
+/// coefficients' gradient into `cell`.
+let internal backwardInputs (o: Operands) (k: int) (x1: nativeptr<float32>) (x2: nativeptr<float32>) (m: nativeptr<float32>) (g: nativeptr<float32>) (q1: nativeptr<float32>) (q2: nativeptr<float32>) (cell: byref<CellSums>) (slot: nativeptr<float32>) =
+    let channel1, channel2, channels = o.S1.Channel, o.S2.Channel, o.Extent.Channels
+    match o.Mix with
+    | MixThenNormalise -> paperInputs (NativePtr.add o.Coefficients (4 * k)) x1 channel1 x2 channel2 channels m g q1 q2 &cell slot
+    | NormaliseEachOp -> eachOpInputs slot x1 channel1 x2 channel2 channels m g q1 q2
+
+/// After a cell's positions: its coefficients' gradient (from `cell`) or op weights' (from
+/// `weightSums`, then zeroed) into its row of `rowSums`.
+let internal finishCell (o: Operands) (row: float[]) (k: int) (cell: CellSums) (weightSums: nativeptr<float32>) =
     match o.Mix with
     | MixThenNormalise -> addCellSums row k cell
     | NormaliseEachOp ->
         for i in 0 .. 5 do
-            row.[6 * k + i] <- row.[6 * k + i] + float (NativePtr.get scratch (weightSumsAt + i))
-            NativePtr.set scratch (weightSumsAt + i) 0.0f
+            row.[6 * k + i] <- row.[6 * k + i] + float (NativePtr.get weightSums i)
+            NativePtr.set weightSums i 0.0f
 
 /// One batch range of the backward pass: input gradients into g1, g2 (zeroed, the inputs' shapes;
-/// null where not wanted)
-/// and the coefficients' into `sums` (`rowSums`).
+/// null where not wanted) and the coefficients' into `sums` (`rowSums`).
 [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
 let private backwardRange (o: Operands) (g1: nativeptr<float32>) (g2: nativeptr<float32>) (sums: float[][]) (first: int) (last: int) =
     let cells, positions, channels = o.Extent.Cells, o.Extent.Positions, o.Extent.Channels
-    let m = NativePtr.stackalloc<float32> (max 1 channels)
-    let scratch = newScratch ()
+    use rows = new RowScratch(positions, channels)
     for b in first .. last - 1 do
         for k in 0 .. cells - 1 do
             let mutable cell = CellSums()
+            let gradientOf p = NativePtr.add o.Out (((b * cells + k) * positions + p) * channels)
             for p in 0 .. positions - 1 do
                 let struct (at1, at2) = offsets o b k p
-                let g = NativePtr.add o.Out (((b * cells + k) * positions + p) * channels)
-                nodeBackward o k (NativePtr.add o.X1 at1) (NativePtr.add o.X2 at2) m g (gradientAt g1 at1) (gradientAt g2 at2) &cell scratch |> ignore
-            finishCell o sums.[b] k cell scratch
+                prepareSlot o k (NativePtr.add o.X1 at1) (NativePtr.add o.X2 at2) (rows.At p)
+            for p in 0 .. positions - 1 do
+                let struct (at1, at2) = offsets o b k p
+                backwardSums o k (NativePtr.add o.X1 at1) (NativePtr.add o.X2 at2) (rows.Mix p) (gradientOf p) (rows.At p) rows.WeightSums |> ignore
+            for p in 0 .. positions - 1 do
+                let struct (at1, at2) = offsets o b k p
+                backwardInputs o k (NativePtr.add o.X1 at1) (NativePtr.add o.X2 at2) (rows.Mix p) (gradientOf p) (gradientAt g1 at1) (gradientAt g2 at2) &cell (rows.At p)
+            finishCell o sums.[b] k cell rows.WeightSums
 
 /// Gradients of x1, x2 (their own shapes; left zero where `wanted` says not) and of the
 /// coefficients (k, 4) or op weights (k, 6) from the output's.

@@ -64,20 +64,25 @@ let private scaledInto (add: bool) (y: nativeptr<float32>) (f: float32) (x: nati
 let private addScaled (y: nativeptr<float32>) (f: float32) (x: nativeptr<float32>) (channels: int) = scaledInto true y f x channels
 let private setScaled (y: nativeptr<float32>) (f: float32) (x: nativeptr<float32>) (channels: int) = scaledInto false y f x channels
 
-/// One batch range forward into the zeroed output.
+/// One batch range forward into the zeroed output, each step over a row's positions before the
+/// next (`RowScratch`).
 [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
 let private forwardRange (o: Operands) (r: Readout) (first: int) (last: int) =
     let cells, positions, channels = o.Extent.Cells, o.Extent.Positions, o.Extent.Channels
-    let m = NativePtr.stackalloc<float32> (max 1 channels)
-    let scratch = newScratch ()
+    use rows = new RowScratch(positions, channels)
     for b in first .. last - 1 do
         let row = NativePtr.add o.Out (b * r.Row)
         for k in 0 .. cells - 1 do
             for p in 0 .. positions - 1 do
                 let struct (at1, at2) = offsets o b k p
-                let x1, x2 = NativePtr.add o.X1 at1, NativePtr.add o.X2 at2
-                let struct (squares, _) = mixAndDot (coefficientsAt o k x1 x2 scratch) x1 o.S1.Channel x2 o.S2.Channel channels m m
-                let norm = inverseNorm squares
+                prepareSlot o k (NativePtr.add o.X1 at1) (NativePtr.add o.X2 at2) (rows.At p)
+            for p in 0 .. positions - 1 do
+                let struct (at1, at2) = offsets o b k p
+                let m = rows.Mix p
+                let struct (squares, _) = mixAndDot (slotCoefficients o k (rows.At p)) (NativePtr.add o.X1 at1) o.S1.Channel (NativePtr.add o.X2 at2) o.S2.Channel channels m m
+                NativePtr.set rows.Norms p (inverseNorm squares)
+            for p in 0 .. positions - 1 do
+                let norm, m = NativePtr.get rows.Norms p, rows.Mix p
                 if k < r.AttentionCells then NativePtr.set row (k * positions + p) (norm * dot (NativePtr.add r.Weights (k * channels)) m channels)
                 else
                     let sums = NativePtr.add row (r.SumsStart + (k - r.AttentionCells) * r.Maps * channels)
@@ -100,9 +105,7 @@ let private forward (threads: int) (mix: NodeMix) (attentionCells: int) (coeffic
 [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
 let private backwardRange (o: Operands) (r: Readout) (g1: nativeptr<float32>) (g2: nativeptr<float32>) (gPooling: nativeptr<float32>) (sums: float[][]) (weightSums: nativeptr<float32>) (first: int) (last: int) =
     let cells, positions, channels = o.Extent.Cells, o.Extent.Positions, o.Extent.Channels
-    let m = NativePtr.stackalloc<float32> (max 1 channels)
-    let g = NativePtr.stackalloc<float32> (max 1 channels)
-    let scratch = newScratch ()
+    use rows = new RowScratch(positions, channels)
     for b in first .. last - 1 do
         let row = NativePtr.add o.Out (b * r.Row)
         for k in 0 .. cells - 1 do
@@ -113,22 +116,32 @@ let private backwardRange (o: Operands) (r: Readout) (g1: nativeptr<float32>) (g
             let mutable cell = CellSums()
             for p in 0 .. positions - 1 do
                 // The node's gradient at p: the logit's times w_k, or Σ_i s_ip times sum i's.
-                let logitGradient = if attention then NativePtr.get row (k * positions + p) else 0.0f
-                if attention then setScaled g logitGradient weights channels
+                let g = rows.Gradient p
+                if attention then setScaled g (NativePtr.get row (k * positions + p)) weights channels
                 else
                     let weightings = NativePtr.add r.Pooling (b * r.Maps * positions + p) // s_ip at i·P
                     setScaled g (NativePtr.read weightings) sumGradients channels
                     for i in 1 .. r.Maps - 1 do addScaled g (NativePtr.get weightings (i * positions)) (NativePtr.add sumGradients (i * channels)) channels
+            for p in 0 .. positions - 1 do
                 let struct (at1, at2) = offsets o b k p
-                let norm = nodeBackward o k (NativePtr.add o.X1 at1) (NativePtr.add o.X2 at2) m g (gradientAt g1 at1) (gradientAt g2 at2) &cell scratch
-                // n = norm·m: d w_k += logit gradient · n; d s_ip += sum i's gradient · n.
+                prepareSlot o k (NativePtr.add o.X1 at1) (NativePtr.add o.X2 at2) (rows.At p)
+            for p in 0 .. positions - 1 do
+                let struct (at1, at2) = offsets o b k p
+                let norm = backwardSums o k (NativePtr.add o.X1 at1) (NativePtr.add o.X2 at2) (rows.Mix p) (rows.Gradient p) (rows.At p) rows.WeightSums
+                NativePtr.set rows.Norms p norm
+            for p in 0 .. positions - 1 do
+                let struct (at1, at2) = offsets o b k p
+                backwardInputs o k (NativePtr.add o.X1 at1) (NativePtr.add o.X2 at2) (rows.Mix p) (rows.Gradient p) (gradientAt g1 at1) (gradientAt g2 at2) &cell (rows.At p)
+            // n = norm·m: d w_k += logit gradient · n; d s_ip += sum i's gradient · n.
+            for p in 0 .. positions - 1 do
+                let norm, m = NativePtr.get rows.Norms p, rows.Mix p
                 if attention then
-                    if not (NativePtr.isNullPtr weightGradient) then addScaled weightGradient (logitGradient * norm) m channels
+                    if not (NativePtr.isNullPtr weightGradient) then addScaled weightGradient (NativePtr.get row (k * positions + p) * norm) m channels
                 elif not (NativePtr.isNullPtr gPooling) then
                     for i in 0 .. r.Maps - 1 do
                         let at = (b * r.Maps + i) * positions + p
                         NativePtr.set gPooling at (NativePtr.get gPooling at + norm * dot (NativePtr.add sumGradients (i * channels)) m channels)
-            finishCell o sums.[b] k cell scratch
+            finishCell o sums.[b] k cell rows.WeightSums
 
 /// Gradients of the coefficients (k, 4) or op weights (k, 6), x1, x2, the attention weights (k_att, C) and the pooling
 /// (B, S, P) from the output's; those of x1, x2, the weights and the pooling left zero where `wanted`
