@@ -233,7 +233,10 @@ def forward(w, spec, tokens, lengths, features, hard_max):
             cells[(role, arity)] = (op_weights(w[name + "alpha"], hard_max), w[name + "out_weight"], w[name + "out_bias"],
                                     w.get(name + "gate_weight"), w.get(name + "gate_bias"))
 
-    stack = (torch.zeros if discipline == "Reference" else torch.ones)(b, length, height, width)
+    # StackStart (None: the discipline's own, zeros for Reference, ones for Push; "Ones" with
+    # Reference is ours, not the authors').
+    start = spec.get("StackStart") or ("Zeros" if discipline == "Reference" else "Ones")
+    stack = (torch.zeros if start == "Zeros" else torch.ones)(b, length, height, width)
     pointer = F.one_hot(torch.zeros(b, dtype=torch.int64), length).float()
     memory = torch.zeros(b, mem_dim)
     text = w["controller.initial_text"][None].expand(b, -1)

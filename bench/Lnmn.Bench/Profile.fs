@@ -122,6 +122,20 @@ type private Parts(spec: ModelSpec, network: LnmnNetwork.LnmnNetwork, batch: Ste
                     let logits, sums = ReadoutKernel.readout 1 mix w imageNode text attentionWeights pooling
                     logits.sum() + sums.sum()))
             for w, image, map, node in nodes @ lasts do for t in [ w; image; map; node ] do t.Dispose()
+        let answerCells = k - attentionCells
+        timed "answer cells' pooling and output layer alone, T steps" (fun () ->
+            let p = prepared ()
+            [ for _ in 1 .. d.Steps ->
+                  let inputs = cellInputs ()
+                  match p.Answer with
+                  | Some(weight, bias) ->
+                      let _, pooled = CellGroup.answerPooling p.AnswerPooling p.AnswerArities p.AnswerGate inputs
+                      (CellGroup.answerOutput weight bias inputs (pooled (leaf [ B; answerCells; 1L; D ]))).sum()
+                  | None -> torch.zeros(1) ]
+            |> List.reduce (+))
+        timed "node coefficients from α (FusedCells.prepare)" (fun () ->
+            let p = prepared ()
+            p.Image.Coefficients.sum() + p.Text.Coefficients.sum())
         timed "cells + stack/memory folding (FusedStep), T steps" (fun () ->
             let p = prepared ()
             let L = int64 d.StackLength

@@ -228,6 +228,17 @@ type NodeMix =
     /// zero), so each op's share of the node is its share of α. One-hot α gives the paper's node.
     | NormaliseEachOp
 
+/// What the attention stack holds before the first step.
+type StackStart =
+    /// Every slot zero: the authors' code with the `Reference` discipline (and Stack-NMN's). A cell
+    /// that reads the map at the first step reads zeros, so a node whose α winner carries the map
+    /// (choose_2, I ⊙ a, min(a1, a2)) is zero there while its soft mixture is not.
+    | Zeros
+    /// Every slot all ones, a map over the whole image: what the `Push` discipline starts from, and
+    /// ours for `Reference` (a departure, `--stack-start ones`): no op is zero at the first step for
+    /// want of a map, so the hard-max node there computes what the soft one's winner did.
+    | Ones
+
 /// What Stack-NMN's Describe modules feed their memory Linear beside c and mem: W c ⊙ p, p the kb
 /// pooled under the map read (DescribeTwo: W c ⊙ p1 ⊙ p2, one pool under each of its two maps).
 type DescribeReadout =
@@ -276,7 +287,9 @@ type ModelSpec =
       /// None: `Normalised`, Stack-NMN's.
       DescribeReadout: DescribeReadout option
       /// None: `MixThenNormalise`, the paper's.
-      NodeMix: NodeMix option }
+      NodeMix: NodeMix option
+      /// None: the discipline's own, `Zeros` for `Reference` (the authors'), `Ones` for `Push`.
+      StackStart: StackStart option }
 
 /// The paper's three module sets (Table 3); NoOp is always added.
 type Ablation =
@@ -308,12 +321,12 @@ module Ablation =
         @ cells Answer ThreeInput an3 @ cells Answer FourInput an4 @ [ NoOp ]
 
 module ModelSpec =
-    let lnmn ablation dims = { Dims = dims; Modules = Ablation.modules ablation; Stack = Reference; Pointer = None; Initialisation = Some AuthorsCode; AlphaInitScale = None; AlphaPreset = None; AnswerPooling = None; CellInputs = None; DescribeReadout = None; NodeMix = None }
+    let lnmn ablation dims = { Dims = dims; Modules = Ablation.modules ablation; Stack = Reference; Pointer = None; Initialisation = Some AuthorsCode; AlphaInitScale = None; AlphaPreset = None; AnswerPooling = None; CellInputs = None; DescribeReadout = None; NodeMix = None; StackStart = None }
 
     /// Stack-NMN's 9 modules, pointer sharpened hard. Its modules move the pointer themselves; the
     /// stack starts at zero as `Reference` says.
     let stackNmn dims =
-        { Dims = dims; Modules = List.map Hand HandModule.all @ [ NoOp ]; Stack = Reference; Pointer = Some Hard; Initialisation = Some AuthorsCode; AlphaInitScale = None; AlphaPreset = None; AnswerPooling = None; CellInputs = None; DescribeReadout = None; NodeMix = None }
+        { Dims = dims; Modules = List.map Hand HandModule.all @ [ NoOp ]; Stack = Reference; Pointer = Some Hard; Initialisation = Some AuthorsCode; AlphaInitScale = None; AlphaPreset = None; AnswerPooling = None; CellInputs = None; DescribeReadout = None; NodeMix = None; StackStart = None }
 
     /// A diagnostic: the ablation's attention cells, its answer cells replaced by Stack-NMN's Describe
     /// (3 inputs: DescribeOne, 4 inputs: DescribeTwo), which reads a map through a softmax over it.

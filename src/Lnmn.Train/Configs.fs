@@ -106,6 +106,7 @@ type TrainConfig =
       CellInputs: CellInputScale option
       DescribeReadout: DescribeReadout option
       NodeMix: NodeMix option
+      StackStart: StackStart option
       HardenAt: float option
       AnnealTo: float option
       LearningRateDecay: LearningRateDecay

@@ -68,6 +68,7 @@ let train: TrainConfig =
       CellInputs = None
       DescribeReadout = None
       NodeMix = None
+      StackStart = None
       HardenAt = None
       AnnealTo = None
       LearningRateDecay = Constant
@@ -149,7 +150,8 @@ let modelSpec (config: TrainConfig) (data: DataFacts) : ModelSpec =
         AnswerPooling = Some(config.AnswerPooling |> Option.defaultValue (if data.BuiltIn then builtInAnswerPooling else SpatialSum))
         CellInputs = Some(defaultArg config.CellInputs cellInputs)
         DescribeReadout = Some(defaultArg config.DescribeReadout describeReadout)
-        NodeMix = Some(config.NodeMix |> Option.defaultValue (if data.BuiltIn then builtInNodeMix else MixThenNormalise)) }
+        NodeMix = Some(config.NodeMix |> Option.defaultValue (if data.BuiltIn then builtInNodeMix else MixThenNormalise))
+        StackStart = config.StackStart }
 
 /// Weight steps a run is planned for: its epochs over the training examples. The schedules (λ_w,
 /// α's warm-up and lr, the weights' lr decay) follow this plan; --max-steps only stops a run early.

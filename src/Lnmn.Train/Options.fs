@@ -58,6 +58,7 @@ type TrainArgs =
     | Cell_Inputs of string
     | Describe_Readout of string
     | Node_Mix of string
+    | Stack_Start of string
     | Harden_At of float
     | Anneal_To of float
     | Lr_Decay of string
@@ -103,6 +104,7 @@ type TrainArgs =
             | Alpha_Preset _ -> "start α at a fixed architecture instead of a random draw: table6 (the modules the paper reports learning, its Table 6), find (Table 6 with Stack-NMN's Find as every 3-input attention cell), or a genotype file (FILE.json, e.g. a run's genotype.json: softmax(α) starts at its weights); with --alpha-schedule frozen the cells keep it."
             | Cell_Inputs _ -> $"the scale the image and text maps enter the cells at: raw (the paper's) or unit (ours, a departure: each L2-normalised over channels per position, as node outputs are); {defaultIs TrainChecks.Choices.cellInputs Defaults.cellInputs}."
             | Describe_Readout _ -> $"what Stack-NMN's Describe modules (stack-nmn, lnmn-describe) feed their memory layer: normalised (Stack-NMN's, l2norm(W c ⊙ p [⊙ p2]) with p the kb pooled under each map read) or unnormalised (ours, a departure: W c ⊙ p [⊙ p2] as it comes); {defaultIs TrainChecks.Choices.describeReadout Defaults.describeReadout}."
+            | Stack_Start _ -> "what the stack holds before the first step: zeros (the authors', with --stack reference) or ones (every slot a map over the whole image, what --stack push starts from; with reference ours, a departure: a node whose winner reads the map is not zero at the first step, where its soft mixture is not either); default: the stack discipline's own."
             | Node_Mix _ -> $"how a node mixes its six ops: paper (normalise(Σ softmax(α)_i op_i), the paper's) or each-op (ours, a departure in the relaxation: normalise(Σ softmax(α)_i normalise(op_i)), each op at unit norm per position, so α's share is the op's share of the node and hard-max keeps what the soft node computed; the default on the built-in dataset); paper is the default with --data."
             | Anneal_To _ -> "the temperature τ of the nodes' softmax(α / τ) at the run's end, reached geometrically from 1 over the α phase, so the soft network becomes the hard-max one gradually (a departure, SNAS/GDAS-style); default: 1 throughout, the paper's softmax."
             | Harden_At _ -> "the fraction of the run after which α is frozen at its argmax and the weights train the hard-max network (one op per node; a departure, DARTS' derived-cell training); default: never."
@@ -278,6 +280,7 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
         let! cellInputs = r.TryGetResult Cell_Inputs |> over d.CellInputs (ofChoice "cell-inputs" TrainChecks.Choices.cellInputs)
         let! describeReadout = r.TryGetResult Describe_Readout |> over d.DescribeReadout (ofChoice "describe-readout" TrainChecks.Choices.describeReadout)
         let! nodeMix = r.TryGetResult Node_Mix |> over d.NodeMix (ofChoice "node-mix" TrainChecks.Choices.nodeMix)
+        let! stackStart = r.TryGetResult Stack_Start |> over d.StackStart (ofChoice "stack-start" TrainChecks.Choices.stackStart)
         let! alphaRule = r.TryGetResult Alpha_Schedule |> given (ofChoice "alpha-schedule" TrainChecks.Choices.alphaSchedule) d.AlphaRule
         let config =
             { Ablation = ablation
@@ -314,6 +317,7 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
               CellInputs = cellInputs
               DescribeReadout = describeReadout
               NodeMix = nodeMix
+              StackStart = stackStart
               HardenAt = r.TryGetResult Harden_At |> Option.orElse d.HardenAt
               AnnealTo = r.TryGetResult Anneal_To |> Option.orElse d.AnnealTo
               LearningRateDecay = decay

@@ -21,7 +21,7 @@ let fields =
       "--unrolled", "Unrolled"; "--entropy-scaling", "EntropyScaling"; "--lambda-w-scale", "LambdaWScale"; "--lr", "LearningRate"
       "--alpha-lr", "AlphaLearningRate"; "--alpha-schedule", "AlphaRule"; "--alpha-warmup", "AlphaWarmup"
       "--alpha-init", "AlphaInitScale"; "--alpha-preset", "AlphaPreset"; "--answer-pooling", "AnswerPooling"
-      "--cell-inputs", "CellInputs"; "--describe-readout", "DescribeReadout"; "--node-mix", "NodeMix"; "--harden-at", "HardenAt"; "--anneal-to", "AnnealTo"; "--lr-decay", "LearningRateDecay"
+      "--cell-inputs", "CellInputs"; "--describe-readout", "DescribeReadout"; "--node-mix", "NodeMix"; "--stack-start", "StackStart"; "--harden-at", "HardenAt"; "--anneal-to", "AnnealTo"; "--lr-decay", "LearningRateDecay"
       "--max-steps", "MaxSteps"; "--eval-every", "EvalEvery"; "--dry-run", "DryRun"; "--vqa-answers", "VqaAnswers" ]
 
 /// The field an option sets.
@@ -43,6 +43,7 @@ module Choices =
     let cellInputs = [ "raw", Raw; "unit", UnitNorm ]
     let describeReadout = [ "normalised", Normalised; "unnormalised", Unnormalised ]
     let nodeMix = [ "paper", MixThenNormalise; "each-op", NormaliseEachOp ]
+    let stackStart = [ "zeros", Zeros; "ones", Ones ]
     let parallelism = [ "batch", Device.BatchWorkers; "intra-op", Device.IntraOp ]
     let alphaSchedule = [ "scaled", AlphaSchedule.Scaled Defaults.alphaWarmup; "paper", AlphaSchedule.Paper; "frozen", AlphaSchedule.Frozen ]
     let device = [ "auto", Device.Auto; "cpu", Device.Cpu; "cuda", Device.Cuda ]
@@ -107,6 +108,7 @@ let check (label: string -> string) (config: TrainConfig) : Result<unit, string>
       withinIfSome (label "--cell-inputs") Choices.cellInputs c.CellInputs
       withinIfSome (label "--describe-readout") Choices.describeReadout c.DescribeReadout
       withinIfSome (label "--node-mix") Choices.nodeMix c.NodeMix
+      withinIfSome (label "--stack-start") Choices.stackStart c.StackStart
       within (label "--alpha-schedule") Choices.alphaSchedule c.AlphaRule
       (match c.AlphaPreset with
        | Some(Preset(Written _)) -> refuse "--alpha-preset" $""": a genotype is given as a file ({json (GenotypeFile "genotype.json")})"""

@@ -43,6 +43,20 @@ let tests =
             expectAllClose 1e-5 (r.Pointers.sum(-1L)) (torch.ones(5L, 3L)) "pointer sums to one"
         }
 
+        // With NoOp the only module, every step keeps the stack, so the map under the pointer is what
+        // the stack started with at every step.
+        test "the stack starts as StackStart says: zeros for the reference discipline, ones for push or when asked" {
+            use _ = torch.NewDisposeScope()
+            let maps (stack: StackDiscipline) (start: StackStart option) =
+                let net = compile { tinySpec Ablation11 stack with Modules = [ NoOp ]; StackStart = start }
+                net.Forward(randomBatch 2L 3 5 tinyDims, NodeOps.NodeEvaluation.soft).AttentionMaps
+            let zeros, ones = torch.zeros(3L, 3L, 3L, 4L), torch.ones(3L, 3L, 3L, 4L)
+            expectAllClose 1e-6 (maps Reference None) zeros "reference, the authors' start: zeros"
+            expectAllClose 1e-6 (maps Reference (Some Ones)) ones "reference started at ones"
+            expectAllClose 1e-6 (maps Push None) ones "push: ones"
+            expectAllClose 1e-6 (maps Push (Some Zeros)) zeros "push started at zeros"
+        }
+
         // Shown to fail with the text projection's bias dropped (textProjection built without one).
         test "α and the weights hold the values counted by hand from docs/design.md §3, disjoint and covering every parameter" {
             use _ = torch.NewDisposeScope()

@@ -46,15 +46,19 @@ let private compareWithPython (network: LnmnNetwork.LnmnNetwork) (weights: strin
             expectAllClose 1e-4 ours.Pointers theirs.[$"{mode}.pointers"] $"{mode}: stack pointers"
         Directory.Delete(dir, true)
 
-let private initialisedMixing (ablation: Ablation) (stack: StackDiscipline) (pooling: AnswerPooling) (cellInputs: CellInputScale) (nodeMix: NodeMix) =
-    test $"an initialised LNMN-{Ablation.number ablation}, {stack} stack, answers pooled by {pooling}, {cellInputs} cell inputs, nodes {nodeMix}: the Python reference gives our outputs" {
+/// An initialised network of `spec` (LNMN-`ablation`'s modules) through both implementations.
+let private initialisedSpec (name: string) (ablation: Ablation) (spec: ModelSpec) =
+    test $"an initialised LNMN-{Ablation.number ablation}, {name}: the Python reference gives our outputs" {
         torch.random.manual_seed 21L |> ignore
-        let network =
-            LnmnNetwork.compile { NetworkTests.tinySpec ablation stack with AnswerPooling = Some pooling; CellInputs = Some cellInputs; NodeMix = Some nodeMix }
+        let network = LnmnNetwork.compile spec
         let weights = Path.Combine(temporaryDirectory (), "w.safetensors")
         Exported.exportNetwork network (placeholderDescription network.Spec) Configs.Safetensors weights |> Result.defaultWith failtest |> ignore
         compareWithPython network weights (int64 (Ablation.number ablation))
     }
+
+let private initialisedMixing (ablation: Ablation) (stack: StackDiscipline) (pooling: AnswerPooling) (cellInputs: CellInputScale) (nodeMix: NodeMix) =
+    initialisedSpec $"{stack} stack, answers pooled by {pooling}, {cellInputs} cell inputs, nodes {nodeMix}" ablation
+        { NetworkTests.tinySpec ablation stack with AnswerPooling = Some pooling; CellInputs = Some cellInputs; NodeMix = Some nodeMix }
 
 let private initialisedWith ablation stack pooling cellInputs = initialisedMixing ablation stack pooling cellInputs MixThenNormalise
 let private initialised ablation stack pooling = initialisedWith ablation stack pooling Raw
@@ -73,6 +77,8 @@ let tests =
         yield initialised Ablation11 Reference GatedProduct
         yield initialised Ablation11 Reference AttentionWeightedAndDescribe
         yield initialisedMixing Ablation11 Reference AttentionWeightedAndDescribe Raw NormaliseEachOp
+        yield initialisedSpec "Reference stack started at ones, each-op nodes" Ablation11
+                  { NetworkTests.tinySpec Ablation11 Reference with StackStart = Some Ones; NodeMix = Some NormaliseEachOp; AnswerPooling = Some AttentionWeightedAndDescribe }
         yield test "a trained LNMN-11 exported as a PyTorch state dict: the Python reference gives our outputs" {
             let checkpoint = ExportTests.trainedCheckpoint.Force()
             let weights = Path.Combine(temporaryDirectory (), "w.pt")

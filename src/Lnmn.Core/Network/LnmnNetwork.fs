@@ -139,9 +139,9 @@ type LnmnNetwork(spec: ModelSpec) as this =
         let knowledgeLast = knowledge.permute(0L, 2L, 3L, 1L) // (B, H, W, kb_dim), for hand modules
         let order = torch.tensor(concatOrder, device = device)
         let initialStack =
-            match spec.Stack with
-            | Reference -> torch.zeros([| B; L; H; W |], device = device)
-            | Push -> torch.ones([| B; L; H; W |], device = device)
+            match spec.StackStart, spec.Stack with
+            | Some Zeros, _ | None, Reference -> torch.zeros([| B; L; H; W |], device = device)
+            | Some Ones, _ | None, Push -> torch.ones([| B; L; H; W |], device = device)
 
         let advance (stack: torch.Tensor, pointer: torch.Tensor, memory: torch.Tensor, text: torch.Tensor, records) t =
             let c = controller.Step(t, encoded.Question, encoded.Words, valid, text)
