@@ -72,7 +72,8 @@ type TrainConfig =
       Model: ModelChoice
       Data: string option
       Epochs: int option
-      BatchSize: int
+      /// None: 128 on the built-in dataset, the paper's 64 with --data.
+      BatchSize: int option
       Steps: int
       StackLength: int
       MapDim: int option
