@@ -72,8 +72,7 @@ type TrainConfig =
       Model: ModelChoice
       Data: string option
       Epochs: int option
-      /// None: 128 on the built-in dataset, the paper's 64 with --data.
-      BatchSize: int option
+      BatchSize: int
       Steps: int
       StackLength: int
       MapDim: int option

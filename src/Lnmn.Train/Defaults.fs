@@ -38,7 +38,7 @@ let train: TrainConfig =
       Model = Lnmn
       Data = None
       Epochs = None
-      BatchSize = None
+      BatchSize = TrainingSpec.paper.BatchSize
       Steps = 5
       StackLength = 5
       MapDim = None
@@ -91,16 +91,9 @@ type DataFacts =
       /// The examples the weight steps draw from.
       TrainExamples: int }
 
-/// The built-in dataset trains for this many epochs unless --epochs says otherwise: accuracy still
-/// climbs through three passes (78.9% after one, 87.7% after three, docs/results.md ninth round), and
-/// at `builtInBatchSize` two passes fit the main job's 15 minutes where one did at batch 64.
-let builtInEpochs = 2
-
-/// Questions per batch on the built-in dataset unless --batch-size says otherwise. Twice the paper's
-/// 64: as two data-parallel workers each takes 64, where at 64 each took 32 and paid a step's per-op
-/// overhead on half the questions (docs/benchmarks.md); per question it learns as batch 64 does
-/// (78.62% against 78.90% after one pass, docs/results.md ninth round).
-let builtInBatchSize = 128
+/// The built-in dataset trains for this many epochs unless --epochs says otherwise: its train split
+/// is sized so that the main job sees every question once.
+let builtInEpochs = 1
 
 /// How answer cells pool on the built-in dataset: weighted by the map they read, beside Describe's
 /// read-out of the img map. With the paper's plain sum no attention grounds there (docs/design.md
@@ -170,8 +163,7 @@ let trainingSpec (config: TrainConfig) (data: DataFacts) : TrainingSpec =
     let paper = TrainingSpec.paper
     let weightLr = config.LearningRate |> Option.defaultValue (if data.BuiltIn then builtInLearningRate else paper.Weights.LearningRate)
     let epochs = config.Epochs |> Option.defaultValue (if data.BuiltIn then builtInEpochs else paper.Epochs)
-    let batchSize = config.BatchSize |> Option.defaultValue (if data.BuiltIn then builtInBatchSize else paper.BatchSize)
-    let steps = plannedSteps { paper with Epochs = epochs; BatchSize = batchSize } data.TrainExamples
+    let steps = plannedSteps { paper with Epochs = epochs; BatchSize = config.BatchSize } data.TrainExamples
     let alpha = AlphaSchedule.Rule.alphaSettings config.AlphaRule paper.Alpha steps config.HardenAt
     { paper with
         Weights = { paper.Weights with LearningRate = weightLr }
@@ -180,7 +172,7 @@ let trainingSpec (config: TrainConfig) (data: DataFacts) : TrainingSpec =
         WeightLearningRateDecay = Some config.LearningRateDecay
         LambdaWScale = config.LambdaWScale |> Option.orElse (if data.BuiltIn then builtInLambdaWScale config.Model else None)
         Epochs = epochs
-        BatchSize = batchSize
+        BatchSize = config.BatchSize
         EntropyScaling = config.EntropyScaling
         ArchitectureSplit = config.ArchitectureSplit
         Unrolled = config.Unrolled

@@ -75,7 +75,7 @@ type TrainArgs =
             | Model _ -> $"the model: lnmn, stack-nmn (the hand-designed baseline), concat (cells replaced by concatenation + 1×1 conv, paper Table 2) or lnmn-describe (a diagnostic: LNMN's attention cells, Stack-NMN's Describe as answer modules); {defaultIs TrainChecks.Choices.model Defaults.train.Model}."
             | Data _ -> "a CLEVR-layout directory (questions/, features/) or a VQA v1/v2 one (questions/, annotations/, resnet152_c5_7x7/; README); absent: the built-in dataset, generated on first use."
             | Epochs _ -> $"epochs (default: {TrainingSpec.paper.Epochs} on CLEVR, {Defaults.builtInEpochs} on the built-in dataset)."
-            | Batch_Size _ -> $"questions per batch (default {Defaults.builtInBatchSize} on the built-in dataset, the paper's {TrainingSpec.paper.BatchSize} with --data)."
+            | Batch_Size _ -> $"questions per batch (default {Defaults.train.BatchSize})."
             | Steps _ -> $"T, controller steps (default {Defaults.train.Steps})."
             | Stack_Length _ -> $"L, stack slots (default {Defaults.train.StackLength})."
             | Map_Dim _ -> $"channels the cells combine (default: by --size, {paperDims.MapDim} or {smallDims.MapDim})."
@@ -287,7 +287,7 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
               Model = model
               Data = r.TryGetResult TrainArgs.Data |> Option.orElse d.Data
               Epochs = r.TryGetResult TrainArgs.Epochs |> Option.orElse d.Epochs
-              BatchSize = r.TryGetResult Batch_Size |> Option.orElse d.BatchSize
+              BatchSize = r.GetResult(Batch_Size, d.BatchSize)
               Steps = r.GetResult(Steps, d.Steps)
               StackLength = r.GetResult(Stack_Length, d.StackLength)
               MapDim = r.TryGetResult Map_Dim |> Option.orElse d.MapDim

@@ -80,7 +80,7 @@ let check (label: string -> string) (config: TrainConfig) : Result<unit, string>
         | Some v when not (holds v) -> refuse option $" must be {range} (got {v})"
         | _ -> Ok()
     [ positiveIfSome (label "--epochs") c.Epochs
-      positiveIfSome (label "--batch-size") c.BatchSize
+      positive (label "--batch-size") c.BatchSize
       positive (label "--steps") c.Steps
       (if c.StackLength >= 2 then Ok() else refuse "--stack-length" $" must be at least 2 (got {c.StackLength})")
       positiveIfSome (label "--map-dim") c.MapDim
