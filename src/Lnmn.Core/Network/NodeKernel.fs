@@ -137,9 +137,9 @@ let private scale (factor: float32) (m: nativeptr<float32>) (channels: int) =
 // order, are min = (x1 + x2 − |x1 − x2|)/2, max = (x1 + x2 + |x1 − x2|)/2, sum, product, choose_1
 // and choose_2; the sums below spell out those rows.
 
-/// An each-op node's scratch (`eachOpCoefficients`): at one position its four coefficients, the six
+/// A position's slot of scratch (`RowScratch`): an each-op node's four coefficients there, its six
 /// ops' Σ_c op_i² and their 1 / max(‖op_i‖, ε) (each in the first six lanes of eight, stored as one
-/// vector); over a cell's positions its op weights' gradient.
+/// vector, `eachOpCoefficients`), then what backward's second half needs from its first.
 let internal scratchSize = 32
 let private squaresAt = 8
 let private inverseAt = 16
