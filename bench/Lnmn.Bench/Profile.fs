@@ -54,7 +54,7 @@ let private step (laps: Laps) (alpha: bool) (training: TrainingSpec.TrainingSpec
         if not alpha then
             Steps.gradientNorms state.Network |> ignore
             lap "gradient norms per part"
-        if Steps.StepMetrics.isFinite m then optimiser.step () |> ignore
+        Steps.stepIfFinite optimiser m |> ignore
         lap "optimiser.step()"
         m) |> ignore
     lap "requires_grad on"

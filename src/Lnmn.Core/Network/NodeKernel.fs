@@ -206,7 +206,7 @@ let private opSquares (x1: nativeptr<float32>) (step1: int) (x2: nativeptr<float
         vector + Vector256.Create(lo, hi, sum, product, first, second, 0.0f, 0.0f)
 
 /// An each-op node at one position: from op weights w (6) and the inputs, the coefficients of
-/// Σ_i w_i·op_i / max(‖op_i‖, ε) into `scratch` (4, returned), the ops' squared norms and inverse
+/// Σ_i w_i·op_i / max(‖op_i‖, ε) into `scratch` (4), the ops' squared norms and inverse
 /// norms after them (`scratchSize`).
 [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
 let internal eachOpCoefficients (w: nativeptr<float32>) (x1: nativeptr<float32>) (step1: int) (x2: nativeptr<float32>) (step2: int) (channels: int) (scratch: nativeptr<float32>) =
@@ -224,7 +224,6 @@ let internal eachOpCoefficients (w: nativeptr<float32>) (x1: nativeptr<float32>)
     NativePtr.set scratch 1 (half + sum + second)
     NativePtr.set scratch 2 (0.5f * (hi - lo))
     NativePtr.set scratch 3 product
-    scratch
 
 /// The batch split into at most `parts` contiguous ranges, run in parallel, each given its index.
 let internal overBatch (parts: int) (batch: int) (body: int -> int -> int -> unit) =
@@ -244,7 +243,7 @@ let internal widthOf (mix: NodeMix) = match mix with MixThenNormalise -> 4 | Nor
 let inline internal prepareSlot (o: Operands) (k: int) (x1: nativeptr<float32>) (x2: nativeptr<float32>) (slot: nativeptr<float32>) =
     match o.Mix with
     | MixThenNormalise -> ()
-    | NormaliseEachOp -> eachOpCoefficients (NativePtr.add o.Coefficients (6 * k)) x1 o.S1.Channel x2 o.S2.Channel o.Extent.Channels slot |> ignore
+    | NormaliseEachOp -> eachOpCoefficients (NativePtr.add o.Coefficients (6 * k)) x1 o.S1.Channel x2 o.S2.Channel o.Extent.Channels slot
 
 /// Cell k's coefficients at a position: the cell's own, or those `prepareSlot` left in the slot.
 let inline internal slotCoefficients (o: Operands) (k: int) (slot: nativeptr<float32>) =
@@ -268,29 +267,38 @@ type internal RowScratch(positions: int, channels: int) =
     interface IDisposable with
         member _.Dispose() = NativeMemory.Free memory
 
-[<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
-let private forwardRange (o: Operands) (first: int) (last: int) =
-    let cells, positions, channels = o.Extent.Cells, o.Extent.Positions, o.Extent.Channels
-    let s1, s2 = o.S1, o.S2
-    let position1, channel1, position2, channel2 = s1.Position, s1.Channel, s2.Position, s2.Channel
-    use rows = new RowScratch(positions, channels)
-    for b in first .. last - 1 do
-        for k in 0 .. cells - 1 do
-            let x1 = NativePtr.add o.X1 (b * s1.Batch + k * s1.Cell)
-            let x2 = NativePtr.add o.X2 (b * s2.Batch + k * s2.Cell)
-            let out = NativePtr.add o.Out ((b * cells + k) * positions * channels)
-            for p in 0 .. positions - 1 do
-                prepareSlot o k (NativePtr.add x1 (p * position1)) (NativePtr.add x2 (p * position2)) (rows.At p)
-            for p in 0 .. positions - 1 do
-                let m = NativePtr.add out (p * channels)
-                let struct (squares, _) = mixAndDot (slotCoefficients o k (rows.At p)) (NativePtr.add x1 (p * position1)) channel1 (NativePtr.add x2 (p * position2)) channel2 channels m m
-                NativePtr.set rows.Norms p squares
-            for p in 0 .. positions - 1 do
-                scale (inverseNorm (NativePtr.get rows.Norms p)) (NativePtr.add out (p * channels)) channels
-
 /// Where x1's and x2's elements of batch b, cell k, position p start.
 let inline internal offsets (o: Operands) (b: int) (k: int) (p: int) =
     struct (b * o.S1.Batch + k * o.S1.Cell + p * o.S1.Position, b * o.S2.Batch + k * o.S2.Cell + p * o.S2.Position)
+
+/// `prepareSlot` at every position of one row (batch row b, cell k): both passes' first step.
+let private prepareRow (o: Operands) (rows: RowScratch) (b: int) (k: int) =
+    for p in 0 .. o.Extent.Positions - 1 do
+        let struct (at1, at2) = offsets o b k p
+        prepareSlot o k (NativePtr.add o.X1 at1) (NativePtr.add o.X2 at2) (rows.At p)
+
+/// Forward for one row (batch row b, cell k): each position's unnormalised mix into `mixes` + p·C
+/// and its 1 / max(‖m‖, ε) into `rows.Norms`. The node kernel writes the mixes into its output and
+/// scales them; the readout keeps them in `rows.Mix`.
+let internal rowForward (o: Operands) (rows: RowScratch) (b: int) (k: int) (mixes: nativeptr<float32>) =
+    let positions, channels = o.Extent.Positions, o.Extent.Channels
+    prepareRow o rows b k
+    for p in 0 .. positions - 1 do
+        let struct (at1, at2) = offsets o b k p
+        let m = NativePtr.add mixes (p * channels)
+        let struct (squares, _) = mixAndDot (slotCoefficients o k (rows.At p)) (NativePtr.add o.X1 at1) o.S1.Channel (NativePtr.add o.X2 at2) o.S2.Channel channels m m
+        NativePtr.set rows.Norms p (inverseNorm squares)
+
+[<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
+let private forwardRange (o: Operands) (first: int) (last: int) =
+    let cells, positions, channels = o.Extent.Cells, o.Extent.Positions, o.Extent.Channels
+    use rows = new RowScratch(positions, channels)
+    for b in first .. last - 1 do
+        for k in 0 .. cells - 1 do
+            let out = NativePtr.add o.Out ((b * cells + k) * positions * channels)
+            rowForward o rows b k out
+            for p in 0 .. positions - 1 do
+                scale (NativePtr.get rows.Norms p) (NativePtr.add out (p * channels)) channels
 
 let internal operands (e: Extent) (mix: NodeMix) (coefficients: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tensor) (out: torch.Tensor) =
     { Extent = e; Mix = mix; Coefficients = dataOf coefficients
@@ -571,8 +579,8 @@ let private eachOpInputs (slot: nativeptr<float32>) (x1: nativeptr<float32>) (ch
             accumulateOne q2 channel2 c (d1 - signed + v1 * d3)
             c <- c + 1
 
-// Backward runs, like forward, each step over all of a row's positions before the next:
-// `prepareSlot` (an each-op node's op norms), `backwardSums`, `backwardInputs`.
+// Backward runs, like forward, each step over all of a row's positions before the next
+// (`rowBackward`): `prepareSlot` (an each-op node's op norms), `backwardSums`, `backwardInputs`.
 
 /// Backward's first half for cell k at one position (inputs at x1, x2; output gradient g): the mix
 /// into `m`, an each-op node's op weights' gradient into `weightSums`, what the second half needs
@@ -601,6 +609,22 @@ let internal finishCell (o: Operands) (row: float[]) (k: int) (cell: CellSums) (
             row.[6 * k + i] <- row.[6 * k + i] + float (NativePtr.get weightSums i)
             NativePtr.set weightSums i 0.0f
 
+/// Backward for one row (batch row b, cell k) from the output's gradient at `gradients` + p·C: the
+/// mixes into `rows.Mix`, 1 / max(‖m‖, ε) into `rows.Norms`, the inputs' gradients into g1, g2 (null
+/// where not wanted), the coefficients' into `cell` or an each-op node's into `rows.WeightSums`
+/// (`finishCell` takes both).
+let internal rowBackward (o: Operands) (rows: RowScratch) (b: int) (k: int) (gradients: nativeptr<float32>) (g1: nativeptr<float32>) (g2: nativeptr<float32>) (cell: byref<CellSums>) =
+    let positions, channels = o.Extent.Positions, o.Extent.Channels
+    prepareRow o rows b k
+    for p in 0 .. positions - 1 do
+        let struct (at1, at2) = offsets o b k p
+        let g = NativePtr.add gradients (p * channels)
+        NativePtr.set rows.Norms p (backwardSums o k (NativePtr.add o.X1 at1) (NativePtr.add o.X2 at2) (rows.Mix p) g (rows.At p) rows.WeightSums)
+    for p in 0 .. positions - 1 do
+        let struct (at1, at2) = offsets o b k p
+        let g = NativePtr.add gradients (p * channels)
+        backwardInputs o k (NativePtr.add o.X1 at1) (NativePtr.add o.X2 at2) (rows.Mix p) g (gradientAt g1 at1) (gradientAt g2 at2) &cell (rows.At p)
+
 /// One batch range of the backward pass: input gradients into g1, g2 (zeroed, the inputs' shapes;
 /// null where not wanted) and the coefficients' into `sums` (`rowSums`).
 [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
@@ -610,16 +634,7 @@ let private backwardRange (o: Operands) (g1: nativeptr<float32>) (g2: nativeptr<
     for b in first .. last - 1 do
         for k in 0 .. cells - 1 do
             let mutable cell = CellSums()
-            let gradientOf p = NativePtr.add o.Out (((b * cells + k) * positions + p) * channels)
-            for p in 0 .. positions - 1 do
-                let struct (at1, at2) = offsets o b k p
-                prepareSlot o k (NativePtr.add o.X1 at1) (NativePtr.add o.X2 at2) (rows.At p)
-            for p in 0 .. positions - 1 do
-                let struct (at1, at2) = offsets o b k p
-                backwardSums o k (NativePtr.add o.X1 at1) (NativePtr.add o.X2 at2) (rows.Mix p) (gradientOf p) (rows.At p) rows.WeightSums |> ignore
-            for p in 0 .. positions - 1 do
-                let struct (at1, at2) = offsets o b k p
-                backwardInputs o k (NativePtr.add o.X1 at1) (NativePtr.add o.X2 at2) (rows.Mix p) (gradientOf p) (gradientAt g1 at1) (gradientAt g2 at2) &cell (rows.At p)
+            rowBackward o rows b k (NativePtr.add o.Out ((b * cells + k) * positions * channels)) g1 g2 &cell
             finishCell o sums.[b] k cell rows.WeightSums
 
 /// Gradients of x1, x2 (their own shapes; left zero where `wanted` says not) and of the

@@ -73,14 +73,7 @@ let private forwardRange (o: Operands) (r: Readout) (first: int) (last: int) =
     for b in first .. last - 1 do
         let row = NativePtr.add o.Out (b * r.Row)
         for k in 0 .. cells - 1 do
-            for p in 0 .. positions - 1 do
-                let struct (at1, at2) = offsets o b k p
-                prepareSlot o k (NativePtr.add o.X1 at1) (NativePtr.add o.X2 at2) (rows.At p)
-            for p in 0 .. positions - 1 do
-                let struct (at1, at2) = offsets o b k p
-                let m = rows.Mix p
-                let struct (squares, _) = mixAndDot (slotCoefficients o k (rows.At p)) (NativePtr.add o.X1 at1) o.S1.Channel (NativePtr.add o.X2 at2) o.S2.Channel channels m m
-                NativePtr.set rows.Norms p (inverseNorm squares)
+            rowForward o rows b k (rows.Mix 0)
             for p in 0 .. positions - 1 do
                 let norm, m = NativePtr.get rows.Norms p, rows.Mix p
                 if k < r.AttentionCells then NativePtr.set row (k * positions + p) (norm * dot (NativePtr.add r.Weights (k * channels)) m channels)
@@ -122,16 +115,7 @@ let private backwardRange (o: Operands) (r: Readout) (g1: nativeptr<float32>) (g
                     let weightings = NativePtr.add r.Pooling (b * r.Maps * positions + p) // s_ip at i·P
                     setScaled g (NativePtr.read weightings) sumGradients channels
                     for i in 1 .. r.Maps - 1 do addScaled g (NativePtr.get weightings (i * positions)) (NativePtr.add sumGradients (i * channels)) channels
-            for p in 0 .. positions - 1 do
-                let struct (at1, at2) = offsets o b k p
-                prepareSlot o k (NativePtr.add o.X1 at1) (NativePtr.add o.X2 at2) (rows.At p)
-            for p in 0 .. positions - 1 do
-                let struct (at1, at2) = offsets o b k p
-                let norm = backwardSums o k (NativePtr.add o.X1 at1) (NativePtr.add o.X2 at2) (rows.Mix p) (rows.Gradient p) (rows.At p) rows.WeightSums
-                NativePtr.set rows.Norms p norm
-            for p in 0 .. positions - 1 do
-                let struct (at1, at2) = offsets o b k p
-                backwardInputs o k (NativePtr.add o.X1 at1) (NativePtr.add o.X2 at2) (rows.Mix p) (rows.Gradient p) (gradientAt g1 at1) (gradientAt g2 at2) &cell (rows.At p)
+            rowBackward o rows b k (rows.Gradient 0) g1 g2 &cell
             // n = norm·m: d w_k += logit gradient · n; d s_ip += sum i's gradient · n.
             for p in 0 .. positions - 1 do
                 let norm, m = NativePtr.get rows.Norms p, rows.Mix p
