@@ -144,6 +144,33 @@ let badInputTests =
                 Expect.stringContains (line [| 1; 2 |]) "row 2: NaN" "NaN"
                 Expect.stringContains (line [| 3 |]) "row 3: Inf" "Inf"
         }
+        // The file's reader is the independent truth: the rows held in memory must be its rows.
+        test "features held in memory read as the file does; over the limit the file is read; a NaN stops the first read" {
+            let dir = temporaryDirectory ()
+            let path = Path.Combine(dir, "rows.h5")
+            let data = Array.init (5 * 2 * 3 * 3) (fun i -> float32 i * 0.5f)
+            writeFeatures path (H5Dataset<float32[]>((data: float32[]), fileDims = [| 5UL; 2UL; 3UL; 3UL |]))
+            let opened () = match Features.openHdf5 path with Ok f -> f | Error e -> failtest (DataError.describe e)
+            use file = opened ()
+            let held = Features.inMemoryUpTo (5L * 18L * 4L) (opened ())
+            use _ = held
+            for rows in [ [| 4; 0; 2 |]; [| 1; 1 |]; [| 3 |] ] do
+                Expect.equal (held.Read rows) (file.Read rows) $"rows {rows}"
+            Expect.equal (held.Read [| 2 |]) data[36 .. 53] "row 2 by hand"
+            let tooSmall = opened ()
+            use _ = tooSmall
+            Expect.isTrue (obj.ReferenceEquals(Features.inMemoryUpTo (5L * 18L * 4L - 1L) tooSmall, tooSmall)) "one byte over: the file itself"
+            data[4 * 18 + 3] <- Single.NaN
+            let bad = Path.Combine(dir, "bad.h5")
+            writeFeatures bad (H5Dataset<float32[]>((data: float32[]), fileDims = [| 5UL; 2UL; 3UL; 3UL |]))
+            match Features.openHdf5 bad with
+            | Error e -> failtest (DataError.describe e)
+            | Ok f ->
+                use inMemory = Features.inMemoryUpTo Features.inMemoryLimit f
+                match DataError.catch bad (fun () -> inMemory.Read [| 0 |]) with
+                | Error e -> Expect.stringContains (DataError.describe e) "row 4: NaN" "the bad row, though row 0 was asked for"
+                | Ok _ -> failtest "read"
+        }
         test "validate reports NaN in a dataset's features" {
             let dir = copyOfGenerated ()
             let path = (DatasetLayout.featureCandidates dir "val").Head

@@ -18,7 +18,8 @@ type Dataset =
             this.Val.Features.Dispose()
             this.Test |> Option.iter (fun t -> t.Features.Dispose())
 
-/// Opens the features of a split: HDF5 at either accepted place, or a folder of .npy files.
+/// Opens the features of a split: HDF5 at either accepted place, or a folder of .npy files; held in
+/// memory when they fit `Features.inMemoryLimit`.
 let openFeatures (dir: string) (split: string) : Result<Features.FeatureSource, DataError> =
     match DatasetLayout.featureCandidates dir split |> List.tryFind File.Exists with
     | Some path -> Features.openHdf5 path
@@ -27,6 +28,7 @@ let openFeatures (dir: string) (split: string) : Result<Features.FeatureSource, 
         if Directory.Exists npy then Features.openNpyDirectory npy
         else
             Error(DataError.make (DatasetLayout.featureCandidates dir split).Head None "features not found (nor <dir>/<split>_features.h5, nor a folder of .npy files)")
+    |> Result.map (Features.inMemoryUpTo Features.inMemoryLimit)
 
 /// Encodes questions; checks answers against the vocabulary and image indices against the
 /// feature rows. `requireAnswers` is false for the test split.

@@ -296,6 +296,43 @@ let join (sources: FeatureSource[]) (rows: (int * int)[]) : Result<FeatureSource
     if Result.isError result then for s in sources do s.Dispose()
     result
 
+/// Every row of `inner`, read once at the first `Read` (in runs of consecutive rows, so one hyperslab
+/// each from HDF5) and served from memory after: a batch of random rows is one read per row from the
+/// file, about 7 ms a batch of 64 on the built-in data, on the thread that steps the optimiser. The
+/// first read checks every row, so a NaN anywhere stops a run at its first batch, naming the row.
+type private InMemoryRows(inner: FeatureSource) =
+    let size = imageSize inner
+    let rows =
+        lazy
+            (let all = Array.zeroCreate<float32> (inner.Count * size)
+             let chunk = max 1 ((1 <<< 22) / max 1 size)
+             for first in 0 .. chunk .. inner.Count - 1 do
+                 let count = min chunk (inner.Count - first)
+                 Array.blit (inner.Read(Array.init count ((+) first))) 0 all (first * size) (count * size)
+             all)
+    interface FeatureSource with
+        member _.Path = inner.Path
+        member _.Count = inner.Count
+        member _.Channels = inner.Channels
+        member _.Height = inner.Height
+        member _.Width = inner.Width
+        member _.Read(indices) =
+            checkIndices inner.Path inner.Count indices
+            let all = rows.Force()
+            let result = Array.zeroCreate<float32> (indices.Length * size)
+            indices |> Array.iteri (fun b row -> Array.blit all (row * size) result (b * size) size)
+            result
+        member _.Dispose() = inner.Dispose()
+
+/// The features held in memory by `inMemoryUpTo`: at most this many bytes (the built-in data's
+/// training features are 51 MB; CLEVR's are tens of GB and stay on disk).
+let inMemoryLimit = 1L <<< 30
+
+/// `source` served from memory when its rows take at most `limitBytes`, else `source` itself.
+let inMemoryUpTo (limitBytes: int64) (source: FeatureSource) : FeatureSource =
+    if int64 source.Count * int64 (imageSize source) * 4L <= limitBytes then new InMemoryRows(source) :> FeatureSource
+    else source
+
 /// The integer ids of an HDF5 file's rows, from a 1-D dataset of 32- or 64-bit integers.
 let private readIds (path: string) (name: string) (expectedCount: int) : int64[] =
     use file = H5File.OpenRead path
