@@ -72,6 +72,8 @@ type TrainConfig =
       Model: ModelChoice
       Data: string option
       Epochs: int option
+      /// The questions the run is planned for instead of whole epochs (None: whole epochs).
+      Questions: int option
       BatchSize: int
       Steps: int
       StackLength: int

@@ -16,7 +16,7 @@ let device = Device.Auto
 /// equal on two seeds and 12 points up on the third, where 20% let the search settle two Find
 /// cells on the text alone. Those three runs kept the 20% rule's α lr (1.42e-3: `--alpha-warmup`
 /// moves the first α step, not the lr `AlphaSchedule.Rule.alphaSettings` derives from the rule);
-/// this default's own lr, 8 / (half the steps) = 2.28e-3 on the main job, has one seed measured.
+/// this default's own lr, 8 / (half the planned steps) = 2.28e-3 on the main job, has one seed measured.
 let alphaWarmup = 0.5
 
 /// How the CPU threads share a step when --parallel is not given: each a slice of the batch.
@@ -38,6 +38,7 @@ let train: TrainConfig =
       Model = Lnmn
       Data = None
       Epochs = None
+      Questions = None
       BatchSize = TrainingSpec.paper.BatchSize
       Steps = 5
       StackLength = 5
@@ -91,8 +92,8 @@ type DataFacts =
       /// The examples the weight steps draw from.
       TrainExamples: int }
 
-/// The built-in dataset trains for this many epochs unless --epochs says otherwise: its train split
-/// is sized so that the main job sees every question once.
+/// The built-in dataset trains for this many epochs unless --epochs or --questions says otherwise:
+/// its train split is sized so that the main job sees every question once.
 let builtInEpochs = 1
 
 /// How answer cells pool on the built-in dataset: weighted by the map they read, beside Describe's
@@ -153,17 +154,26 @@ let modelSpec (config: TrainConfig) (data: DataFacts) : ModelSpec =
         NodeMix = Some(config.NodeMix |> Option.defaultValue (if data.BuiltIn then builtInNodeMix else MixThenNormalise))
         StackStart = config.StackStart }
 
-/// Weight steps a run is planned for: its epochs over the training examples. The schedules (λ_w,
-/// α's warm-up and lr, the weights' lr decay) follow this plan; --max-steps only stops a run early.
+let private ceilDiv n d = (n + d - 1) / max 1 d
+
+/// Weight steps a run is planned for: its questions in batches, else its epochs over the training
+/// examples. The schedules (λ_w, α's warm-up and lr, the weights' lr decay) follow this plan;
+/// --max-steps only stops a run early.
 let plannedSteps (training: TrainingSpec) (trainExamples: int) =
-    (trainExamples + training.BatchSize - 1) / training.BatchSize * training.Epochs
+    match training.Questions with
+    | Some questions -> ceilDiv questions training.BatchSize
+    | None -> ceilDiv trainExamples training.BatchSize * training.Epochs
 
 /// On VQA the sigmoid loss on soft targets (`AnswerLoss`), else the paper's softmax CE.
 let trainingSpec (config: TrainConfig) (data: DataFacts) : TrainingSpec =
     let paper = TrainingSpec.paper
     let weightLr = config.LearningRate |> Option.defaultValue (if data.BuiltIn then builtInLearningRate else paper.Weights.LearningRate)
-    let epochs = config.Epochs |> Option.defaultValue (if data.BuiltIn then builtInEpochs else paper.Epochs)
-    let steps = plannedSteps { paper with Epochs = epochs; BatchSize = config.BatchSize } data.TrainExamples
+    let batchSize, questions = config.BatchSize, config.Questions
+    let epochs =
+        match questions with
+        | Some q -> ceilDiv q data.TrainExamples
+        | None -> config.Epochs |> Option.defaultValue (if data.BuiltIn then builtInEpochs else paper.Epochs)
+    let steps = plannedSteps { paper with Epochs = epochs; BatchSize = batchSize; Questions = questions } data.TrainExamples
     let alpha = AlphaSchedule.Rule.alphaSettings config.AlphaRule paper.Alpha steps config.HardenAt
     { paper with
         Weights = { paper.Weights with LearningRate = weightLr }
@@ -172,7 +182,8 @@ let trainingSpec (config: TrainConfig) (data: DataFacts) : TrainingSpec =
         WeightLearningRateDecay = Some config.LearningRateDecay
         LambdaWScale = config.LambdaWScale |> Option.orElse (if data.BuiltIn then builtInLambdaWScale config.Model else None)
         Epochs = epochs
-        BatchSize = config.BatchSize
+        BatchSize = batchSize
+        Questions = questions
         EntropyScaling = config.EntropyScaling
         ArchitectureSplit = config.ArchitectureSplit
         Unrolled = config.Unrolled

@@ -27,6 +27,7 @@ type TrainArgs =
     | Model of string
     | Data of dir: string
     | Epochs of int
+    | Questions of int
     | Batch_Size of int
     | [<AltCommandLine("-T")>] Steps of int
     | [<AltCommandLine("-L")>] Stack_Length of int
@@ -75,6 +76,7 @@ type TrainArgs =
             | Model _ -> $"the model: lnmn, stack-nmn (the hand-designed baseline), concat (cells replaced by concatenation + 1×1 conv, paper Table 2) or lnmn-describe (a diagnostic: LNMN's attention cells, Stack-NMN's Describe as answer modules); {defaultIs TrainChecks.Choices.model Defaults.train.Model}."
             | Data _ -> "a CLEVR-layout directory (questions/, features/) or a VQA v1/v2 one (questions/, annotations/, resnet152_c5_7x7/; README); absent: the built-in dataset, generated on first use."
             | Epochs _ -> $"epochs (default: {TrainingSpec.paper.Epochs} on CLEVR, {Defaults.builtInEpochs} on the built-in dataset)."
+            | Questions _ -> "plan the run for this many questions instead of whole epochs: its schedules laid over questions / batch size weight steps, its last pass cut there (default: whole epochs)."
             | Batch_Size _ -> $"questions per batch (default {Defaults.train.BatchSize})."
             | Steps _ -> $"T, controller steps (default {Defaults.train.Steps})."
             | Stack_Length _ -> $"L, stack slots (default {Defaults.train.StackLength})."
@@ -287,6 +289,7 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
               Model = model
               Data = r.TryGetResult TrainArgs.Data |> Option.orElse d.Data
               Epochs = r.TryGetResult TrainArgs.Epochs |> Option.orElse d.Epochs
+              Questions = r.TryGetResult TrainArgs.Questions |> Option.orElse d.Questions
               BatchSize = r.GetResult(Batch_Size, d.BatchSize)
               Steps = r.GetResult(Steps, d.Steps)
               StackLength = r.GetResult(Stack_Length, d.StackLength)

@@ -13,7 +13,7 @@ open Lnmn.Train.Configs
 /// Each option of `lnmn-train` and the `TrainConfig` field it sets (--arch-split and --arch-fraction
 /// both set ArchitectureSplit).
 let fields =
-    [ "--ablation", "Ablation"; "--model", "Model"; "--data", "Data"; "--epochs", "Epochs"; "--batch-size", "BatchSize"
+    [ "--ablation", "Ablation"; "--model", "Model"; "--data", "Data"; "--epochs", "Epochs"; "--questions", "Questions"; "--batch-size", "BatchSize"
       "--steps", "Steps"; "--stack-length", "StackLength"; "--map-dim", "MapDim"; "--width", "Width"; "--size", "PaperSize"
       "--stack", "Stack"; "--init", "Initialisation"; "--pointer", "Pointer"; "--seed", "Seed"; "--device", "Device"
       "--threads", "Threads"; "--parallel", "Parallelism"; "--run-dir", "RunDir"; "--resume", "Resume"
@@ -80,6 +80,7 @@ let check (label: string -> string) (config: TrainConfig) : Result<unit, string>
         | Some v when not (holds v) -> refuse option $" must be {range} (got {v})"
         | _ -> Ok()
     [ positiveIfSome (label "--epochs") c.Epochs
+      positiveIfSome (label "--questions") c.Questions
       positive (label "--batch-size") c.BatchSize
       positive (label "--steps") c.Steps
       (if c.StackLength >= 2 then Ok() else refuse "--stack-length" $" must be at least 2 (got {c.StackLength})")
@@ -113,6 +114,7 @@ let check (label: string -> string) (config: TrainConfig) : Result<unit, string>
       (match c.AlphaPreset with
        | Some(Preset(Written _)) -> refuse "--alpha-preset" $""": a genotype is given as a file ({json (GenotypeFile "genotype.json")})"""
        | _ -> Ok())
+      (if c.Epochs.IsSome && c.Questions.IsSome then refuse "--questions" " plans the run instead of --epochs: give one of them" else Ok())
       (if c.Resume && c.RunDir.IsNone then refuse "--resume" " needs --run-dir (the run to continue)" else Ok())
       (if c.FineTuneFrom.IsSome && c.Data.IsNone then refuse "--finetune-from" " needs --data (the dataset to fine-tune on)" else Ok())
       (if c.FineTuneFrom.IsSome && c.Resume then refuse "--finetune-from" " starts a new run; it cannot be combined with --resume" else Ok()) ]

@@ -86,6 +86,22 @@ let tests =
             Expect.equal (scale { Defaults.train with Model = StackNmn; LambdaWScale = Some 0.0 }) (Some 0.0) "asked for"
             Expect.equal (scale { Defaults.train with LambdaWScale = Some 1.0 }) (Some 1.0) "asked for"
         }
+        // Steps hand-computed from the 450,000 training questions above: one pass of 64 is
+        // ⌈450,000 / 64⌉ = 7,032 steps; 576,000 questions in batches of 128 are 4,500 steps over
+        // ⌈576,000 / 450,000⌉ = 2 passes, the second cut short.
+        test "a run's plan: whole passes by default; --questions lays it over questions / batch steps, as many passes as they need" {
+            let plan config =
+                let training = snd (Defaults.specs config builtInData)
+                training.BatchSize, training.Questions, training.Epochs, Defaults.plannedSteps training builtInData.TrainExamples
+            Expect.equal (plan Defaults.train) (64, None, 1, 7_032) "the main job: one pass"
+            Expect.equal (plan { Defaults.train with Epochs = Some 3 }) (64, None, 3, 3 * 7_032) "--epochs 3"
+            Expect.equal (plan { Defaults.train with Questions = Some 576_000; BatchSize = 128 }) (128, Some 576_000, 2, 4_500) "--questions 576000 --batch-size 128"
+            Expect.equal (plan { Defaults.train with Questions = Some 1_000 }) (64, Some 1_000, 1, 16) "--questions 1000: part of a pass"
+            Expect.equal (plan { Defaults.train with Model = StackNmn; Questions = Some 900_001 }) (64, Some 900_001, 3, 14_063) "just past two passes"
+            let clevr = { builtInData with BuiltIn = false; TrainExamples = 629_991 }
+            let training = snd (Defaults.specs Defaults.train clevr)
+            Expect.equal (training.BatchSize, training.Questions, training.Epochs) (64, None, 30) "CLEVR: the paper's"
+        }
         test "--map-dim and --size decide the width; otherwise the data does" {
             Expect.equal (Defaults.mapDim Defaults.train true, Defaults.mapDim Defaults.train false) (32, 384) "built-in small, CLEVR the paper's"
             Expect.equal (Defaults.mapDim { Defaults.train with PaperSize = Some true } true) 384 "--size paper"

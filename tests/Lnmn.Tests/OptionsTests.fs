@@ -30,6 +30,13 @@ let tests =
         test "no option: the defaults" {
             Expect.equal (train []) (Ok Defaults.train) "Defaults.train"
         }
+        test "--questions and --epochs both plan a run: given together, refused in one line" {
+            match train [ "--epochs"; "2"; "--questions"; "1000" ] with
+            | Error e -> Expect.equal e "--questions plans the run instead of --epochs: give one of them" "one line"
+            | Ok _ -> failtest "accepted"
+            Expect.equal (train [ "--questions"; "0" ] |> Result.mapError id) (Error "--questions must be positive (got 0)") "positive"
+            Expect.equal (train [ "--questions"; "1000"; "--batch-size"; "32" ] |> Result.map (fun c -> c.Questions, c.BatchSize)) (Ok(Some 1000, 32)) "read"
+        }
         test "options that do not apply are refused with the reason" {
             refused [ "--model"; "stack-nmn"; "--ablation"; "9" ] "--ablation" "its nine modules are fixed"
             refused [ "--model"; "stack-nmn"; "--alpha-lr"; "0.01" ] "--alpha-lr" "it has no α"
@@ -41,6 +48,7 @@ let tests =
             refused [ "--resume"; "--run-dir"; "r"; "--seed"; "2" ] "--seed" "--resume"
             // A resumed run's length and evaluations are its checkpoint's (issue 24).
             refused [ "--resume"; "--run-dir"; "r"; "--epochs"; "3" ] "--epochs" "--resume"
+            refused [ "--resume"; "--run-dir"; "r"; "--questions"; "3000" ] "--questions" "--resume"
             refused [ "--resume"; "--run-dir"; "r"; "--max-steps"; "9" ] "--max-steps" "--resume"
             refused [ "--resume"; "--run-dir"; "r"; "--eval-every"; "2" ] "--eval-every" "--resume"
             refused [ "--finetune-from"; "c"; "--data"; "d"; "--size"; "small" ] "--size" "--finetune-from"

@@ -37,6 +37,10 @@ type AdamSettings = { LearningRate: float; Beta1: float; Beta2: float; WeightDec
 type TrainingSpec =
     { Epochs: int
       BatchSize: int
+      /// The questions the run is planned for: its schedules are laid over Questions / BatchSize weight
+      /// steps, and its last epoch ends there (Epochs is as many passes as they need). None: Epochs
+      /// whole passes over the training split, as the paper.
+      Questions: int option
       Weights: AdamSettings
       Alpha: AdamSettings
       /// λ_op of the α sparsity term Σ ‖σ(α)‖₂ / ‖σ(α)‖₁.
@@ -68,6 +72,7 @@ module TrainingSpec =
     let paper =
         { Epochs = 30
           BatchSize = 64
+          Questions = None
           Weights = { LearningRate = 1e-4; Beta1 = 0.9; Beta2 = 0.999; WeightDecay = 0.0 }
           Alpha = { LearningRate = 3e-4; Beta1 = 0.5; Beta2 = 0.999; WeightDecay = 1e-3 }
           LambdaOp = 1.0
