@@ -54,11 +54,10 @@ let run (setup: RunSetup.Setup) (paths: RunFolder.Paths) (state: Steps.TrainingS
         let weights =
             let pass = if AlphaSchedule.isHardened training.HardenAt step plannedSteps then Steps.hardMaxForward else soft
             DataParallel.weightStepWith workers pass training lambdaW state trainBatch
-        let alphaFinite = alpha |> Option.forall Steps.StepMetrics.isFinite
-        if not (alphaFinite && Steps.StepMetrics.isFinite weights) then
-            let loss = match alpha with Some a when not alphaFinite -> a.Loss | _ -> weights.Loss
-            Error $"loss became {loss} at epoch {epoch + 1}, step {step + 1}: training stopped; the last good checkpoint is kept at {paths.Checkpoint}"
-        else
+        match Option.bind Steps.StepMetrics.nonFinite alpha |> Option.map (sprintf "α step: %s") |> Option.orElse (Steps.StepMetrics.nonFinite weights) with
+        | Some what ->
+            Error $"{what} at epoch {epoch + 1}, step {step + 1}: training stopped; the last good checkpoint is kept at {paths.Checkpoint}"
+        | None ->
             let step = step + 1
             trainingClock.Stop()
             match plan.EvalEvery with

@@ -207,6 +207,14 @@ let tests =
             Steps.stepIfFinite state.WeightOptimiser overflowing |> ignore
             Expect.allEqual (changed weights (net.WeightParameters())) false "no step taken"
         }
+        test "a stopped run says what was not finite: the loss, else the first non-finite gradient norm" {
+            let m: Steps.StepMetrics =
+                { Loss = 1.5; CrossEntropy = 1.5; Accuracy = 0.5; ModuleEntropy = 0.0; ModuleEntropyPerStep = []
+                  GradientNorms = [ "encoder", 0.3; "cell_groups", infinity; "classifier", nan ] }
+            Expect.equal (Steps.StepMetrics.nonFinite m) (Some "the gradient norm of cell_groups became Infinity (the loss was 1.5)") "norm"
+            Expect.equal (Steps.StepMetrics.nonFinite { m with Loss = nan }) (Some "the loss became NaN") "loss first"
+            Expect.equal (Steps.StepMetrics.nonFinite { m with GradientNorms = [ "encoder", 0.3 ] }) None "finite"
+        }
         test "fine-tuning keeps every trained parameter and the old embedding rows, adding rows for new words" {
             use _ = torch.NewDisposeScope()
             torch.random.manual_seed 14L |> ignore

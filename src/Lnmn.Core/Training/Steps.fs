@@ -34,6 +34,16 @@ module StepMetrics =
     /// poison the parameters as a NaN loss would.
     let isFinite (m: StepMetrics) = Double.IsFinite m.Loss && m.GradientNorms |> List.forall (snd >> Double.IsFinite)
 
+    /// What is not finite in `m`, as a run's stop message says it ("the loss became NaN", "the
+    /// gradient norm of cell_groups became Infinity"); None when `isFinite`.
+    let nonFinite (m: StepMetrics) =
+        let show (x: float) = x.ToString(Globalization.CultureInfo.InvariantCulture)
+        if not (Double.IsFinite m.Loss) then Some $"the loss became {show m.Loss}"
+        else
+            m.GradientNorms
+            |> List.tryFind (snd >> Double.IsFinite >> not)
+            |> Option.map (fun (part, norm) -> $"the gradient norm of {part} became {show norm} (the loss was {show m.Loss})")
+
 /// Adam over these parameters with these settings.
 let adam (parameters: Modules.Parameter list) (s: AdamSettings) : Modules.Adam =
     torch.optim.Adam(parameters, lr = s.LearningRate, beta1 = s.Beta1, beta2 = s.Beta2, weight_decay = s.WeightDecay)
