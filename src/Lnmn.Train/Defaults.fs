@@ -168,12 +168,11 @@ let plannedSteps (training: TrainingSpec) (trainExamples: int) =
 let trainingSpec (config: TrainConfig) (data: DataFacts) : TrainingSpec =
     let paper = TrainingSpec.paper
     let weightLr = config.LearningRate |> Option.defaultValue (if data.BuiltIn then builtInLearningRate else paper.Weights.LearningRate)
-    let batchSize, questions = config.BatchSize, config.Questions
     let epochs =
-        match questions with
+        match config.Questions with
         | Some q -> ceilDiv q data.TrainExamples
         | None -> config.Epochs |> Option.defaultValue (if data.BuiltIn then builtInEpochs else paper.Epochs)
-    let steps = plannedSteps { paper with Epochs = epochs; BatchSize = batchSize; Questions = questions } data.TrainExamples
+    let steps = plannedSteps { paper with Epochs = epochs; BatchSize = config.BatchSize; Questions = config.Questions } data.TrainExamples
     let alpha = AlphaSchedule.Rule.alphaSettings config.AlphaRule paper.Alpha steps config.HardenAt
     { paper with
         Weights = { paper.Weights with LearningRate = weightLr }
@@ -182,8 +181,8 @@ let trainingSpec (config: TrainConfig) (data: DataFacts) : TrainingSpec =
         WeightLearningRateDecay = Some config.LearningRateDecay
         LambdaWScale = config.LambdaWScale |> Option.orElse (if data.BuiltIn then builtInLambdaWScale config.Model else None)
         Epochs = epochs
-        BatchSize = batchSize
-        Questions = questions
+        BatchSize = config.BatchSize
+        Questions = config.Questions
         EntropyScaling = config.EntropyScaling
         ArchitectureSplit = config.ArchitectureSplit
         Unrolled = config.Unrolled
