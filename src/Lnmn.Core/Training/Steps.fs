@@ -30,12 +30,8 @@ type StepMetrics =
       GradientNorms: (string * float) list }
 
 module StepMetrics =
-    /// The loss and every gradient norm measured are finite: a step on an infinite gradient would
-    /// poison the parameters as a NaN loss would.
-    let isFinite (m: StepMetrics) = Double.IsFinite m.Loss && m.GradientNorms |> List.forall (snd >> Double.IsFinite)
-
     /// What is not finite in `m`, as a run's stop message says it ("the loss became NaN", "the
-    /// gradient norm of cell_groups became Infinity"); None when `isFinite`.
+    /// gradient norm of cell_groups became Infinity"); None when all are finite.
     let nonFinite (m: StepMetrics) =
         let show (x: float) = x.ToString(Globalization.CultureInfo.InvariantCulture)
         if not (Double.IsFinite m.Loss) then Some $"the loss became {show m.Loss}"
@@ -43,6 +39,10 @@ module StepMetrics =
             m.GradientNorms
             |> List.tryFind (snd >> Double.IsFinite >> not)
             |> Option.map (fun (part, norm) -> $"the gradient norm of {part} became {show norm} (the loss was {show m.Loss})")
+
+    /// The loss and every gradient norm measured are finite: a step on an infinite gradient would
+    /// poison the parameters as a NaN loss would.
+    let isFinite (m: StepMetrics) = (nonFinite m).IsNone
 
 /// Adam over these parameters with these settings.
 let adam (parameters: Modules.Parameter list) (s: AdamSettings) : Modules.Adam =
