@@ -33,7 +33,7 @@ extern nativeint private THSTensor_data(nativeint tensor)
 
 let internal dataOf (t: torch.Tensor) : nativeptr<float32> = NativePtr.ofNativeInt (THSTensor_data t.Handle)
 
-/// ε² of `Tensors.l2Normalize`: below it the norm is clamped and has no gradient.
+/// ε² of `Tensors.unitOrZero`: below it a vector normalises to 0, with no gradient.
 let internal floor = 1e-24f
 
 /// Where an input's element (b, k, p, c) lies: strides in elements, 0 along a broadcast dim.
@@ -118,8 +118,8 @@ let internal mixAndDot (coefficients: nativeptr<float32>) (x1: nativeptr<float32
         c <- c + 1
     struct (sum, dot)
 
-/// 1 / max(‖m‖, ε), as `Tensors.l2Normalize` computes it.
-let inline internal inverseNorm (squares: float32) = 1.0f / MathF.Sqrt(if squares >= floor then squares else floor)
+/// 1 / ‖m‖, and 0 where ‖m‖ < ε, as `Tensors.unitOrZero` scales m.
+let inline internal inverseNorm (squares: float32) = if squares >= floor then 1.0f / MathF.Sqrt squares else 0.0f
 
 [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
 let private scale (factor: float32) (m: nativeptr<float32>) (channels: int) =
@@ -138,13 +138,13 @@ let private scale (factor: float32) (m: nativeptr<float32>) (channels: int) =
 // and choose_2; the sums below spell out those rows.
 
 /// A position's slot of scratch (`RowScratch`): an each-op node's four coefficients there, its six
-/// ops' Σ_c op_i² and their 1 / max(‖op_i‖, ε) (each in the first six lanes of eight, stored as one
+/// ops' Σ_c op_i² and their 1 / ‖op_i‖ (0 below ε) (each in the first six lanes of eight, stored as one
 /// vector, `eachOpCoefficients`), then what backward's second half needs from its first.
 let internal scratchSize = 32
 let private squaresAt = 8
 let private inverseAt = 16
 /// Backward's constants from its first half to its second (`backwardSums`, `backwardInputs`): an
-/// each-op node's six entries of Q at 24–29, and either node's 1 / max(‖m‖, ε) and radial factor.
+/// each-op node's six entries of Q at 24–29, and either node's 1 / ‖m‖ (0 below ε) and radial factor.
 let private quadraticAt = 24
 let private inverseNormAt = 30
 let private radialAt = 31
@@ -206,13 +206,16 @@ let private opSquares (x1: nativeptr<float32>) (step1: int) (x2: nativeptr<float
         vector + Vector256.Create(lo, hi, sum, product, first, second, 0.0f, 0.0f)
 
 /// An each-op node at one position: from op weights w (6) and the inputs, the coefficients of
-/// Σ_i w_i·op_i / max(‖op_i‖, ε) into `scratch` (4), the ops' squared norms and inverse
+/// Σ_i w_i·op_i / ‖op_i‖ (0 below ε) into `scratch` (4), the ops' squared norms and inverse
 /// norms after them (`scratchSize`).
 [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
 let internal eachOpCoefficients (w: nativeptr<float32>) (x1: nativeptr<float32>) (step1: int) (x2: nativeptr<float32>) (step2: int) (channels: int) (scratch: nativeptr<float32>) =
     let squares = opSquares x1 step1 x2 step2 channels
-    // 1 / max(‖op_i‖, ε) in every lane at once (lanes 6 and 7, zero, become 1/ε and are not read).
-    let inverse = Vector256.Create 1.0f / Vector256.Sqrt(Vector256.Max(squares, Vector256.Create floor))
+    // 1 / ‖op_i‖, 0 where ‖op_i‖ < ε, in every lane at once (lanes 6 and 7 are zero and not read).
+    let vFloor = Vector256.Create floor
+    let inverse =
+        Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(squares, vFloor),
+            Vector256.Create 1.0f / Vector256.Sqrt(Vector256.Max(squares, vFloor)), Vector256<float32>.Zero)
     Vector256.Store(squares, NativePtr.add scratch squaresAt)
     Vector256.Store(inverse, NativePtr.add scratch inverseAt)
     // w has six floats: four loaded as a vector, two as scalars, none read past its end.
@@ -278,7 +281,7 @@ let private prepareRow (o: Operands) (rows: RowScratch) (b: int) (k: int) =
         prepareSlot o k (NativePtr.add o.X1 at1) (NativePtr.add o.X2 at2) (rows.At p)
 
 /// Forward for one row (batch row b, cell k): each position's unnormalised mix into `mixes` + p·C
-/// and its 1 / max(‖m‖, ε) into `rows.Norms`. The node kernel writes the mixes into its output and
+/// and its 1 / ‖m‖ (0 below ε) into `rows.Norms`. The node kernel writes the mixes into its output and
 /// scales them; the readout keeps them in `rows.Mix`.
 let internal rowForward (o: Operands) (rows: RowScratch) (b: int) (k: int) (mixes: nativeptr<float32>) =
     let positions, channels = o.Extent.Positions, o.Extent.Channels
@@ -359,13 +362,13 @@ let internal addCellSums (sums: float[]) (k: int) (cell: CellSums) =
     sums.[4 * k + 3] <- sums.[4 * k + 3] + float (Vector256.Sum cell.D + cell.TailD)
 
 /// The paper's node, backward's first half at one position from its output gradient `g` (C
-/// values): the unnormalised mix into `m` (C floats), r = 1 / max(‖m‖, ε) and the radial factor
+/// values): the unnormalised mix into `m` (C floats), r = 1 / ‖m‖ (0 below ε) and the radial factor
 /// into the slot. Returns r.
 let private paperSums (coefficients: nativeptr<float32>) (x1: nativeptr<float32>) (channel1: int) (x2: nativeptr<float32>) (channel2: int) (channels: int) (m: nativeptr<float32>) (g: nativeptr<float32>) (slot: nativeptr<float32>) =
     let struct (squares, gm) = mixAndDot coefficients x1 channel1 x2 channel2 channels m g
     let r = inverseNorm squares
     NativePtr.set slot inverseNormAt r
-    // d out_c / d m_j = r·δ_cj − r³·m_c·m_j, the second term only where the norm is not clamped.
+    // d out_c / d m_j = r·δ_cj − r³·m_c·m_j, both 0 where ‖m‖ < ε.
     NativePtr.set slot radialAt (if squares >= floor then gm * r * r * r else 0.0f)
     r
 
@@ -424,7 +427,7 @@ let private paperInputs (coefficients: nativeptr<float32>) (x1: nativeptr<float3
 /// e_j = Σ_c dm_c·basis_j for the mix's gradient dm = r·g − r³(g·m)·m without a pass over dm. With
 /// F_i = op_i·dm: dL/dw_i = F_i / ‖op_i‖ into `weightSums` (6), and each op normalisation's radial
 /// term, −w_i·F_i / ‖op_i‖³ · op_i, joins the mix's gradient in the second pass (`eachOpInputs`)
-/// through Q's entries, left in the slot with r and the radial factor. Returns r = 1 / max(‖m‖, ε).
+/// through Q's entries, left in the slot with r and the radial factor. Returns r = 1 / ‖m‖ (0 below ε).
 [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
 let private eachOpSums (w: nativeptr<float32>) (slot: nativeptr<float32>) (x1: nativeptr<float32>) (channel1: int) (x2: nativeptr<float32>) (channel2: int) (channels: int) (m: nativeptr<float32>) (g: nativeptr<float32>) (weightSums: nativeptr<float32>) =
     let a, b, cc, d = NativePtr.get slot 0, NativePtr.get slot 1, NativePtr.get slot 2, NativePtr.get slot 3
@@ -501,10 +504,10 @@ let private eachOpSums (w: nativeptr<float32>) (slot: nativeptr<float32>) (x1: n
         m3 <- m3 + mixed * product
         c <- c + 1
     let r = inverseNorm squares
-    // d out_c / d m_j = r·δ_cj − r³·m_c·m_j, the second term only where the norm is not clamped.
+    // d out_c / d m_j = r·δ_cj − r³·m_c·m_j, both 0 where ‖m‖ < ε.
     let radial = if squares >= floor then gm * r * r * r else 0.0f
     let e0, e1, e2, e3 = r * g0 - radial * m0, r * g1 - radial * m1, r * g2 - radial * m2, r * g3 - radial * m3
-    // γ_i = w_i·F_i / ‖op_i‖³, 0 where the norm is clamped; the weight's gradient on the way.
+    // γ_i = w_i·F_i / ‖op_i‖³, 0 where ‖op_i‖ < ε; the weight's gradient on the way.
     let inline gamma i f =
         let inverse = NativePtr.get slot (inverseAt + i)
         NativePtr.set weightSums i (NativePtr.get weightSums i + inverse * f)
@@ -584,7 +587,7 @@ let private eachOpInputs (slot: nativeptr<float32>) (x1: nativeptr<float32>) (ch
 
 /// Backward's first half for cell k at one position (inputs at x1, x2; output gradient g): the mix
 /// into `m`, an each-op node's op weights' gradient into `weightSums`, what the second half needs
-/// into the slot. Returns 1 / max(‖m‖, ε).
+/// into the slot. Returns 1 / ‖m‖ (0 below ε).
 let internal backwardSums (o: Operands) (k: int) (x1: nativeptr<float32>) (x2: nativeptr<float32>) (m: nativeptr<float32>) (g: nativeptr<float32>) (slot: nativeptr<float32>) (weightSums: nativeptr<float32>) =
     let channel1, channel2, channels = o.S1.Channel, o.S2.Channel, o.Extent.Channels
     match o.Mix with
@@ -610,7 +613,7 @@ let internal finishCell (o: Operands) (row: float[]) (k: int) (cell: CellSums) (
             NativePtr.set weightSums i 0.0f
 
 /// Backward for one row (batch row b, cell k) from the output's gradient at `gradients` + p·C: the
-/// mixes into `rows.Mix`, 1 / max(‖m‖, ε) into `rows.Norms`, the inputs' gradients into g1, g2 (null
+/// mixes into `rows.Mix`, 1 / ‖m‖ (0 below ε) into `rows.Norms`, the inputs' gradients into g1, g2 (null
 /// where not wanted), the coefficients' into `cell` or an each-op node's into `rows.WeightSums`
 /// (`finishCell` takes both).
 let internal rowBackward (o: Operands) (rows: RowScratch) (b: int) (k: int) (gradients: nativeptr<float32>) (g1: nativeptr<float32>) (g2: nativeptr<float32>) (cell: byref<CellSums>) =

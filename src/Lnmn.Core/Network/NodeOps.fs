@@ -88,7 +88,7 @@ let private mix (c: Columns) (x1: torch.Tensor) (x2: torch.Tensor) : torch.Tenso
         let mixed =
             if x1.numel() >= x2.numel() then x1 * (c.A + c.D * x2) + (c.B * x2 + spread)
             else x2 * (c.B + c.D * x1) + (c.A * x1 + spread)
-        Tensors.l2Normalize -1L mixed)
+        Tensors.unitOrZero -1L mixed)
 
 /// `NormaliseEachOp`'s node for k cells at once: normalise(Σ_i w_i · normalise(op_i(x1, x2))), each op
 /// broadcast to the output's channels before its normalisation (a one-channel map a spread over D
@@ -100,11 +100,11 @@ let private mixEachOp (weights: torch.Tensor) (x1: torch.Tensor) (x2: torch.Tens
         let unit (x: torch.Tensor) =
             let shape = Array.copy x.shape
             shape.[shape.Length - 1] <- channels
-            Tensors.l2Normalize -1L (x.expand(shape))
+            Tensors.unitOrZero -1L (x.expand(shape))
         let mixed =
             w Min * unit (torch.minimum(x1, x2)) + w Max * unit (torch.maximum(x1, x2)) + w Sum * unit (x1 + x2)
             + w Product * unit (x1 * x2) + w Choose1 * unit x1 + w Choose2 * unit x2
-        Tensors.l2Normalize -1L mixed)
+        Tensors.unitOrZero -1L mixed)
 
 /// Above this many output elements a node keeps only its inputs for backward and computes the rest
 /// again there (`Recompute`). The paper's size has 48M per node and about eight such tensors saved

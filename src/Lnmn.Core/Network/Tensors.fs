@@ -29,6 +29,16 @@ let l2Normalize (dim: int64) (x: torch.Tensor) =
     let squaredNorm = (square x).sum(dim, keepdim = true)
     x * (withScalar 1e-24 squaredNorm.clamp_min).rsqrt()
 
+/// A node's normalisation: x / ‖x‖₂ along `dim`, and 0, with no gradient, where ‖x‖₂ < ε = 1e-12.
+/// `l2Normalize` gives such a vector x / ε, whose backward multiplies by 1 / ε: a one-hot node whose
+/// op is zero (a product with the stack's zero map at the first step) passes 1e12 times its gradient
+/// on, two such nodes in a row overflow float32, and 0 · ∞ sends NaN to the image (issue 25).
+/// Elsewhere the two agree to the last digit unless 0 < ‖x‖₂ < ε.
+let unitOrZero (dim: int64) (x: torch.Tensor) =
+    let squaredNorm = (square x).sum(dim, keepdim = true)
+    let kept = withScalar 1e-24 squaredNorm.ge
+    x * ((withScalar 1e-24 squaredNorm.clamp_min).rsqrt() * kept.to_type(x.dtype))
+
 /// Softmax over the last dimension with positions where `valid` is false excluded.
 let maskedSoftmax (valid: torch.Tensor) (scores: torch.Tensor) =
     let masked = withScalar System.Double.NegativeInfinity (fun minusInfinity -> scores.masked_fill(valid.logical_not(), minusInfinity))
