@@ -74,7 +74,8 @@ type TrainConfig =
       Epochs: int option
       /// The questions the run is planned for instead of whole epochs (None: whole epochs).
       Questions: int option
-      BatchSize: int
+      /// None: the paper's 64, or LNMN's `Defaults.builtInBatchSize` on the built-in dataset.
+      BatchSize: int option
       Steps: int
       StackLength: int
       MapDim: int option
