@@ -74,8 +74,7 @@ type TrainConfig =
       Epochs: int option
       /// The questions the run is planned for instead of whole epochs (None: whole epochs).
       Questions: int option
-      /// None: the paper's 64, or LNMN's `Defaults.builtInBatchSize` on the built-in dataset.
-      BatchSize: int option
+      BatchSize: int
       Steps: int
       StackLength: int
       MapDim: int option

@@ -39,7 +39,7 @@ let train: TrainConfig =
       Data = None
       Epochs = None
       Questions = None
-      BatchSize = None
+      BatchSize = TrainingSpec.paper.BatchSize
       Steps = 5
       StackLength = 5
       MapDim = None
@@ -92,21 +92,9 @@ type DataFacts =
       /// The examples the weight steps draw from.
       TrainExamples: int }
 
-/// The built-in dataset trains for this many epochs unless --epochs or --questions says otherwise
-/// (LNMN: `builtInQuestions`): its train split is sized so that the main job sees every question once.
+/// The built-in dataset trains for this many epochs unless --epochs or --questions says otherwise:
+/// its train split is sized so that the main job sees every question once.
 let builtInEpochs = 1
-
-/// LNMN's main job on the built-in dataset, unless --batch-size, --epochs, --questions or
-/// --harden-at says otherwise: batch 128, 576K questions (1.28 passes), the last 10% training the
-/// hard-max network with α frozen. As two data-parallel workers a batch of 128 gives each 64 where
-/// 64 gave each 32 and paid a step's per-op cost on half the work (1.61× one thread against 1.13×,
-/// docs/benchmarks.md), so the main job's 15 minutes hold 576K questions where they held 450K.
-/// Without the closing phase seed 0's hard-max network lost 27 points at batch 128 (a node whose
-/// winner reads the stack's zero map at the first step); with it, 79.00 soft / 79.84 hard-max
-/// (docs/results.md, eleventh round). Other models keep batch 64 and one pass: their best measured.
-let builtInBatchSize (model: ModelChoice) = match model with Lnmn -> Some 128 | StackNmn | ConcatCells | CellsWithDescribe -> None
-let builtInQuestions (model: ModelChoice) = match model with Lnmn -> Some 576_000 | StackNmn | ConcatCells | CellsWithDescribe -> None
-let builtInHardenAt (model: ModelChoice) = match model with Lnmn -> Some 0.9 | StackNmn | ConcatCells | CellsWithDescribe -> None
 
 /// How answer cells pool on the built-in dataset: weighted by the map they read, beside Describe's
 /// read-out of the img map. With the paper's plain sum no attention grounds there (docs/design.md
@@ -180,16 +168,12 @@ let plannedSteps (training: TrainingSpec) (trainExamples: int) =
 let trainingSpec (config: TrainConfig) (data: DataFacts) : TrainingSpec =
     let paper = TrainingSpec.paper
     let weightLr = config.LearningRate |> Option.defaultValue (if data.BuiltIn then builtInLearningRate else paper.Weights.LearningRate)
-    let builtIn (choice: ModelChoice -> 'T option) = if data.BuiltIn then choice config.Model else None
-    let batchSize = config.BatchSize |> Option.orElse (builtIn builtInBatchSize) |> Option.defaultValue paper.BatchSize
-    let questions = if config.Epochs.IsSome then config.Questions else config.Questions |> Option.orElse (builtIn builtInQuestions)
-    let hardenAt = config.HardenAt |> Option.orElse (builtIn builtInHardenAt)
     let epochs =
-        match questions with
+        match config.Questions with
         | Some q -> ceilDiv q data.TrainExamples
         | None -> config.Epochs |> Option.defaultValue (if data.BuiltIn then builtInEpochs else paper.Epochs)
-    let steps = plannedSteps { paper with Epochs = epochs; BatchSize = batchSize; Questions = questions } data.TrainExamples
-    let alpha = AlphaSchedule.Rule.alphaSettings config.AlphaRule paper.Alpha steps hardenAt
+    let steps = plannedSteps { paper with Epochs = epochs; BatchSize = config.BatchSize; Questions = config.Questions } data.TrainExamples
+    let alpha = AlphaSchedule.Rule.alphaSettings config.AlphaRule paper.Alpha steps config.HardenAt
     { paper with
         Weights = { paper.Weights with LearningRate = weightLr }
         Alpha = { alpha with LearningRate = defaultArg config.AlphaLearningRate alpha.LearningRate }
@@ -197,14 +181,14 @@ let trainingSpec (config: TrainConfig) (data: DataFacts) : TrainingSpec =
         WeightLearningRateDecay = Some config.LearningRateDecay
         LambdaWScale = config.LambdaWScale |> Option.orElse (if data.BuiltIn then builtInLambdaWScale config.Model else None)
         Epochs = epochs
-        BatchSize = batchSize
-        Questions = questions
+        BatchSize = config.BatchSize
+        Questions = config.Questions
         EntropyScaling = config.EntropyScaling
         ArchitectureSplit = config.ArchitectureSplit
         Unrolled = config.Unrolled
         Seed = config.Seed
         AnswerLoss = if data.Vqa then Some SigmoidSoftTargets else None
-        HardenAt = hardenAt
+        HardenAt = config.HardenAt
         AnnealTo = config.AnnealTo }
 
 /// The model and training a new run with these options trains on this data.
@@ -222,6 +206,10 @@ module Scoring =
 /// `compare`.
 module Compare =
     let out = "comparison"
+    /// The full comparison on the built-in dataset: the main job's budget, one pass over its 450K
+    /// training questions per model (about 11 minutes an LNMN model on this project's 2-core machine),
+    /// written into the budget. With --data every model gets the trainer's default.
+    let epochsOnBuiltIn = builtInEpochs
     /// `--quick`: a smoke test of minutes in all.
     let quickEpochs = 1
     let quickMaxSteps = 25

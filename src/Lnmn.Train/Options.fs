@@ -76,8 +76,8 @@ type TrainArgs =
             | Model _ -> $"the model: lnmn, stack-nmn (the hand-designed baseline), concat (cells replaced by concatenation + 1×1 conv, paper Table 2) or lnmn-describe (a diagnostic: LNMN's attention cells, Stack-NMN's Describe as answer modules); {defaultIs TrainChecks.Choices.model Defaults.train.Model}."
             | Data _ -> "a CLEVR-layout directory (questions/, features/) or a VQA v1/v2 one (questions/, annotations/, resnet152_c5_7x7/; README); absent: the built-in dataset, generated on first use."
             | Epochs _ -> $"epochs (default: {TrainingSpec.paper.Epochs} on CLEVR, {Defaults.builtInEpochs} on the built-in dataset)."
-            | Questions _ -> $"plan the run for this many questions instead of whole epochs: its schedules laid over questions / batch size weight steps, its last pass cut there (default: whole epochs; LNMN on the built-in dataset {Defaults.builtInQuestions Lnmn |> Option.defaultValue 0} unless --epochs is given)."
-            | Batch_Size _ -> $"questions per batch (default: the paper's {TrainingSpec.paper.BatchSize}; LNMN on the built-in dataset {Defaults.builtInBatchSize Lnmn |> Option.defaultValue 0})."
+            | Questions _ -> "plan the run for this many questions instead of whole epochs: its schedules laid over questions / batch size weight steps, its last pass cut there (default: whole epochs)."
+            | Batch_Size _ -> $"questions per batch (default {Defaults.train.BatchSize})."
             | Steps _ -> $"T, controller steps (default {Defaults.train.Steps})."
             | Stack_Length _ -> $"L, stack slots (default {Defaults.train.StackLength})."
             | Map_Dim _ -> $"channels the cells combine (default: by --size, {paperDims.MapDim} or {smallDims.MapDim})."
@@ -109,7 +109,7 @@ type TrainArgs =
             | Stack_Start _ -> "what the stack holds before the first step: zeros (the authors', with --stack reference) or ones (every slot a map over the whole image, what --stack push starts from; with reference ours, a departure: no node is zero at the first step for want of a map, so the one-hot node there computes what the soft one's winner did); default: the stack discipline's own."
             | Node_Mix _ -> $"how a node mixes its six ops: paper (normalise(Σ softmax(α)_i op_i), the paper's) or each-op (ours, a departure in the relaxation: normalise(Σ softmax(α)_i normalise(op_i)), each op at unit norm per position, so α's share is the op's share of the node and hard-max keeps what the soft node computed; the default on the built-in dataset); paper is the default with --data."
             | Anneal_To _ -> "the temperature τ of the nodes' softmax(α / τ) at the run's end, reached geometrically from 1 over the α phase, so the soft network becomes the hard-max one gradually (a departure, SNAS/GDAS-style); default: 1 throughout, the paper's softmax."
-            | Harden_At _ -> $"the fraction of the run after which α is frozen at its argmax and the weights train the hard-max network (one op per node; a departure, DARTS' derived-cell training); 1: never; default: never, LNMN on the built-in dataset {Defaults.builtInHardenAt Lnmn |> Option.defaultValue 0.0}."
+            | Harden_At _ -> "the fraction of the run after which α is frozen at its argmax and the weights train the hard-max network (one op per node; a departure, DARTS' derived-cell training); default: never."
             | Answer_Pooling _ -> "how answer cells pool their last node over the map: sum (the paper's; default with --data) or attention (ours: weighted by H·W·softmax of the map the cell read, Stack-NMN's Describe weighting; the plain sum when that map is uniform) or squared (ours: H·W·m⊙m with m the softmax-weighted mean, so two objects under one map give their product, as Stack-NMN's DescribeTwo; a departure) or both (ours: the attention-weighted sum and its square side by side; a departure) or gated-product (ours: Stack-NMN's Describe read-out on the last node, l2norm(c ⊙ m1 [⊙ m2]) with m_i pooled under each map the cell read; a departure) or weighted-and-describe (ours: the attention-weighted sum beside Describe's unnormalised read-out of the img map, g(c_t) ⊙ p [⊙ p] with p the img map pooled under the map read and g a linear of the controller's text of each cell's own; a departure, the first with which LNMN-11's own answer cells compare; default on the built-in dataset)."
             | Max_Steps _ -> "stop after this many weight steps in total (for smoke tests)."
             | Lr_Decay _ -> $"weight learning rate over the run: constant (the paper's) or cosine (half a cosine down to 0 at the last step); {defaultIs TrainChecks.Choices.lrDecay Defaults.train.LearningRateDecay}."
@@ -290,7 +290,7 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
               Data = r.TryGetResult TrainArgs.Data |> Option.orElse d.Data
               Epochs = r.TryGetResult TrainArgs.Epochs |> Option.orElse d.Epochs
               Questions = r.TryGetResult TrainArgs.Questions |> Option.orElse d.Questions
-              BatchSize = r.TryGetResult Batch_Size |> Option.orElse d.BatchSize
+              BatchSize = r.GetResult(Batch_Size, d.BatchSize)
               Steps = r.GetResult(Steps, d.Steps)
               StackLength = r.GetResult(Stack_Length, d.StackLength)
               MapDim = r.TryGetResult Map_Dim |> Option.orElse d.MapDim
@@ -362,7 +362,7 @@ type CompareArgs =
         member a.Usage =
             match a with
             | Quick -> $"smoke size: {Defaults.Compare.quickEpochs} epoch, at most {Defaults.Compare.quickMaxSteps} weight steps per model (minutes in all)."
-            | Epochs _ -> "epochs per model, the same for every model (default: the trainer's, each model's main job on the built-in dataset: one pass of 64 for Stack-NMN, 576K questions at 128 for LNMN)."
+            | Epochs _ -> $"epochs per model, the same for every model (default: {Defaults.Compare.epochsOnBuiltIn} on the built-in dataset, the main job's budget; the trainer's default with --data)."
             | Max_Steps _ -> $"at most this many weight steps per model (default: none; {Defaults.Compare.quickMaxSteps} with --quick)."
             | Out _ -> $"output folder (default {Defaults.Compare.out}): comparison.md, .csv, .html, .png and runs/."
             | Data _ -> "a CLEVR-layout directory (default: the built-in dataset)."
@@ -402,7 +402,7 @@ let toCompareConfig (r: ParseResults<CompareArgs>) : Result<CompareConfig, strin
     result {
         let! epochs =
             r.TryGetResult CompareArgs.Epochs
-            |> Option.orElse (if quick then Some Defaults.Compare.quickEpochs else None)
+            |> Option.orElse (if quick then Some Defaults.Compare.quickEpochs elif r.Contains CompareArgs.Data then None else Some Defaults.Compare.epochsOnBuiltIn)
             |> optional (positive "epochs")
         let! maxSteps = r.TryGetResult CompareArgs.Max_Steps |> Option.orElse (if quick then Some Defaults.Compare.quickMaxSteps else None) |> optional (positive "max-steps")
         let! device = device (r.TryGetResult CompareArgs.Device)

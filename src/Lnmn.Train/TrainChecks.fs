@@ -81,7 +81,7 @@ let check (label: string -> string) (config: TrainConfig) : Result<unit, string>
         | _ -> Ok()
     [ positiveIfSome (label "--epochs") c.Epochs
       positiveIfSome (label "--questions") c.Questions
-      positiveIfSome (label "--batch-size") c.BatchSize
+      positive (label "--batch-size") c.BatchSize
       positive (label "--steps") c.Steps
       (if c.StackLength >= 2 then Ok() else refuse "--stack-length" $" must be at least 2 (got {c.StackLength})")
       positiveIfSome (label "--map-dim") c.MapDim
@@ -95,7 +95,7 @@ let check (label: string -> string) (config: TrainConfig) : Result<unit, string>
       positiveIfSome (label "--lr") c.LearningRate
       positiveIfSome (label "--alpha-lr") c.AlphaLearningRate
       positiveIfSome (label "--alpha-init") c.AlphaInitScale
-      inRange "--harden-at" (fun h -> h > 0.0 && h <= 1.0) "above 0 and at most 1 (1: never)" c.HardenAt
+      inRange "--harden-at" (fun h -> h > 0.0 && h < 1.0) "between 0 and 1, exclusive" c.HardenAt
       inRange "--anneal-to" (fun t -> t > 0.0 && t <= 1.0) "above 0 and at most 1" c.AnnealTo
       inRange "--alpha-warmup" (fun w -> w >= 0.0 && w <= 1.0) "between 0 and 1" c.AlphaWarmup
       within (label "--model") Choices.model c.Model

@@ -63,7 +63,7 @@ let tests =
                   """{ "Model": "Resnet" }""", "Model: \"Resnet\" is not one of \"Lnmn\""
                   """{ "Model": null }""", "Model: null is not one of"
                   """{ "Pointer": { "Soft": [ 0.7 ] } }""", "Pointer: unknown value {\"Soft\":[0.7]} (expected \"Hard\" or {\"Soft\":[0.2]})"
-                  """{ "HardenAt": 1.5 }""", "HardenAt must be above 0 and at most 1 (1: never) (got 1.5)"
+                  """{ "HardenAt": 1.5 }""", "HardenAt must be between 0 and 1, exclusive (got 1.5)"
                   """{ "ArchitectureSplit": { "HeldOutOfTrain": [ 1.0 ] } }""", "ArchitectureSplit must be between 0 and 1 (got 1)"
                   """{ "Resume": true }""", "Resume needs --run-dir" ]
             for json, message in cases do

@@ -89,27 +89,18 @@ let tests =
         // Steps hand-computed from the 450,000 training questions above: one pass of 64 is
         // ⌈450,000 / 64⌉ = 7,032 steps; 576,000 questions in batches of 128 are 4,500 steps over
         // ⌈576,000 / 450,000⌉ = 2 passes, the second cut short.
-        test "a run's plan: LNMN's main job by questions at batch 128; --epochs, --questions and --batch-size each replace their part" {
+        test "a run's plan: whole passes by default; --questions lays it over questions / batch steps, as many passes as they need" {
             let plan config =
                 let training = snd (Defaults.specs config builtInData)
                 training.BatchSize, training.Questions, training.Epochs, Defaults.plannedSteps training builtInData.TrainExamples
-            Expect.equal (plan Defaults.train) (128, Some 576_000, 2, 4_500) "the main job: 576K questions at batch 128"
-            Expect.equal (plan { Defaults.train with Epochs = Some 3 }) (128, None, 3, 3 * 3_516) "--epochs 3: whole passes of ⌈450,000 / 128⌉"
-            Expect.equal (plan { Defaults.train with Epochs = Some 1; BatchSize = Some 64 }) (64, None, 1, 7_032) "--epochs 1 --batch-size 64: one pass of 64"
-            Expect.equal (plan { Defaults.train with BatchSize = Some 64 }) (64, Some 576_000, 2, 9_000) "--batch-size 64: the same questions"
-            Expect.equal (plan { Defaults.train with Questions = Some 1_000 }) (128, Some 1_000, 1, 8) "--questions 1000: part of a pass"
-            Expect.equal (plan { Defaults.train with Model = StackNmn }) (64, None, 1, 7_032) "Stack-NMN: one pass of 64, its best measured"
+            Expect.equal (plan Defaults.train) (64, None, 1, 7_032) "the main job: one pass"
+            Expect.equal (plan { Defaults.train with Epochs = Some 3 }) (64, None, 3, 3 * 7_032) "--epochs 3"
+            Expect.equal (plan { Defaults.train with Questions = Some 576_000; BatchSize = 128 }) (128, Some 576_000, 2, 4_500) "--questions 576000 --batch-size 128"
+            Expect.equal (plan { Defaults.train with Questions = Some 1_000 }) (64, Some 1_000, 1, 16) "--questions 1000: part of a pass"
             Expect.equal (plan { Defaults.train with Model = StackNmn; Questions = Some 900_001 }) (64, Some 900_001, 3, 14_063) "just past two passes"
             let clevr = { builtInData with BuiltIn = false; TrainExamples = 629_991 }
             let training = snd (Defaults.specs Defaults.train clevr)
-            Expect.equal (training.BatchSize, training.Questions, training.Epochs, training.HardenAt) (64, None, 30, None) "CLEVR: the paper's"
-        }
-        test "LNMN's main job closes with the hard-max network from 90% of the run; --harden-at 1 never does; Stack-NMN has no α to harden" {
-            let hardenAt config = (snd (Defaults.specs config builtInData)).HardenAt
-            Expect.equal (hardenAt Defaults.train) (Some 0.9) "the main job"
-            Expect.equal (hardenAt { Defaults.train with HardenAt = Some 1.0 }) (Some 1.0) "asked for never"
-            Expect.isFalse ([ 0 .. 4_499 ] |> List.exists (fun s -> AlphaSchedule.isHardened (Some 1.0) s 4_500)) "1: no step is hard-max"
-            Expect.equal (hardenAt { Defaults.train with Model = StackNmn }) None "Stack-NMN"
+            Expect.equal (training.BatchSize, training.Questions, training.Epochs) (64, None, 30) "CLEVR: the paper's"
         }
         test "--map-dim and --size decide the width; otherwise the data does" {
             Expect.equal (Defaults.mapDim Defaults.train true, Defaults.mapDim Defaults.train false) (32, 384) "built-in small, CLEVR the paper's"
