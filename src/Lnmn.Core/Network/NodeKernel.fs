@@ -138,16 +138,15 @@ let private scale (factor: float32) (m: nativeptr<float32>) (channels: int) =
 // and choose_2; the sums below spell out those rows.
 
 /// A position's slot of scratch (`RowScratch`): an each-op node's four coefficients there, its six
-/// ops' Σ_c op_i² and their 1 / ‖op_i‖ (0 below ε) (each in the first six lanes of eight, stored as one
-/// vector, `eachOpCoefficients`), then what backward's second half needs from its first.
-let internal scratchSize = 32
-let private squaresAt = 8
-let private inverseAt = 16
+/// ops' 1 / ‖op_i‖ (0 below ε; the first six lanes of eight, stored as one vector,
+/// `eachOpCoefficients`), then what backward's second half needs from its first.
+let internal scratchSize = 24
+let private inverseAt = 8
 /// Backward's constants from its first half to its second (`backwardSums`, `backwardInputs`): an
-/// each-op node's six entries of Q at 24–29, and either node's 1 / ‖m‖ (0 below ε) and radial factor.
-let private quadraticAt = 24
-let private inverseNormAt = 30
-let private radialAt = 31
+/// each-op node's six entries of Q at 16–21, and either node's 1 / ‖m‖ (0 below ε) and radial factor.
+let private quadraticAt = 16
+let private inverseNormAt = 22
+let private radialAt = 23
 
 /// The lane sums of a..h as the lanes of one vector: a transposing tree of horizontal adds, three
 /// levels for eight sums where `Vector256.Sum` takes three for each.
@@ -206,8 +205,8 @@ let private opSquares (x1: nativeptr<float32>) (step1: int) (x2: nativeptr<float
         vector + Vector256.Create(lo, hi, sum, product, first, second, 0.0f, 0.0f)
 
 /// An each-op node at one position: from op weights w (6) and the inputs, the coefficients of
-/// Σ_i w_i·op_i / ‖op_i‖ (0 below ε) into `scratch` (4), the ops' squared norms and inverse
-/// norms after them (`scratchSize`).
+/// Σ_i w_i·op_i / ‖op_i‖ (0 below ε) into `scratch` (4), the ops' inverse norms after them
+/// (`scratchSize`).
 [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
 let internal eachOpCoefficients (w: nativeptr<float32>) (x1: nativeptr<float32>) (step1: int) (x2: nativeptr<float32>) (step2: int) (channels: int) (scratch: nativeptr<float32>) =
     let squares = opSquares x1 step1 x2 step2 channels
@@ -216,7 +215,6 @@ let internal eachOpCoefficients (w: nativeptr<float32>) (x1: nativeptr<float32>)
     let inverse =
         Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(squares, vFloor),
             Vector256.Create 1.0f / Vector256.Sqrt(Vector256.Max(squares, vFloor)), Vector256<float32>.Zero)
-    Vector256.Store(squares, NativePtr.add scratch squaresAt)
     Vector256.Store(inverse, NativePtr.add scratch inverseAt)
     // w has six floats: four loaded as a vector, two as scalars, none read past its end.
     let weights = Vector256.Create(Vector128.Load w, Vector128.Create(NativePtr.get w 4, NativePtr.get w 5, 0.0f, 0.0f))
@@ -368,8 +366,8 @@ let private paperSums (coefficients: nativeptr<float32>) (x1: nativeptr<float32>
     let struct (squares, gm) = mixAndDot coefficients x1 channel1 x2 channel2 channels m g
     let r = inverseNorm squares
     NativePtr.set slot inverseNormAt r
-    // d out_c / d m_j = r·δ_cj − r³·m_c·m_j, both 0 where ‖m‖ < ε.
-    NativePtr.set slot radialAt (if squares >= floor then gm * r * r * r else 0.0f)
+    // d out_c / d m_j = r·δ_cj − r³·m_c·m_j, both 0 where ‖m‖ < ε (r = 0 there).
+    NativePtr.set slot radialAt (gm * r * r * r)
     r
 
 /// The paper's node, backward's second half: adds the inputs' gradients into q1, q2 (the inputs'
@@ -504,14 +502,15 @@ let private eachOpSums (w: nativeptr<float32>) (slot: nativeptr<float32>) (x1: n
         m3 <- m3 + mixed * product
         c <- c + 1
     let r = inverseNorm squares
-    // d out_c / d m_j = r·δ_cj − r³·m_c·m_j, both 0 where ‖m‖ < ε.
-    let radial = if squares >= floor then gm * r * r * r else 0.0f
+    // d out_c / d m_j = r·δ_cj − r³·m_c·m_j, both 0 where ‖m‖ < ε (r = 0 there).
+    let radial = gm * r * r * r
     let e0, e1, e2, e3 = r * g0 - radial * m0, r * g1 - radial * m1, r * g2 - radial * m2, r * g3 - radial * m3
-    // γ_i = w_i·F_i / ‖op_i‖³, 0 where ‖op_i‖ < ε; the weight's gradient on the way.
+    // γ_i = w_i·F_i / ‖op_i‖³, 0 where ‖op_i‖ < ε (its inverse norm is 0 there); the weight's
+    // gradient on the way.
     let inline gamma i f =
         let inverse = NativePtr.get slot (inverseAt + i)
         NativePtr.set weightSums i (NativePtr.get weightSums i + inverse * f)
-        if NativePtr.get slot (squaresAt + i) >= floor then NativePtr.get w i * f * inverse * inverse * inverse else 0.0f
+        NativePtr.get w i * f * inverse * inverse * inverse
     let gLo, gHi = gamma 0 (0.5f * (e0 + e1 - e2)), gamma 1 (0.5f * (e0 + e1 + e2))
     let gSum, gProduct, gFirst, gSecond = gamma 2 (e0 + e1), gamma 3 e3, gamma 4 e0, gamma 5 e1
     // The radial terms' gradient on the basis is −Q·basis, Q = Σ_i γ_i·row_i ⊗ row_i; with the rows
