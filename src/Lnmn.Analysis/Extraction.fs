@@ -49,8 +49,8 @@ let private apply (op: NodeOp) (x: torch.Tensor) (y: torch.Tensor) =
 let rec evaluate (inputs: Map<Input, torch.Tensor>) (e: Expr) : torch.Tensor =
     match e with
     | Leaf input -> inputs.[input]
-    | Node(op, x, y) -> Tensors.l2Normalize -1L (apply op (evaluate inputs x) (evaluate inputs y))
-    | Chosen(kept, dropped) -> Tensors.l2Normalize -1L (evaluate inputs kept + 0.0 * evaluate inputs dropped)
+    | Node(op, x, y) -> Tensors.unitOrZero -1L (apply op (evaluate inputs x) (evaluate inputs y))
+    | Chosen(kept, dropped) -> Tensors.unitOrZero -1L (evaluate inputs kept + 0.0 * evaluate inputs dropped)
 
 /// One row per module: its formula and each node's winning op with its weight.
 let table (formulas: ModuleFormula list) : Table.Table =

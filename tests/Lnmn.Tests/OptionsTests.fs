@@ -34,7 +34,7 @@ let tests =
             match train [ "--epochs"; "2"; "--questions"; "1000" ] with
             | Error e -> Expect.equal e "--questions plans the run instead of --epochs: give one of them" "one line"
             | Ok _ -> failtest "accepted"
-            Expect.equal (train [ "--questions"; "0" ] |> Result.mapError id) (Error "--questions must be positive (got 0)") "positive"
+            Expect.equal (train [ "--questions"; "0" ]) (Error "--questions must be positive (got 0)") "positive"
             Expect.equal (train [ "--questions"; "1000"; "--batch-size"; "32" ] |> Result.map (fun c -> c.Questions, c.BatchSize)) (Ok(Some 1000, 32)) "read"
         }
         test "options that do not apply are refused with the reason" {
