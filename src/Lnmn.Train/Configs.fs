@@ -109,6 +109,7 @@ type TrainConfig =
       DescribeReadout: DescribeReadout option
       NodeMix: NodeMix option
       StackStart: StackStart option
+      AlphaEvery: int option
       HardenAt: float option
       AnnealTo: float option
       LearningRateDecay: LearningRateDecay

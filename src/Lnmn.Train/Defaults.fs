@@ -70,6 +70,7 @@ let train: TrainConfig =
       DescribeReadout = None
       NodeMix = None
       StackStart = None
+      AlphaEvery = None
       HardenAt = None
       AnnealTo = None
       LearningRateDecay = Constant
@@ -173,7 +174,7 @@ let trainingSpec (config: TrainConfig) (data: DataFacts) : TrainingSpec =
         | Some q -> ceilDiv q data.TrainExamples
         | None -> config.Epochs |> Option.defaultValue (if data.BuiltIn then builtInEpochs else paper.Epochs)
     let steps = plannedSteps { paper with Epochs = epochs; BatchSize = config.BatchSize; Questions = config.Questions } data.TrainExamples
-    let alpha = AlphaSchedule.Rule.alphaSettings config.AlphaRule paper.Alpha steps config.HardenAt
+    let alpha = AlphaSchedule.Rule.alphaSettings config.AlphaRule paper.Alpha steps config.HardenAt (defaultArg config.AlphaEvery 1)
     { paper with
         Weights = { paper.Weights with LearningRate = weightLr }
         Alpha = { alpha with LearningRate = defaultArg config.AlphaLearningRate alpha.LearningRate }
@@ -188,6 +189,7 @@ let trainingSpec (config: TrainConfig) (data: DataFacts) : TrainingSpec =
         Unrolled = config.Unrolled
         Seed = config.Seed
         AnswerLoss = if data.Vqa then Some SigmoidSoftTargets else None
+        AlphaEvery = config.AlphaEvery
         HardenAt = config.HardenAt
         AnnealTo = config.AnnealTo }
 

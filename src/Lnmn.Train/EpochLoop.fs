@@ -46,7 +46,7 @@ let run (setup: RunSetup.Setup) (paths: RunFolder.Paths) (state: Steps.TrainingS
         let lambdaW = lambdaWAt step
         let soft = Steps.forwardAt (AlphaSchedule.temperature training.AnnealTo training.AlphaWarmup step plannedSteps)
         let alpha =
-            if AlphaSchedule.isSearching training.AlphaWarmup training.HardenAt step plannedSteps then
+            if AlphaSchedule.takesAlphaStep training.AlphaWarmup training.HardenAt training.AlphaEvery step plannedSteps then
                 DataParallel.architectureStepWith workers soft training lambdaW state trainBatch archBatch
             else None
         let learningRate = training.Weights.LearningRate * LearningRateDecay.factor training.WeightLearningRateDecay step plannedSteps

@@ -60,6 +60,7 @@ type TrainArgs =
     | Describe_Readout of string
     | Node_Mix of string
     | Stack_Start of string
+    | Alpha_Every of int
     | Harden_At of float
     | Anneal_To of float
     | Lr_Decay of string
@@ -109,6 +110,7 @@ type TrainArgs =
             | Stack_Start _ -> "what the stack holds before the first step: zeros (the authors', with --stack reference) or ones (every slot a map over the whole image, what --stack push starts from; with reference ours, a departure: no node is zero at the first step for want of a map, so the one-hot node there computes what the soft one's winner did); default: the stack discipline's own."
             | Node_Mix _ -> $"how a node mixes its six ops: paper (normalise(Σ softmax(α)_i op_i), the paper's) or each-op (ours, a departure in the relaxation: normalise(Σ softmax(α)_i normalise(op_i)), each op at unit norm per position, so α's share is the op's share of the node and hard-max keeps what the soft node computed; the default on the built-in dataset); paper is the default with --data."
             | Anneal_To _ -> "the temperature τ of the nodes' softmax(α / τ) at the run's end, reached geometrically from 1 over the α phase, so the soft network becomes the hard-max one gradually (a departure, SNAS/GDAS-style); default: 1 throughout, the paper's softmax."
+            | Alpha_Every _ -> "an α step on every K-th batch of the α phase, α's lr multiplied by K (a departure: Algorithm 2 alternates an α step with every weight step; each α step costs most of a weight step); default: every batch."
             | Harden_At _ -> "the fraction of the run after which α is frozen at its argmax and the weights train the hard-max network (one op per node; a departure, DARTS' derived-cell training); default: never."
             | Answer_Pooling _ -> "how answer cells pool their last node over the map: sum (the paper's; default with --data) or attention (ours: weighted by H·W·softmax of the map the cell read, Stack-NMN's Describe weighting; the plain sum when that map is uniform) or squared (ours: H·W·m⊙m with m the softmax-weighted mean, so two objects under one map give their product, as Stack-NMN's DescribeTwo; a departure) or both (ours: the attention-weighted sum and its square side by side; a departure) or gated-product (ours: Stack-NMN's Describe read-out on the last node, l2norm(c ⊙ m1 [⊙ m2]) with m_i pooled under each map the cell read; a departure) or weighted-and-describe (ours: the attention-weighted sum beside Describe's unnormalised read-out of the img map, g(c_t) ⊙ p [⊙ p] with p the img map pooled under the map read and g a linear of the controller's text of each cell's own; a departure, the first with which LNMN-11's own answer cells compare; default on the built-in dataset)."
             | Max_Steps _ -> "stop after this many weight steps in total (for smoke tests)."
@@ -321,6 +323,7 @@ let toConfig (r: ParseResults<TrainArgs>) : Result<TrainConfig, string> =
               DescribeReadout = describeReadout
               NodeMix = nodeMix
               StackStart = stackStart
+              AlphaEvery = r.TryGetResult Alpha_Every |> Option.orElse d.AlphaEvery
               HardenAt = r.TryGetResult Harden_At |> Option.orElse d.HardenAt
               AnnealTo = r.TryGetResult Anneal_To |> Option.orElse d.AnnealTo
               LearningRateDecay = decay

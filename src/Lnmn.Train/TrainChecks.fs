@@ -21,7 +21,7 @@ let fields =
       "--unrolled", "Unrolled"; "--entropy-scaling", "EntropyScaling"; "--lambda-w-scale", "LambdaWScale"; "--lr", "LearningRate"
       "--alpha-lr", "AlphaLearningRate"; "--alpha-schedule", "AlphaRule"; "--alpha-warmup", "AlphaWarmup"
       "--alpha-init", "AlphaInitScale"; "--alpha-preset", "AlphaPreset"; "--answer-pooling", "AnswerPooling"
-      "--cell-inputs", "CellInputs"; "--describe-readout", "DescribeReadout"; "--node-mix", "NodeMix"; "--stack-start", "StackStart"; "--harden-at", "HardenAt"; "--anneal-to", "AnnealTo"; "--lr-decay", "LearningRateDecay"
+      "--cell-inputs", "CellInputs"; "--describe-readout", "DescribeReadout"; "--node-mix", "NodeMix"; "--stack-start", "StackStart"; "--alpha-every", "AlphaEvery"; "--harden-at", "HardenAt"; "--anneal-to", "AnnealTo"; "--lr-decay", "LearningRateDecay"
       "--max-steps", "MaxSteps"; "--eval-every", "EvalEvery"; "--dry-run", "DryRun"; "--vqa-answers", "VqaAnswers" ]
 
 /// The field an option sets.
@@ -95,6 +95,7 @@ let check (label: string -> string) (config: TrainConfig) : Result<unit, string>
       positiveIfSome (label "--lr") c.LearningRate
       positiveIfSome (label "--alpha-lr") c.AlphaLearningRate
       positiveIfSome (label "--alpha-init") c.AlphaInitScale
+      positiveIfSome (label "--alpha-every") c.AlphaEvery
       inRange "--harden-at" (fun h -> h > 0.0 && h < 1.0) "between 0 and 1, exclusive" c.HardenAt
       inRange "--anneal-to" (fun t -> t > 0.0 && t <= 1.0) "above 0 and at most 1" c.AnnealTo
       inRange "--alpha-warmup" (fun w -> w >= 0.0 && w <= 1.0) "between 0 and 1" c.AlphaWarmup
@@ -130,7 +131,7 @@ let private modelOptions =
     set [ "--ablation"; "--model"; "--steps"; "--stack-length"; "--map-dim"; "--width"; "--size"; "--stack"; "--init"; "--pointer"
           "--alpha-init"; "--alpha-preset"; "--answer-pooling"; "--cell-inputs"; "--describe-readout"; "--vqa-answers" ]
 
-let private alphaOptions = set [ "--alpha-lr"; "--alpha-schedule"; "--alpha-warmup"; "--alpha-init"; "--alpha-preset"; "--unrolled"; "--harden-at"; "--anneal-to" ]
+let private alphaOptions = set [ "--alpha-lr"; "--alpha-schedule"; "--alpha-warmup"; "--alpha-init"; "--alpha-preset"; "--unrolled"; "--alpha-every"; "--harden-at"; "--anneal-to" ]
 
 /// Why `option`, given, would change nothing in the run `config` describes; None if it applies.
 let notApplying (config: TrainConfig) (option: string) =
@@ -144,7 +145,7 @@ let notApplying (config: TrainConfig) (option: string) =
     elif option = "--describe-readout" && not (ModelChoice.hasDescribe config.Model) then Some $"to {model} (it has no Describe modules)"
     elif option = "--arch-fraction" && config.ArchitectureSplit = ValidationLeaky then Some "with --arch-split val (α is fitted on val)"
     elif option = "--anneal-to" && config.Unrolled then Some "with --unrolled (the second-order α step runs softmax(α) at τ = 1)"
-    elif List.contains option [ "--alpha-lr"; "--alpha-warmup"; "--unrolled"; "--anneal-to" ] && config.AlphaRule = AlphaSchedule.Frozen then
+    elif List.contains option [ "--alpha-lr"; "--alpha-warmup"; "--unrolled"; "--alpha-every"; "--anneal-to" ] && config.AlphaRule = AlphaSchedule.Frozen then
         Some "with --alpha-schedule frozen (α is not trained)"
     elif option = "--alpha-init" && config.AlphaPreset.IsSome then Some "with --alpha-preset (α starts at the preset)"
     else None

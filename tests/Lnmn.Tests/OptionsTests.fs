@@ -37,6 +37,12 @@ let tests =
             Expect.equal (train [ "--questions"; "0" ]) (Error "--questions must be positive (got 0)") "positive"
             Expect.equal (train [ "--questions"; "1000"; "--batch-size"; "32" ] |> Result.map (fun c -> c.Questions, c.BatchSize)) (Ok(Some 1000, 32)) "read"
         }
+        test "--alpha-every is read, refused below 1, and refused where α is not trained" {
+            Expect.equal (train [ "--alpha-every"; "2" ] |> Result.map (fun c -> c.AlphaEvery)) (Ok(Some 2)) "read"
+            Expect.equal (train [ "--alpha-every"; "0" ]) (Error "--alpha-every must be positive (got 0)") "positive"
+            refused [ "--model"; "stack-nmn"; "--alpha-every"; "2" ] "--alpha-every" "it has no α"
+            refused [ "--alpha-schedule"; "frozen"; "--alpha-every"; "2" ] "--alpha-every" "α is not trained"
+        }
         test "options that do not apply are refused with the reason" {
             refused [ "--model"; "stack-nmn"; "--ablation"; "9" ] "--ablation" "its nine modules are fixed"
             refused [ "--model"; "stack-nmn"; "--alpha-lr"; "0.01" ] "--alpha-lr" "it has no α"

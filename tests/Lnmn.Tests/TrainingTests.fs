@@ -41,16 +41,16 @@ let tests =
             Expect.floatClose Accuracy.high (AlphaSchedule.learningRate 3e-4 10_000) 8e-4 "10K α steps"
             Expect.floatClose Accuracy.veryHigh (AlphaSchedule.learningRate 3e-4 100) 3e-2 "100 steps: capped"
             Expect.floatClose Accuracy.veryHigh (AlphaSchedule.learningRate 3e-4 328_000) 3e-4 "the paper's run: the paper's lr"
-            let scaled = AlphaSchedule.Rule.alphaSettings (AlphaSchedule.Scaled 0.2) TrainingSpec.paper.Alpha 12_500 None
+            let scaled = AlphaSchedule.Rule.alphaSettings (AlphaSchedule.Scaled 0.2) TrainingSpec.paper.Alpha 12_500 None 1
             Expect.floatClose Accuracy.high scaled.LearningRate 8e-4 "12.5K weight steps, 20% warm-up: 10K α steps"
-            Expect.equal (AlphaSchedule.Rule.alphaSettings AlphaSchedule.Paper TrainingSpec.paper.Alpha 12_500 None) TrainingSpec.paper.Alpha "paper rules: the paper's Adam"
+            Expect.equal (AlphaSchedule.Rule.alphaSettings AlphaSchedule.Paper TrainingSpec.paper.Alpha 12_500 None 1) TrainingSpec.paper.Alpha "paper rules: the paper's Adam"
             Expect.floatClose Accuracy.veryHigh (AlphaSchedule.learningRate 3e-4 400 * 400.0) 8.0 "uncapped, lr × steps is the travel: 8 / 400 = 0.02"
         }
         // Shown to fail with AlphaSchedule.travel set to 4: α₀ ends at 4.0, softmax 0.916.
         test "Adam at the scaled α lr carries a node from uniform to 99.8% one-hot in the run's α steps" {
             use _ = torch.NewDisposeScope()
             // 500 weight steps, 20% warm-up: 400 α steps at 8 / 400 = 0.02.
-            let settings = AlphaSchedule.Rule.alphaSettings (AlphaSchedule.Scaled 0.2) TrainingSpec.paper.Alpha 500 None
+            let settings = AlphaSchedule.Rule.alphaSettings (AlphaSchedule.Scaled 0.2) TrainingSpec.paper.Alpha 500 None 1
             let alpha = torch.nn.Parameter(torch.zeros([| 6L |], dtype = torch.float64))
             let adam = torch.optim.Adam([ alpha ], lr = settings.LearningRate, beta1 = settings.Beta1, beta2 = settings.Beta2, weight_decay = settings.WeightDecay)
             for _ in 1 .. 400 do
@@ -76,8 +76,17 @@ let tests =
             Expect.equal (steps |> List.filter (fun s -> AlphaSchedule.isHardened (Some 0.7) s 10)) [ 7 .. 9 ] "hard-max weight steps"
             Expect.isEmpty (steps |> List.filter (fun s -> AlphaSchedule.isHardened None s 10)) "never without --harden-at"
             // 12.5K weight steps, α from 25% to 75% (fractions exact in binary): 6,250 α steps, so α's lr is 8 / 6,250.
-            let scaled = AlphaSchedule.Rule.alphaSettings (AlphaSchedule.Scaled 0.25) TrainingSpec.paper.Alpha 12_500 (Some 0.75)
+            let scaled = AlphaSchedule.Rule.alphaSettings (AlphaSchedule.Scaled 0.25) TrainingSpec.paper.Alpha 12_500 (Some 0.75) 1
             Expect.floatClose Accuracy.high scaled.LearningRate (8.0 / 6250.0) "α's lr over the shorter search"
+        }
+        test "--alpha-every 3 takes an α step on every third batch of the α phase and triples α's lr" {
+            let steps = [ 0 .. 19 ]
+            let alphaSteps every = steps |> List.filter (fun s -> AlphaSchedule.takesAlphaStep (Some 0.25) (Some 0.9) every s 20)
+            Expect.equal (alphaSteps None) [ 5 .. 17 ] "every batch from 25% until the run hardens at 90%"
+            Expect.equal (alphaSteps (Some 3)) [ 6; 9; 12; 15 ] "the multiples of 3 among them"
+            // 12.5K weight steps, α from 25% to the end: 9,375 batches, 3,125 α steps.
+            let every3 = AlphaSchedule.Rule.alphaSettings (AlphaSchedule.Scaled 0.25) TrainingSpec.paper.Alpha 12_500 None 3
+            Expect.floatClose Accuracy.high every3.LearningRate (8.0 / 3125.0) "α travels 8 in a third of the steps"
         }
         test "the temperature is 1 until the α phase, then falls geometrically to --anneal-to at the last step" {
             // 11 steps (0–10), warm-up 0.1: the phase starts after step 1.1, so steps 0 and 1 are at τ = 1.

@@ -222,7 +222,7 @@ let trainOne (step: int) (indices: int[]) =
     let trainBatch = LabelledBatches.batch device data.Train indices
     let pass = passFor trainOracle (indices |> Array.map (fun i -> data.Train.Examples[i]))
     let lambdaW = defaultArg training.LambdaWScale 1.0 * EntropySchedule.lambda plannedSteps step
-    if Steps.hasAlpha state && AlphaSchedule.isSearching training.AlphaWarmup training.HardenAt step plannedSteps then
+    if Steps.hasAlpha state && AlphaSchedule.takesAlphaStep training.AlphaWarmup training.HardenAt training.AlphaEvery step plannedSteps then
         let archIndices = TrainingData.architectureIndices training.Seed step training.BatchSize data.Architecture.Examples.Length
         let archBatch = LabelledBatches.batch device data.Architecture archIndices
         let archPass = passFor trainOracle (archIndices |> Array.map (fun i -> data.Architecture.Examples[i]))

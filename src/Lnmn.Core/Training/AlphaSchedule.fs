@@ -60,12 +60,12 @@ module Rule =
         | Frozen -> Some 1.0
 
     /// α's Adam settings for a run of `weightSteps` weight steps whose search ends at `hardenAt`
-    /// of the run (None: at its end).
-    let alphaSettings rule (paper: AdamSettings) (weightSteps: int) (hardenAt: float option) =
+    /// of the run (None: at its end), with an α step on every `every`-th batch of it.
+    let alphaSettings rule (paper: AdamSettings) (weightSteps: int) (hardenAt: float option) (every: int) =
         match rule with
         | Paper | Frozen -> paper
         | Scaled w ->
-            let alphaSteps = int (float weightSteps * (defaultArg hardenAt 1.0 - w))
+            let alphaSteps = int (float weightSteps * (defaultArg hardenAt 1.0 - w)) / max 1 every
             { paper with LearningRate = learningRate paper.LearningRate alphaSteps }
 
 /// Whether weight step `step` (0-based) of `totalSteps` trains the hard-max network with α frozen.
@@ -86,10 +86,15 @@ let temperature (annealTo: float option) (warmup: float option) (step: int) (tot
         if float step <= start || span <= 0.0 then 1.0
         else final ** (min 1.0 ((float step - start) / span))
 
-/// Whether the α step runs at weight step `step` (0-based) of `totalSteps`: after the warm-up and
-/// before the run hardens.
+/// Whether the α phase has reached weight step `step` (0-based) of `totalSteps`: after the warm-up
+/// and before the run hardens.
 let isSearching (warmup: float option) (hardenAt: float option) (step: int) (totalSteps: int) =
     not (isHardened hardenAt step totalSteps)
     && match warmup with
        | None -> true
        | Some w -> w < 1.0 && float step >= w * float totalSteps
+
+/// Whether weight step `step` is preceded by an α step: in the α phase, on every `every`-th step
+/// (None: every step), counted from the step number so that a resumed run keeps the rhythm.
+let takesAlphaStep (warmup: float option) (hardenAt: float option) (every: int option) (step: int) (totalSteps: int) =
+    isSearching warmup hardenAt step totalSteps && step % defaultArg every 1 = 0

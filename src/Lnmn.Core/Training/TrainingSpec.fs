@@ -53,6 +53,10 @@ type TrainingSpec =
       /// Fraction of the run's weight steps trained before the first α step (None: 0, Algorithm 2 as
       /// the paper states it). Until then α stays at its initialisation.
       AlphaWarmup: float option
+      /// An α step on every K-th batch of the α phase instead of every batch (a departure: α's
+      /// updates thinned to save their compute, its lr scaled by K so that α travels as far). None:
+      /// 1, Algorithm 2's alternation.
+      AlphaEvery: int option
       /// None: `Constant`, as the paper.
       WeightLearningRateDecay: LearningRateDecay option
       /// λ_w's schedule multiplied by this (None: 1, the paper's schedule).
@@ -81,6 +85,7 @@ module TrainingSpec =
           Unrolled = false
           Seed = 0
           AlphaWarmup = None
+          AlphaEvery = None
           WeightLearningRateDecay = None
           LambdaWScale = None
           AnswerLoss = None
