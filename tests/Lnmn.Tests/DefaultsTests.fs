@@ -33,6 +33,15 @@ let tests =
             Expect.equal spec (SpecJson.deserialize<ModelSpec> (fixture "main-job-spec.json")) "spec.json"
             Expect.equal training (SpecJson.deserialize<TrainingSpec> (fixture "main-job-training.json")) "config.json's Training"
         }
+        test "an α step on every third batch only on the built-in dataset, with the scaled α rule, for a model with α" {
+            let every config data = (snd (Defaults.specs config data)).AlphaEvery
+            let clevr = { builtInData with BuiltIn = false; Channels = 1024; Height = 14; Width = 14 }
+            Expect.equal (every Defaults.train builtInData) (Some 3) "LNMN on the built-in dataset"
+            Expect.equal (every Defaults.train clevr) None "CLEVR: Algorithm 2's alternation"
+            Expect.equal (every { Defaults.train with AlphaRule = AlphaSchedule.Paper } builtInData) None "--alpha-schedule paper: Algorithm 2 as written"
+            Expect.equal (every { Defaults.train with Model = StackNmn } builtInData) None "Stack-NMN has no α"
+            Expect.equal (every { Defaults.train with AlphaEvery = Some 1 } builtInData) (Some 1) "--alpha-every 1 restores the alternation"
+        }
         // Constants from the paper (§4 "Training details", Tables 2 and 3) and the authors' run command
         // (docs/design.md §3), written out here, not read from the code under test. Shown to fail with
         // α's beta1 at 0.9 in TrainingSpec.paper.
