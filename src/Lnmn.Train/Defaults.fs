@@ -16,7 +16,8 @@ let device = Device.Auto
 /// equal on two seeds and 12 points up on the third, where 20% let the search settle two Find
 /// cells on the text alone. Those three runs kept the 20% rule's α lr (1.42e-3: `--alpha-warmup`
 /// moves the first α step, not the lr `AlphaSchedule.Rule.alphaSettings` derives from the rule);
-/// this default's own lr, 8 / (half the planned steps) = 2.28e-3 on the main job, has one seed measured.
+/// this default's own lr, 8 / (half the planned steps) = 2.28e-3 on the main job, has one seed measured
+/// (with `builtInAlphaEvery`'s rhythm, a third as many α steps: 6.83e-3).
 let alphaWarmup = 0.5
 
 /// How the CPU threads share a step when --parallel is not given: each a slice of the batch.
@@ -127,7 +128,8 @@ let builtInLambdaWScale (model: ModelChoice) =
 /// lr × 3 (`--alpha-every`, a departure from Algorithm 2's alternation): an α step costs about 77%
 /// of a weight step, and the main job's 15 minutes could not always hold them (16 min 34 s on a slow
 /// hour). One pass of 64, seeds 0 and 1, one thread: 79.24 / 79.10 and 79.22 / 79.26 soft / hard-max
-/// against 78.40 / 77.38 and 79.20 / 78.72 with an α step per batch (docs/results.md, twelfth round).
+/// against 78.40 / 77.38 and 79.20 / 78.72 with an α step per batch; seed 2, run after, 79.44 / 79.26
+/// against 78.76 / 78.62 (docs/results.md, twelfth round).
 /// CLEVR runs and `--alpha-schedule paper` keep the paper's alternation.
 let builtInAlphaEvery = 3
 
