@@ -207,7 +207,9 @@ let tests =
             Expect.isLessThan atFirstKill 10 "first kill in the weight-only phase"
             Expect.isFalse ((File.ReadAllText(Path.Combine(killed, "metrics-steps.jsonl"))).Contains "alpha_loss") "no α step before the first kill"
             // The resumed run takes none of the first command's options: its length and evaluations are recorded.
-            let out, atSecondKill = killAtLines killed (resumeArgs killed) 12
+            // The built-in data's α rhythm (`Defaults.builtInAlphaEvery`, 3) takes α steps at 12 and 15:
+            // by line 14 one is on disk, and the run resumed from step 10 must keep that rhythm.
+            let out, atSecondKill = killAtLines killed (resumeArgs killed) 14
             Expect.equal (resumedAt out) (lastCheckpointBy atFirstKill) $"the first restart resumed from the checkpoint before the kill ({out})"
             Expect.isTrue ((File.ReadAllText(Path.Combine(killed, "metrics-steps.jsonl"))).Contains "alpha_loss") "second kill in the α phase"
             let code, out, err = runCli (resumeArgs killed)
