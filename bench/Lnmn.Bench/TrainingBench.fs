@@ -52,8 +52,8 @@ let private clockName () = if torch.get_num_threads () = 1 then "CPU time" else 
 
 let private perSecond (batchSize: int) (weight: float) (alpha: float option) = float batchSize / (weight + defaultArg alpha 0.0)
 
-/// The α rhythm of the last column: an α step on every third batch (`--alpha-every 3`).
-let private thinnedAlpha = 3
+/// The α rhythm of the last column: the built-in default's (`--alpha-every`).
+let private thinnedAlpha = Lnmn.Train.Defaults.builtInAlphaEvery
 
 let private modelRows (repeats: int) =
     let lnmn = Timing.builtInSpec Lnmn.Train.Configs.Lnmn

@@ -125,9 +125,9 @@ let builtInLambdaWScale (model: ModelChoice) =
     | Lnmn | ConcatCells | CellsWithDescribe -> Some 0.0
 
 /// On the built-in dataset a model with α takes an α step on every third batch of its α phase, α's
-/// lr × 3 (`--alpha-every`, a departure from Algorithm 2's alternation): an α step costs about 77%
-/// of a weight step, and the main job's 15 minutes could not always hold them (16 min 34 s on a slow
-/// hour). One pass of 64, seeds 0 and 1, one thread: 79.24 / 79.10 and 79.22 / 79.26 soft / hard-max
+/// lr × 3 (`--alpha-every`, a departure from Algorithm 2's alternation): an α step costs about 70%
+/// of a weight step at batch 64 (77% at 128; docs/benchmarks.md), and the main job's 15 minutes
+/// could not always hold them (16 min 34 s on a slow hour). One pass of 64, seeds 0 and 1, one thread: 79.24 / 79.10 and 79.22 / 79.26 soft / hard-max
 /// against 78.40 / 77.38 and 79.20 / 78.72 with an α step per batch; seed 2, run after, 79.44 / 79.26
 /// against 78.76 / 78.62 (docs/results.md, twelfth round).
 /// CLEVR runs and `--alpha-schedule paper` keep the paper's alternation.
